@@ -1,0 +1,309 @@
+"""A sequential network of layers with a loss, and the lab's 2-4-4-1 builder.
+
+The network owns the order of computation: it runs each layer forward,
+the loss, and each layer backward, describing every array it produces to an
+optional observer (see :mod:`refnet.observe`). It computes gradients; it
+never applies them (see :mod:`refnet.optim`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .init import draw_layer
+from .kernels import Kernel
+from .layers import ACTIVATIONS, Layer, Linear
+from .losses import Loss, make_loss
+from .observe import Observer, Site
+from .precision import DTypeLike, FloatArray, Precision, precision
+
+__all__ = ["Network", "Gradients", "mlp", "SeedLike"]
+
+SeedLike = int | np.random.Generator | Sequence[int] | Sequence[np.random.Generator]
+
+Gradients = list[dict[str, FloatArray]]
+"""Parameter gradients, one dict per layer (empty for activations)."""
+
+_ROLE = {"W": "weight", "b": "bias"}
+
+
+@dataclass(frozen=True)
+class _LayerSites:
+    forward: Site
+    grad_input: Site
+    grads: dict[str, Site]
+    updates: dict[str, Site]
+
+
+def _sites(index: int, layer: Layer) -> _LayerSites:
+    kind = type(layer).__name__
+    is_linear = isinstance(layer, Linear)
+    op = ("x @ W + b" if "b" in layer.params else "x @ W") if is_linear else kind.lower()
+    return _LayerSites(
+        forward=Site("forward", index, layer.name, kind, op,
+                     "pre-activation" if is_linear else "activation"),
+        grad_input=Site("backward", index, layer.name, kind,
+                        "dy @ W^T" if is_linear else f"d{kind.lower()}", "input gradient"),
+        grads={
+            p: Site("backward", index, layer.name, kind,
+                    "x^T @ dy" if p == "W" else "sum(dy)", f"{_ROLE.get(p, p)} gradient")
+            for p in layer.params
+        },
+        updates={
+            p: Site("update", index, layer.name, kind, f"{p} - lr * d{p}", _ROLE.get(p, p))
+            for p in layer.params
+        },
+    )
+
+
+class Network:
+    """Layers applied in order, then a loss; all arrays in one precision.
+
+    Parameters carry a leading member axis ``K``: a single network has
+    ``K = 1``, an ensemble trains ``K`` networks with the same formulas.
+    """
+
+    def __init__(self, layers: Sequence[Layer], loss: Loss, dtype: DTypeLike,
+                 observer: Observer | None = None) -> None:
+        if not layers:
+            raise ValueError("layers: a network needs at least one layer")
+        self.layers = list(layers)
+        self.loss = loss
+        self.precision: Precision = precision(dtype)
+        self.observer = observer
+        members = {p.shape[0] for layer in self.layers for p in layer.params.values()}
+        if len(members) != 1:
+            raise ValueError(f"layers: parameters disagree on the member axis: {sorted(members)}")
+        self.members: int = members.pop()
+        for name, p in self.named_params().items():
+            if p.dtype != self.precision.dtype:
+                raise TypeError(f"{name}: dtype {p.dtype}, network is {self.precision}")
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"layers: names must be unique, got {names}")
+        self._sites = [_sites(i, layer) for i, layer in enumerate(self.layers)]
+        self._loss_terms = Site("loss", None, loss.name, type(loss).__name__, "terms", "loss terms")
+        self._loss_grad = Site("loss", None, loss.name, type(loss).__name__, "dL/dy", "loss gradient")
+
+    # -- shape information ---------------------------------------------------
+    @property
+    def linears(self) -> list[Linear]:
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
+
+    @property
+    def in_features(self) -> int:
+        return self.linears[0].in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.linears[-1].out_features
+
+    @property
+    def dtype(self) -> np.dtype[np.floating[npt.NBitBase]]:
+        return self.precision.dtype  # type: ignore[return-value]
+
+    # -- parameters ----------------------------------------------------------
+    def named_params(self) -> dict[str, FloatArray]:
+        """Parameters by ``layer.param`` name, in network order (no copies)."""
+        return {f"{layer.name}.{p}": v for layer in self.layers for p, v in layer.params.items()}
+
+    def get_params(self) -> dict[str, FloatArray]:
+        """Copies of the parameters by name, each ``(K, ...)``."""
+        return {k: v.copy() for k, v in self.named_params().items()}
+
+    def set_params(self, values: dict[str, npt.ArrayLike]) -> None:
+        """Replace parameters by name; all are checked before any is written."""
+        current = self.named_params()
+        unknown = sorted(set(values) - set(current))
+        if unknown:
+            raise KeyError(f"params: unknown names {unknown}; known: {sorted(current)}")
+        staged: dict[str, FloatArray] = {}
+        for name, value in values.items():
+            arr = np.asarray(value)
+            if arr.shape != current[name].shape:
+                raise ValueError(f"{name}: expected shape {current[name].shape}, got {arr.shape}")
+            if arr.dtype.kind != "f" and arr.dtype.kind not in "iu":
+                raise TypeError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+            staged[name] = self.precision.asarray(arr, name=name)
+        for layer in self.layers:
+            for p in layer.params:
+                key = f"{layer.name}.{p}"
+                if key in staged:
+                    layer.params[p] = staged[key]
+
+    @property
+    def n_params(self) -> int:
+        """Parameters per member."""
+        return sum(int(np.prod(v.shape[1:])) for v in self.named_params().values())
+
+    def get_flat(self) -> FloatArray:
+        """All parameters as one ``(K, n_params)`` array, in :meth:`named_params` order."""
+        parts = [v.reshape(self.members, -1) for v in self.named_params().values()]
+        out: FloatArray = np.concatenate(parts, axis=1)
+        return out
+
+    def set_flat(self, flat: npt.ArrayLike) -> None:
+        """Inverse of :meth:`get_flat`; accepts ``(n_params,)`` when ``K = 1``."""
+        arr = np.asarray(flat)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.shape != (self.members, self.n_params):
+            raise ValueError(f"flat: expected shape {(self.members, self.n_params)}, got {arr.shape}")
+        staged: dict[str, npt.ArrayLike] = {}
+        start = 0
+        for name, v in self.named_params().items():
+            size = int(np.prod(v.shape[1:]))
+            staged[name] = arr[:, start : start + size].reshape(v.shape)
+            start += size
+        self.set_params(staged)
+
+    # -- computation ---------------------------------------------------------
+    def as_input(self, x: npt.ArrayLike, name: str = "x") -> FloatArray:
+        """Validate and convert inputs to ``(1 or K, N, in)`` in this precision."""
+        arr = self.precision.asarray(x, name=name)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3 or arr.shape[-1] != self.in_features or arr.shape[0] not in (1, self.members):
+            raise ValueError(
+                f"{name}: expected shape (N, {self.in_features}) or (K, N, {self.in_features}) "
+                f"with K = {self.members}, got {np.shape(x)}"
+            )
+        return arr
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        """Raw network output ``(K, N, out)`` for prepared input (see :meth:`as_input`)."""
+        obs = self.observer
+        for layer, sites in zip(self.layers, self._sites):
+            y = layer.forward(x)
+            if obs is not None:
+                obs.observe(sites.forward, y, (x,))
+            x = y
+        return x
+
+    def predict(self, x: npt.ArrayLike) -> FloatArray:
+        """Output probabilities ``(K, N, out)`` (the loss's link applied)."""
+        with np.errstate(all="ignore"):
+            return self.loss.link(self.forward(self.as_input(x)))
+
+    def loss_grad(self, y: FloatArray, t: FloatArray, *, summed: bool = False) -> tuple[FloatArray, FloatArray]:
+        """Elementwise loss terms and ``dL/dy`` (of the sum if ``summed``)."""
+        terms = self.loss.terms(y, t)
+        grad = self.loss.term_grad(y, t) if summed else self.loss.grad(y, t)
+        if self.observer is not None:
+            self.observer.observe(self._loss_terms, terms, (y, t))
+            self.observer.observe(self._loss_grad, grad, (y, t))
+        return terms, grad
+
+    def param_grads(self, index: int, dy: FloatArray) -> dict[str, FloatArray]:
+        """Parameter gradients of layer ``index`` given ``dy`` = dL/d(its output)."""
+        grads = self.layers[index].grad_params(dy)
+        if self.observer is not None:
+            sites = self._sites[index].grads
+            for p, g in grads.items():
+                self.observer.observe(sites[p], g, (dy,))
+        return grads
+
+    def input_grad(self, index: int, dy: FloatArray) -> FloatArray:
+        """Gradient with respect to the input of layer ``index``."""
+        dx = self.layers[index].grad_input(dy)
+        if self.observer is not None:
+            self.observer.observe(self._sites[index].grad_input, dx, (dy,))
+        return dx
+
+    def observe_update(self, index: int, name: str, value: FloatArray, inputs: Sequence[FloatArray]) -> None:
+        """Tell the observer that parameter ``name`` of layer ``index`` was updated."""
+        if self.observer is not None:
+            self.observer.observe(self._sites[index].updates[name], value, inputs)
+
+    def gradients(self, x: FloatArray, t: FloatArray) -> tuple[FloatArray, Gradients]:
+        """Mean loss per member ``(K,)`` and all parameter gradients (default convention)."""
+        y = self.forward(x)
+        terms, dy = self.loss_grad(y, t)
+        grads: Gradients = [{} for _ in self.layers]
+        for i in range(len(self.layers) - 1, -1, -1):
+            grads[i] = self.param_grads(i, dy)
+            if i > 0:
+                dy = self.input_grad(i, dy)
+        return mean_terms(terms), grads
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{layer.name}:{type(layer).__name__}" for layer in self.layers)
+        return f"Network([{inner}], loss={self.loss!r}, dtype={self.precision}, members={self.members})"
+
+
+def mean_terms(terms: FloatArray) -> FloatArray:
+    """Mean of the loss terms per member, ``(K,)``, in their precision."""
+    out: FloatArray = np.sum(terms, axis=(-2, -1)) / terms.dtype.type(terms.shape[-2] * terms.shape[-1])
+    return out
+
+
+def _generators(seed: SeedLike) -> list[np.random.Generator]:
+    if isinstance(seed, np.random.Generator):
+        return [seed]
+    if isinstance(seed, (int, np.integer)):
+        return [np.random.default_rng(int(seed))]
+    gens = [s if isinstance(s, np.random.Generator) else np.random.default_rng(int(s)) for s in seed]
+    if not gens:
+        raise ValueError("seed: an empty sequence gives no members")
+    return gens
+
+
+def mlp(
+    inputs: int = 2,
+    hidden: Sequence[int] = (4, 4),
+    outputs: int = 1,
+    *,
+    activation: str = "sigmoid",
+    output_activation: str = "sigmoid",
+    loss: str | Loss = "mse",
+    bias: Sequence[bool] | None = None,
+    init: str = "normal",
+    dtype: DTypeLike = "float64",
+    seed: SeedLike = 0,
+    kernel: str | Kernel = "blas",
+    bce_delta: float = 1e-7,
+    observer: Observer | None = None,
+) -> Network:
+    """Build the lab's perceptron (defaults: 2-4-4-1, sigmoid, MSE, float64).
+
+    ``bias`` lists, per Linear layer, whether it has a bias; the default is the
+    lab's: every hidden layer has one, the output layer has none. Layers are
+    named as in the lab: ``linear_1``, ``<activation>_1``, ..., ``output``.
+    ``seed`` gives one member per seed or generator; each member's weights
+    are drawn from its own generator, so member ``k`` of an ensemble equals
+    the network built alone from ``seed[k]``. With ``loss="bce-logits"`` the
+    output sigmoid is fused into the loss.
+    """
+    prec = precision(dtype)
+    for name, value in (("inputs", inputs), ("outputs", outputs), *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    for name, act in (("activation", activation), ("output_activation", output_activation)):
+        if act not in ACTIVATIONS:
+            raise ValueError(f"{name}: unknown name {act!r}; choose one of {', '.join(ACTIVATIONS)}")
+    loss_obj = make_loss(loss, delta=bce_delta) if isinstance(loss, str) else loss
+    if loss_obj.name == "bce-logits" and output_activation != "sigmoid":
+        raise ValueError("output_activation: bce-logits fuses a sigmoid output; use 'sigmoid'")
+    sizes = [inputs, *hidden, outputs]
+    n_linear = len(sizes) - 1
+    biases = list(bias) if bias is not None else [True] * (n_linear - 1) + [False]
+    if len(biases) != n_linear:
+        raise ValueError(f"bias: expected {n_linear} flags, got {len(biases)}")
+    gens = _generators(seed)
+    layers: list[Layer] = []
+    for i in range(n_linear):
+        draws = [draw_layer(init, g, sizes[i], sizes[i + 1], biases[i]) for g in gens]
+        w = prec.asarray(np.stack([d[0] for d in draws]), name="W")
+        b = prec.asarray(np.stack([d[1] for d in draws if d[1] is not None]), name="b") if biases[i] else None
+        last = i == n_linear - 1
+        layers.append(Linear(w, b, kernel_name=kernel, name="output" if last else f"linear_{i + 1}"))
+        act = output_activation if last else activation
+        if last and loss_obj.name == "bce-logits":
+            continue
+        if act not in ("none", "identity") or last:
+            layers.append(ACTIVATIONS[act](f"{act}_{i + 1}"))
+    return Network(layers, loss_obj, prec, observer)

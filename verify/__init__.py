@@ -1,0 +1,1 @@
+"""Command-line studies that reproduce and explain the lab's failures with measurements."""
