@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from .validation import check_int
+
 __all__ = ["linear", "xor_easy", "DATASETS", "dataset"]
 
 Pair = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
@@ -15,10 +17,9 @@ def linear(n: int = 100, rng: np.random.Generator | int = 0) -> Pair:
 
     Returns ``x`` of shape ``(n, 2)`` and ``y`` of shape ``(n, 1)``, float64.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: expected a positive integer, got {n!r}")
+    n = check_int("n", n, 1)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    x = gen.uniform(0.0, 1.0, (int(n), 2))
+    x = gen.uniform(0.0, 1.0, (n, 2))
     y = (x[:, 0] <= x[:, 1]).astype(np.float64)[:, None]
     return x, y
 

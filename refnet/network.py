@@ -19,6 +19,7 @@ from .kernels import Kernel
 from .layers import ACTIVATIONS, Layer, Linear
 from .losses import Loss, make_loss
 from .observe import Observer, Site
+from .validation import check_int
 from .precision import DTypeLike, FloatArray, Precision, precision
 
 __all__ = ["Network", "Gradients", "mlp", "SeedLike"]
@@ -280,8 +281,7 @@ def mlp(
     """
     prec = precision(dtype)
     for name, value in (("inputs", inputs), ("outputs", outputs), *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        check_int(name, value, 1)
     for name, act in (("activation", activation), ("output_activation", output_activation)):
         if act not in ACTIVATIONS:
             raise ValueError(f"{name}: unknown name {act!r}; choose one of {', '.join(ACTIVATIONS)}")

@@ -24,6 +24,7 @@ from .network import Network, mean_terms
 from .optim import SGD
 from .precision import FloatArray
 from .progress import Progress
+from .validation import check_int
 
 __all__ = ["Convention", "History", "train", "step", "prepare_data", "check_epochs"]
 
@@ -53,11 +54,7 @@ class History:
 
 def check_epochs(epochs: int) -> int:
     """Validate an epoch count (an integer >= 0)."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)):
-        raise TypeError(f"epochs: expected an integer, got {epochs!r}")
-    if epochs < 0:
-        raise ValueError(f"epochs: expected >= 0, got {epochs}")
-    return int(epochs)
+    return check_int("epochs", epochs, 0)
 
 
 def prepare_data(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -104,9 +101,8 @@ def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, convention: Conve
 def _batches(n: int, batch_size: int | None) -> list[slice]:
     if batch_size is None:
         return [slice(0, n)]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive integer or None, got {batch_size!r}")
-    return [slice(s, min(s + int(batch_size), n)) for s in range(0, n, int(batch_size))]
+    size = check_int("batch_size", batch_size, 1)
+    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def train(
