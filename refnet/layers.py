@@ -101,18 +101,22 @@ def sigmoid(x: FloatArray) -> FloatArray:
 
     Notes
     -----
-    With ``z = exp(-|x|)`` (in (0, 1], never overflows):
-    ``sigma(x) = 1 / (1 + z)`` for ``x >= 0`` and ``z / (1 + z)`` for ``x < 0``.
-    Each branch has at most three roundings, so the result is within a few
-    ulps of the exact value; it is exactly 0 only where the true value is
-    below half the smallest subnormal, and exactly 1 where ``z < eps/2``.
+    With ``z = exp(-|x|)`` (in (0, 1], never overflows) and
+    ``s = z / (1 + z) = sigma(-|x|)`` (in (0, 1/2]):
+    ``sigma(x) = 1 - s`` for ``x >= 0`` and ``s`` for ``x < 0``.
+    ``s`` is within two ulps of its exact value; it is 0 only where
+    ``exp(-|x|)`` underflows, i.e. where the true value rounds to 0. For
+    ``x >= 0`` the result is one correctly rounded subtraction from 1, so it
+    is exactly 1 only where the true value rounds to 1 (``s`` below a quarter
+    of eps), and ``sigma(-x) + sigma(x) == 1`` up to that one rounding.
     The naive ``1 / (1 + exp(-x))`` overflows ``exp`` for ``x`` below about
-    -88.7 (float32) or -709.8 (float64).
+    -88.7 (float32) or -709.8 (float64), and rounds to exactly 1 too early
+    (from ``exp(-x) <= eps/2``, where the true value is still below 1).
     """
     z = np.exp(-np.abs(x))
     one = x.dtype.type(1)
-    denominator = one + z
-    out: FloatArray = np.where(x >= 0, one / denominator, z / denominator)
+    s = z / (one + z)
+    out: FloatArray = np.where(x >= 0, one - s, s)
     return out
 
 
