@@ -41,7 +41,7 @@ def load(net: Network, path: str | os.PathLike[str]) -> None:
     the problem (unreadable file, wrong format, dtype, names or shapes) and
     then leaves ``net`` unchanged."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             files = {k: np.array(data[k]) for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ValueError(f"path: {os.fspath(path)!r} is not a readable refnet .npz file ({exc})") from exc

@@ -1,0 +1,140 @@
+"""Layers: formulas, stability at extreme inputs, caching, no mutation, no updates."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refnet.layers import Identity, Linear, ReLU, Sigmoid, Tanh, sigmoid
+from tests.tolerances import DTYPES, ulp_tol
+
+
+def _exact_sigmoid(v: float) -> float:
+    """Reference sigma(v) in double precision from math (values used for float32)."""
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_extreme_inputs_are_finite_and_silent(dtype: str) -> None:
+    big = float(np.finfo(dtype).max)
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    x = np.array([-big, -1e9, -800.0, -100.0, -tiny, 0.0, tiny, 100.0, 800.0, 1e9, big], dtype=dtype)
+    y = sigmoid(x)  # filterwarnings=error: any overflow warning fails the test
+    assert y.dtype == np.dtype(dtype)
+    assert np.all(np.isfinite(y))
+    assert y[0] == 0 and y[-1] == 1 and y[5] == 0.5
+    assert np.all(np.diff(y) >= 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_exact_zero_and_one_only_where_true_value_rounds_there(dtype: str) -> None:
+    # float32 values are checked against a float64 reference; float64 against longdouble.
+    ref_type = np.float64 if dtype == "float32" else np.longdouble
+    low = -120.0 if dtype == "float32" else -760.0  # past where exp(-|x|) underflows to 0
+    x = np.linspace(low, 60, 400001).astype(dtype)
+    y = sigmoid(x)
+    xr = x.astype(ref_type)
+    one = ref_type(1)
+    s_ref = np.exp(-np.abs(xr)) / (one + np.exp(-np.abs(xr)))  # sigma(-|x|), relative error ~1e-19
+    # 1 - s rounds to 1 exactly when s is at most half the spacing below 1 (eps/4; ties to even).
+    # Comparing s with that threshold avoids the double rounding of (1 - s_ref).astype(dtype).
+    rounds_to_one = (xr >= 0) & (s_ref <= ref_type(np.finfo(dtype).eps) / 4)
+    rounds_to_zero = (xr < 0) & (s_ref.astype(dtype) == 0)
+    assert np.array_equal(y == 1, rounds_to_one)
+    assert np.array_equal(y == 0, rounds_to_zero)
+    assert rounds_to_one.any() and rounds_to_zero.any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(v=st.floats(-200, 200, allow_nan=False, width=32))
+def test_sigmoid_symmetry_within_an_ulp(dtype: str, v: float) -> None:
+    x = np.array([v, -v], dtype=dtype)
+    y = sigmoid(x)
+    # sigma(-x) = s and sigma(x) = 1 - s with one rounding: the sum is 1 to half an ulp of 1.
+    assert abs(float(y[0]) + float(y[1]) - 1.0) <= ulp_tol(dtype, 1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(v=st.floats(-80, 80, allow_nan=False, width=32))
+def test_sigmoid_accuracy(dtype: str, v: float) -> None:
+    y = float(sigmoid(np.array([v], dtype=dtype))[0])
+    exact = _exact_sigmoid(float(np.array(v, dtype=dtype)))
+    # s = z / (1 + z) carries at most ~3 roundings (exp, add, divide): 4 ulps of the result,
+    # or of 1 for x >= 0 after the subtraction.
+    scale = max(exact if v < 0 else 1.0, float(np.finfo(dtype).tiny))
+    assert abs(y - exact) <= ulp_tol(dtype, 4.0) * scale
+
+
+def test_relu_gradient_at_zero_is_zero_and_inputs_are_not_mutated() -> None:
+    relu = ReLU()
+    x = np.array([[[-1.0, 0.0, 2.0]]])
+    x_before = x.copy()
+    y = relu.forward(x)
+    assert np.array_equal(y, [[[0.0, 0.0, 2.0]]])
+    dy = np.array([[[5.0, 6.0, 7.0]]])
+    dy_before = dy.copy()
+    dx = relu.grad_input(dy)
+    assert np.array_equal(dx, [[[0.0, 0.0, 7.0]]])
+    assert np.array_equal(x, x_before) and np.array_equal(dy, dy_before)
+    assert dx is not dy
+
+
+def test_relu_hides_neither_nan_nor_produces_warnings() -> None:
+    y = ReLU().forward(np.array([[[np.nan, -np.inf, np.inf]]]))
+    assert np.isnan(y[0, 0, 0]) and y[0, 0, 1] == 0 and y[0, 0, 2] == np.inf
+
+
+@pytest.mark.parametrize("layer", [Sigmoid(), ReLU(), Tanh(), Identity()])
+def test_backward_before_forward_is_a_clear_error(layer: Sigmoid | ReLU | Tanh | Identity) -> None:
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.grad_input(np.ones((1, 2, 3)))
+
+
+def test_linear_backward_before_forward_is_a_clear_error() -> None:
+    lin = Linear(np.ones((1, 2, 3)), np.zeros((1, 1, 3)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        lin.grad_params(np.ones((1, 4, 3)))
+
+
+@pytest.mark.parametrize("kernel_name", ["blas", "portable"])
+def test_linear_by_hand(kernel_name: str) -> None:
+    # W = [[1, 2], [3, 4]], b = [10, 20]; x rows (1, 0) and (1, 1):
+    # y = x @ W + b = [[11, 22], [14, 26]].
+    w = np.array([[[1.0, 2.0], [3.0, 4.0]]])
+    b = np.array([[[10.0, 20.0]]])
+    lin = Linear(w, b, kernel_name=kernel_name)
+    x = np.array([[[1.0, 0.0], [1.0, 1.0]]])
+    assert np.array_equal(lin.forward(x), [[[11.0, 22.0], [14.0, 26.0]]])
+    dy = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    dy_before, w_before = dy.copy(), w.copy()
+    # dW = x^T dy = [[1, 1], [0, 1]]; db = column sums of dy = [1, 1]; dx = dy W^T = [[1, 3], [2, 4]].
+    grads = lin.grad_params(dy)
+    assert np.array_equal(grads["W"], [[[1.0, 1.0], [0.0, 1.0]]])
+    assert np.array_equal(grads["b"], [[[1.0, 1.0]]])
+    assert np.array_equal(lin.grad_input(dy), [[[1.0, 3.0], [2.0, 4.0]]])
+    # computing gradients never changes parameters, nor the upstream gradient
+    assert np.array_equal(lin.params["W"], w_before) and np.array_equal(dy, dy_before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_agree_to_rounding(dtype: str) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 7, 5)).astype(dtype)
+    w = rng.standard_normal((3, 5, 4)).astype(dtype)
+    d = rng.standard_normal((3, 7, 4)).astype(dtype)
+    blas, port = Linear(w, kernel_name="blas"), Linear(w, kernel_name="portable")
+    tol = ulp_tol(dtype, 64.0)
+    np.testing.assert_allclose(port.forward(x), blas.forward(x), rtol=tol, atol=tol * 10)
+    np.testing.assert_allclose(port.grad_input(d), blas.grad_input(d), rtol=tol, atol=tol * 10)
+    np.testing.assert_allclose(port.grad_params(d)["W"], blas.grad_params(d)["W"], rtol=tol, atol=tol * 10)
+
+
+def test_linear_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError, match="weight"):
+        Linear(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="bias"):
+        Linear(np.ones((1, 2, 3)), np.ones((1, 3)))
