@@ -7,12 +7,14 @@ from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh, sigmoid
 from .losses import BCE, MSE, BCEWithLogits, Loss, make_loss
 from .metrics import accuracy, classify
 from .network import Network, mlp
+from .numerics import Guard, NonFiniteEvent, NumericalError
 from .observe import Observer, Site
 from .optim import SGD
 from .precision import FloatArray, Precision, precision
 from .train import History, train
 
 __all__ = [
+    "Guard", "NonFiniteEvent", "NumericalError",
     "BCE", "BCEWithLogits", "BlasKernel", "FloatArray", "History", "Identity", "Kernel",
     "Layer", "Linear", "Loss", "MSE", "Network", "Observer", "PortableKernel", "Precision",
     "ReLU", "SGD", "Sigmoid", "Site", "Tanh", "accuracy", "classify", "dataset", "kernel",

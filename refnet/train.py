@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from .metrics import accuracy
 from .network import Network, mean_terms
+from .numerics import Guard, NonFiniteInputError, as_guard, input_event
 from .optim import SGD
 from .precision import FloatArray
 from .progress import Progress
@@ -60,9 +61,9 @@ def check_epochs(epochs: int) -> int:
 def prepare_data(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Check and convert training data once: ``x (N, in)``, ``y (N, out)`` labels in [0, 1]."""
     xa = net.as_input(x, "x")
-    if not np.all(np.isfinite(xa)):
-        bad = np.argwhere(~np.isfinite(xa))[0].tolist()
-        raise ValueError(f"x: contains NaN or inf (first at index {bad[1:]})")
+    bad_x = input_event(xa, "x")
+    if bad_x is not None:  # a ValueError naming x that carries the guard's ``input`` event
+        raise NonFiniteInputError(bad_x)
     ya = net.precision.asarray(y, name="y")
     if ya.ndim == 1 and net.out_features == 1:
         ya = ya[:, None]
@@ -72,8 +73,9 @@ def prepare_data(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Floa
         raise ValueError(
             f"y: expected shape ({xa.shape[1]}, {net.out_features}) to match x, got {np.shape(y)}"
         )
-    if not np.all(np.isfinite(ya)):
-        raise ValueError("y: contains NaN or inf")
+    bad_y = input_event(ya, "y")
+    if bad_y is not None:
+        raise NonFiniteInputError(bad_y)
     if np.any((ya < 0) | (ya > 1)):
         raise ValueError(f"y: labels must lie in [0, 1], found range [{ya.min()}, {ya.max()}]")
     return xa, ya
@@ -117,6 +119,7 @@ def train(
     momentum: float = 0.0,
     quiet: bool = True,
     label: str = "train",
+    guard: str | Guard | None = "off",
 ) -> History:
     """Train ``net`` in place by gradient descent; return the loss history.
 
@@ -126,12 +129,22 @@ def train(
     Everything is validated before the first parameter changes. Floating
     point flags are silenced inside the loop: detecting non-finite values is
     the observer's job (see :mod:`refnet.numerics`), by value.
+
+    ``guard`` is a mode (``"off"`` by default, ``"raise"``, ``"warn"``,
+    ``"record"``) or a :class:`refnet.numerics.Guard`; non-finite training
+    data raises :class:`refnet.numerics.NonFiniteInputError` (a ``ValueError``
+    carrying the ``input`` event) whatever the mode.
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"convention: expected one of {CONVENTIONS}, got {convention!r}")
     conv: Convention = "lab" if convention == "lab" else "default"
     n_epochs = check_epochs(epochs)
-    xa, ya = prepare_data(net, x, y)
+    watch = as_guard(net, guard)
+    try:
+        xa, ya = prepare_data(net, x, y)
+    except NonFiniteInputError as exc:
+        watch.record_input(exc.event)
+        raise
     n = xa.shape[1]
     batches = _batches(n, batch_size)
     opt = SGD(net, lr, momentum)
@@ -139,9 +152,9 @@ def train(
     weights = [net.precision.scalar((b.stop - b.start) / n) for b in batches]
     history = np.empty((n_epochs, net.members), dtype=dtype)
     progress = Progress(n_epochs, label, quiet=quiet)
-    obs = net.observer
     start = time.perf_counter()
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), watch:
+        obs = net.observer
         for epoch in range(n_epochs):
             if len(batches) == 1:
                 if obs is not None:

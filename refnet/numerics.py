@@ -1,0 +1,577 @@
+"""The overflow guard: which array first went non-finite, where, when, and why.
+
+A :class:`Guard` is an :class:`~refnet.observe.Observer`. The network hands it
+every array it produces (Linear outputs before the activation, activations,
+loss terms and gradient, parameter and input gradients, updated parameters),
+in program order. The guard answers by *value*, not by NumPy's flags:
+
+* hot path: the arrays of one training step are kept by reference (refnet
+  never mutates an array it produced) and checked together when the next
+  step starts, with one concatenation and one reduction;
+* on failure only, the step is replayed in program order to build the report
+  of the first bad array: a :class:`NonFiniteEvent` naming epoch, step,
+  batch, phase, layer, operation and role, with NaN/+inf/-inf counts, first
+  bad index (member axis first), finite range, headroom, the members
+  concerned and whether the operation's inputs were already non-finite
+  (``origin``: ``producer``, ``propagator`` or ``data``).
+
+NumPy's floating-point flags are a secondary signal: while the guard is
+active they are routed to it (``np.errstate(call=...)``) and attributed to the
+next observed array, i.e. to the operation that produced it. A flag whose
+result ended finite (the naive sigmoid's ``exp`` overflow, a BLAS build's
+spurious flag) is recorded as a :class:`FlagEvent` with status
+``ended finite`` and never aborts.
+
+An early-warning monitor reports (:class:`EarlyWarning`) when a weight or
+activation first reaches ``max ** level`` of its dtype (``level=0.5``: its
+square would overflow), before anything is non-finite.
+
+Modes: ``raise`` (:class:`NumericalError` carrying the first event),
+``warn`` (one :class:`NumericalWarning` per event), ``record`` (ordered log,
+training continues), ``off`` (the guard does not attach: no cost).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .observe import Observer, Site
+from .precision import FloatArray
+
+if TYPE_CHECKING:
+    from .network import Network
+
+__all__ = [
+    "Mode", "MODES", "Guard", "NumericalError", "NonFiniteInputError", "NumericalWarning",
+    "Event", "NonFiniteEvent", "FlagEvent", "EarlyWarning", "as_guard", "input_event",
+    "nonfinite_members", "DEFAULT_LEVELS",
+]
+
+Mode = Literal["raise", "warn", "record", "off"]
+MODES: tuple[Mode, ...] = ("raise", "warn", "record", "off")
+
+DEFAULT_LEVELS: tuple[float, ...] = (0.5,)
+"""Early-warning levels: ``|a| >= max ** 0.5``, i.e. squaring ``a`` would overflow."""
+
+BoolArray = npt.NDArray[np.bool_]
+
+_FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
+               "underflow": "underflow"}
+
+
+# -- events -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Event:
+    """Where and when: fields shared by every event (all JSON-serialisable)."""
+
+    kind: ClassVar[str] = "event"
+
+    epoch: int | None
+    """Training epoch (``None`` outside :func:`refnet.train.train`)."""
+    step: int | None
+    """Global step (batch counter) within the run."""
+    batch: tuple[int, int] | None
+    """Rows ``[start, stop)`` of the training data in this step."""
+    phase: str
+    """``input``, ``forward``, ``loss``, ``backward`` or ``update``."""
+    layer_index: int | None
+    layer_name: str
+    layer_type: str
+    operation: str
+    role: str
+    dtype: str
+    shape: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain dict with a ``kind`` key; tuples become lists."""
+        out: dict[str, object] = {"kind": self.kind}
+        for key, value in asdict(self).items():
+            out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def where(self) -> str:
+        """``epoch 3, step 6 (rows 0:20), forward linear_2 (Linear) x @ W + b -> pre-activation``."""
+        when = "outside training" if self.epoch is None else f"epoch {self.epoch}, step {self.step}"
+        if self.batch is not None:
+            when += f" (rows {self.batch[0]}:{self.batch[1]})"
+        layer = self.layer_name if self.layer_index is None else f"[{self.layer_index}] {self.layer_name}"
+        return f"{when}, {self.phase} {layer} ({self.layer_type}) {self.operation} -> {self.role}"
+
+
+@dataclass(frozen=True)
+class NonFiniteEvent(Event):
+    """The report of an array that holds NaN or infinities."""
+
+    kind: ClassVar[str] = "non-finite"
+
+    nan: int
+    pos_inf: int
+    neg_inf: int
+    first_index: tuple[int, ...]
+    """Index of the first bad element in C order, member axis first."""
+    members: tuple[int, ...]
+    """Members (leading axis) reported by this event (an input with a leading axis
+    of 1 is shared by every member and reports member 0)."""
+    finite_min: float | None
+    finite_max: float | None
+    headroom: float | None
+    """Largest finite magnitude over the dtype's largest finite value."""
+    origin: str
+    """``producer`` (inputs finite), ``propagator`` (an input already bad), ``data``."""
+    bad_inputs: tuple[int, ...]
+    """Positions of the operation's inputs that were already non-finite."""
+    flags: tuple[str, ...]
+    """NumPy floating-point flags raised while this array was computed."""
+
+    def message(self) -> str:
+        counts = f"{self.nan} NaN, {self.pos_inf} +inf, {self.neg_inf} -inf"
+        rng = ("no finite values" if self.finite_min is None else
+               f"finite range [{self.finite_min:.6g}, {self.finite_max:.6g}], headroom {self.headroom:.3g}")
+        flags = f"; flags: {', '.join(self.flags)}" if self.flags else ""
+        return (f"non-finite {self.role} at {self.where()}: {counts} in {self.dtype}{list(self.shape)}, "
+                f"first at {list(self.first_index)}, members {list(self.members)}; {rng}; "
+                f"{self.origin}{'' if not self.bad_inputs else f' (bad inputs {list(self.bad_inputs)})'}"
+                f"{flags}")
+
+
+@dataclass(frozen=True)
+class FlagEvent(Event):
+    """A NumPy floating-point flag whose result ended finite (never an error)."""
+
+    kind: ClassVar[str] = "flag"
+
+    flags: tuple[str, ...]
+    status: str = "ended finite"
+
+    def message(self) -> str:
+        return f"flag {', '.join(self.flags)} at {self.where()}: {self.status}"
+
+
+@dataclass(frozen=True)
+class EarlyWarning(Event):
+    """A watched array reached ``max ** level`` of its dtype for the first time."""
+
+    kind: ClassVar[str] = "early-warning"
+
+    level: float
+    threshold: float
+    largest: float
+    """Largest finite magnitude in the members reported."""
+    headroom: float
+    first_index: tuple[int, ...]
+    members: tuple[int, ...]
+
+    def message(self) -> str:
+        return (f"early warning: {self.role} reached {self.largest:.6g} >= max**{self.level:g} "
+                f"= {self.threshold:.6g} (headroom {self.headroom:.3g}) at {self.where()}, "
+                f"members {list(self.members)}")
+
+
+# -- errors -------------------------------------------------------------------
+class NumericalError(FloatingPointError):
+    """Raised by a guard in ``raise`` mode; ``event`` is the first bad array."""
+
+    def __init__(self, event: NonFiniteEvent) -> None:
+        super().__init__(event.message())
+        self.event = event
+
+
+class NonFiniteInputError(NumericalError, ValueError):
+    """Training data holds NaN or inf: a ``ValueError`` naming the argument, and a
+    :class:`NumericalError` whose event has phase ``input``."""
+
+    def __init__(self, event: NonFiniteEvent) -> None:
+        FloatingPointError.__init__(
+            self,
+            f"{event.layer_name}: contains NaN or inf (first at index {list(event.first_index[1:])}); "
+            f"{event.nan} NaN, {event.pos_inf} +inf, {event.neg_inf} -inf, reported as phase 'input'",
+        )
+        self.event = event
+
+
+class NumericalWarning(UserWarning):
+    """Emitted once per event by a guard in ``warn`` mode."""
+
+
+# -- cheap per-member checks ------------------------------------------------------
+def nonfinite_members(array: FloatArray) -> BoolArray:
+    """``(K,)`` mask: which members (leading axis) hold any NaN or inf."""
+    if array.ndim == 0:
+        out: BoolArray = np.asarray([not np.isfinite(array)])
+        return out
+    flat = np.isfinite(array).reshape(array.shape[0], -1)
+    mask: BoolArray = np.logical_not(np.all(flat, axis=1))
+    return mask
+
+
+def _dtype_max(dtype: np.dtype[np.floating[npt.NBitBase]]) -> np.floating[npt.NBitBase]:
+    return np.finfo(dtype).max
+
+
+def _member_view(array: FloatArray, members: Sequence[int]) -> FloatArray:
+    if array.ndim == 0 or len(members) == array.shape[0]:
+        return array
+    out: FloatArray = array[np.asarray(members)]
+    return out
+
+
+def _bad_inputs(inputs: Sequence[FloatArray], members: Sequence[int], k: int) -> tuple[int, ...]:
+    bad = []
+    for i, a in enumerate(inputs):
+        view = _member_view(a, members) if a.ndim and a.shape[0] == k else a
+        if not np.isfinite(view).all():
+            bad.append(i)
+    return tuple(bad)
+
+
+def _describe(where: tuple[int | None, int | None, tuple[int, int] | None], site: Site,
+              array: FloatArray, members: Sequence[int], inputs: Sequence[FloatArray],
+              flags: tuple[str, ...], origin: str | None) -> NonFiniteEvent:
+    """Full report of ``array`` restricted to ``members`` (slow path only)."""
+    sub = _member_view(array, members)
+    bad = ~np.isfinite(array)
+    if array.ndim and len(members) != array.shape[0]:
+        keep = np.zeros(array.shape[0], dtype=bool)
+        keep[np.asarray(members)] = True
+        bad &= keep.reshape((-1,) + (1,) * (array.ndim - 1))
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if array.ndim else ()
+    finite = sub[np.isfinite(sub)]
+    if finite.size:
+        fmin: float | None = float(finite.min())
+        fmax: float | None = float(finite.max())
+        headroom: float | None = float(np.abs(finite).max() / _dtype_max(array.dtype))
+    else:
+        fmin = fmax = headroom = None
+    bad_in = _bad_inputs(inputs, members, array.shape[0] if array.ndim else 1)
+    return NonFiniteEvent(
+        *where, site.phase, site.layer_index, site.layer_name, site.layer_type, site.operation,
+        site.role, str(array.dtype), tuple(int(s) for s in array.shape),
+        int(np.isnan(sub).sum()), int(np.isposinf(sub).sum()), int(np.isneginf(sub).sum()),
+        first, tuple(int(m) for m in members), fmin, fmax, headroom,
+        origin if origin is not None else ("propagator" if bad_in else "producer"), bad_in, flags,
+    )
+
+
+def _input_site(name: str) -> Site:
+    return Site("input", None, name, "data", "given", "targets" if name in ("t", "y") else "input data")
+
+
+def input_event(array: FloatArray, name: str = "x", *, epoch: int | None = None,
+                step: int | None = None, batch: tuple[int, int] | None = None) -> NonFiniteEvent | None:
+    """The ``input`` event for data ``array`` (``(K or 1, N, f)``), or ``None`` if it is finite."""
+    bad = nonfinite_members(array)
+    if not bad.any():
+        return None
+    members = tuple(int(m) for m in np.flatnonzero(bad))
+    return _describe((epoch, step, batch), _input_site(name), array, members, (), (), "data")
+
+
+def _check_mode(mode: str) -> Mode:
+    for m in MODES:
+        if mode == m:
+            return m
+    raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+
+
+# -- the guard ------------------------------------------------------------------
+class Guard:
+    """Detects non-finite values in everything a network produces.
+
+    Use it as a context around any forward/backward computation::
+
+        with Guard(net, mode="raise"):
+            loss, grads = net.gradients(x, t)
+
+    or give it to :func:`refnet.train.train` (``guard=``). Inside the context
+    the guard is the network's observer (an observer already set is kept and
+    still called) and NumPy's floating-point flags are routed to it.
+
+    Parameters
+    ----------
+    net:
+        The network to attach to on entry (``None``: the caller attaches the
+        guard as an observer itself).
+    mode:
+        ``raise``, ``warn``, ``record`` or ``off``.
+    levels:
+        Early-warning levels ``f`` in (0, 1]: a watched array whose magnitude
+        reaches ``max ** f`` of its dtype is reported once per site, level
+        and member. Empty to disable.
+    watch:
+        Phases the early warning watches (default: activations and updated
+        parameters).
+    eager:
+        Check every array as soon as it is produced (an exception then leaves
+        the network at the failing operation) instead of once per step.
+
+    Attributes
+    ----------
+    log:
+        Every event in program order (non-finite, flag, early-warning).
+    events, flags, early:
+        The same log filtered by kind.
+    """
+
+    def __init__(self, net: Network | None = None, mode: str = "raise", *,
+                 levels: Iterable[float] = DEFAULT_LEVELS,
+                 watch: Iterable[str] = ("forward", "update"), eager: bool = False) -> None:
+        self.mode: Mode = _check_mode(mode)
+        lv = tuple(float(v) for v in levels)
+        for v in lv:
+            if not 0.0 < v <= 1.0:
+                raise ValueError(f"levels: each level must lie in (0, 1], got {v!r}")
+        self.levels = tuple(sorted(set(lv)))
+        self.watch = frozenset(watch)
+        self.eager = bool(eager)
+        self.net = net
+        self.log: list[Event] = []
+        self._arrays: list[FloatArray] = []
+        self._records: list[tuple[Site, Sequence[FloatArray]]] = []
+        self._flags_at: dict[int, tuple[str, ...]] = {}
+        self._pending: list[str] = []
+        self._checking = False
+        self._where: tuple[int | None, int | None, tuple[int, int] | None] = (None, None, None)
+        self._reported: set[int] = set()
+        self._input_reported: set[str] = set()
+        self._early_done: dict[tuple[Site, float], set[int]] = {}
+        self._limits: dict[str, float] = {}
+        self._depth = 0
+        self._previous: Observer | None = None
+        self._errstate: np.errstate | None = None
+
+    # -- results ------------------------------------------------------------------
+    @property
+    def events(self) -> list[NonFiniteEvent]:
+        return [e for e in self.log if isinstance(e, NonFiniteEvent)]
+
+    @property
+    def flags(self) -> list[FlagEvent]:
+        return [e for e in self.log if isinstance(e, FlagEvent)]
+
+    @property
+    def early(self) -> list[EarlyWarning]:
+        return [e for e in self.log if isinstance(e, EarlyWarning)]
+
+    @property
+    def first(self) -> NonFiniteEvent | None:
+        """The first non-finite event (what ``raise`` mode reports)."""
+        for e in self.log:
+            if isinstance(e, NonFiniteEvent):
+                return e
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps([e.to_dict() for e in self.log])
+
+    def record_input(self, event: NonFiniteEvent) -> None:
+        """Log an ``input`` event found by data validation (the caller raises)."""
+        if self.mode == "off":
+            return
+        self.log.append(event)
+        if self.mode == "warn":
+            warnings.warn(event.message(), NumericalWarning, stacklevel=3)
+
+    # -- context --------------------------------------------------------------------
+    def __enter__(self) -> Guard:
+        if self.mode == "off":
+            return self
+        self._depth += 1
+        if self._depth == 1:
+            if self.net is not None and self.net.observer is not self:
+                self._previous = self.net.observer
+                self.net.observer = self
+            self._errstate = np.errstate(all="call", under="ignore", call=self._on_flag)
+            self._errstate.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.mode == "off":
+            return
+        self._depth -= 1
+        if self._depth:
+            return
+        try:
+            if exc_type is None:
+                self.check()
+            else:
+                self._discard()
+        finally:
+            if self._errstate is not None:
+                self._errstate.__exit__(None, None, None)
+                self._errstate = None
+            if self.net is not None and self.net.observer is self:
+                self.net.observer = self._previous
+            self._previous = None
+
+    # -- observer protocol ------------------------------------------------------------
+    def at(self, epoch: int, step: int, batch: slice) -> None:
+        """A new training step starts: check the previous one first."""
+        if self._arrays or self._pending:
+            self.check()
+        self._where = (epoch, step, (int(batch.start or 0), int(batch.stop)) if batch.stop is not None else None)
+        if self._previous is not None:
+            self._previous.at(epoch, step, batch)
+
+    def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
+        """Keep ``array`` (by reference) for the step's check."""
+        if self.mode == "off":
+            return
+        if self._pending:
+            self._attribute_flags(site, array)
+        self._arrays.append(array)
+        self._records.append((site, inputs))
+        if self.eager:
+            self.check()
+        if self._previous is not None:
+            self._previous.observe(site, array, inputs)
+
+    def check(self) -> None:
+        """Check the arrays observed since the last check (raises in ``raise`` mode)."""
+        if self._pending:
+            self._pending.clear()
+        arrays = self._arrays
+        if not arrays:
+            return
+        self._checking = True
+        try:
+            buf = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=None)
+            if buf.size:
+                limit = self._limit(buf.dtype)
+                top = float(buf.max())
+                low = float(buf.min())
+                if not (top < limit and low > -limit):
+                    self._scan()
+        finally:
+            self._checking = False
+            self._discard()
+
+    # -- internals ----------------------------------------------------------------------
+    def _discard(self) -> None:
+        self._arrays = []
+        self._records = []
+        self._flags_at = {}
+        self._pending.clear()
+
+    def _limit(self, dtype: np.dtype[np.floating[npt.NBitBase]]) -> float:
+        key = dtype.str
+        limit = self._limits.get(key)
+        if limit is None:
+            top = float(_dtype_max(dtype)) if dtype.itemsize <= 8 else float(np.finfo(np.float64).max)
+            limit = min(top ** v for v in self.levels) if self.levels else float("inf")
+            self._limits[key] = limit
+        return limit
+
+    def _on_flag(self, err: str, flag: int) -> None:
+        if not self._checking:
+            self._pending.append(_FLAG_NAMES.get(err, err))
+
+    def _attribute_flags(self, site: Site, array: FloatArray) -> None:
+        flags = tuple(sorted(set(self._pending)))
+        self._pending.clear()
+        self._checking = True
+        try:
+            finite = bool(np.isfinite(array).all())
+        finally:
+            self._checking = False
+        if finite:
+            self._emit(FlagEvent(*self._where, site.phase, site.layer_index, site.layer_name,
+                                 site.layer_type, site.operation, site.role, str(array.dtype),
+                                 tuple(int(s) for s in array.shape), flags))
+        else:
+            self._flags_at[len(self._arrays)] = flags
+
+    def _new_members(self, array: FloatArray) -> list[int]:
+        bad = nonfinite_members(array)
+        return [int(m) for m in np.flatnonzero(bad) if int(m) not in self._reported]
+
+    def _scan(self) -> None:
+        """Replay the step in program order; report what is new."""
+        for index, (array, (site, inputs)) in enumerate(zip(self._arrays, self._records)):
+            k = array.shape[0] if array.ndim else 1
+            checks: list[tuple[str, int]] = []
+            if site.phase == "forward" and site.layer_index == 0 and inputs:
+                checks.append(("x", 0))
+            elif site.phase == "loss" and site.role == "loss terms" and len(inputs) > 1:
+                checks.append(("t", 1))
+            for name, pos in checks:
+                self._check_input(name, inputs[pos], k)
+            new = self._new_members(array)
+            if new:
+                flags = self._flags_at.get(index, ())
+                self._reported.update(new)
+                self._emit(_describe(self._where, site, array, new, inputs, flags, None))
+            if self.levels and site.phase in self.watch:
+                self._check_early(site, array)
+
+    def _check_input(self, name: str, data: FloatArray, k: int) -> None:
+        bad = nonfinite_members(data)
+        if not bad.any():
+            return
+        shared = data.shape[0] == 1
+        members = list(range(k)) if shared else [int(m) for m in np.flatnonzero(bad)]
+        new = [m for m in members if m not in self._reported]
+        if not new:
+            return
+        self._reported.update(new)
+        report = [0] if shared else new
+        self._emit(_describe(self._where, _input_site(name), data, report, (), (), "data"))
+
+    def _check_early(self, site: Site, array: FloatArray) -> None:
+        if not array.size:
+            return
+        mags = np.abs(array)
+        finite_mags = np.where(np.isfinite(mags), mags, mags.dtype.type(0))
+        per_member = finite_mags.reshape(array.shape[0], -1).max(axis=1) if array.ndim else finite_mags.reshape(1)
+        top = _dtype_max(array.dtype)
+        for level in self.levels:
+            threshold = float(top) ** level if array.dtype.itemsize <= 8 else float(np.finfo(np.float64).max) ** level
+            done = self._early_done.setdefault((site, level), set())
+            new = [int(m) for m in np.flatnonzero(per_member >= threshold) if int(m) not in done]
+            if not new:
+                continue
+            done.update(new)
+            view = _member_view(finite_mags, new)
+            over = np.zeros(finite_mags.shape, dtype=bool)
+            over[np.asarray(new)] = finite_mags[np.asarray(new)] >= threshold
+            first = tuple(int(i) for i in np.argwhere(over)[0])
+            largest = view.max()
+            self._emit(EarlyWarning(
+                *self._where, site.phase, site.layer_index, site.layer_name, site.layer_type,
+                site.operation, site.role, str(array.dtype), tuple(int(s) for s in array.shape),
+                level, threshold, float(largest), float(largest / top), first, tuple(new)))
+
+    def _emit(self, event: Event) -> None:
+        if self.mode == "raise" and isinstance(event, NonFiniteEvent):
+            self.log.append(event)
+            raise NumericalError(event)
+        self.log.append(event)
+        if self.mode == "warn":
+            text = event.message() if isinstance(event, (NonFiniteEvent, FlagEvent, EarlyWarning)) else str(event)
+            warnings.warn(text, NumericalWarning, stacklevel=4)
+
+
+def as_guard(net: Network, guard: str | Guard | None) -> Guard:
+    """A guard for ``net`` from a mode name (or ``None`` for ``off``) or a Guard."""
+    if isinstance(guard, Guard):
+        if guard.net is None:
+            guard.net = net
+        elif guard.net is not net:
+            raise ValueError("guard: this Guard is attached to another network")
+        return guard
+    if guard is None:
+        return Guard(net, "off")
+    if not isinstance(guard, str):
+        raise TypeError(f"guard: expected a mode name or a Guard, got {guard!r}")
+    return Guard(net, guard)
