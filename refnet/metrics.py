@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from .precision import FloatArray
+
 __all__ = ["accuracy", "classify"]
 
 
-def classify(p: npt.NDArray[np.floating[npt.NBitBase]] | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def classify(p: FloatArray) -> npt.NDArray[np.float64]:
     """1 where ``p > 0.5``, 0 where ``p < 0.5``, NaN where undecided.
 
     Exactly 0.5 and NaN are *undecided* (the lab's two masks leave them
@@ -19,7 +21,7 @@ def classify(p: npt.NDArray[np.floating[npt.NBitBase]] | npt.NDArray[np.float64]
     return out.astype(np.float64)
 
 
-def accuracy(p: npt.NDArray[np.floating[npt.NBitBase]] | npt.NDArray[np.float64], t: npt.ArrayLike) -> npt.NDArray[np.float64]:
+def accuracy(p: FloatArray, t: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Percentage of points classified correctly, per member: ``p`` is
     ``(K, N, 1)`` (or ``(N, 1)``), ``t`` the 0/1 labels ``(N, 1)``."""
     labels = np.asarray(t, dtype=np.float64)

@@ -11,11 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
+from .precision import FloatArray  # noqa: E402
+
 __all__ = ["plot_run"]
 
 
 def plot_run(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
-             p: npt.NDArray[np.floating[npt.NBitBase]], loss: npt.NDArray[np.floating[npt.NBitBase]],
+             p: FloatArray, loss: FloatArray,
              path: str | os.PathLike[str], title: str = "") -> None:
     """Ground truth beside prediction (points coloured by class) and the learning curve."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
