@@ -1,0 +1,766 @@
+"""Finite-difference gradient checks whose step and tolerance come from error analysis.
+
+A check compares a component's analytic gradient with central differences of
+a scalar objective: ``f(x) = sum(v * layer(x))`` for a layer (``v`` a seeded
+upstream gradient), ``sum_k loss.value(y, t)_k`` for a loss, and the summed
+mean loss for a whole network as a function of all its parameters.
+
+Notes
+-----
+Step. For an element ``x`` the step is ``h = cbrt(eps) * max(|x|, 1)`` (about
+5e-3 in float32, 6e-6 in float64), rounded to ``(x + h) - x`` so that ``x + h``
+is exact; the difference quotient divides by the realised spacing
+``(x + h) - (x - h)`` taken in long double. ``cbrt(eps)`` balances the
+``h^2`` truncation of a central difference against its ``eps / h`` rounding.
+
+Estimate. With ``D(h) = (f(x+h) - f(x-h)) / 2h``, Richardson extrapolation
+``(4 D(h/2) - D(h)) / 3`` removes the ``h^2`` term; it is the numeric value.
+Its expected error is the sum of
+
+* truncation: ``|D(h) - D(h/2)| / 3`` (the ``h^2`` error of ``D(h/2)``, an
+  over-estimate of what extrapolation leaves);
+* rounding: ``3 * noise / h``, where ``noise`` bounds the error of one
+  evaluation of ``f``: a first-order bound, per produced element ``o``,
+  ``|df/do| * c * eps * |o|_abs`` (``c`` and ``|o|_abs`` from the operation:
+  ``(in + 1) |x| @ |W| + |b|`` for a matmul, ``4 |y|`` for sigmoid and tanh,
+  0 for ReLU and identity), counted only for elements a perturbation changed,
+  plus the reduction's own rounding;
+* analytic: a bound of the same kind on the rounding of the analytic gradient.
+
+All bounds are multiplied by :data:`SAFETY`. A row passes when the observed
+error over the expected error is at most 1 for every element.
+
+Kinks. Each evaluation also returns which ReLU inputs are positive; if the
+pattern at any perturbed point differs from the base point, the difference
+quotient straddles a kink and the check is classified ``KINK`` (neither pass
+nor fail). :func:`check_drawn` then redraws the inputs from ``[seed, attempt]``
+up to a fixed budget.
+
+Modes. ``exhaustive`` checks every element; ``projected`` checks ``v^T J u``
+for seeded random directions ``u`` and, on failure, bisects ``u``'s support
+to localise the worst element. The Taylor remainder
+``|f(x + s d) - f(x) - s g.d|`` over ``s = 2^-1 ... cbrt(eps)`` must fall with
+order 2; its observed order is reported beside the verdict (``None`` when the
+remainder stays at rounding level, as for a function linear in ``x``).
+
+A check never writes into the arrays it is given: it perturbs copies and
+evaluates a deep copy of the component, then confirms that inputs and
+parameters are bit-identical to what it found.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
+from .losses import BCE, MSE, BCEWithLogits, Loss
+from .network import Network
+from .precision import FloatArray, precision
+
+__all__ = [
+    "SAFETY", "KINK_BUDGET", "Evaluation", "Problem", "Result", "Status", "Mode",
+    "layer_problems", "loss_problem", "network_problem", "check", "check_drawn",
+    "steps", "taylor_order", "taylor_sweep", "TaylorPoint",
+]
+
+LDArray = npt.NDArray[np.longdouble]
+Status = Literal["PASS", "FAIL", "KINK"]
+Mode = Literal["auto", "exhaustive", "projected"]
+
+SAFETY = 2.0
+"""Factor on every rounding bound (the bounds are first order)."""
+KINK_BUDGET = 8
+"""Redraws :func:`check_drawn` makes before declaring a check inconclusive."""
+EXHAUSTIVE_MAX = 256
+"""``auto`` mode checks every element of tensors up to this size."""
+_TAYLOR_FLOOR = 10.0
+
+
+def _ld(a: npt.ArrayLike) -> LDArray:
+    return np.asarray(a, dtype=np.longdouble)
+
+
+def _eps(dtype: npt.DTypeLike) -> float:
+    return float(np.finfo(dtype).eps)
+
+
+def _abs64(a: FloatArray) -> npt.NDArray[np.float64]:
+    return np.abs(np.asarray(a, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of an objective: its value, what it produced, its kink pattern."""
+
+    value: np.longdouble
+    trace: tuple[FloatArray, ...]
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A scalar objective of one array ``x``, its claimed gradient and error model.
+
+    ``noise_weights[j]`` bounds the error that element ``j`` of ``trace[j]``
+    contributes to the objective when it is recomputed; ``global_noise`` is
+    always present; ``analytic_error`` bounds the rounding of ``gradient``.
+    """
+
+    component: str
+    wrt: str
+    x: FloatArray
+    gradient: FloatArray
+    evaluate: Callable[[FloatArray], Evaluation]
+    noise_weights: tuple[npt.NDArray[np.float64], ...]
+    global_noise: float
+    analytic_error: npt.NDArray[np.float64]
+    lower: float | None = None
+    upper: float | None = None
+    label: Callable[[int], str] | None = None
+    faults: tuple[str, ...] = ()
+    reference: FloatArray | None = None
+    untouched: Callable[[], tuple[str, ...]] | None = None
+
+    @property
+    def dtype(self) -> str:
+        return str(self.x.dtype)
+
+    def name(self, index: int) -> str:
+        """Human name of flat element ``index`` of ``x``."""
+        if self.label is not None:
+            return self.label(index)
+        return "[" + ",".join(str(int(i)) for i in np.unravel_index(index, self.x.shape)) + "]"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The verdict on one (component, dtype, with-respect-to)."""
+
+    component: str
+    dtype: str
+    wrt: str
+    status: Status
+    observed: float
+    expected: float
+    ratio: float
+    worst: str
+    step: float
+    seed: int
+    mode: str
+    kinks: int = 0
+    taylor: float | None = None
+    reference: float | None = None
+    faults: tuple[str, ...] = field(default_factory=tuple)
+    shape: tuple[int, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values for JSON (non-finite floats as strings)."""
+        out: dict[str, object] = {}
+        for key in ("component", "dtype", "wrt", "status", "observed", "expected", "ratio",
+                    "worst", "step", "seed", "mode", "kinks", "taylor", "reference"):
+            value = getattr(self, key)
+            if isinstance(value, float) and not math.isfinite(value):
+                value = str(value)
+            out[key] = value
+        out["faults"] = list(self.faults)
+        out["shape"] = list(self.shape)
+        return out
+
+
+# ----------------------------------------------------------------- error models
+# Bounds in units of eps (callers multiply by eps * SAFETY), first order.
+
+def _out_bound(layer: Layer, x: FloatArray, y: FloatArray) -> npt.NDArray[np.float64]:
+    """Bound on the rounding error of ``layer.forward(x)``, per output element."""
+    if isinstance(layer, Linear):
+        m = np.matmul(_abs64(x), _abs64(layer.params["W"]))
+        if "b" in layer.params:
+            m = m + _abs64(layer.params["b"])
+        out: npt.NDArray[np.float64] = (layer.in_features + 1) * m
+        return out
+    if isinstance(layer, (Sigmoid, Tanh)):
+        return 4.0 * _abs64(y)
+    if isinstance(layer, (ReLU, Identity)):
+        return np.zeros(y.shape)
+    return 8.0 * _abs64(y)
+
+
+def _grad_bounds(layer: Layer, x: FloatArray, y: FloatArray, dy: FloatArray,
+                 grads: dict[str, FloatArray]) -> dict[str, npt.NDArray[np.float64]]:
+    """Bound on the rounding of the layer's own backward formulas (``x`` = input gradient)."""
+    ady = _abs64(dy)
+    if isinstance(layer, Linear):
+        aw = _abs64(layer.params["W"])
+        ax = _abs64(x)
+        n = x.shape[-2]
+        out = {"x": (layer.out_features + 1) * np.matmul(ady, np.swapaxes(aw, -1, -2)),
+               "W": (n + 1) * np.matmul(np.swapaxes(ax, -1, -2), ady)}
+        if "b" in layer.params:
+            out["b"] = (n + 1) * np.sum(ady, axis=-2, keepdims=True)
+        return out
+    ay = _abs64(y)
+    if isinstance(layer, Sigmoid):
+        return {"x": ady * (3.0 * ay * np.abs(1.0 - ay) + 4.0 * np.abs(1.0 - 2.0 * ay) * ay)}
+    if isinstance(layer, Tanh):
+        return {"x": ady * (3.0 * np.abs(1.0 - ay * ay) + 8.0 * ay * ay)}
+    if isinstance(layer, (ReLU, Identity)):
+        return {"x": np.zeros(x.shape)}
+    return {k: 8.0 * _abs64(v) for k, v in grads.items()}
+
+
+def _propagate(layer: Layer, x: FloatArray, y: FloatArray,
+               e: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.float64]]:
+    """Carry an error ``e`` in the upstream gradient through the layer's backward pass."""
+    if isinstance(layer, Linear):
+        aw = _abs64(layer.params["W"])
+        out = {"x": np.matmul(e, np.swapaxes(aw, -1, -2)),
+               "W": np.matmul(np.swapaxes(_abs64(x), -1, -2), e)}
+        if "b" in layer.params:
+            out["b"] = np.sum(e, axis=-2, keepdims=True)
+        return out
+    ay = _abs64(y)
+    if isinstance(layer, Sigmoid):
+        return {"x": e * ay * np.abs(1.0 - ay)}
+    if isinstance(layer, Tanh):
+        return {"x": e * np.abs(1.0 - ay * ay)}
+    if isinstance(layer, ReLU):
+        return {"x": e * (np.asarray(x) > 0)}
+    return {"x": e}
+
+
+def _count(loss: Loss, y: FloatArray) -> float:
+    return float(y.shape[-2] * y.shape[-1]) if loss.reduction == "mean" else 1.0
+
+
+def _loss_bounds(loss: Loss, y: FloatArray, t: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Bounds on the rounding of the terms and of ``grad`` (which includes the 1/count)."""
+    ay, at = np.asarray(y, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    count = _count(loss, y)
+    with np.errstate(all="ignore"):
+        if isinstance(loss, MSE):
+            terms = 3.0 * (ay - at) ** 2
+            grad = 4.0 * np.abs(2.0 * (ay - at))
+        elif isinstance(loss, BCE):
+            a, b = ay + loss.delta, (1.0 - ay) + loss.delta
+            terms = 3.0 * (np.abs(at) * (np.abs(np.log(a)) + 1.0)
+                           + np.abs(1.0 - at) * (np.abs(np.log(b)) + 1.0))
+            grad = 4.0 * (np.abs(at / a) + np.abs((1.0 - at) / b))
+        elif isinstance(loss, BCEWithLogits):
+            s = 1.0 / (1.0 + np.exp(-ay))
+            terms = 3.0 * (np.maximum(ay, 0.0) + np.abs(ay * at) + np.log1p(np.exp(-np.abs(ay))))
+            grad = 4.0 * (s + np.abs(at))
+        else:
+            terms = 8.0 * _abs64(loss.terms(y, t))
+            grad = 8.0 * _abs64(loss.term_grad(y, t))
+    return terms, grad / count
+
+
+def _reduction_noise(loss: Loss, terms: FloatArray) -> float:
+    """Bound on the rounding of summing (and dividing) the terms, all members, in eps units."""
+    n = int(terms.shape[-2] * terms.shape[-1])
+    total = float(np.sum(_abs64(terms)))
+    return float((n + 2) * total / _count(loss, terms))
+
+
+# ----------------------------------------------------------------- structure
+
+def _snapshot(arrays: dict[str, FloatArray]) -> dict[str, bytes]:
+    return {k: v.tobytes() + str(v.dtype).encode() + str(v.shape).encode() for k, v in arrays.items()}
+
+
+def _untouched(read: Callable[[], dict[str, FloatArray]]) -> Callable[[], tuple[str, ...]]:
+    before = _snapshot(read())
+
+    def compare() -> tuple[str, ...]:
+        after = _snapshot(read())
+        return tuple(f"{k} changed by the check" for k in before if after.get(k) != before[k])
+    return compare
+
+
+def _conform(name: str, g: FloatArray | None, like: FloatArray) -> tuple[FloatArray, list[str]]:
+    """``g`` if its shape and dtype equal ``like``'s, else a NaN stand-in and the fault."""
+    if g is None:
+        return np.full(like.shape, np.nan, dtype=like.dtype), [f"{name}: gradient missing"]
+    faults = []
+    if g.shape != like.shape:
+        faults.append(f"{name}: gradient shape {g.shape} != {like.shape}")
+    if g.dtype != like.dtype:
+        faults.append(f"{name}: gradient dtype {g.dtype} != {like.dtype}")
+    if faults:
+        return np.full(like.shape, np.nan, dtype=like.dtype), faults
+    return g, []
+
+
+def _same(a: dict[str, FloatArray], b: dict[str, FloatArray]) -> bool:
+    return a.keys() == b.keys() and all(
+        a[k].shape == b[k].shape and a[k].tobytes() == b[k].tobytes() for k in a)
+
+
+def _layer_structure(layer: Layer, x: FloatArray, dy: FloatArray) -> list[str]:
+    """Repeatability, zero upstream gives zero, no extra gradients."""
+    faults = []
+    layer.forward(x)
+    first = {"x": layer.grad_input(dy), **layer.grad_params(dy)}
+    second = {"x": layer.grad_input(dy), **layer.grad_params(dy)}
+    if not _same(first, second):
+        faults.append("two backward calls differ")
+    zero = np.zeros_like(dy)
+    zeros = {"x": layer.grad_input(zero), **layer.grad_params(zero)}
+    for k, v in zeros.items():
+        if not np.all(v == 0):
+            faults.append(f"{k}: zero upstream gradient gives a nonzero gradient")
+    extra = sorted(set(first) - {"x"} - set(layer.params))
+    if extra:
+        faults.append(f"gradients for unknown parameters {extra}")
+    return faults
+
+
+# ----------------------------------------------------------------- problems
+
+def _signature(arrays: Sequence[FloatArray]) -> bytes:
+    return b"".join(np.packbits(np.asarray(a) > 0).tobytes() for a in arrays)
+
+
+def _cast_layer(layer: Layer, dtype: str) -> Layer:
+    clone = copy.deepcopy(layer)
+    clone.params = {k: v.astype(precision(dtype).dtype) for k, v in layer.params.items()}
+    return clone
+
+
+def _bind(objective: Callable[[FloatArray, dict[str, FloatArray]], Evaluation], x: FloatArray,
+          params: dict[str, FloatArray], key: str | None) -> Callable[[FloatArray], Evaluation]:
+    """The objective as a function of the input (``key`` None) or of one parameter."""
+    if key is None:
+        return lambda z: objective(z, params)
+    return lambda z: objective(x, {**params, key: z})
+
+
+def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: str | None = None,
+                   reference: str | None = None) -> list[Problem]:
+    """Problems for ``layer`` w.r.t. its input (``wrt="x"``) and each named parameter.
+
+    The objective is ``sum(dy * layer(x))`` accumulated in long double. ``reference``
+    (``"float64"`` or ``"longdouble"``) also computes the analytic gradients of a
+    copy of the layer in that precision.
+    """
+    if x.ndim != 3 or dy.ndim != 3:
+        raise ValueError(f"x, dy: expected (K, N, f) arrays, got {x.shape} and {dy.shape}")
+    name = component or type(layer).__name__
+    dtype = x.dtype
+    eps = _eps(dtype) * SAFETY
+    untouched = _untouched(lambda: {"x": x, "dy": dy, **{f"params.{k}": v for k, v in layer.params.items()}})
+    with np.errstate(all="ignore"):
+        y = layer.forward(x)
+        gx = layer.grad_input(dy)
+        grads = layer.grad_params(dy)
+        faults = _layer_structure(layer, x, dy)
+        bounds = _grad_bounds(layer, x, y, dy, {"x": gx, **grads})
+        weight = eps * _abs64(dy) * _out_bound(layer, x, y)
+    v = _ld(dy)
+    ld_eps = _eps(np.longdouble)
+    clone = copy.deepcopy(layer)
+    base_params = {k: p.copy() for k, p in layer.params.items()}
+    x_eval = x.copy()
+    refs: dict[str, FloatArray] = {}
+    if reference is not None:
+        with np.errstate(all="ignore"):
+            ref = _cast_layer(layer, reference)
+            rdt = precision(reference).dtype
+            ref.forward(x.astype(rdt))
+            refs = {"x": ref.grad_input(dy.astype(rdt)), **ref.grad_params(dy.astype(rdt))}
+
+    def objective(inp: FloatArray, params: dict[str, FloatArray]) -> Evaluation:
+        clone.params = params
+        with np.errstate(all="ignore"):
+            out = clone.forward(inp)
+        sig = _signature([inp]) if isinstance(clone, ReLU) else b""
+        return Evaluation(np.sum(v * _ld(out)), (out,), sig)
+
+    glob = ld_eps * float(np.sum(np.abs(v * _ld(y)))) * (y.size + 1)
+    problems = []
+    wrts: list[tuple[str, FloatArray, FloatArray | None]] = [("x", x, gx)]
+    wrts += [(k, p, grads.get(k)) for k, p in layer.params.items()]
+    for wrt, at, g in wrts:
+        g_ok, gf = _conform(wrt, g, at)
+        evaluate = _bind(objective, x_eval, base_params, None if wrt == "x" else wrt)
+        problems.append(Problem(
+            component=name, wrt=wrt, x=at.copy(), gradient=g_ok, evaluate=evaluate,
+            noise_weights=(weight,), global_noise=glob,
+            analytic_error=eps * bounds.get(wrt, 8.0 * _abs64(g_ok)),
+            faults=tuple(faults + gf), reference=refs.get(wrt), untouched=untouched))
+    return problems
+
+
+def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | None = None,
+                 reference: str | None = None, lower: float | None = None,
+                 upper: float | None = None) -> Problem:
+    """Problem for ``loss`` w.r.t. its prediction ``y``: objective ``sum_k value(y, t)_k``.
+
+    ``lower``/``upper`` bound the domain (``BCE`` needs ``y`` in [0, 1]); steps shrink
+    to stay inside it.
+    """
+    name = component or type(loss).__name__
+    eps = _eps(y.dtype) * SAFETY
+    untouched = _untouched(lambda: {"y": y, "t": t})
+    with np.errstate(all="ignore"):
+        g1 = loss.grad(y, t)
+        g2 = loss.grad(y, t)
+        terms = loss.terms(y, t)
+    faults = [] if g1.tobytes() == g2.tobytes() else ["two gradient calls differ"]
+    g, gf = _conform("y", g1, y)
+    tb, gb = _loss_bounds(loss, y, t)
+    t_copy = t.copy()
+    refg = None
+    if reference is not None:
+        rdt = precision(reference).dtype
+        with np.errstate(all="ignore"):
+            refg = loss.grad(y.astype(rdt), t.astype(rdt))
+
+    def evaluate(z: FloatArray) -> Evaluation:
+        with np.errstate(all="ignore"):
+            value = loss.value(z, t_copy)
+            out = loss.terms(z, t_copy)
+        return Evaluation(np.sum(_ld(value)), (out,), b"")
+
+    return Problem(
+        component=name, wrt="y", x=y.copy(), gradient=g, evaluate=evaluate,
+        noise_weights=(eps * tb / _count(loss, y),),
+        global_noise=eps * _reduction_noise(loss, terms), analytic_error=eps * gb,
+        lower=lower, upper=upper, faults=tuple(faults + gf), reference=refg, untouched=untouched)
+
+
+def _flat_label(net: Network) -> Callable[[int], str]:
+    spans: list[tuple[int, str, tuple[int, ...]]] = []
+    start = 0
+    for key, p in net.named_params().items():
+        spans.append((start, key, p.shape[1:]))
+        start += int(np.prod(p.shape[1:]))
+    total = start
+
+    def label(index: int) -> str:
+        k, rest = divmod(index, total)
+        for begin, key, shape in reversed(spans):
+            if rest >= begin:
+                local = [int(i) for i in np.unravel_index(rest - begin, shape)]
+                return f"{key}[{','.join(str(i) for i in (k, *local))}]"
+        return str(index)
+    return label
+
+
+def _detached(net: Network) -> Network:
+    shallow = copy.copy(net)
+    shallow.observer = None
+    return copy.deepcopy(shallow)
+
+
+def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, component: str = "network",
+                    reference: str | None = None) -> Problem:
+    """Problem for a whole network w.r.t. all its parameters, flattened ``(K, n_params)``.
+
+    The objective is the mean loss summed over members; the analytic gradient is
+    :meth:`Network.gradients` flattened in :meth:`Network.named_params` order. The
+    network itself is only read; evaluations run on a deep copy.
+    """
+    x3 = net.as_input(x)
+    t3 = net.precision.asarray(t, name="t")
+    if t3.ndim == 2:
+        t3 = t3[None]
+    eps = _eps(net.precision.dtype) * SAFETY
+    untouched = _untouched(lambda: {"x": x3, "t": t3, **net.named_params()})
+    flat0 = net.get_flat()
+    work = _detached(net)
+    with np.errstate(all="ignore"):
+        _, grads = net.gradients(x3, t3)
+        _, again = net.gradients(x3, t3)
+        # forward and backward on the copy, keeping what the error model needs
+        ins, outs = [], []
+        a = x3
+        for layer in work.layers:
+            ins.append(a)
+            a = layer.forward(a)
+            outs.append(a)
+        terms = work.loss.terms(a, t3)
+        dys: list[FloatArray] = [work.loss.grad(a, t3)]
+        for i in range(len(work.layers) - 1, 0, -1):
+            dys.insert(0, work.layers[i].grad_input(dys[0]))
+        zero_faults = []
+        for i, layer in enumerate(work.layers):
+            z = np.zeros_like(dys[i])
+            for k, v in {"x": layer.grad_input(z), **layer.grad_params(z)}.items():
+                if not np.all(v == 0):
+                    zero_faults.append(f"{layer.name}.{k}: zero upstream gradient gives nonzero")
+    faults: list[str] = list(zero_faults)
+    if not all(_same(a1, a2) for a1, a2 in zip(grads, again)):
+        faults.append("two gradient calls differ")
+    tb, gb = _loss_bounds(work.loss, a, t3)
+    weights = [eps * _abs64(dys[i]) * _out_bound(layer, ins[i], outs[i])
+               for i, layer in enumerate(work.layers)]
+    weights.append(eps * tb / _count(work.loss, a))
+    e = eps * gb
+    errors: dict[str, npt.NDArray[np.float64]] = {}
+    for i in range(len(work.layers) - 1, -1, -1):
+        layer = work.layers[i]
+        own = _grad_bounds(layer, ins[i], outs[i], dys[i], grads[i] if i < len(grads) else {})
+        prop = _propagate(layer, ins[i], outs[i], e)
+        for p in layer.params:
+            errors[f"{layer.name}.{p}"] = eps * own.get(p, np.zeros(layer.params[p].shape)) + prop.get(p, 0.0)
+        e = eps * own["x"] + prop["x"]
+    parts, aerr = [], []
+    k_members = net.members
+    for i, layer in enumerate(net.layers):
+        for p, value in layer.params.items():
+            g, gf = _conform(f"{layer.name}.{p}", grads[i].get(p) if i < len(grads) else None, value)
+            faults += gf
+            parts.append(g.reshape(k_members, -1))
+            aerr.append(np.broadcast_to(errors[f"{layer.name}.{p}"], value.shape).reshape(k_members, -1))
+        if i < len(grads):
+            extra = sorted(set(grads[i]) - set(layer.params))
+            if extra:
+                faults.append(f"{layer.name}: gradients for unknown parameters {extra}")
+    gradient = np.concatenate(parts, axis=1)
+    refg = None
+    if reference is not None:
+        rnet = _detached(net)
+        rnet.precision = precision(reference)
+        for layer in rnet.layers:
+            layer.params = {k: v.astype(rnet.precision.dtype) for k, v in layer.params.items()}
+        with np.errstate(all="ignore"):
+            _, rgrads = rnet.gradients(x3.astype(rnet.precision.dtype), t3.astype(rnet.precision.dtype))
+        refg = np.concatenate([rgrads[i][p].reshape(k_members, -1) for i, layer in enumerate(rnet.layers)
+                               for p in layer.params if p in rgrads[i]], axis=1)
+        if refg.shape != gradient.shape:
+            refg = None
+
+    def evaluate(flat: FloatArray) -> Evaluation:
+        work.set_flat(flat)
+        produced, relu_in = [], []
+        h = x3
+        with np.errstate(all="ignore"):
+            for layer in work.layers:
+                if isinstance(layer, ReLU):
+                    relu_in.append(h)
+                h = layer.forward(h)
+                produced.append(h)
+            produced.append(work.loss.terms(h, t3))
+            value = work.loss.value(h, t3)
+        return Evaluation(np.sum(_ld(value)), tuple(produced), _signature(relu_in))
+
+    return Problem(
+        component=component, wrt="params", x=flat0, gradient=gradient, evaluate=evaluate,
+        noise_weights=tuple(weights), global_noise=eps * _reduction_noise(work.loss, terms),
+        analytic_error=np.concatenate(aerr, axis=1), label=_flat_label(net),
+        faults=tuple(faults), reference=refg, untouched=untouched)
+
+
+# ----------------------------------------------------------------- the check
+
+def steps(x: FloatArray, lower: float | None = None, upper: float | None = None) -> FloatArray:
+    """Per-element step ``cbrt(eps) * max(|x|, 1)``, exactly representable: ``(x + h) - x``.
+
+    Inside a domain ``[lower, upper]`` the step is at most a quarter of the distance
+    to its edge.
+    """
+    dt = x.dtype.type
+    h0 = dt(np.cbrt(_eps(x.dtype))) * np.maximum(np.abs(x), dt(1))
+    if lower is not None:
+        h0 = np.minimum(h0, (x - dt(lower)) / dt(4))
+    if upper is not None:
+        h0 = np.minimum(h0, (dt(upper) - x) / dt(4))
+    h: FloatArray = (x + h0) - x
+    return h
+
+
+@dataclass(frozen=True)
+class _Directional:
+    error: float       # Richardson-extrapolated error of the directional derivative
+    expected: float
+    kink: bool
+
+
+def _directional(p: Problem, d: FloatArray, base: Evaluation, g: LDArray) -> _Directional:
+    """Compare ``(f(x + s d) - f(x - s d)) / 2s`` at ``s = 1, 1/2`` with ``g . d``."""
+    touched = [np.zeros(t.shape, dtype=bool) for t in base.trace]
+    errs: list[np.longdouble] = []
+    kink = False
+    for s in (1, 2):
+        step = d / d.dtype.type(s)
+        xp, xm = p.x + step, p.x - step
+        ep, em = p.evaluate(xp), p.evaluate(xm)
+        kink = kink or ep.signature != base.signature or em.signature != base.signature
+        for i, tb in enumerate(base.trace):
+            touched[i] |= (ep.trace[i] != tb) | (em.trace[i] != tb)
+        delta = _ld(xp) - _ld(xm)
+        half = np.longdouble(2) / np.longdouble(s)
+        errs.append((ep.value - em.value) / half - np.sum(g * delta) / half)
+    e1, e2 = errs
+    noise = p.global_noise + sum(float(np.sum(w[m])) for w, m in zip(p.noise_weights, touched))
+    analytic = float(np.sum(_abs64(d) * p.analytic_error))
+    trunc = float(abs(e1 - e2)) / 3.0
+    return _Directional(float((4 * e2 - e1) / 3), trunc + 3.0 * noise + analytic, kink)
+
+
+def _ratio(observed: float, expected: float) -> float:
+    if math.isnan(observed):
+        return math.inf
+    if observed == 0.0:
+        return 0.0
+    return observed / expected if expected > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class TaylorPoint:
+    """One point of the Taylor-remainder sweep."""
+
+    step: float        # s, the multiple of the direction d
+    remainder: float   # |f(x + s d) - f(x) - g.(realised s d)|
+    floor: float       # rounding bound of the remainder
+    valid: bool        # above 10x floor, no kink crossed, inside the domain
+
+
+def taylor_sweep(p: Problem, seed: int) -> list[TaylorPoint]:
+    """Remainders ``|f(x + s d) - f(x) - s g.d|`` for ``s = 2^-1 ... cbrt(eps)``.
+
+    ``d = max(|x|, 1) * u / max|u|`` with ``u`` standard normal from
+    ``default_rng([seed, 7919])``. A correct gradient gives remainders falling as
+    ``s^2``; a wrong one leaves an ``s`` term.
+    """
+    rng = np.random.default_rng([seed, 7919])
+    u = rng.standard_normal(p.x.shape)
+    u = u / max(float(np.max(np.abs(u))), 1e-300)
+    dt = p.x.dtype.type
+    d = (np.maximum(np.abs(p.x), dt(1)) * u.astype(p.x.dtype)).astype(p.x.dtype)
+    g = _ld(p.gradient)
+    base = p.evaluate(p.x.copy())
+    noise = p.global_noise + sum(float(np.sum(w)) for w in p.noise_weights)
+    last = int(math.ceil(-math.log2(float(np.cbrt(_eps(p.x.dtype))))))
+    points = []
+    for k in range(1, last + 1):
+        s = 2.0 ** -k
+        xp = p.x + d * dt(s)
+        outside = ((p.lower is not None and bool(np.any(xp < dt(p.lower))))
+                   or (p.upper is not None and bool(np.any(xp > dt(p.upper)))))
+        if outside:
+            points.append(TaylorPoint(s, math.nan, math.nan, False))
+            continue
+        ev = p.evaluate(xp)
+        delta = _ld(xp) - _ld(p.x)
+        rem = float(abs(ev.value - base.value - np.sum(g * delta)))
+        floor = 2.0 * noise + float(np.sum(np.abs(np.asarray(delta, dtype=np.float64)) * p.analytic_error))
+        ok = ev.signature == base.signature and math.isfinite(rem) and rem > _TAYLOR_FLOOR * floor
+        points.append(TaylorPoint(s, rem, floor, ok))
+    return points
+
+
+def taylor_order(p: Problem, seed: int) -> float | None:
+    """Observed order of the Taylor remainder at the smallest two consecutive valid steps.
+
+    ``None`` when no two consecutive points rise above rounding (the objective is
+    linear along ``d`` to working precision, or every point crossed a kink).
+    """
+    pts = taylor_sweep(p, seed)
+    for k in range(len(pts) - 2, -1, -1):
+        a, b = pts[k], pts[k + 1]
+        if a.valid and b.valid and b.remainder > 0:
+            return math.log2(a.remainder / b.remainder)
+    return None
+
+
+def _localise(p: Problem, d: FloatArray, base: Evaluation, g: LDArray) -> int:
+    """Bisect the support of ``d`` towards the part with the larger error ratio."""
+    idx = np.flatnonzero(d.reshape(-1))
+    while idx.size > 1:
+        halves = (idx[: idx.size // 2], idx[idx.size // 2:])
+        ratios = []
+        for part in halves:
+            dm = np.zeros_like(d).reshape(-1)
+            dm[part] = d.reshape(-1)[part]
+            r = _directional(p, dm.reshape(d.shape), base, g)
+            ratios.append(_ratio(abs(r.error), r.expected))
+        idx = halves[0] if ratios[0] >= ratios[1] else halves[1]
+    return int(idx[0]) if idx.size else 0
+
+
+def check(p: Problem, *, seed: int = 0, mode: Mode = "auto", projections: int = 4,
+          taylor: bool = True) -> Result:
+    """Check one problem; see the module notes for the method."""
+    if mode not in ("auto", "exhaustive", "projected"):
+        raise ValueError(f"mode: expected auto, exhaustive or projected, got {mode!r}")
+    if projections < 1:
+        raise ValueError(f"projections: expected at least 1, got {projections}")
+    chosen = mode if mode != "auto" else ("exhaustive" if p.x.size <= EXHAUSTIVE_MAX else "projected")
+    g = _ld(p.gradient)
+    h = steps(p.x, p.lower, p.upper)
+    base = p.evaluate(p.x.copy())
+    faults = list(p.faults)
+    if np.any(h <= 0):
+        faults.append("a step is zero (element at the domain edge)")
+    worst = (-1.0, 0.0, 0.0, "-", 0.0)   # ratio, observed, expected, where, step
+    kinks = 0
+    if chosen == "exhaustive":
+        for i in range(p.x.size):
+            d = np.zeros_like(p.x)
+            d.flat[i] = h.flat[i]
+            r = _directional(p, d, base, g)
+            hi = float(h.flat[i]) or math.inf
+            kinks += r.kink
+            obs, exp = abs(r.error) / hi, r.expected / hi
+            ratio = _ratio(obs, exp)
+            if not r.kink and ratio > worst[0]:
+                worst = (ratio, obs, exp, p.name(i), float(h.flat[i]))
+    else:
+        for j in range(projections):
+            u = np.random.default_rng([seed, j]).standard_normal(p.x.shape)
+            d = (h * (u / np.max(np.abs(u))).astype(p.x.dtype)).astype(p.x.dtype)
+            r = _directional(p, d, base, g)
+            kinks += r.kink
+            ratio = _ratio(abs(r.error), r.expected)
+            if not r.kink and ratio > worst[0]:
+                where = f"u[{seed},{j}]"
+                if ratio > 1:
+                    where = p.name(_localise(p, d, base, g)) + f" via u[{seed},{j}]"
+                worst = (ratio, abs(r.error), r.expected, where, float(np.max(h)))
+    ref_ratio = None
+    if p.reference is not None:
+        diff = np.abs(np.asarray(p.gradient, dtype=np.float64) - np.asarray(p.reference, dtype=np.float64))
+        tiny = float(np.finfo(p.x.dtype).tiny)
+        ref_ratio = float(np.max(np.where(diff == 0, 0.0, diff / (p.analytic_error + tiny)), initial=0.0))
+        if not math.isfinite(ref_ratio):
+            ref_ratio = math.inf
+    order = taylor_order(p, seed) if taylor and not kinks else None
+    if p.untouched is not None:
+        faults += p.untouched()
+    if faults or worst[0] > 1 or (ref_ratio is not None and ref_ratio > 1):
+        status: Status = "FAIL"
+    elif kinks:
+        status = "KINK"
+    else:
+        status = "PASS"
+    ratio, obs, exp, where, step = worst
+    return Result(p.component, p.dtype, p.wrt, status, obs, exp, max(ratio, 0.0), where, step,
+                  seed, chosen, kinks, order, ref_ratio, tuple(faults), tuple(p.x.shape))
+
+
+def check_drawn(draw: Callable[[np.random.Generator], Sequence[Problem]], *, seed: int,
+                budget: int = KINK_BUDGET, mode: Mode = "auto", projections: int = 4,
+                taylor: bool = True) -> list[Result]:
+    """Check the problems ``draw`` builds from ``default_rng([seed, attempt])``.
+
+    While any result is ``KINK`` the inputs are redrawn with the next attempt, at
+    most ``budget`` times; ``kinks`` in each result counts the redraws. If the
+    budget runs out the kinked results stay ``KINK`` (inconclusive).
+    """
+    results: list[Result] = []
+    for attempt in range(budget + 1):
+        problems = draw(np.random.default_rng([seed, attempt]))
+        results = [check(p, seed=seed, mode=mode, projections=projections, taylor=taylor)
+                   for p in problems]
+        if not any(r.status == "KINK" for r in results):
+            return [replace(r, kinks=attempt) for r in results]
+    return [replace(r, kinks=budget + 1) for r in results]
