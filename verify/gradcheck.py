@@ -1,0 +1,326 @@
+"""``python -m verify.gradcheck``: finite-difference proof of every refnet gradient.
+
+Checks Linear (with and without bias), Sigmoid, ReLU, Tanh, Identity, MSE,
+BCE (with delta), BCE from logits, and the lab's whole 2-4-4-1 network (alone,
+as a 2-member ensemble, and its ReLU/BCE-from-logits variant), in float32 and
+float64, over several seeds and shapes, with :mod:`refnet.gradcheck`. Then it
+runs the deliberately wrong backward passes of :mod:`verify.mutants` and
+requires each to be caught. Prints one row per (component, dtype, wrt): the
+worst case over seeds and shapes. Exit 0 when everything passes and every
+mutant is caught, 1 on any failure or escaped mutant, 2 when inconclusive
+(a kink redraw budget ran out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from refnet import gradcheck as gc
+from refnet.layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
+from refnet.losses import BCE, MSE, BCEWithLogits, Loss
+from refnet.network import mlp
+
+from . import mutants as mt
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["main", "Case", "cases", "run", "aggregate", "table", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE"]
+
+EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 2
+SEEDS_PER_SHAPE = 3
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])
+
+Draw = Callable[[np.random.Generator], list[gc.Problem]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One component in one dtype and shape, drawn from one seed."""
+
+    component: str
+    dtype: str
+    shape: str
+    seed: int
+    draw: Draw
+
+
+def _reference(dtype: str) -> str | None:
+    return "float64" if dtype == "float32" else None
+
+
+def _layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
+    def draw(rng: np.random.Generator) -> list[gc.Problem]:
+        x = rng.standard_normal((1, n, fin)).astype(dtype)
+        layer: Layer
+        if kind.startswith("Linear"):
+            w = rng.standard_normal((1, fin, fout)).astype(dtype)
+            b = rng.standard_normal((1, 1, fout)).astype(dtype) if kind == "Linear" else None
+            layer = Linear(w, b, name=kind)
+            out = fout
+        else:
+            layer = {"Sigmoid": Sigmoid, "ReLU": ReLU, "Tanh": Tanh, "Identity": Identity}[kind](kind)
+            x = x * x.dtype.type(2)  # spread pre-activations over [-6, 6]: saturation and both signs
+            out = fin
+        dy = rng.standard_normal((1, n, out)).astype(dtype)
+        return gc.layer_problems(layer, x, dy, component=kind, reference=_reference(dtype))
+    return draw
+
+
+def _loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
+    def draw(rng: np.random.Generator) -> list[gc.Problem]:
+        t = rng.integers(0, 2, (1, n, f)).astype(dtype)
+        loss: Loss
+        lower = upper = None
+        if kind == "BCE":
+            loss, lower, upper = BCE(), 0.0, 1.0
+            y = rng.uniform(0.02, 0.98, (1, n, f)).astype(dtype)
+        else:
+            loss = MSE() if kind == "MSE" else BCEWithLogits()
+            y = (rng.standard_normal((1, n, f)) * 3.0).astype(dtype)
+        return [gc.loss_problem(loss, y, t, component=kind, reference=_reference(dtype),
+                                lower=lower, upper=upper)]
+    return draw
+
+
+def _network_draw(kind: str, dtype: str, members: int) -> Draw:
+    def draw(rng: np.random.Generator) -> list[gc.Problem]:
+        seeds = [int(s) for s in rng.integers(0, 2**31, members)]
+        if kind == "network relu/bce-logits":
+            net = mlp(2, (4, 4), 1, activation="relu", loss="bce-logits", dtype=dtype, seed=seeds)
+        else:
+            net = mlp(2, (4, 4), 1, dtype=dtype, seed=seeds)
+        return [gc.network_problem(net, XOR_X, XOR_T, component=kind, reference=_reference(dtype))]
+    return draw
+
+
+LAYER_SHAPES = ((4, 3, 2), (1, 4, 4), (16, 24, 16))
+ACTIVATION_SHAPES = ((4, 3), (1, 6), (24, 16))
+LOSS_SHAPES = ((4, 1), (8, 3), (32, 12))
+
+
+def cases(dtypes: Sequence[str], seed: int, quick: bool = False) -> list[Case]:
+    """Every case the command checks: components x dtypes x shapes x seeds."""
+    seeds = [seed] if quick else [seed + i for i in range(SEEDS_PER_SHAPE)]
+    out: list[Case] = []
+    for dt in dtypes:
+        for kind in ("Linear", "Linear (no bias)"):
+            for n, fi, fo in LAYER_SHAPES[:2] if quick else LAYER_SHAPES:
+                out += [Case(kind, dt, f"N={n} {fi}->{fo}", s, _layer_draw(kind, dt, n, fi, fo)) for s in seeds]
+        for kind in ("Sigmoid", "ReLU", "Tanh", "Identity"):
+            for n, f in ACTIVATION_SHAPES[:2] if quick else ACTIVATION_SHAPES:
+                out += [Case(kind, dt, f"N={n} f={f}", s, _layer_draw(kind, dt, n, f, f)) for s in seeds]
+        for kind in ("MSE", "BCE", "BCEWithLogits"):
+            for n, f in LOSS_SHAPES[:2] if quick else LOSS_SHAPES:
+                out += [Case(kind, dt, f"N={n} f={f}", s, _loss_draw(kind, dt, n, f)) for s in seeds]
+        for kind, members in (("network (lab)", 1), ("network (lab, K=2)", 2),
+                              ("network relu/bce-logits", 1)):
+            out += [Case(kind, dt, f"2-4-4-1 K={members}", s, _network_draw(kind, dt, members)) for s in seeds]
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """The worst case of one (component, dtype, wrt) over seeds and shapes."""
+
+    result: gc.Result
+    shape: str
+    cases: int
+    redraws: int
+
+    def as_dict(self) -> dict[str, object]:
+        out = self.result.as_dict()
+        out.update(case_shape=self.shape, cases=self.cases, redraws=self.redraws)
+        return out
+
+
+_RANK = {"FAIL": 2, "KINK": 1, "PASS": 0}
+
+
+def run(all_cases: Sequence[Case], progress: Callable[[str], None] | None = None) -> list[tuple[Case, gc.Result]]:
+    """Check every case (with kink redraws); results in case order."""
+    out: list[tuple[Case, gc.Result]] = []
+    for case in all_cases:
+        if progress is not None:
+            progress(f"{case.component} {case.dtype} {case.shape} seed {case.seed}")
+        for r in gc.check_drawn(case.draw, seed=case.seed):
+            out.append((case, r))
+    return out
+
+
+def aggregate(results: Sequence[tuple[Case, gc.Result]]) -> list[Row]:
+    """One row per (component, dtype, wrt): the worst status, then the largest ratio."""
+    groups: dict[tuple[str, str, str], list[tuple[Case, gc.Result]]] = {}
+    for case, r in results:
+        groups.setdefault((r.component, r.dtype, r.wrt), []).append((case, r))
+    rows = []
+    for items in groups.values():
+        case, worst = max(items, key=lambda cr: (_RANK[cr[1].status], cr[1].ratio))
+        refs = [r.reference for _, r in items if r.reference is not None]
+        worst_ref = max(refs) if refs else None
+        rows.append(Row(_with_reference(worst, worst_ref), case.shape, len(items),
+                        sum(r.kinks for _, r in items)))
+    return rows
+
+
+def _with_reference(r: gc.Result, ref: float | None) -> gc.Result:
+    return replace(r, reference=ref)
+
+
+def _e(v: float) -> str:
+    return f"{v:.2e}" if math.isfinite(v) else str(v)
+
+
+HEADERS = ("component", "dtype", "wrt", "status", "observed", "expected", "ratio", "worst",
+           "step", "seed", "mode", "redraws", "taylor", "vs-f64")
+
+
+def row_cells(row: Row) -> list[str]:
+    r = row.result
+    return [r.component, r.dtype, r.wrt, r.status, _e(r.observed), _e(r.expected),
+            f"{r.ratio:.3f}" if math.isfinite(r.ratio) else "inf", r.worst, _e(r.step), str(r.seed),
+            r.mode[:4], str(row.redraws), "lin" if r.taylor is None else f"{r.taylor:.2f}",
+            "-" if r.reference is None else f"{r.reference:.3f}"]
+
+
+def table(rows: Sequence[Row]) -> str:
+    """Fixed-width text table (no timings: two runs print the same bytes)."""
+    cells = [list(HEADERS)] + [row_cells(r) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADERS))]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(HEADERS))).rstrip() for c in cells]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def exit_code(rows: Sequence[Row], mutants: Sequence[mt.MutantResult]) -> int:
+    if any(r.result.status == "FAIL" for r in rows) or not all(m.caught for m in mutants if m.level == "layer"):
+        return EXIT_FAIL
+    if any(r.result.status == "KINK" for r in rows):
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASS
+
+
+def _taylor_figure(seed: int) -> tuple[Figure, list[list[object]]]:
+    """Taylor remainders of Sigmoid (real and sigmoid-y mutant) in both dtypes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
+    rows: list[list[object]] = []
+    for ax, dt in zip(axes, ("float32", "float64")):
+        rng = np.random.default_rng([seed, 0])
+        x = (rng.standard_normal((1, 4, 3)) * 2).astype(dt)
+        dy = rng.standard_normal((1, 4, 3)).astype(dt)
+        for label, layer in (("Sigmoid", Sigmoid()), ("mutant sigmoid-y", mt.SigmoidY())):
+            p = gc.layer_problems(layer, x, dy, component=label)[0]
+            pts = gc.taylor_sweep(p, seed)
+            s = [q.step for q in pts if math.isfinite(q.remainder) and q.remainder > 0]
+            rem = [q.remainder for q in pts if math.isfinite(q.remainder) and q.remainder > 0]
+            ax.loglog(s, rem, "o-", label=f"{label} (order {gc.taylor_order(p, seed) or float('nan'):.2f})")
+            if label == "Sigmoid":
+                ax.loglog([q.step for q in pts], [10 * q.floor for q in pts], "k:", label="10x rounding bound")
+            rows += [[label, dt, q.step, q.remainder, q.floor, q.valid] for q in pts]
+        ax.set_xlabel("step multiple s (dimensionless)")
+        ax.set_ylabel("Taylor remainder |f(x+sd)-f(x)-s g.d| (objective units)")
+        ax.set_title(f"{dt}: slope 2 = correct gradient, slope 1 = wrong")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig, rows
+
+
+def write_report(directory: Path, rows: Sequence[Row], mutants: Sequence[mt.MutantResult],
+                 code: int, seed: int, dtypes: Sequence[str]) -> None:
+    from .report import Report, to_json
+
+    rep = Report("gradcheck", "Finite-difference gradient check", directory)
+    rep.section("Method")
+    rep.text(
+        "Central differences with step h = cbrt(eps) * max(|x|, 1), rounded to (x + h) - x; "
+        "Richardson extrapolation over h and h/2 gives the numeric gradient and a truncation "
+        "estimate; the expected error adds a first-order rounding bound of the forward pass "
+        "(3 * noise / h) and of the analytic gradient. A row passes when observed / expected <= 1 "
+        "for every element (or projection). `taylor` is the observed order of the Taylor "
+        "remainder (2 = consistent, `lin` = remainder at rounding level). `vs-f64` is the float32 "
+        "gradient's error against the same component evaluated in float64, over its rounding bound. "
+        "See docs/gradcheck.md.")
+    rep.section("Components")
+    rep.table(list(HEADERS), [row_cells(r) for r in rows])
+    rep.section("Mutants (deliberately wrong backward passes)")
+    rep.table(["mutant", "dtype", "level", "caught", "by"],
+              [[m.mutant, m.dtype, m.level, m.caught, m.by] for m in mutants])
+    try:
+        fig, trows = _taylor_figure(seed)
+        rep.figure(fig, "taylor.png", "Taylor remainder of Sigmoid and of the sigmoid-y mutant")
+        rep.data["taylor_sweep"] = to_json(trows)
+    except ImportError:
+        rep.text("(matplotlib missing: no figure)")
+    rep.data.update({"passed": code == EXIT_PASS, "exit_code": code, "seed": seed, "dtypes": list(dtypes),
+                     "rows": to_json([r.as_dict() for r in rows]),
+                     "mutants": to_json([m.as_dict() for m in mutants])})
+    fails = sum(r.result.status == "FAIL" for r in rows)
+    caught = sum(m.caught for m in mutants if m.level == "layer")
+    total = sum(m.level == "layer" for m in mutants)
+    rep.write(code == EXIT_PASS, f"{len(rows)} rows, {fails} failed; {caught}/{total} mutants caught")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verify.gradcheck", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dtype", choices=("float32", "float64", "all"), default="all",
+                        help="precision(s) to check (default: all = float32 and float64)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="base seed: cases use seeds N, N+1, N+2 (inputs drawn from default_rng([seed, attempt]))")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="write the rows, the mutants and an overall `passed` to this JSON file")
+    parser.add_argument("--report", type=Path, default=None, metavar="DIR",
+                        help="write DIR/report.md, DIR/report.json and DIR/taylor.png (for python -m verify)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one seed and the two small shapes per component (for tests)")
+    parser.add_argument("--quiet", action="store_true", help="no table on stdout and no progress on stderr")
+    args = parser.parse_args(argv)
+    dtypes = ("float32", "float64") if args.dtype == "all" else (args.dtype,)
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(f"gradcheck: {msg}", file=sys.stderr, flush=True)
+
+    results = run(cases(dtypes, args.seed, args.quick), progress if not args.quiet else None)
+    rows = aggregate(results)
+    progress("mutants")
+    mutants = mt.check_mutants(dtypes, args.seed)
+    code = exit_code(rows, mutants)
+    if not args.quiet:
+        print(table(rows))
+        print()
+        print(mt.table(mutants))
+        print()
+        verdict = {EXIT_PASS: "PASS", EXIT_FAIL: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}[code]
+        print(f"{verdict}: {sum(r.result.status == 'PASS' for r in rows)}/{len(rows)} rows pass, "
+              f"{sum(m.caught for m in mutants if m.level == 'layer')}/{sum(m.level == 'layer' for m in mutants)} "
+              f"mutants caught at layer level, "
+              f"{sum(m.caught for m in mutants if m.level == 'network')}/{sum(m.level == 'network' for m in mutants)} "
+              "also inside the network")
+    if args.json is not None:
+        doc = {"passed": code == EXIT_PASS, "exit_code": code, "seed": args.seed, "dtypes": list(dtypes),
+               "rows": [r.as_dict() for r in rows], "mutants": [m.as_dict() for m in mutants],
+               "cases": [dict(r.as_dict(), case_shape=c.shape) for c, r in results]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    if args.report is not None:
+        write_report(args.report, rows, mutants, code, args.seed, dtypes)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
