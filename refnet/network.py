@@ -193,9 +193,10 @@ class Network:
     def loss_grad(self, y: FloatArray, t: FloatArray, *, summed: bool = False) -> tuple[FloatArray, FloatArray]:
         """Elementwise loss terms and ``dL/dy`` (of the sum if ``summed``)."""
         terms = self.loss.terms(y, t)
+        if self.observer is not None:  # before the gradient: flags are attributed per operation
+            self.observer.observe(self._loss_terms, terms, (y, t))
         grad = self.loss.term_grad(y, t) if summed else self.loss.grad(y, t)
         if self.observer is not None:
-            self.observer.observe(self._loss_terms, terms, (y, t))
             self.observer.observe(self._loss_grad, grad, (y, t))
         return terms, grad
 

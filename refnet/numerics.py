@@ -63,6 +63,8 @@ DEFAULT_LEVELS: tuple[float, ...] = (0.5,)
 
 BoolArray = npt.NDArray[np.bool_]
 
+_PARAM_ROLE = {"W": "weight", "b": "bias"}
+
 _FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
                "underflow": "underflow"}
 
@@ -336,16 +338,18 @@ class Guard:
         self.eager = bool(eager)
         self.net = net
         self.log: list[Event] = []
-        self._arrays: list[FloatArray] = []
-        self._records: list[tuple[Site, Sequence[FloatArray]]] = []
+        # the current step: flattened views (hot path) and full records (slow path)
+        self._flats: list[FloatArray] = []
+        self._records: list[tuple[Site, FloatArray, Sequence[FloatArray]]] = []
+        self._push_flat = self._flats.append
+        self._push_record = self._records.append
         self._flags_at: dict[int, tuple[str, ...]] = {}
         self._pending: list[str] = []
         self._checking = False
-        self._where: tuple[int | None, int | None, tuple[int, int] | None] = (None, None, None)
+        self._when: tuple[int | None, int | None, slice | None] = (None, None, None)
         self._reported: set[int] = set()
-        self._input_reported: set[str] = set()
         self._early_done: dict[tuple[Site, float], set[int]] = {}
-        self._limits: dict[str, float] = {}
+        self._limit_sq: dict[np.dtype[np.floating[npt.NBitBase]], float] = {}
         self._depth = 0
         self._previous: Observer | None = None
         self._errstate: np.errstate | None = None
@@ -386,6 +390,9 @@ class Guard:
     def __enter__(self) -> Guard:
         if self.mode == "off":
             return self
+        if self._depth == 0:
+            self._when = (None, None, None)
+            self._check_params()  # before attaching: raising here leaves nothing behind
         self._depth += 1
         if self._depth == 1:
             if self.net is not None and self.net.observer is not self:
@@ -414,64 +421,96 @@ class Guard:
             if self.net is not None and self.net.observer is self:
                 self.net.observer = self._previous
             self._previous = None
+            self._when = (None, None, None)
 
     # -- observer protocol ------------------------------------------------------------
     def at(self, epoch: int, step: int, batch: slice) -> None:
         """A new training step starts: check the previous one first."""
-        if self._arrays or self._pending:
+        if self._records or self._pending:
             self.check()
-        self._where = (epoch, step, (int(batch.start or 0), int(batch.stop)) if batch.stop is not None else None)
+        self._when = (epoch, step, batch)
         if self._previous is not None:
             self._previous.at(epoch, step, batch)
 
     def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
-        """Keep ``array`` (by reference) for the step's check."""
-        if self.mode == "off":
-            return
+        """Keep ``array`` (by reference: refnet never mutates what it produced)."""
         if self._pending:
             self._attribute_flags(site, array)
-        self._arrays.append(array)
-        self._records.append((site, inputs))
-        if self.eager:
+        self._push_flat(array.ravel())
+        self._push_record((site, array, inputs))
+        if self.eager or self.mode == "off":
             self.check()
         if self._previous is not None:
             self._previous.observe(site, array, inputs)
 
     def check(self) -> None:
-        """Check the arrays observed since the last check (raises in ``raise`` mode)."""
-        if self._pending:
-            self._pending.clear()
-        arrays = self._arrays
-        if not arrays:
+        """Check the arrays observed since the last check (raises in ``raise`` mode).
+
+        Notes
+        -----
+        Hot path: one concatenation and ``s = sum(a * a)`` over everything
+        the step produced. ``s`` is NaN or inf when any value is (or when the
+        sum itself overflows), and ``s >= L^2`` when any ``|a| >= L``, the
+        lowest early-warning threshold. Only then is the step replayed in
+        program order (:meth:`_scan`), so a false alarm costs time, never a
+        wrong report.
+        """
+        self._pending.clear()
+        flats = self._flats
+        if not flats:
+            return
+        if self.mode == "off":
+            self._discard()
             return
         self._checking = True
         try:
-            buf = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=None)
+            buf = flats[0] if len(flats) == 1 else np.concatenate(flats)
             if buf.size:
-                limit = self._limit(buf.dtype)
-                top = float(buf.max())
-                low = float(buf.min())
-                if not (top < limit and low > -limit):
+                limit = self._limit_sq.get(buf.dtype)
+                if limit is None:
+                    limit = self._square_limit(buf.dtype)
+                if not float(np.dot(buf, buf)) < limit:
                     self._scan()
         finally:
             self._checking = False
             self._discard()
 
     # -- internals ----------------------------------------------------------------------
+    @property
+    def _where(self) -> tuple[int | None, int | None, tuple[int, int] | None]:
+        epoch, step, batch = self._when
+        rows = None if batch is None or batch.stop is None else (int(batch.start or 0), int(batch.stop))
+        return epoch, step, rows
+
     def _discard(self) -> None:
-        self._arrays = []
-        self._records = []
-        self._flags_at = {}
+        self._flats.clear()
+        self._records.clear()
+        if self._flags_at:
+            self._flags_at = {}
         self._pending.clear()
 
-    def _limit(self, dtype: np.dtype[np.floating[npt.NBitBase]]) -> float:
-        key = dtype.str
-        limit = self._limits.get(key)
-        if limit is None:
-            top = float(_dtype_max(dtype)) if dtype.itemsize <= 8 else float(np.finfo(np.float64).max)
-            limit = min(top ** v for v in self.levels) if self.levels else float("inf")
-            self._limits[key] = limit
+    def _square_limit(self, dtype: np.dtype[np.floating[npt.NBitBase]]) -> float:
+        """``L^2`` for the lowest level, as a float (``inf`` when it would overflow)."""
+        exponent = 2.0 * self.levels[0] if self.levels else 1.0
+        if exponent >= 1.0:
+            limit = float("inf")
+        else:
+            limit = float(np.power(np.finfo(dtype).max, dtype.type(exponent)))
+        self._limit_sq[dtype] = limit
         return limit
+
+    def _check_params(self) -> None:
+        """Parameters given non-finite to the guard are reported as ``input``."""
+        if self.net is None:
+            return
+        for index, layer in enumerate(self.net.layers):
+            for name, value in layer.params.items():
+                new = self._new_members(value)
+                if new:
+                    self._reported.update(new)
+                    site = Site("input", index, layer.name, type(layer).__name__, "given",
+                                _PARAM_ROLE.get(name, name))
+                    self._emit(_describe(self._where, site, value, new, (), (), "data"))
 
     def _on_flag(self, err: str, flag: int) -> None:
         if not self._checking:
@@ -490,7 +529,7 @@ class Guard:
                                  site.layer_type, site.operation, site.role, str(array.dtype),
                                  tuple(int(s) for s in array.shape), flags))
         else:
-            self._flags_at[len(self._arrays)] = flags
+            self._flags_at[len(self._records)] = flags
 
     def _new_members(self, array: FloatArray) -> list[int]:
         bad = nonfinite_members(array)
@@ -498,7 +537,7 @@ class Guard:
 
     def _scan(self) -> None:
         """Replay the step in program order; report what is new."""
-        for index, (array, (site, inputs)) in enumerate(zip(self._arrays, self._records)):
+        for index, (site, array, inputs) in enumerate(self._records):
             k = array.shape[0] if array.ndim else 1
             checks: list[tuple[str, int]] = []
             if site.phase == "forward" and site.layer_index == 0 and inputs:

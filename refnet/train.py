@@ -169,6 +169,7 @@ def train(
                 history[epoch] = total
             if not quiet and epoch % 1000 == 0:
                 progress.update(epoch + 1, f"loss {float(history[epoch].mean()):.6g}")
+        watch.check()  # the last step, before the evaluation pass
         acc = accuracy(net.loss.link(net.forward(xa)), ya[0] if ya.shape[0] == 1 else ya)
     progress.update(n_epochs)
     return History(history, acc, conv, time.perf_counter() - start, n_epochs)
