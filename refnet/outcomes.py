@@ -23,7 +23,8 @@ from .metrics import accuracy
 from .network import Network
 from .precision import FloatArray
 
-__all__ = ["Outcome", "Criteria", "Readout", "judge", "dead_units"]
+__all__ = ["Outcome", "Criteria", "Readout", "judge", "dead_units", "LossSummary", "LossTracker",
+           "summarize", "judge_summary"]
 
 Outcome = Literal["converged", "diverged", "stalled"]
 
@@ -73,6 +74,113 @@ def dead_units(net: Network, x: FloatArray) -> npt.NDArray[np.int64]:
     return count
 
 
+@dataclass(frozen=True)
+class LossSummary:
+    """What :func:`judge` needs from a loss history, per member (all ``(K,)``).
+
+    Built from a whole history by :func:`summarize`, or epoch block by epoch
+    block by :class:`LossTracker` (same bits), so a long run need not keep
+    its whole history.
+    """
+
+    epochs: int
+    final: npt.NDArray[np.float64]
+    first_below: npt.NDArray[np.int64]
+    """0-based epoch of the first finite loss below the threshold, -1 if none."""
+    first_blown: npt.NDArray[np.int64]
+    """0-based epoch of the first non-finite loss or blow-up, -1 if none."""
+    first_mean: npt.NDArray[np.float64]
+    last_mean: npt.NDArray[np.float64]
+
+
+def _window(criteria: Criteria, epochs: int) -> int:
+    return max(1, min(criteria.window, epochs))
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else -1
+
+
+def summarize(loss: FloatArray, criteria: Criteria = Criteria()) -> LossSummary:
+    """:class:`LossSummary` of an ``(epochs, K)`` loss history."""
+    hist = np.asarray(loss, dtype=np.float64)
+    epochs, k_count = hist.shape
+    w = _window(criteria, epochs)
+    nan = np.full(k_count, np.nan)
+    final, first_mean, last_mean = nan.copy(), nan.copy(), nan.copy()
+    below = np.full(k_count, -1, dtype=np.int64)
+    blown = np.full(k_count, -1, dtype=np.int64)
+    for k in range(k_count):
+        h = hist[:, k]
+        if not epochs:
+            continue
+        finite = np.isfinite(h)
+        final[k] = h[-1]
+        below[k] = _first(finite & (h < criteria.loss_threshold))
+        with np.errstate(all="ignore"):
+            blown[k] = _first(~finite | (h > criteria.blowup_factor * h[0]))
+        first_mean[k] = np.mean(h[:w])
+        last_mean[k] = np.mean(h[-w:])
+    return LossSummary(epochs, final, below, blown, first_mean, last_mean)
+
+
+class LossTracker:
+    """Builds the :class:`LossSummary` of a run fed in blocks of epochs.
+
+    Keeps only the first and last ``window`` epochs, so memory does not grow
+    with the run length; :meth:`summary` equals :func:`summarize` of the
+    concatenated blocks bit for bit. ``epochs`` is the planned total (it sets
+    the window for runs shorter than ``criteria.window``).
+    """
+
+    def __init__(self, members: int, epochs: int, criteria: Criteria = Criteria()) -> None:
+        self.members = members
+        self.criteria = criteria
+        self.w = _window(criteria, epochs)
+        self.seen = 0
+        self._h0 = np.full(members, np.nan)
+        self._head = np.empty((0, members))
+        self._tail = np.empty((0, members))
+        self._below = np.full(members, -1, dtype=np.int64)
+        self._blown = np.full(members, -1, dtype=np.int64)
+
+    def update(self, block: FloatArray) -> None:
+        """Add ``(epochs, K)`` more losses (in any float precision)."""
+        h = np.asarray(block, dtype=np.float64)
+        if h.ndim != 2 or h.shape[1] != self.members:
+            raise ValueError(f"block: expected shape (epochs, {self.members}), got {h.shape}")
+        if not h.shape[0]:
+            return
+        if not self.seen:
+            self._h0 = h[0].copy()
+        finite = np.isfinite(h)
+        crit = self.criteria
+        with np.errstate(all="ignore"):
+            blown = ~finite | (h > crit.blowup_factor * self._h0)
+        below = finite & (h < crit.loss_threshold)
+        for mask, found in ((below, self._below), (blown, self._blown)):
+            todo = (found < 0) & mask.any(axis=0)
+            found[todo] = self.seen + np.argmax(mask[:, todo], axis=0)
+        if self._head.shape[0] < self.w:
+            self._head = np.concatenate([self._head, h[: self.w - self._head.shape[0]]])
+        self._tail = np.concatenate([self._tail, h[-self.w :]])[-self.w :]
+        self.seen += h.shape[0]
+
+    def summary(self) -> LossSummary:
+        """The summary of everything fed so far."""
+        k_count = self.members
+        nan = np.full(k_count, np.nan)
+        if not self.seen:
+            return LossSummary(0, nan, np.full(k_count, -1, dtype=np.int64),
+                               np.full(k_count, -1, dtype=np.int64), nan.copy(), nan.copy())
+        w = _window(self.criteria, self.seen)
+        first = np.array([np.mean(np.ascontiguousarray(self._head[:w, k])) for k in range(k_count)])
+        last = np.array([np.mean(np.ascontiguousarray(self._tail[-w:, k])) for k in range(k_count)])
+        return LossSummary(self.seen, self._tail[-1].copy(), self._below.copy(), self._blown.copy(),
+                           first, last)
+
+
 def judge(net: Network, x: FloatArray, t: FloatArray, loss: FloatArray,
           criteria: Criteria = Criteria()) -> list[Readout]:
     """Readouts for every member of ``net`` after training on ``(x, t)``.
@@ -80,29 +188,30 @@ def judge(net: Network, x: FloatArray, t: FloatArray, loss: FloatArray,
     ``x``, ``t`` are prepared arrays (see :func:`refnet.train.prepare_data`),
     ``loss`` the ``(epochs, K)`` history.
     """
+    return judge_summary(net, x, t, summarize(loss, criteria), criteria)
+
+
+def judge_summary(net: Network, x: FloatArray, t: FloatArray, summary: LossSummary,
+                  criteria: Criteria = Criteria()) -> list[Readout]:
+    """:func:`judge` from a :class:`LossSummary` instead of the whole history."""
     with np.errstate(all="ignore"):
         p = net.loss.link(net.forward(x))
     acc = accuracy(p, t[0] if t.shape[0] == 1 else t)
     dead = dead_units(net, x)
     saturated = np.sum((p == 0) | (p == 1), axis=(-2, -1))
     params_finite = np.all(np.isfinite(net.get_flat()), axis=1)
-    hist = np.asarray(loss, dtype=np.float64)
-    epochs = hist.shape[0]
-    w = max(1, min(criteria.window, epochs))
+    epochs = summary.epochs
     readouts: list[Readout] = []
     for k in range(net.members):
-        h = hist[:, k]
-        finite = np.isfinite(h)
-        final = float(h[-1]) if epochs else float("nan")
-        below = np.flatnonzero(finite & (h < criteria.loss_threshold))
-        steps = int(below[0]) + 1 if below.size else None
-        first = float(np.mean(h[:w])) if epochs else float("nan")
+        final = float(summary.final[k])
+        steps = int(summary.first_below[k]) + 1 if summary.first_below[k] >= 0 else None
+        first = float(summary.first_mean[k])
         with np.errstate(all="ignore"):
-            ratio = float(np.mean(h[-w:]) / first) if epochs and first != 0 else float("nan")
-        blown = np.flatnonzero(~finite | (h > criteria.blowup_factor * h[0])) if epochs else np.array([])
+            ratio = float(summary.last_mean[k] / first) if epochs and first != 0 else float("nan")
+        blown = int(summary.first_blown[k])
         outcome: Outcome
-        if blown.size or not params_finite[k]:
-            outcome, decided = "diverged", int(blown[0]) + 1 if blown.size else epochs
+        if blown >= 0 or not params_finite[k]:
+            outcome, decided = "diverged", blown + 1 if blown >= 0 else epochs
         elif epochs and final < criteria.loss_threshold and acc[k] == 100.0:
             outcome, decided = "converged", steps if steps is not None else epochs
         else:

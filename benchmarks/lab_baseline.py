@@ -1,0 +1,135 @@
+"""The lab's own program structure, rewritten by us as the benchmark baseline.
+
+One network at a time: an ``OrderedDict`` of layer objects, each ``Linear``
+updating its own weights inside ``backward`` (``w -= lr * dw``) before it
+returns the gradient for the layer below, ReLU hidden units, a sigmoid output
+and binary cross-entropy with ``delta = 1e-7`` in the logs, float64, the loss
+recorded every epoch. This is what refnet's ensemble speed is measured
+against (see ``benchmarks/ensemble.py``); it is not part of the library.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+
+DELTA = 1e-7
+
+
+class Linear:
+    """``y = x w (+ b)``; ``backward`` updates ``w`` and ``b`` in place, then
+    returns the input gradient through the updated weights (the lab's order)."""
+
+    def __init__(self, n_in: int, n_out: int, rng: np.random.Generator, bias: bool = True) -> None:
+        self.w: Array = rng.standard_normal((n_in, n_out))
+        self.has_bias = bias
+        self.b: Array = rng.standard_normal((1, n_out)) if bias else np.zeros((1, n_out))
+        self.x: Array = np.zeros((0, n_in))
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        if self.has_bias:
+            out: Array = np.dot(x, self.w) + self.b
+            return out
+        out = np.dot(x, self.w)
+        return out
+
+    def backward(self, grad: Array, lr: float) -> Array:
+        dw = np.dot(self.x.T, grad)
+        self.w -= lr * dw
+        if self.has_bias:
+            db = np.sum(grad, axis=0)
+            self.b -= lr * db
+        out: Array = np.dot(grad, self.w.T)
+        return out
+
+
+class ReLU:
+    """Zeroes non-positive inputs; its backward masks the incoming gradient in place."""
+
+    def __init__(self) -> None:
+        self.mask: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+
+    def forward(self, x: Array) -> Array:
+        self.mask = x <= 0
+        y = x.copy()
+        y[self.mask] = 0
+        return y
+
+    def backward(self, grad: Array, lr: float) -> Array:
+        grad[self.mask] = 0
+        return grad
+
+
+class Sigmoid:
+    """``1 / (1 + exp(-x))`` (the naive form, as in the lab); caches its output."""
+
+    def __init__(self) -> None:
+        self.y: Array = np.zeros(0)
+
+    def forward(self, x: Array) -> Array:
+        self.y = 1.0 / (1.0 + np.exp(-x))
+        return self.y
+
+    def backward(self, grad: Array, lr: float) -> Array:
+        out: Array = grad * np.multiply(1.0 - self.y, self.y)
+        return out
+
+
+class BinaryCrossEntropy:
+    """Mean BCE for the value; the backward is the gradient of the *sum* (no 1/N)."""
+
+    def __init__(self) -> None:
+        self.y: Array = np.zeros(0)
+        self.t: Array = np.zeros(0)
+
+    def forward(self, y: Array, t: Array) -> float:
+        self.y, self.t = y, t
+        n = y.shape[0]
+        total = np.sum(t * np.log(y + DELTA) + (1 - t) * np.log(1 - y + DELTA))
+        return float(-total / n)
+
+    def backward(self) -> Array:
+        out: Array = -(np.divide(self.t, self.y + DELTA) - np.divide(1 - self.t, 1 - self.y + DELTA))
+        return out
+
+
+class LabNet:
+    """The lab's 2-4-4-1 network with ReLU hidden layers and a bias-free output."""
+
+    def __init__(self, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.layers: OrderedDict[str, Linear | ReLU | Sigmoid] = OrderedDict()
+        self.layers["linear_1"] = Linear(2, 4, rng, bias=True)
+        self.layers["relu_1"] = ReLU()
+        self.layers["linear_2"] = Linear(4, 4, rng, bias=True)
+        self.layers["relu_2"] = ReLU()
+        self.layers["output"] = Linear(4, 1, rng, bias=False)
+        self.layers["sigmoid_3"] = Sigmoid()
+        self.loss_func = BinaryCrossEntropy()
+
+    def forward(self, x: Array) -> Array:
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def backward(self, lr: float) -> None:
+        dy = self.loss_func.backward()
+        for layer in reversed(list(self.layers.values())):
+            dy = layer.backward(dy, lr)
+
+
+def run(x: Array, y: Array, epochs: int, lr: float = 0.001, seed: int = 0) -> list[float]:
+    """Train one network full batch for ``epochs``; the loss of every epoch."""
+    net = LabNet(seed)
+    losses: list[float] = []
+    with np.errstate(all="ignore"):
+        for _ in range(epochs):
+            pred = net.forward(x)
+            losses.append(net.loss_func.forward(pred, y))
+            net.backward(lr)
+    return losses

@@ -1,0 +1,420 @@
+"""Sweeps: many small networks trained as ensembles, each bitwise its own run.
+
+A sweep is a list of :class:`Member` specs (seed, learning rate, dtype,
+convention, kernel) sharing one :class:`Setup` (architecture, data, epochs).
+Consecutive members with the same dtype, convention and kernel are cut into
+chunks of at most ``chunk_size``; each chunk is built with
+``mlp(seed=[...])`` and trained by :func:`refnet.train.train` with one
+learning rate per member, i.e. by the same code that trains a network alone.
+Every operation in that code acts on each member separately (elementwise
+arithmetic, per-member products and sums), so member ``k`` of a chunk is bit
+for bit the network trained alone, whatever the chunk size or neighbours.
+
+Chunks run on a :class:`concurrent.futures.Executor`: local worker processes
+by default, or any executor passed in (a Dask ``Client.get_executor()``).
+Results come back per member, in input order, as a stream
+(:func:`iter_sweep`); only a few chunks are in flight at a time, so memory
+stays bounded however long the sweep.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from .kernels import KERNELS
+from .network import Network, mlp
+from .numerics import nonfinite_members
+from .optim import check_lr
+from .outcomes import Criteria, LossTracker, Readout, judge_summary
+from .precision import FloatArray, precision
+from .progress import Progress
+from .train import CONVENTIONS, prepare_data, train
+from .validation import check_int
+
+__all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
+           "run_chunk", "default_chunk_size", "default_workers"]
+
+CACHE_BYTES = 384 * 1024
+"""Working-set budget of one chunk (fits the per-core L2 of common CPUs)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One network of a sweep: its seed, learning rate and arithmetic."""
+
+    seed: int
+    lr: float
+    dtype: str = "float64"
+    convention: str = "default"
+    kernel: str = "blas"
+
+    def check(self, name: str = "member") -> Member:
+        """Validate every field (errors name the member); returns ``self``."""
+        check_int(f"{name}.seed", self.seed, 0)
+        try:
+            check_lr(self.lr, 1)
+            precision(self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}.{exc}") from None
+        if np.ndim(self.lr) != 0:
+            raise TypeError(f"{name}.lr: expected one number, got {self.lr!r}")
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"{name}.convention: expected one of {CONVENTIONS}, got {self.convention!r}")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"{name}.kernel: expected one of {tuple(KERNELS)}, got {self.kernel!r}")
+        return self
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        """Members that can share an ensemble have the same group."""
+        return (str(precision(self.dtype)), self.convention, self.kernel)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every member of a sweep shares: network shape, data, training length.
+
+    The network fields are those of :func:`refnet.network.mlp`; ``x (N, in)``
+    and ``y (N, out)`` are the training data (float64, converted once per
+    chunk to the member's precision).
+    """
+
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    epochs: int
+    hidden: tuple[int, ...] = (4, 4)
+    activation: str = "sigmoid"
+    output_activation: str = "sigmoid"
+    loss: str = "mse"
+    bias: tuple[bool, ...] | None = None
+    init: str = "normal"
+    bce_delta: float = 1e-7
+    batch_size: int | None = None
+    momentum: float = 0.0
+    criteria: Criteria = field(default_factory=Criteria)
+
+    @property
+    def inputs(self) -> int:
+        return int(np.shape(self.x)[-1])
+
+    @property
+    def outputs(self) -> int:
+        return 1 if np.ndim(self.y) == 1 else int(np.shape(self.y)[-1])
+
+    def build(self, seeds: Sequence[int], dtype: str = "float64", kernel: str = "blas") -> Network:
+        """The ensemble of ``seeds`` (one member per seed); one seed gives the network alone."""
+        return mlp(self.inputs, self.hidden, self.outputs, activation=self.activation,
+                   output_activation=self.output_activation, loss=self.loss, bias=self.bias,
+                   init=self.init, dtype=dtype, seed=list(seeds), kernel=kernel,
+                   bce_delta=self.bce_delta)
+
+    def bytes_per_member(self, dtype: str = "float64") -> int:
+        """Rough working set of one member during a step (activations, gradients, params)."""
+        n = int(np.shape(self.x)[0]) if self.batch_size is None else min(self.batch_size, int(np.shape(self.x)[0]))
+        widths = [self.inputs, *self.hidden, self.outputs]
+        params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+        item = precision(dtype).dtype.itemsize
+        return item * (8 * n * sum(widths) + 4 * params)
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """One member's non-finite events, seen by cheap per-member checks."""
+
+    first_loss_epoch: int | None
+    """0-based epoch of the first NaN or inf loss, None if every loss was finite."""
+    loss_epochs: int
+    """How many epochs had a non-finite loss (counted on computed epochs only)."""
+    params_finite: bool
+    """Whether every final parameter is finite."""
+    stopped_epoch: int | None
+    """With ``stop_diverged``: epochs completed when the member was frozen
+    because a parameter was non-finite (later epochs were not computed and
+    their losses are NaN); None if it ran to the end."""
+
+
+@dataclass
+class MemberResult:
+    """Everything a sweep returns for one member."""
+
+    index: int
+    """Position of the member in the sweep's input."""
+    member: Member
+    loss: FloatArray
+    """Kept loss history ``(kept,)`` in the member's precision (see :attr:`loss_epochs`)."""
+    loss_epochs: npt.NDArray[np.int64]
+    """0-based epochs of the kept losses: every ``keep_every``-th one and the last."""
+    params: dict[str, FloatArray]
+    """Final parameters by name, each ``(1, ...)``: ready for ``Network.set_params``."""
+    readout: Readout
+    nonfinite: NonFinite
+
+
+@dataclass(frozen=True)
+class _Options:
+    keep_every: int
+    stop_diverged: bool
+    check_every: int
+
+
+def kept_epochs(epochs: int, every: int) -> npt.NDArray[np.int64]:
+    """Epochs kept when subsampling by ``every``: 0, every, 2 every, ... and the last."""
+    idx = np.arange(0, epochs, every, dtype=np.int64)
+    if epochs and idx[-1] != epochs - 1:
+        idx = np.append(idx, np.int64(epochs - 1))
+    return idx
+
+
+def run_chunk(setup: Setup, members: Sequence[Member], keep_every: int = 1,
+              stop_diverged: bool = False, check_every: int = 1000) -> list[MemberResult]:
+    """Train ``members`` (one group) as one ensemble; per-member results.
+
+    Training runs in blocks of ``check_every`` epochs (one call of
+    :func:`refnet.train.train` each; with momentum, one block, since the
+    velocity lives in the call). Between blocks, members with a non-finite
+    parameter are frozen and dropped from the ensemble when
+    ``stop_diverged``; the others carry on unchanged, bit for bit.
+    """
+    return _run_chunk(setup, list(members), _Options(keep_every, stop_diverged, check_every), 0)
+
+
+def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int) -> list[MemberResult]:
+    first = members[0]
+    dtype, convention, kernel = first.dtype, first.convention, first.kernel
+    k_all = len(members)
+    epochs = setup.epochs
+    net = setup.build([m.seed for m in members], dtype, kernel)
+    xa, ya = prepare_data(net, setup.x, setup.y)
+    lr = np.array([m.lr for m in members], dtype=np.float64)
+    keep = kept_epochs(epochs, opts.keep_every)
+    kept = np.full((keep.size, k_all), np.nan, dtype=net.precision.dtype)
+    tracker = LossTracker(k_all, epochs, setup.criteria)
+    bad_first = np.full(k_all, -1, dtype=np.int64)
+    bad_count = np.zeros(k_all, dtype=np.int64)
+    stopped = np.full(k_all, -1, dtype=np.int64)
+    frozen: dict[int, dict[str, FloatArray]] = {}
+    active = np.arange(k_all)
+    block = epochs if setup.momentum else max(1, opts.check_every)
+    done = 0
+    while done < epochs:
+        n = min(block, epochs - done)
+        hist = train(net, xa[0], ya[0], lr=lr[active], epochs=n, batch_size=setup.batch_size,
+                     convention=convention, momentum=setup.momentum).loss
+        full = np.full((n, k_all), np.nan, dtype=hist.dtype)
+        full[:, active] = hist
+        tracker.update(full)
+        bad = ~np.isfinite(full)
+        bad_count += bad.sum(axis=0)
+        todo = (bad_first < 0) & bad.any(axis=0)
+        bad_first[todo] = done + np.argmax(bad[:, todo], axis=0)
+        sel = (keep >= done) & (keep < done + n)
+        kept[sel] = full[keep[sel] - done]
+        done += n
+        if opts.stop_diverged and done < epochs:
+            dead = nonfinite_members(net.get_flat())
+            if dead.any():
+                params = net.get_params()
+                for j in np.flatnonzero(dead):
+                    k = int(active[j])
+                    frozen[k] = {name: v[j : j + 1] for name, v in params.items()}
+                    stopped[k] = done
+                alive = np.flatnonzero(~dead)
+                active = active[alive]
+                if not active.size:
+                    break
+                survivors = setup.build([members[int(k)].seed for k in active], dtype, kernel)
+                survivors.set_params({name: v[alive] for name, v in params.items()})
+                net = survivors
+    if done < epochs:  # every member frozen: the rest of the history was not computed
+        tracker.update(np.full((epochs - done, k_all), np.nan))
+    final = setup.build([m.seed for m in members], dtype, kernel)
+    params_now = net.get_params()
+    values = {name: np.empty_like(v) for name, v in final.named_params().items()}
+    for name in values:
+        values[name][active] = params_now[name]
+        for k_frozen, p in frozen.items():
+            values[name][k_frozen] = p[name][0]
+    final.set_params(dict(values))
+    readouts = judge_summary(final, xa, ya, tracker.summary(), setup.criteria)
+    finite = ~nonfinite_members(final.get_flat())
+    results = []
+    for k, m in enumerate(members):
+        nf = NonFinite(int(bad_first[k]) if bad_first[k] >= 0 else None, int(bad_count[k]),
+                       bool(finite[k]), int(stopped[k]) if stopped[k] >= 0 else None)
+        results.append(MemberResult(offset + k, m, kept[:, k].copy(), keep,
+                                    {name: v[k : k + 1].copy() for name, v in values.items()},
+                                    readouts[k], nf))
+    return results
+
+
+def _chunk_task(setup: Setup, members: list[Member], opts: _Options, offset: int) -> list[MemberResult]:
+    with np.errstate(all="ignore"):
+        return _run_chunk(setup, members, opts, offset)
+
+
+def default_workers() -> int:
+    """Cores this process may use (2 on the reference machine)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_chunk_size(setup: Setup, dtype: str = "float64") -> int:
+    """Members per chunk so that a chunk's working set stays near :data:`CACHE_BYTES`."""
+    per = setup.bytes_per_member(dtype)
+    size = max(1, CACHE_BYTES // per)
+    return int(min(4096, 2 ** int(math.log2(size)) if size >= 16 else size))
+
+
+def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup
+            ) -> Iterator[tuple[int, list[Member]]]:
+    """Consecutive members of one group, at most ``chunk_size`` each, with their offset."""
+    current: list[Member] = []
+    start = 0
+    limit = 0
+    for i, m in enumerate(members):
+        if not isinstance(m, Member):
+            raise TypeError(f"members[{i}]: expected a Member, got {type(m).__name__}")
+        m.check(f"members[{i}]")
+        if current and (m.group != current[0].group or len(current) >= limit):
+            yield start, current
+            current = []
+        if not current:
+            start = i
+            limit = chunk_size if chunk_size is not None else default_chunk_size(setup, m.dtype)
+        current.append(m)
+    if current:
+        yield start, current
+
+
+def _check_setup(setup: Setup) -> None:
+    if not isinstance(setup, Setup):
+        raise TypeError(f"setup: expected a Setup, got {type(setup).__name__}")
+    check_int("setup.epochs", setup.epochs, 0)
+    setup.build([0])  # validates the architecture once, early
+
+
+def iter_sweep(
+    setup: Setup,
+    members: Iterable[Member],
+    *,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    keep_every: int = 1,
+    stop_diverged: bool = False,
+    check_every: int = 1000,
+    in_flight: int | None = None,
+    quiet: bool = True,
+    stream: TextIO | None = None,
+) -> Iterator[MemberResult]:
+    """Train every member; yield its :class:`MemberResult` in input order.
+
+    Parameters
+    ----------
+    chunk_size
+        Members per ensemble (default: :func:`default_chunk_size`, about
+        :data:`CACHE_BYTES` of working set). Results do not depend on it.
+    workers
+        Local worker processes when no ``executor`` is given (default
+        :func:`default_workers`); ``0`` trains in this process.
+    executor
+        Any :class:`concurrent.futures.Executor` (for a Dask cluster,
+        ``distributed.Client(...).get_executor()``); not shut down here.
+    keep_every
+        Keep the loss of every ``keep_every``-th epoch and of the last one
+        (the values kept are exact). Readouts always see every epoch.
+    stop_diverged
+        Freeze a member once a parameter is non-finite (checked every
+        ``check_every`` epochs); it is then diverged for good, and the other
+        members' bits do not change.
+    in_flight
+        Chunks submitted ahead of the one being yielded (default 2 per
+        worker); bounds memory.
+    quiet
+        No progress lines on stderr (or ``stream``).
+    """
+    _check_setup(setup)
+    every = check_int("keep_every", keep_every, 1)
+    check = check_int("check_every", check_every, 1)
+    if chunk_size is not None:
+        check_int("chunk_size", chunk_size, 1)
+    n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
+    opts = _Options(every, bool(stop_diverged), check)
+    total = len(members) if isinstance(members, Sequence) else None
+    own: Executor | None = None
+    if executor is None and n_workers > 0:
+        own = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"))
+        executor = own
+    depth = in_flight if in_flight is not None else 2 * max(1, n_workers)
+    check_int("in_flight", depth, 1)
+    progress = Progress(total or 0, "sweep", quiet=quiet, unit="networks", stream=stream)
+    start = time.monotonic()
+    done_nets = 0
+    chunks = _chunks(members, chunk_size, setup)
+    pending: deque[Future[list[MemberResult]] | list[MemberResult]] = deque()
+    try:
+        while True:
+            if executor is not None:
+                for offset, chunk in islice(chunks, max(0, depth - len(pending))):
+                    pending.append(executor.submit(_chunk_task, setup, chunk, opts, offset))
+            else:
+                nxt = next(chunks, None)
+                if nxt is not None:
+                    pending.append(_chunk_task(setup, nxt[1], opts, nxt[0]))
+            if not pending:
+                break
+            head = pending.popleft()
+            results = head if isinstance(head, list) else head.result()
+            done_nets += len(results)
+            rate = done_nets * setup.epochs / max(time.monotonic() - start, 1e-9)
+            if total is None:
+                progress.total = done_nets
+            progress.update(done_nets, f"{rate:,.0f} net-epochs/s")
+            yield from results
+    finally:
+        for f in pending:
+            if isinstance(f, Future):
+                f.cancel()
+        if own is not None:
+            own.shutdown(wait=True, cancel_futures=True)
+
+
+def sweep(
+    setup: Setup,
+    members: Iterable[Member],
+    *,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    keep_every: int = 1,
+    stop_diverged: bool = False,
+    check_every: int = 1000,
+    in_flight: int | None = None,
+    quiet: bool = True,
+    stream: TextIO | None = None,
+) -> list[MemberResult]:
+    """All results of :func:`iter_sweep` as a list (for sweeps that fit in memory)."""
+    return list(iter_sweep(setup, members, chunk_size=chunk_size, workers=workers,
+                           executor=executor, keep_every=keep_every, stop_diverged=stop_diverged,
+                           check_every=check_every, in_flight=in_flight, quiet=quiet, stream=stream))
+
+
+def grid(seeds: Iterable[int], lrs: Iterable[float], *, dtype: str = "float64",
+         convention: str = "default", kernel: str = "blas") -> list[Member]:
+    """Every (seed, lr) pair as a :class:`Member`, seeds outermost."""
+    lr_list = [float(r) for r in lrs]
+    return [Member(int(s), r, dtype, convention, kernel) for s in seeds for r in lr_list]

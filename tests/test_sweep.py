@@ -1,0 +1,313 @@
+"""Sweeps: every member bitwise equal to the network trained alone, whatever the
+chunking, worker count or executor; per-member isolation; streaming; readouts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+import refnet
+from refnet.data import linear, xor_easy
+from refnet.outcomes import Criteria, LossTracker, judge, summarize
+from refnet.sweep import (Member, MemberResult, Setup, default_chunk_size, grid, iter_sweep,
+                          kept_epochs, sweep)
+from refnet.train import prepare_data, train
+
+X, Y = xor_easy()
+EPOCHS = 40
+LAB = Setup(X, Y, epochs=EPOCHS, activation="relu", loss="bce")
+SIGMOID = Setup(X, Y, epochs=EPOCHS)
+HUGE = {"float32": 1e30, "float64": 1e300}
+"""Learning rates that overflow the weights to inf/NaN within two epochs."""
+# Learning rates per convention: stall or converge, blow up (then overflow per dtype).
+LRS = {"lab": (0.001, 0.3), "default": (0.5, 1e3)}
+
+
+def bits(a: np.ndarray) -> bytes:
+    """The bytes of ``a`` with every NaN made the canonical quiet NaN.
+
+    Every non-NaN value (signed zeros, infinities, subnormals) is compared bit
+    for bit; a NaN's sign and payload are not: x86 SIMD and BLAS code paths
+    make NaNs of either sign for the same invalid operation (seen with the
+    float32 BLAS kernel), and IEEE 754 leaves them unspecified.
+    """
+    out = np.array(a, copy=True)
+    if out.dtype.kind == "f":
+        out[np.isnan(out)] = np.nan
+    return out.tobytes()
+
+
+def alone(setup: Setup, m: Member) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The member trained by itself: the reference every sweep result must equal."""
+    net = setup.build([m.seed], m.dtype, m.kernel)
+    hist = train(net, setup.x, setup.y, lr=m.lr, epochs=setup.epochs, convention=m.convention)
+    return hist.loss[:, 0], net.get_params()
+
+
+def assert_same_as_alone(setup: Setup, results: list[MemberResult]) -> None:
+    for r in results:
+        loss, params = alone(setup, r.member)
+        assert r.loss.dtype == loss.dtype
+        assert bits(r.loss) == bits(loss[r.loss_epochs]), r.member
+        assert params.keys() == r.params.keys()
+        for name, value in params.items():
+            assert r.params[name].dtype == value.dtype
+            assert bits(r.params[name]) == bits(value), (r.member, name)
+
+
+def assert_same_results(a: list[MemberResult], b: list[MemberResult]) -> None:
+    assert [r.index for r in a] == [r.index for r in b]
+    for r, s in zip(a, b):
+        assert r.member == s.member
+        assert bits(r.loss) == bits(s.loss)
+        for name in r.params:
+            assert bits(r.params[name]) == bits(s.params[name])
+        assert r.readout == s.readout or np.isnan(r.readout.final_loss)
+        assert r.nonfinite == s.nonfinite
+
+
+@pytest.mark.parametrize("kernel", ["blas", "portable"])
+@pytest.mark.parametrize("convention", ["default", "lab"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_member_bitwise_equals_its_run_alone(dtype: str, convention: str, kernel: str) -> None:
+    setup = LAB
+    members = grid(range(5), (*LRS[convention], HUGE[dtype]), dtype=dtype, convention=convention, kernel=kernel)
+    whole = sweep(setup, members, workers=0, chunk_size=len(members))  # one ensemble of 15
+    assert_same_as_alone(setup, whole)
+    for size in (1, 4):  # other chunkings give the same bits
+        assert_same_results(whole, sweep(setup, members, workers=0, chunk_size=size))
+    outcomes = {r.readout.outcome for r in whole}
+    assert "diverged" in outcomes and outcomes - {"diverged"}, outcomes
+    assert any(not r.nonfinite.params_finite for r in whole)  # NaN/inf members were in the chunk
+
+
+def test_large_ensemble_bitwise_equals_alone() -> None:
+    """A chunk wide enough for the kernels' member-axis fast paths."""
+    for kernel in ("blas", "portable"):
+        members = grid(range(40), (0.001, 2.0), convention="lab", kernel=kernel)
+        res = sweep(Setup(X, Y, epochs=15, activation="relu", loss="bce"), members, workers=0,
+                    chunk_size=80)
+        picked = [res[i] for i in (0, 1, 37, 78, 79)]
+        assert_same_as_alone(Setup(X, Y, epochs=15, activation="relu", loss="bce"), picked)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_worker_processes_give_the_in_process_bits(workers: int) -> None:
+    members = (grid(range(3), LRS["lab"], convention="lab", dtype="float32")
+               + grid(range(3), LRS["lab"], convention="lab", kernel="portable"))
+    here = sweep(LAB, members, workers=0, chunk_size=4)
+    there = sweep(LAB, members, workers=workers, chunk_size=2)
+    assert_same_results(here, there)
+    assert_same_as_alone(LAB, there[:3])
+
+
+def test_any_executor_and_input_order() -> None:
+    # groups interleave: each run of one dtype becomes its own chunk, order is kept
+    members = [Member(s, 0.5, dtype) for s in range(4) for dtype in ("float32", "float64")]
+    with ProcessPoolExecutor(2) as pool:
+        res = sweep(SIGMOID, members, executor=pool, chunk_size=3)
+    assert [r.index for r in res] == list(range(len(members)))
+    assert [r.member for r in res] == members
+    assert [r.loss.dtype for r in res] == [np.dtype(m.dtype) for m in members]
+    assert_same_as_alone(SIGMOID, res)
+
+
+def test_dask_local_cluster_matches_in_process() -> None:
+    distributed = pytest.importorskip("distributed")
+    members = grid(range(4), LRS["lab"], convention="lab")
+    here = sweep(LAB, members, workers=0, chunk_size=5)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        there = sweep(LAB, members, executor=client.get_executor(), chunk_size=3)
+    assert_same_results(here, there)
+
+
+def test_one_members_nan_never_touches_another() -> None:
+    members = [Member(0, 0.5), Member(0, HUGE["float64"]), Member(2, 0.5)]
+    res = sweep(LAB, members, workers=0, chunk_size=3)
+    bad = res[1]
+    assert bad.nonfinite.first_loss_epoch is not None and bad.nonfinite.loss_epochs > 0
+    assert not bad.nonfinite.params_finite and bad.readout.outcome == "diverged"
+    assert not np.all(np.isfinite(bad.loss))
+    for good in (res[0], res[2]):
+        assert good.nonfinite.first_loss_epoch is None and good.nonfinite.loss_epochs == 0
+        assert good.nonfinite.params_finite and np.all(np.isfinite(good.loss))
+    assert_same_as_alone(LAB, res)
+
+
+def test_nan_planted_in_one_member_stays_there() -> None:
+    net = refnet.mlp(seed=[0, 1, 2], kernel="portable")
+    w = net.layers[0].params["W"].copy()
+    w[1, 0, 0] = np.nan
+    net.layers[0].params["W"] = w
+    train(net, X, Y, lr=0.5, epochs=5)
+    flat = net.get_flat()
+    assert np.all(np.isfinite(flat[[0, 2]])) and not np.all(np.isfinite(flat[1]))
+    ref = refnet.mlp(seed=[0, 2], kernel="portable")
+    train(ref, X, Y, lr=0.5, epochs=5)
+    assert bits(ref.get_flat()) == bits(flat[[0, 2]])
+
+
+def test_stop_diverged_freezes_only_the_dead_and_keeps_bits() -> None:
+    members = [Member(s, lr) for s in range(3) for lr in (0.5, HUGE["float64"])]
+    full = sweep(LAB, members, workers=0, chunk_size=6)
+    stopped = sweep(LAB, members, workers=0, chunk_size=6, stop_diverged=True, check_every=7)
+    for r, s in zip(full, stopped):
+        if r.nonfinite.params_finite:
+            assert s.nonfinite.stopped_epoch is None
+            assert bits(r.loss) == bits(s.loss) and s.readout == r.readout
+            for name in r.params:
+                assert bits(r.params[name]) == bits(s.params[name])
+        else:
+            stop = s.nonfinite.stopped_epoch
+            assert stop is not None and stop % 7 == 0 and stop < EPOCHS
+            assert bits(s.loss[:stop]) == bits(r.loss[:stop])
+            assert np.all(np.isnan(s.loss[stop:]))
+            assert s.readout.outcome == "diverged" and not s.nonfinite.params_finite
+
+
+def test_keep_every_keeps_exact_bits_and_the_last_epoch() -> None:
+    setup = Setup(X, Y, epochs=23, activation="relu", loss="bce")
+    members = grid(range(3), (0.001, 0.01), convention="lab")
+    res = sweep(setup, members, workers=0, keep_every=5, check_every=4)
+    assert list(res[0].loss_epochs) == [0, 5, 10, 15, 20, 22]
+    assert_same_as_alone(setup, res)
+
+
+def test_readouts_equal_judge_of_the_run_alone() -> None:
+    setup = Setup(X, Y, epochs=250, criteria=Criteria(window=30))
+    members = [Member(0, 1.0), Member(1, 8.0), Member(2, 1e8), Member(3, HUGE["float64"], convention="lab")]
+    res = sweep(setup, members, workers=0, check_every=60, keep_every=50)
+    for r in res:
+        net = setup.build([r.member.seed])
+        hist = train(net, X, Y, lr=r.member.lr, epochs=setup.epochs, convention=r.member.convention)
+        xa, ya = prepare_data(net, X, Y)
+        assert r.readout == judge(net, xa, ya, hist.loss, setup.criteria)[0] or (
+            np.isnan(r.readout.plateau_ratio))
+
+
+def test_loss_tracker_equals_summarize_in_any_blocks() -> None:
+    rng = np.random.default_rng(5)
+    hist = rng.standard_normal((300, 4)) ** 2
+    hist[120:, 1] = np.nan
+    hist[200, 2] = 1e9
+    hist[250:, 3] = 1e-4
+    crit = Criteria(window=37)
+    ref = summarize(hist, crit)
+    for cuts in ([300], [1, 299], [36, 1, 100, 163], [7] * 42 + [6]):
+        tracker = LossTracker(4, 300, crit)
+        start = 0
+        for n in cuts:
+            tracker.update(hist[start : start + n])
+            start += n
+        got = tracker.summary()
+        for field in ("final", "first_below", "first_blown", "first_mean", "last_mean"):
+            assert bits(getattr(got, field)) == bits(getattr(ref, field)), (cuts, field)
+
+
+def test_stream_is_lazy_and_in_order() -> None:
+    """An endless member stream: results arrive without reading it all (bounded memory)."""
+    drawn = 0
+
+    def endless() -> Iterator[Member]:
+        nonlocal drawn
+        for s in itertools.count():
+            drawn += 1
+            yield Member(s % 7, 0.5)
+
+    setup = Setup(X, Y, epochs=3)
+    first = list(itertools.islice(iter_sweep(setup, endless(), workers=0, chunk_size=4), 10))
+    assert [r.index for r in first] == list(range(10))
+    assert drawn <= 16
+
+
+def test_progress_on_stream_and_quiet() -> None:
+    members = grid(range(4), (0.5,))
+    out = io.StringIO()
+    sweep(SIGMOID, members, workers=0, chunk_size=2, quiet=False, stream=out)
+    text = out.getvalue()
+    assert "4/4 networks" in text and "net-epochs/s" in text and "s left" in text
+    quiet = io.StringIO()
+    sweep(SIGMOID, members, workers=0, chunk_size=2, stream=quiet)
+    assert quiet.getvalue() == ""
+
+
+def test_default_chunk_stays_in_cache() -> None:
+    size = default_chunk_size(LAB)
+    assert 16 <= size <= 4096 and size & (size - 1) == 0
+    assert size * LAB.bytes_per_member() <= 512 * 1024
+    big = Setup(*linear(2000, 0), epochs=1, hidden=(64, 64))
+    assert default_chunk_size(big) < size
+
+
+def test_kept_epochs() -> None:
+    assert list(kept_epochs(10, 1)) == list(range(10))
+    assert list(kept_epochs(10, 3)) == [0, 3, 6, 9]
+    assert list(kept_epochs(11, 3)) == [0, 3, 6, 9, 10]
+    assert kept_epochs(0, 3).size == 0
+
+
+@pytest.mark.parametrize("bad, error", [
+    (Member(-1, 0.1), ValueError), (Member(0, -0.1), ValueError), (Member(0, float("nan")), ValueError),
+    (Member(0, 0.1, dtype="float16"), ValueError), (Member(0, 0.1, convention="fast"), ValueError),
+    (Member(0, 0.1, kernel="gpu"), ValueError), ("not a member", TypeError),
+])
+def test_bad_members_raise_naming_the_member(bad: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"members\[1\]"):
+        sweep(SIGMOID, [Member(0, 0.1), bad], workers=0)  # type: ignore[list-item]
+
+
+def test_bad_options_raise() -> None:
+    with pytest.raises(ValueError, match="chunk_size"):
+        sweep(SIGMOID, [Member(0, 0.1)], workers=0, chunk_size=0)
+    with pytest.raises(ValueError, match="keep_every"):
+        sweep(SIGMOID, [Member(0, 0.1)], workers=0, keep_every=0)
+    with pytest.raises(TypeError, match="setup"):
+        sweep("xor", [Member(0, 0.1)], workers=0)  # type: ignore[arg-type]
+
+
+# -- hot-path pin: these digests were recorded before the kernels' member-axis fast paths ----
+_PIN_ENV = ("2.4.6", "AVX512_ICL")
+_PINS = {
+    ("float32", "blas", "lab"): "b73e4fdba11fcedc", ("float32", "blas", "default"): "d5f6c5a4a0eb9672",
+    ("float32", "blas", "minibatch"): "2b183f638a0db263",
+    ("float32", "portable", "lab"): "15be2c1c792e1da0", ("float32", "portable", "default"): "3e2b1d050b560aab",
+    ("float32", "portable", "minibatch"): "ba7b20410926ed89",
+    ("float64", "blas", "lab"): "346e8bc58149cfcc", ("float64", "blas", "default"): "f5ff72d368ad35da",
+    ("float64", "blas", "minibatch"): "03542ea98f2f049b",
+    ("float64", "portable", "lab"): "b832125ec3930e4a", ("float64", "portable", "default"): "6d2f497db2a1336f",
+    ("float64", "portable", "minibatch"): "feab7cee2a551a91",
+}
+
+
+def _pin_env_matches() -> bool:
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+
+    return np.__version__ == _PIN_ENV[0] and bool(features.get(_PIN_ENV[1]))
+
+
+@pytest.mark.skipif(not _pin_env_matches(), reason="digests recorded on numpy 2.4.6 with AVX512_ICL")
+@pytest.mark.parametrize("key", sorted(_PINS))
+def test_default_path_bits_are_pinned(key: tuple[str, str, str]) -> None:
+    dtype, kernel, case = key
+    if case == "lab":
+        net = refnet.mlp(dtype=dtype, kernel=kernel, activation="relu", loss="bce", seed=2)
+        hist = train(net, X, Y, lr=0.001, epochs=300, convention="lab")
+    elif case == "default":
+        net = refnet.mlp(dtype=dtype, kernel=kernel, seed=[0, 1, 2])
+        hist = train(net, X, Y, lr=1.0, epochs=300)
+    else:
+        xl, yl = linear(40, 3)
+        net = refnet.mlp(dtype=dtype, kernel=kernel, seed=1, bias=[True, True, True],
+                         loss="bce-logits", activation="tanh")
+        hist = train(net, xl, yl, lr=0.5, epochs=100, batch_size=8)
+    digest = hashlib.sha256(hist.loss.tobytes())
+    digest.update(net.get_flat().tobytes())
+    assert digest.hexdigest()[:16] == _PINS[key]
