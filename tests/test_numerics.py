@@ -1,0 +1,393 @@
+"""The overflow guard: injected faults (a)-(h) in float32 and float64, every report field.
+
+Each fault is built so that exactly one array goes non-finite first, at a place
+worked out by hand in the comments; the test compares the whole event (a frozen
+dataclass) with the expected one, so a wrong field of any kind fails.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from refnet import mlp, train, xor_easy
+from refnet.layers import Layer, Linear, ReLU, Sigmoid
+from refnet.losses import BCE, MSE
+from refnet.network import Network
+from refnet.numerics import (
+    EarlyWarning, FlagEvent, Guard, NonFiniteEvent, NonFiniteInputError, NumericalError,
+    NumericalWarning, as_guard, nonfinite_members,
+)
+from refnet.observe import Site
+from refnet.precision import FloatArray
+from tests.tolerances import DTYPES
+
+
+def _max(dtype: str) -> np.floating:
+    return np.finfo(dtype).max
+
+
+def _half_range(dtype: str) -> np.floating:
+    """``h = 2**(maxexp - 1)``: finite, and ``h + h`` overflows to inf."""
+    dt = np.dtype(dtype)
+    return dt.type(2.0) ** dt.type(np.finfo(dt).maxexp - 1)
+
+
+def _arr(values: object, dtype: str) -> FloatArray:
+    return np.asarray(values, dtype=dtype)
+
+
+def _event(**fields: object) -> NonFiniteEvent:
+    base: dict[str, object] = dict(epoch=None, step=None, batch=None, layer_index=None,
+                                   members=(0,), bad_inputs=(), flags=(), origin="producer",
+                                   finite_min=None, finite_max=None, headroom=None,
+                                   nan=0, pos_inf=0, neg_inf=0)
+    base.update(fields)
+    return NonFiniteEvent(**base)  # type: ignore[arg-type]
+
+
+def _raised(guard: Guard, run: object) -> NonFiniteEvent:
+    with pytest.raises(NumericalError) as info:
+        with guard:
+            run()  # type: ignore[operator]
+    assert isinstance(info.value, FloatingPointError)
+    return info.value.event
+
+
+class Probe:
+    """An independent oracle: the first observed non-finite array, by plain isfinite."""
+
+    def __init__(self) -> None:
+        self.when: tuple[int, int] | None = None
+        self.first: tuple[tuple[int, int] | None, Site] | None = None
+        self.calls = 0
+
+    def at(self, epoch: int, step: int, batch: slice) -> None:
+        self.when = (epoch, step)
+
+    def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
+        self.calls += 1
+        if self.first is None and not np.isfinite(array).all():
+            self.first = (self.when, site)
+
+
+# -- (a) overflow in a forward matmul -----------------------------------------------------
+def _two_layer(dtype: str, w1: FloatArray, hidden: Layer, w2: FloatArray) -> Network:
+    return Network([Linear(w1, name="linear_1"), hidden, Linear(w2, name="output"),
+                    Sigmoid("sigmoid_2")], MSE(), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_forward_matmul_overflow(dtype: str) -> None:
+    h = _half_range(dtype)
+    # x @ W1 = [[1, 1], [1, -1]] @ [[h, h/2], [h, -h/2]] = [[h + h, 0], [0, h]] = [[inf, 0], [0, h]]
+    w1 = _arr([[[h, h / 2], [h, -h / 2]]], dtype)
+    net = _two_layer(dtype, w1, Sigmoid("sigmoid_1"), _arr([[[1.0], [1.0]]], dtype))
+    x, t = net.as_input([[1.0, 1.0], [1.0, -1.0]]), _arr([[[1.0], [0.0]]], dtype)
+    event = _raised(Guard(net, "raise"), lambda: net.gradients(x, t))
+    assert event == _event(
+        phase="forward", layer_index=0, layer_name="linear_1", layer_type="Linear",
+        operation="x @ W", role="pre-activation", dtype=dtype, shape=(1, 2, 2),
+        pos_inf=1, first_index=(0, 0, 0), finite_min=0.0, finite_max=float(h),
+        headroom=float(h / _max(dtype)), flags=("overflow",))
+    assert net.observer is None  # detached on the way out
+
+
+# -- (b) inf - inf in backward ----------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_b_backward_inf_minus_inf(dtype: str) -> None:
+    c = _max(dtype) * np.dtype(dtype).type(0.75)
+    # h = x @ W1 = [1, 0] @ [[0, 1], [0, 1]] = [0, 1]; y = h @ W2 = [0 c + 1, 0 c + 1] = [1, 1]
+    # (finite); with t = [0, 2] and a summed MSE, dy = 2 (y - t) = [2, -2], so the input
+    # gradient dh_0 = dy @ W2[0]^T = 2 c + (-2) c = inf + (-inf) = NaN, dh_1 = 2 - 2 = 0.
+    # The portable kernel accumulates in this fixed order; BLAS may fuse the second
+    # product into the sum (FMA) and return -inf instead (float64 here does).
+    net = Network([Linear(_arr([[[0.0, 1.0], [0.0, 1.0]]], dtype), name="linear_1"),
+                   Linear(_arr([[[c, c], [1.0, 1.0]]], dtype), kernel_name="portable", name="output")],
+                  MSE("sum"), dtype)
+    x, t = net.as_input([[1.0, 0.0]]), _arr([[[0.0, 2.0]]], dtype)
+    event = _raised(Guard(net, "raise"), lambda: net.gradients(x, t))
+    assert event == _event(
+        phase="backward", layer_index=1, layer_name="output", layer_type="Linear",
+        operation="dy @ W^T", role="input gradient", dtype=dtype, shape=(1, 1, 2),
+        nan=1, first_index=(0, 0, 0), finite_min=0.0, finite_max=0.0, headroom=0.0,
+        flags=("invalid", "overflow"))
+
+
+# -- (c) log(0) in BCE with delta 0 -------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_c_bce_log_zero(dtype: str) -> None:
+    # y = sigmoid([100, -100]) = [1 exactly, ~4e-44]; t = 0: the term of row 0 is
+    # -log(1 - 1 + 0) = -log(0) = +inf, that of row 1 is -log(1 - 4e-44) = -0.0.
+    net = Network([Linear(_arr([[[100.0]]], dtype), name="output"), Sigmoid("sigmoid_1")],
+                  BCE(delta=0.0), dtype)
+    x, t = net.as_input([[1.0], [-1.0]]), _arr([[[0.0], [0.0]]], dtype)
+    event = _raised(Guard(net, "raise"), lambda: net.gradients(x, t))
+    assert event == _event(
+        phase="loss", layer_name="bce", layer_type="BCE", operation="terms", role="loss terms",
+        dtype=dtype, shape=(1, 2, 1), pos_inf=1, first_index=(0, 0, 0),
+        finite_min=0.0, finite_max=0.0, headroom=0.0, flags=("divide",))
+
+
+# -- (d) an update with a huge learning rate ---------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_d_update_with_huge_learning_rate(dtype: str) -> None:
+    # y = x W = 1, t = 0: dL/dW = 2 (y - t) x = 2; lr = max: W - lr * 2 = 1 - inf = -inf.
+    net = Network([Linear(_arr([[[1.0]]], dtype), name="output")], MSE(), dtype)
+    with pytest.raises(NumericalError) as info:
+        train(net, [[1.0]], [[0.0]], lr=float(_max(dtype)), epochs=3, guard="raise")
+    assert info.value.event == _event(
+        epoch=0, step=0, batch=(0, 1), phase="update", layer_index=0, layer_name="output",
+        layer_type="Linear", operation="W - lr * dW", role="weight", dtype=dtype,
+        shape=(1, 1, 1), neg_inf=1, first_index=(0, 0, 0), flags=("overflow",))
+    assert net.observer is None
+
+
+# -- (e) NaN in the input data ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_e_nan_in_input_data(dtype: str) -> None:
+    x, y = xor_easy()
+    x[3, 1] = np.nan
+    expected = _event(
+        phase="input", layer_name="x", layer_type="data", operation="given", role="input data",
+        dtype=dtype, shape=(1, 21, 2), nan=1, first_index=(0, 3, 1), finite_min=0.0,
+        finite_max=1.0, headroom=float(np.dtype(dtype).type(1) / _max(dtype)), origin="data")
+    # used directly: the guard's input check runs inside the observed forward pass
+    net = mlp(dtype=dtype, seed=0)
+    direct = _raised(Guard(net, "raise"), lambda: net.gradients(net.as_input(x), _arr(y[None], dtype)))
+    assert direct == expected
+    # given to training: the ValueError naming x is the same input event, and nothing changed
+    before = net.get_flat()
+    guard = Guard(net, "record")
+    with pytest.raises(ValueError, match=r"^x: contains NaN or inf \(first at index \[3, 1\]\)") as info:
+        train(net, x, y, lr=0.1, epochs=5, guard=guard)
+    assert isinstance(info.value, NonFiniteInputError) and isinstance(info.value, NumericalError)
+    assert info.value.event == expected
+    assert guard.log == [expected]
+    np.testing.assert_array_equal(net.get_flat(), before)
+
+
+# -- (f) a -inf pre-activation hidden by ReLU -----------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_f_relu_hides_minus_inf_reported_at_the_linear_layer(dtype: str) -> None:
+    h = _half_range(dtype)
+    # x @ W1 = [[1, 1], [1, -1]] @ [[-h, h/2], [-h, -h/2]] = [[-inf, 0], [0, h]];
+    # ReLU turns it into [[0, 0], [0, h]]: finite, the -inf is gone downstream.
+    w1 = _arr([[[-h, h / 2], [-h, -h / 2]]], dtype)
+    net = _two_layer(dtype, w1, ReLU("relu_1"), _arr([[[1.0], [1.0]]], dtype))
+    x, t = net.as_input([[1.0, 1.0], [1.0, -1.0]]), _arr([[[1.0], [0.0]]], dtype)
+    expected = _event(
+        phase="forward", layer_index=0, layer_name="linear_1", layer_type="Linear",
+        operation="x @ W", role="pre-activation", dtype=dtype, shape=(1, 2, 2),
+        neg_inf=1, first_index=(0, 0, 0), finite_min=0.0, finite_max=float(h),
+        headroom=float(h / _max(dtype)), flags=("overflow",))
+    probe = Probe()
+    net.observer = probe
+    guard = Guard(net, "record", levels=())
+    with guard:
+        loss, grads = net.gradients(x, t)
+    assert guard.log == [expected]  # nothing downstream is blamed, no other flag
+    assert net.observer is probe and probe.calls > 0  # the previous observer kept being called
+    with np.errstate(over="ignore"):
+        relu_out = net.layers[1].forward(net.layers[0].forward(x))
+    assert np.isfinite(relu_out).all() and np.isfinite(loss).all()
+    assert all(np.isfinite(g).all() for layer in grads for g in layer.values())
+    net.observer = None
+    assert _raised(Guard(net, "raise"), lambda: net.gradients(x, t)) == expected
+
+
+# -- (g) the naive sigmoid's exp overflow that ends finite -----------------------------------------
+class NaiveSigmoid:
+    """The textbook ``1 / (1 + exp(-x))``: ``exp`` overflows for very negative x."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.params: dict[str, FloatArray] = {}
+        self._y: FloatArray | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        one = x.dtype.type(1)
+        y: FloatArray = one / (one + np.exp(-x))
+        self._y = y
+        return y
+
+    def grad_input(self, dy: FloatArray) -> FloatArray:
+        assert self._y is not None
+        out: FloatArray = dy * (self._y * (self._y.dtype.type(1) - self._y))
+        return out
+
+    def grad_params(self, dy: FloatArray) -> dict[str, FloatArray]:
+        return {}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_g_naive_sigmoid_overflow_recorded_as_ended_finite(dtype: str) -> None:
+    net = Network([Linear(_arr([[[1.0]]], dtype), name="linear_1"), NaiveSigmoid("naive_sigmoid")],
+                  MSE(), dtype)
+    x, t = net.as_input([[-1000.0]]), _arr([[[0.0]]], dtype)
+    with pytest.warns(RuntimeWarning, match="overflow"):  # the fault is real without a guard
+        assert net.layers[1].forward(x)[0, 0, 0] == 0.0
+    guard = Guard(net, "raise")
+    with guard:  # no exception, no warning (warnings are errors in the test suite)
+        loss, _ = net.gradients(x, t)
+    assert loss[0] == 0.0
+    assert guard.log == [FlagEvent(None, None, None, "forward", 1, "naive_sigmoid", "NaiveSigmoid",
+                                   "naivesigmoid", "activation", dtype, (1, 1, 1), ("overflow",))]
+    assert guard.log[0].to_dict()["status"] == "ended finite"
+
+
+# -- (h) the lab's network without hidden activations, caught at its first non-finite epoch ---------
+LAB_LINEAR_LR = 4e-4
+"""The smallest of the rates 1e-4, 2e-4, 3e-4, 3.5e-4, 4e-4 at which this run (seed 0,
+lab convention, batches of 20) diverges within 3000 epochs, in both dtypes (measured)."""
+
+# measured: (step, rows, +inf count); the loss terms overflow first, the MSE's square
+H_FIRST = {"float32": (16, (0, 20), 20), "float64": (17, (20, 21), 1)}
+H_EPOCH = 8
+
+
+def _lab_linear(dtype: str, observer: Probe | None = None) -> Network:
+    return mlp(2, (6, 6), 1, activation="none", output_activation="none", loss="mse",
+               bias=[True, True, True], dtype=dtype, seed=0, observer=observer)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_h_lab_linear_network_caught_at_first_nonfinite_epoch(dtype: str) -> None:
+    x, y = xor_easy()
+    kwargs: dict[str, object] = dict(lr=LAB_LINEAR_LR, epochs=50, batch_size=20, convention="lab")
+    probe = Probe()  # independent measurement of the first non-finite array
+    history = train(_lab_linear(dtype, probe), x, y, guard="off", **kwargs)  # type: ignore[arg-type]
+    assert not np.isfinite(history.loss).all()  # the lab's symptom: training goes non-finite
+    step, rows, count = H_FIRST[dtype]
+    assert probe.first is not None
+    (epoch, probe_step), site = probe.first
+    assert (epoch, probe_step, site.phase, site.operation) == (H_EPOCH, step, "loss", "terms")
+
+    net = _lab_linear(dtype)
+    with pytest.raises(NumericalError) as info:
+        train(net, x, y, guard="raise", **kwargs)  # type: ignore[arg-type]
+    assert info.value.event == _event(
+        epoch=H_EPOCH, step=step, batch=rows, phase="loss", layer_name="mse", layer_type="MSE",
+        operation="terms", role="loss terms", dtype=dtype, shape=(1, rows[1] - rows[0], 1),
+        pos_inf=count, first_index=(0, 0, 0), flags=("overflow",))
+    # record mode: training goes on, the first recorded event is what raise reported, and
+    # the early warning (a square would overflow) came no later than the overflow itself
+    guard = Guard(_lab_linear(dtype), "record")
+    train(guard.net, x, y, guard=guard, **kwargs)  # type: ignore[arg-type]
+    assert guard.first == info.value.event
+    assert guard.events == [info.value.event]  # one member, reported once
+    early = guard.early
+    assert early and early[0].epoch is not None and early[0].epoch <= H_EPOCH
+    assert early[0].largest >= early[0].threshold == pytest.approx(float(_max(dtype)) ** 0.5)
+
+
+# -- modes, per-member events, serialisation --------------------------------------------------------
+def _two_member_run(mode: str | Guard, dtype: str = "float64") -> Network:
+    """Member 1 of two gets a learning rate that diverges; member 0 trains normally."""
+    x, y = xor_easy()
+    net = mlp(2, (6, 6), 1, activation="none", output_activation="none", loss="mse",
+              bias=[True, True, True], dtype=dtype, seed=[0, 0])
+    train(net, x, y, lr=[1e-4, LAB_LINEAR_LR], epochs=30, batch_size=20, convention="lab", guard=mode)
+    return net
+
+
+def test_record_mode_reports_each_member_once_and_names_it() -> None:
+    guard = Guard(None, "record")
+    _two_member_run(guard)
+    assert [e.members for e in guard.events] == [(1,)]
+    event = guard.events[0]
+    assert event.epoch == H_EPOCH and event.first_index[0] == 1
+    with pytest.raises(NumericalError) as info:
+        _two_member_run("raise")
+    assert info.value.event == event
+
+
+def test_warn_mode_warns_once_per_event() -> None:
+    with pytest.warns(NumericalWarning) as record:
+        _two_member_run("warn")
+    texts = [str(w.message) for w in record]
+    nonfinite = [t for t in texts if t.startswith("non-finite")]
+    assert len(nonfinite) == 1 and "epoch 8" in nonfinite[0] and "members [1]" in nonfinite[0]
+    assert any(t.startswith("early warning") for t in texts)
+
+
+def test_off_mode_attaches_nothing_and_leaks_no_warning() -> None:
+    x, y = xor_easy()
+    net = _lab_linear("float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = train(net, x, y, lr=0.1, epochs=5, batch_size=20, convention="lab", guard="off")
+    assert not np.isfinite(history.loss).all() and net.observer is None
+    guard = as_guard(net, None)
+    with guard:
+        assert net.observer is None
+    assert guard.mode == "off" and guard.log == []
+
+
+def test_context_restores_numpy_error_state_and_rejects_bad_arguments() -> None:
+    before = np.geterr()
+    net = mlp(seed=0)
+    with Guard(net, "raise"):
+        assert np.geterr()["over"] == "call"
+    assert np.geterr() == before
+    with pytest.raises(ValueError, match="mode"):
+        Guard(net, "loud")
+    with pytest.raises(ValueError, match="levels"):
+        Guard(net, levels=(1.5,))
+    with pytest.raises(ValueError, match="guard"):
+        as_guard(mlp(seed=1), Guard(net))
+    with pytest.raises(TypeError, match="guard"):
+        as_guard(net, 3)  # type: ignore[arg-type]
+
+
+def test_nonfinite_parameters_given_to_the_guard_are_input_events() -> None:
+    net = mlp(seed=[0, 1])
+    w = net.get_params()["linear_2.W"]
+    w[1, 2, 3] = -np.inf
+    net.set_params({"linear_2.W": w})
+    guard = Guard(net, "record")
+    with guard:
+        pass
+    assert guard.log == [_event(
+        phase="input", layer_index=2, layer_name="linear_2", layer_type="Linear",
+        operation="given", role="weight", dtype="float64", shape=(2, 4, 4), neg_inf=1,
+        members=(1,), first_index=(1, 2, 3), finite_min=float(w[1][np.isfinite(w[1])].min()),
+        finite_max=float(w[1][np.isfinite(w[1])].max()),
+        headroom=float(np.abs(w[1][np.isfinite(w[1])]).max() / _max("float64")), origin="data")]
+
+
+def test_events_serialise_to_json() -> None:
+    guard = Guard(None, "record", levels=(0.25, 0.5))
+    _two_member_run(guard, "float32")
+    kinds = {e.kind for e in guard.log}
+    assert {"non-finite", "early-warning"} <= kinds
+    decoded = json.loads(guard.to_json())
+    assert decoded == [e.to_dict() for e in guard.log]
+    for item, event in zip(decoded, guard.log):
+        assert item["kind"] == event.kind and item["epoch"] == event.epoch
+    levels = [e.level for e in guard.early if isinstance(e, EarlyWarning)]
+    assert 0.25 in levels and 0.5 in levels
+
+
+def test_eager_mode_reports_the_same_event() -> None:
+    x, y = xor_easy()
+    reports = []
+    for eager in (False, True):
+        net = _lab_linear("float32")
+        with pytest.raises(NumericalError) as info:
+            train(net, x, y, lr=LAB_LINEAR_LR, epochs=50, batch_size=20, convention="lab",
+                  guard=Guard(net, "raise", eager=eager))
+        reports.append(info.value.event)
+    assert reports[0] == reports[1]
+
+
+def test_nonfinite_members_mask() -> None:
+    a = np.zeros((3, 2, 2))
+    a[1, 0, 1] = np.nan
+    a[2, 1, 0] = -np.inf
+    np.testing.assert_array_equal(nonfinite_members(a), [False, True, True])
+    np.testing.assert_array_equal(nonfinite_members(np.float64(np.inf)), [True])
