@@ -13,7 +13,7 @@ tables and figures in reading order, and calls :meth:`Report.write`::
 
 ``report.json`` holds ``name, title, ok, summary, figures, tables, data``.
 :func:`html_page` turns the Markdown this module writes (headings, paragraphs,
-lists, pipe tables, images, fenced code) into one self-contained HTML page
+lists, pipe tables, images, fenced code, ``<a id="name"></a>`` anchors) into one self-contained HTML page
 with every image embedded as base64 PNG. matplotlib is imported lazily, only
 by :func:`save_figure` (and so :meth:`Report.figure`).
 """
@@ -250,6 +250,9 @@ def html_page(markdown: str, base: str | Path, title: str) -> str:
                 j += 1
             body.append("<pre>" + html.escape("\n".join(lines[i + 1:j])) + "</pre>")
             i = j + 1
+        elif re.fullmatch(r'<a id="[\w-]+"></a>', line.strip()):  # an anchor, kept as is
+            body.append(line.strip())
+            i += 1
         elif m := re.match(r"(#{1,6}) (.*)", line):
             n = len(m.group(1))
             anchor = re.sub(r"[^a-z0-9]+", "-", m.group(2).lower()).strip("-")

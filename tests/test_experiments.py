@@ -1,0 +1,131 @@
+"""``verify.experiments`` at reduced size: the report's structure, its numbers and its figures."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from verify import experiments
+from verify.experiments import HIDDEN_SWEEP, LR_SWEEP, SIZES, convergence_epoch
+
+FIGURES = {
+    "linear_truth_prediction.png", "xor_truth_prediction.png", "boundaries_baseline.png", "lr_curves.png",
+    "hidden_units.png", "mse_vs_bce.png", "sigmoid_vs_relu.png", "relu_bce_lr.png", "boundaries_xor.png",
+    "conventions.png",
+}
+SEEDS = 2
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("experiments")
+    rc = experiments.main(["--quick", "--quiet", "--seeds", str(SEEDS), "--report", str(out)])
+    return rc, out, json.loads((out / "report.json").read_text())
+
+
+def _check_png(path: Path) -> tuple[int, int]:
+    """Signature, IHDR (with its CRC) and a full decode by matplotlib."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    (crc,) = struct.unpack(">I", data[29:33])
+    assert zlib.crc32(data[12:29]) == crc
+    width, height = struct.unpack(">II", data[16:24])
+    assert data.rstrip(b"\0")[-8:-4] == b"IEND"
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(path))
+    assert pixels.shape[:2] == (height, width)
+    assert float(np.ptp(pixels[..., :3])) > 0.0  # not a blank image
+    return width, height
+
+
+def test_quick_run_passes_and_writes_every_file(quick_report: tuple[int, Path, dict[str, Any]]) -> None:
+    rc, out, doc = quick_report
+    assert rc == 0
+    assert doc["name"] == "experiments" and doc["ok"] is True
+    assert set(doc) >= {"title", "summary", "figures", "tables", "data"}
+    assert set(doc["figures"]) == FIGURES
+    assert {p.name for p in out.glob("*.png")} == FIGURES
+    for name in FIGURES:
+        w, h = _check_png(out / name)
+        assert w >= 400 and h >= 300
+
+
+def test_report_lists_every_experiment(quick_report: tuple[int, Path, dict[str, Any]]) -> None:
+    _, out, doc = quick_report
+    md = (out / "report.md").read_text()
+    assert md.startswith("# The lab's experiments, rerun\n\n**PASS**")
+    for heading in ("1. Linear and XOR data", "2. Learning rates on linear data", "3. Hidden units on linear data",
+                    "4. MSE vs BCE on XOR", "5. Sigmoid vs ReLU on XOR", "6. ReLU + BCE at lr 0.01 vs 0.001",
+                    "7. Decision boundaries on XOR", "8. The lab's arithmetic vs refnet's default", "All runs"):
+        assert f"## {heading}" in md
+    for name in FIGURES:
+        assert f"]({name})" in md
+    # every table row of the Markdown has as many cells as its header
+    for block in re.findall(r"(?:^\|.*\|\n)+", md, flags=re.MULTILINE):
+        widths = {len(re.split(r"(?<!\\)\|", row)) for row in block.splitlines()}
+        assert len(widths) == 1
+
+
+def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[str, Any]]) -> None:
+    _, _, doc = quick_report
+    runs = doc["data"]["runs"]
+    # baseline 2 + lr sweep 12 + hidden 5 + XOR variants 4 + conventions 6 settings, each for every
+    # seed; settings that recur are trained once: the baseline's linear setting (lr and hidden sweeps)
+    # and the default convention at lr 0.05 on linear data (lr sweep and convention comparison).
+    assert len(runs) == SEEDS * (2 + 2 * len(LR_SWEEP) + len(HIDDEN_SWEEP) + 4 + 6 - 3)
+    sizes = SIZES["quick"]
+    for r in runs:
+        assert r["epochs"] == (sizes.linear_epochs if r["data"] == "linear" else sizes.xor_epochs)
+        assert r["seed"] in range(SEEDS) and 0.0 <= r["accuracy"] <= 100.0
+        assert r["seconds"] > 0 and r["outcome"] in ("converged", "stalled", "diverged")
+    lab_lrs = sorted({r["lr"] for r in runs if r["data"] == "linear" and r["convention"] == "lab"
+                      and r["hidden"] == [4, 4]})
+    assert lab_lrs == sorted(LR_SWEEP)
+    assert sorted({r["hidden"][0] for r in runs}) == sorted(HIDDEN_SWEEP)
+    all_runs = next(t for t in doc["tables"] if t["caption"] == "One row per run:")
+    assert len(all_runs["rows"]) == len(runs)
+    assert all_runs["headers"][-5:] == ["final loss", "accuracy %", "outcome", "converged at", "time (s)"]
+    # The lab's baseline: sigmoid/MSE reaches 100% on linear data for every seed.
+    base = [r for r in runs if r["data"] == "linear" and r["convention"] == "lab" and r["lr"] == 0.05
+            and r["hidden"] == [4, 4]]
+    assert len(base) == SEEDS and all(r["accuracy"] == 100.0 for r in base)
+
+
+def test_findings_checks_and_convention_gaps(quick_report: tuple[int, Path, dict[str, Any]]) -> None:
+    _, _, doc = quick_report
+    data = doc["data"]
+    assert len(data["findings"]) == 11
+    for f in data["findings"]:
+        assert f["seeds"] == SEEDS and 0 <= f["holds"] <= SEEDS and f["verdict"] and f["measured"]
+    assert {c["name"] for c in data["checks"]} == {"baseline", "lr sweep", "members"}
+    assert all(c["passed"] for c in data["checks"])
+    gaps = {(c["setting"], c["comparison"]): c["gap_decades"] for c in data["conventions"]}
+    assert len(gaps) == 6
+    # Same nominal lr: the default takes N times smaller steps, so its curve is far from the lab's;
+    # at lr x N the XOR curves nearly coincide (only the order of the updates differs).
+    assert min(gaps[("XOR sigmoid/MSE", "same lr")]) > 1.0
+    assert max(gaps[("XOR sigmoid/MSE", "lr x 21")]) < 0.1
+
+
+def test_convergence_epoch() -> None:
+    assert convergence_epoch(np.array([1.0, 0.5, 0.02, 0.01, 0.001])) == 4
+    assert convergence_epoch(np.array([1.0, 0.5, 0.2])) is None
+    assert convergence_epoch(np.array([np.nan, 0.0])) is None
+    assert convergence_epoch(np.array([], dtype=np.float64)) is None
+
+
+def test_flags(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        experiments.main(["--quick", "--full"])
+    assert experiments.main(["--seeds", "0", "--quiet", "--report", str(tmp_path)]) == 2
+    assert not (tmp_path / "report.json").exists()
