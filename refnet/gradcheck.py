@@ -91,6 +91,12 @@ def _eps(dtype: npt.DTypeLike) -> float:
     return float(np.finfo(dtype).eps)
 
 
+def _eta(dtype: npt.DTypeLike) -> float:
+    """Absolute underflow error of one rounding (half the smallest subnormal), in eps units."""
+    info = np.finfo(dtype)
+    return float(info.smallest_subnormal) / float(info.eps)
+
+
 def _abs64(a: FloatArray) -> npt.NDArray[np.float64]:
     return np.abs(np.asarray(a, dtype=np.float64))
 
@@ -102,15 +108,22 @@ class Evaluation:
     value: np.longdouble
     trace: tuple[FloatArray, ...]
     signature: bytes
+    bounds: tuple[npt.NDArray[np.float64], ...] = ()
+    """Per element of each ``trace`` array: a bound on the error it adds to ``value``."""
+    noise: float = 0.0
+    """A bound on the error every evaluation has (the final reductions)."""
+
+    @property
+    def total_noise(self) -> float:
+        return self.noise + sum(float(np.sum(b)) for b in self.bounds)
 
 
 @dataclass(frozen=True)
 class Problem:
     """A scalar objective of one array ``x``, its claimed gradient and error model.
 
-    ``noise_weights[j]`` bounds the error that element ``j`` of ``trace[j]``
-    contributes to the objective when it is recomputed; ``global_noise`` is
-    always present; ``analytic_error`` bounds the rounding of ``gradient``.
+    ``evaluate`` returns the objective with its rounding bounds at that point;
+    ``analytic_error`` bounds the rounding of ``gradient``.
     """
 
     component: str
@@ -118,8 +131,6 @@ class Problem:
     x: FloatArray
     gradient: FloatArray
     evaluate: Callable[[FloatArray], Evaluation]
-    noise_weights: tuple[npt.NDArray[np.float64], ...]
-    global_noise: float
     analytic_error: npt.NDArray[np.float64]
     lower: float | None = None
     upper: float | None = None
@@ -183,36 +194,37 @@ def _out_bound(layer: Layer, x: FloatArray, y: FloatArray) -> npt.NDArray[np.flo
         m = np.matmul(_abs64(x), _abs64(layer.params["W"]))
         if "b" in layer.params:
             m = m + _abs64(layer.params["b"])
-        out: npt.NDArray[np.float64] = (layer.in_features + 1) * m
+        out: npt.NDArray[np.float64] = (layer.in_features + 1) * (m + _eta(y.dtype))
         return out
     if isinstance(layer, (Sigmoid, Tanh)):
-        return 4.0 * _abs64(y)
+        return 4.0 * (_abs64(y) + _eta(y.dtype))
     if isinstance(layer, (ReLU, Identity)):
         return np.zeros(y.shape)
-    return 8.0 * _abs64(y)
+    return 8.0 * (_abs64(y) + _eta(y.dtype))
 
 
 def _grad_bounds(layer: Layer, x: FloatArray, y: FloatArray, dy: FloatArray,
                  grads: dict[str, FloatArray]) -> dict[str, npt.NDArray[np.float64]]:
     """Bound on the rounding of the layer's own backward formulas (``x`` = input gradient)."""
     ady = _abs64(dy)
+    eta = _eta(dy.dtype)
     if isinstance(layer, Linear):
         aw = _abs64(layer.params["W"])
         ax = _abs64(x)
         n = x.shape[-2]
-        out = {"x": (layer.out_features + 1) * np.matmul(ady, np.swapaxes(aw, -1, -2)),
-               "W": (n + 1) * np.matmul(np.swapaxes(ax, -1, -2), ady)}
+        out = {"x": (layer.out_features + 1) * (np.matmul(ady, np.swapaxes(aw, -1, -2)) + eta),
+               "W": (n + 1) * (np.matmul(np.swapaxes(ax, -1, -2), ady) + eta)}
         if "b" in layer.params:
-            out["b"] = (n + 1) * np.sum(ady, axis=-2, keepdims=True)
+            out["b"] = (n + 1) * (np.sum(ady, axis=-2, keepdims=True) + eta)
         return out
     ay = _abs64(y)
     if isinstance(layer, Sigmoid):
-        return {"x": ady * (3.0 * ay * np.abs(1.0 - ay) + 4.0 * np.abs(1.0 - 2.0 * ay) * ay)}
+        return {"x": ady * (3.0 * ay * np.abs(1.0 - ay) + 4.0 * np.abs(1.0 - 2.0 * ay) * ay) + 3.0 * eta}
     if isinstance(layer, Tanh):
-        return {"x": ady * (3.0 * np.abs(1.0 - ay * ay) + 8.0 * ay * ay)}
+        return {"x": ady * (3.0 * np.abs(1.0 - ay * ay) + 8.0 * ay * ay) + 3.0 * eta}
     if isinstance(layer, (ReLU, Identity)):
         return {"x": np.zeros(x.shape)}
-    return {k: 8.0 * _abs64(v) for k, v in grads.items()}
+    return {k: 8.0 * (_abs64(v) + eta) for k, v in grads.items()}
 
 
 def _propagate(layer: Layer, x: FloatArray, y: FloatArray,
@@ -259,7 +271,8 @@ def _loss_bounds(loss: Loss, y: FloatArray, t: FloatArray) -> tuple[npt.NDArray[
         else:
             terms = 8.0 * _abs64(loss.terms(y, t))
             grad = 8.0 * _abs64(loss.term_grad(y, t))
-    return terms, grad / count
+    eta = _eta(y.dtype)
+    return terms + 3.0 * eta, grad / count + 4.0 * eta
 
 
 def _reduction_noise(loss: Loss, terms: FloatArray) -> float:
@@ -362,7 +375,6 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
         grads = layer.grad_params(dy)
         faults = _layer_structure(layer, x, dy)
         bounds = _grad_bounds(layer, x, y, dy, {"x": gx, **grads})
-        weight = eps * _abs64(dy) * _out_bound(layer, x, y)
     v = _ld(dy)
     ld_eps = _eps(np.longdouble)
     clone = copy.deepcopy(layer)
@@ -380,10 +392,12 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
         clone.params = params
         with np.errstate(all="ignore"):
             out = clone.forward(inp)
+            bound = eps * _abs64(dy) * _out_bound(clone, inp, out)
         sig = _signature([inp]) if isinstance(clone, ReLU) else b""
-        return Evaluation(np.sum(v * _ld(out)), (out,), sig)
+        products = v * _ld(out)
+        noise = ld_eps * float(np.sum(np.abs(products))) * (out.size + 1)
+        return Evaluation(np.sum(products), (out,), sig, (bound,), noise)
 
-    glob = ld_eps * float(np.sum(np.abs(v * _ld(y)))) * (y.size + 1)
     problems = []
     wrts: list[tuple[str, FloatArray, FloatArray | None]] = [("x", x, gx)]
     wrts += [(k, p, grads.get(k)) for k, p in layer.params.items()]
@@ -392,7 +406,6 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
         evaluate = _bind(objective, x_eval, base_params, None if wrt == "x" else wrt)
         problems.append(Problem(
             component=name, wrt=wrt, x=at.copy(), gradient=g_ok, evaluate=evaluate,
-            noise_weights=(weight,), global_noise=glob,
             analytic_error=eps * bounds.get(wrt, 8.0 * _abs64(g_ok)),
             faults=tuple(faults + gf), reference=refs.get(wrt), untouched=untouched))
     return problems
@@ -412,10 +425,9 @@ def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | N
     with np.errstate(all="ignore"):
         g1 = loss.grad(y, t)
         g2 = loss.grad(y, t)
-        terms = loss.terms(y, t)
     faults = [] if g1.tobytes() == g2.tobytes() else ["two gradient calls differ"]
     g, gf = _conform("y", g1, y)
-    tb, gb = _loss_bounds(loss, y, t)
+    _, gb = _loss_bounds(loss, y, t)
     t_copy = t.copy()
     refg = None
     if reference is not None:
@@ -427,12 +439,13 @@ def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | N
         with np.errstate(all="ignore"):
             value = loss.value(z, t_copy)
             out = loss.terms(z, t_copy)
-        return Evaluation(np.sum(_ld(value)), (out,), b"")
+            tb, _ = _loss_bounds(loss, z, t_copy)
+        return Evaluation(np.sum(_ld(value)), (out,), b"", (eps * tb / _count(loss, z),),
+                          eps * _reduction_noise(loss, out))
 
     return Problem(
         component=name, wrt="y", x=y.copy(), gradient=g, evaluate=evaluate,
-        noise_weights=(eps * tb / _count(loss, y),),
-        global_noise=eps * _reduction_noise(loss, terms), analytic_error=eps * gb,
+        analytic_error=eps * gb,
         lower=lower, upper=upper, faults=tuple(faults + gf), reference=refg, untouched=untouched)
 
 
@@ -460,6 +473,42 @@ def _detached(net: Network) -> Network:
     return copy.deepcopy(shallow)
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """A forward and backward pass through a network copy, kept for the error model."""
+
+    ins: list[FloatArray]
+    outs: list[FloatArray]
+    terms: FloatArray
+    value: FloatArray
+    dys: list[FloatArray]   # dL/d(output of layer i)
+
+
+def _net_pass(work: Network, x3: FloatArray, t3: FloatArray) -> _Pass:
+    ins, outs = [], []
+    a = x3
+    with np.errstate(all="ignore"):
+        for layer in work.layers:
+            ins.append(a)
+            a = layer.forward(a)
+            outs.append(a)
+        terms = work.loss.terms(a, t3)
+        value = work.loss.value(a, t3)
+        dys: list[FloatArray] = [work.loss.grad(a, t3)]
+        for i in range(len(work.layers) - 1, 0, -1):
+            dys.insert(0, work.layers[i].grad_input(dys[0]))
+    return _Pass(ins, outs, terms, value, dys)
+
+
+def _net_bounds(work: Network, ps: _Pass, t3: FloatArray, eps: float) -> tuple[npt.NDArray[np.float64], ...]:
+    with np.errstate(all="ignore"):
+        tb, _ = _loss_bounds(work.loss, ps.outs[-1], t3)
+        weights = [eps * _abs64(ps.dys[i]) * _out_bound(layer, ps.ins[i], ps.outs[i])
+                   for i, layer in enumerate(work.layers)]
+    weights.append(eps * tb / _count(work.loss, ps.outs[-1]))
+    return tuple(weights)
+
+
 def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, component: str = "network",
                     reference: str | None = None) -> Problem:
     """Problem for a whole network w.r.t. all its parameters, flattened ``(K, n_params)``.
@@ -480,16 +529,8 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
         _, grads = net.gradients(x3, t3)
         _, again = net.gradients(x3, t3)
         # forward and backward on the copy, keeping what the error model needs
-        ins, outs = [], []
-        a = x3
-        for layer in work.layers:
-            ins.append(a)
-            a = layer.forward(a)
-            outs.append(a)
-        terms = work.loss.terms(a, t3)
-        dys: list[FloatArray] = [work.loss.grad(a, t3)]
-        for i in range(len(work.layers) - 1, 0, -1):
-            dys.insert(0, work.layers[i].grad_input(dys[0]))
+        base = _net_pass(work, x3, t3)
+        ins, outs, dys, a = base.ins, base.outs, base.dys, base.outs[-1]
         zero_faults = []
         for i, layer in enumerate(work.layers):
             z = np.zeros_like(dys[i])
@@ -499,10 +540,7 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
     faults: list[str] = list(zero_faults)
     if not all(_same(a1, a2) for a1, a2 in zip(grads, again)):
         faults.append("two gradient calls differ")
-    tb, gb = _loss_bounds(work.loss, a, t3)
-    weights = [eps * _abs64(dys[i]) * _out_bound(layer, ins[i], outs[i])
-               for i, layer in enumerate(work.layers)]
-    weights.append(eps * tb / _count(work.loss, a))
+    _, gb = _loss_bounds(work.loss, a, t3)
     e = eps * gb
     errors: dict[str, npt.NDArray[np.float64]] = {}
     for i in range(len(work.layers) - 1, -1, -1):
@@ -540,21 +578,13 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
 
     def evaluate(flat: FloatArray) -> Evaluation:
         work.set_flat(flat)
-        produced, relu_in = [], []
-        h = x3
-        with np.errstate(all="ignore"):
-            for layer in work.layers:
-                if isinstance(layer, ReLU):
-                    relu_in.append(h)
-                h = layer.forward(h)
-                produced.append(h)
-            produced.append(work.loss.terms(h, t3))
-            value = work.loss.value(h, t3)
-        return Evaluation(np.sum(_ld(value)), tuple(produced), _signature(relu_in))
+        ps = _net_pass(work, x3, t3)
+        relu_in = [ps.ins[i] for i, layer in enumerate(work.layers) if isinstance(layer, ReLU)]
+        return Evaluation(np.sum(_ld(ps.value)), (*ps.outs, ps.terms), _signature(relu_in),
+                          _net_bounds(work, ps, t3, eps), eps * _reduction_noise(work.loss, ps.terms))
 
     return Problem(
         component=component, wrt="params", x=flat0, gradient=gradient, evaluate=evaluate,
-        noise_weights=tuple(weights), global_noise=eps * _reduction_noise(work.loss, terms),
         analytic_error=np.concatenate(aerr, axis=1), label=_flat_label(net),
         faults=tuple(faults), reference=refg, untouched=untouched)
 
@@ -586,9 +616,18 @@ class _Directional:
 
 def _directional(p: Problem, d: FloatArray, base: Evaluation, g: LDArray) -> _Directional:
     """Compare ``(f(x + s d) - f(x - s d)) / 2s`` at ``s = 1, 1/2`` with ``g . d``."""
-    touched = [np.zeros(t.shape, dtype=bool) for t in base.trace]
+    # Elements that depend on the perturbed ones: NaN there propagates through every
+    # arithmetic dependency, even where a step is too small to change the rounded value.
+    poisoned = p.x.copy()
+    poisoned[d != 0] = np.nan
+    en = p.evaluate(poisoned)
+    touched = [np.isnan(t) for t in en.trace]
     errs: list[np.longdouble] = []
+    asym: list[float] = []
+    support = d != 0
     kink = False
+    noise = base.noise
+    bounds = list(base.bounds)
     for s in (1, 2):
         step = d / d.dtype.type(s)
         xp, xm = p.x + step, p.x - step
@@ -596,14 +635,22 @@ def _directional(p: Problem, d: FloatArray, base: Evaluation, g: LDArray) -> _Di
         kink = kink or ep.signature != base.signature or em.signature != base.signature
         for i, tb in enumerate(base.trace):
             touched[i] |= (ep.trace[i] != tb) | (em.trace[i] != tb)
+        noise = max(noise, ep.noise, em.noise)
+        bounds = [np.fmax(np.fmax(b, bp), bm) for b, bp, bm in zip(bounds, ep.bounds, em.bounds)]
         delta = _ld(xp) - _ld(xm)
         half = np.longdouble(2) / np.longdouble(s)
         errs.append((ep.value - em.value) / half - np.sum(g * delta) / half)
+        # x +- step need not both be exact (crossing a binade): the quotient is then off
+        # centre by (a - b)/2 times the curvature, estimated from the second difference.
+        up, down = (_ld(xp) - _ld(p.x))[support], (_ld(p.x) - _ld(xm))[support]
+        rel = float(np.max(np.abs(up - down) / (up + down), initial=0.0))
+        asym.append(float(abs(ep.value - 2 * base.value + em.value)) * s * rel)
     e1, e2 = errs
-    noise = p.global_noise + sum(float(np.sum(w[m])) for w, m in zip(p.noise_weights, touched))
+    noise += sum(float(np.sum(b[m])) for b, m in zip(bounds, touched))
     analytic = float(np.sum(_abs64(d) * p.analytic_error))
     trunc = float(abs(e1 - e2)) / 3.0
-    return _Directional(float((4 * e2 - e1) / 3), trunc + 3.0 * noise + analytic, kink)
+    centre = (4.0 * asym[1] + asym[0]) / 3.0
+    return _Directional(float((4 * e2 - e1) / 3), trunc + 3.0 * noise + analytic + centre, kink)
 
 
 def _ratio(observed: float, expected: float) -> float:
@@ -638,7 +685,6 @@ def taylor_sweep(p: Problem, seed: int) -> list[TaylorPoint]:
     d = (np.maximum(np.abs(p.x), dt(1)) * u.astype(p.x.dtype)).astype(p.x.dtype)
     g = _ld(p.gradient)
     base = p.evaluate(p.x.copy())
-    noise = p.global_noise + sum(float(np.sum(w)) for w in p.noise_weights)
     last = int(math.ceil(-math.log2(float(np.cbrt(_eps(p.x.dtype))))))
     points = []
     for k in range(1, last + 1):
@@ -652,7 +698,7 @@ def taylor_sweep(p: Problem, seed: int) -> list[TaylorPoint]:
         ev = p.evaluate(xp)
         delta = _ld(xp) - _ld(p.x)
         rem = float(abs(ev.value - base.value - np.sum(g * delta)))
-        floor = 2.0 * noise + float(np.sum(np.abs(np.asarray(delta, dtype=np.float64)) * p.analytic_error))
+        floor = base.total_noise + ev.total_noise + float(np.sum(np.abs(np.asarray(delta, dtype=np.float64)) * p.analytic_error))
         ok = ev.signature == base.signature and math.isfinite(rem) and rem > _TAYLOR_FLOOR * floor
         points.append(TaylorPoint(s, rem, floor, ok))
     return points

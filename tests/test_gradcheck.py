@@ -1,0 +1,354 @@
+"""Gradient checker: real components pass, wrong ones fail, and the checker itself is honest.
+
+Hypothesis draws the values of the real-component checks directly (including
+adversarial ones: zeros, cancellations, saturation), because a correct
+gradient must pass for every input. Mutant checks draw a seed and shapes:
+a wrong gradient is only detectable where it differs measurably from the
+right one, which holds with probability 1 for random values but not for
+every value (a sign flip of a zero element changes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from refnet import gradcheck as gc
+from refnet.layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
+from refnet.losses import BCE, MSE, BCEWithLogits, Loss
+from refnet.network import mlp
+from refnet.precision import FloatArray
+from tests.tolerances import DTYPES
+from verify import gradcheck as vgc
+from verify import mutants as mt
+
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])
+
+
+def values(dtype: str, shape: tuple[int, ...], lo: float, hi: float) -> st.SearchStrategy[FloatArray]:
+    """Arrays of ``dtype`` with elements in [lo, hi] (bounds representable in float32)."""
+    width = 32 if dtype == "float32" else 64
+    return hnp.arrays(np.dtype(dtype), shape,
+                      elements=st.floats(lo, hi, allow_nan=False, allow_subnormal=False, width=width))
+
+
+@st.composite
+def layer_case(draw: st.DrawFn) -> tuple[Layer, FloatArray, FloatArray]:
+    """A real layer with hypothesis-chosen shape, dtype, input, upstream gradient and weights."""
+    dtype = draw(st.sampled_from(DTYPES))
+    kind = draw(st.sampled_from(["Linear", "Linear (no bias)", "Sigmoid", "ReLU", "Tanh", "Identity"]))
+    n, fin, fout = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    layer: Layer
+    if kind.startswith("Linear"):
+        w = draw(values(dtype, (1, fin, fout), -4.0, 4.0))
+        b = draw(values(dtype, (1, 1, fout), -4.0, 4.0)) if kind == "Linear" else None
+        layer = Linear(w, b)
+    else:
+        layer = {"Sigmoid": Sigmoid, "ReLU": ReLU, "Tanh": Tanh, "Identity": Identity}[kind]()
+        fout = fin
+    x = draw(values(dtype, (1, n, fin), -8.0, 8.0))
+    dy = draw(values(dtype, (1, n, fout), -4.0, 4.0))
+    return layer, x, dy
+
+
+@given(case=layer_case())
+def test_every_real_layer_passes(case: tuple[Layer, FloatArray, FloatArray]) -> None:
+    layer, x, dy = case
+    ref = "float64" if x.dtype == np.float32 else "longdouble"
+    for p in gc.layer_problems(layer, x, dy, reference=ref):
+        r = gc.check(p, seed=0)
+        # a ReLU input within the step of 0 is a kink: inconclusive, never pass or fail
+        allowed = ("PASS", "KINK") if isinstance(layer, ReLU) else ("PASS",)
+        assert r.status in allowed, r
+        assert r.ratio <= 1.0 and not r.faults
+        assert r.reference is not None and r.reference <= 1.0
+
+
+@st.composite
+def loss_case(draw: st.DrawFn) -> tuple[Loss, FloatArray, FloatArray, float | None, float | None]:
+    dtype = draw(st.sampled_from(DTYPES))
+    kind = draw(st.sampled_from(["MSE", "BCE", "BCEWithLogits"]))
+    reduction = draw(st.sampled_from(["mean", "sum"]))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 5)), draw(st.integers(1, 3)))
+    t = draw(values(dtype, shape, 0.0, 1.0))
+    if kind == "BCE":
+        return BCE(reduction), draw(values(dtype, shape, 0.0625, 0.9375)), t, 0.0, 1.0
+    loss = MSE(reduction) if kind == "MSE" else BCEWithLogits(reduction)
+    return loss, draw(values(dtype, shape, -8.0, 8.0)), t, None, None
+
+
+@given(case=loss_case())
+def test_every_real_loss_passes(case: tuple[Loss, FloatArray, FloatArray, float | None, float | None]) -> None:
+    loss, y, t, lower, upper = case
+    ref = "float64" if y.dtype == np.float32 else "longdouble"
+    r = gc.check(gc.loss_problem(loss, y, t, lower=lower, upper=upper, reference=ref), seed=0)
+    assert r.status == "PASS", r
+    assert r.reference is not None and r.reference <= 1.0
+
+
+@settings(max_examples=12)
+@given(dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16), members=st.integers(1, 2),
+       activation=st.sampled_from(["sigmoid", "tanh", "relu"]), loss=st.sampled_from(["mse", "bce-logits"]))
+def test_whole_networks_pass(dtype: str, seed: int, members: int, activation: str, loss: str) -> None:
+    def draw(rng: np.random.Generator) -> list[gc.Problem]:
+        seeds = [int(s) for s in rng.integers(0, 2**31, members)]
+        net = mlp(2, (4, 3), 1, activation=activation, loss=loss, dtype=dtype, seed=seeds)
+        return [gc.network_problem(net, XOR_X, XOR_T)]
+    (r,) = gc.check_drawn(draw, seed=seed)
+    assert r.status == "PASS", r
+    assert r.shape == (members, 2 * 4 + 4 + 4 * 3 + 3 + 3)
+
+
+@settings(max_examples=30)
+@given(dtype=st.sampled_from(DTYPES), mutant=st.sampled_from(mt.MUTANTS), seed=st.integers(0, 2**16),
+       n=st.integers(2, 5), size=st.integers(2, 4))
+def test_every_mutant_fails(dtype: str, mutant: mt.Mutant, seed: int, n: int, size: int) -> None:
+    results = gc.check_drawn(mt._layer_draw(mutant, dtype, n, size), seed=seed, taylor=False)
+    assert any(r.status == "FAIL" for r in results), results
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mutants_command_catches_all_at_layer_level(dtype: str) -> None:
+    results = mt.check_mutants([dtype], seed=0)
+    assert {r.mutant for r in results} == {m.name for m in mt.MUTANTS}
+    assert all(r.caught for r in results if r.level == "layer")
+    # float64 is sensitive enough to catch every mutant inside the whole network too
+    if dtype == "float64":
+        assert all(r.caught for r in results)
+
+
+def test_non_square_transposed_weight_gradient_is_a_shape_fault() -> None:
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((1, 3, 2))
+    layer = mt.TransposedLinear(w, rng.standard_normal((1, 1, 2)))
+    ps = gc.layer_problems(layer, rng.standard_normal((1, 4, 3)), rng.standard_normal((1, 4, 2)))
+    r = gc.check(next(p for p in ps if p.wrt == "W"))
+    assert r.status == "FAIL" and any("shape (1, 2, 3) != (1, 3, 2)" in f for f in r.faults)
+
+
+# ----------------------------------------------------------------- structure
+
+class _WritesIntoDy(ReLU):
+    """The dlfs bug: zeroes the upstream gradient in place."""
+
+    def grad_input(self, dy: FloatArray) -> FloatArray:
+        out = super().grad_input(dy)
+        dy[...] = 0
+        return out
+
+
+class _Float64Gradient(Linear):
+    def grad_params(self, dy: FloatArray) -> dict[str, FloatArray]:
+        return {k: v.astype(np.float64) for k, v in super().grad_params(dy).items()}
+
+
+class _Offset(Tanh):
+    """Returns a nonzero gradient for a zero upstream gradient."""
+
+    def grad_input(self, dy: FloatArray) -> FloatArray:
+        out: FloatArray = super().grad_input(dy) + dy.dtype.type(1e-3)
+        return out
+
+
+class _Drifting(Sigmoid):
+    """Each backward call differs a little from the previous one."""
+
+    calls = 0
+
+    def grad_input(self, dy: FloatArray) -> FloatArray:
+        self.calls += 1
+        out: FloatArray = super().grad_input(dy) * dy.dtype.type(1 + 1e-9 * self.calls)
+        return out
+
+
+def _faults(layer: Layer, dtype: str = "float64") -> tuple[str, ...]:
+    rng = np.random.default_rng(3)
+    fin = layer.params["W"].shape[1] if "W" in layer.params else 3
+    fout = layer.params["W"].shape[2] if "W" in layer.params else 3
+    x = rng.standard_normal((1, 4, fin)).astype(dtype) + 0.5
+    dy = rng.standard_normal((1, 4, fout)).astype(dtype)
+    return tuple(f for p in gc.layer_problems(layer, x, dy) for f in gc.check(p).faults)
+
+
+def test_structural_faults_are_reported() -> None:
+    w = np.random.default_rng(0).standard_normal((1, 3, 2)).astype(np.float32)
+    assert any("dtype float64 != float32" in f for f in _faults(_Float64Gradient(w), "float32"))
+    assert any("zero upstream" in f for f in _faults(_Offset()))
+    assert any("two backward calls differ" in f for f in _faults(_Drifting()))
+    assert any("dy changed by the check" in f for f in _faults(_WritesIntoDy()))
+    assert _faults(Tanh()) == () and _faults(Linear(w.astype(np.float64))) == ()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_check_leaves_inputs_and_params_bit_identical(dtype: str) -> None:
+    rng = np.random.default_rng(5)
+    w, b = rng.standard_normal((1, 3, 3)).astype(dtype), rng.standard_normal((1, 1, 3)).astype(dtype)
+    layer = Linear(w, b)
+    x, dy = rng.standard_normal((1, 4, 3)).astype(dtype), rng.standard_normal((1, 4, 3)).astype(dtype)
+    before = [a.tobytes() for a in (w, b, x, dy)]
+    for p in gc.layer_problems(layer, x, dy):
+        assert gc.check(p).status == "PASS"
+    assert [a.tobytes() for a in (w, b, x, dy)] == before
+    assert layer.params["W"] is w and layer.params["b"] is b
+    net = mlp(dtype=dtype, seed=2)
+    flat = net.get_flat()
+    assert gc.check(gc.network_problem(net, XOR_X, XOR_T)).status == "PASS"
+    assert net.get_flat().tobytes() == flat.tobytes()
+
+
+def test_zero_upstream_gives_zero_and_gradient_shapes_match() -> None:
+    rng = np.random.default_rng(0)
+    layer = Linear(rng.standard_normal((1, 2, 5)), rng.standard_normal((1, 1, 5)))
+    ps = gc.layer_problems(layer, rng.standard_normal((1, 3, 2)), np.zeros((1, 3, 5)))
+    for p in ps:
+        assert p.gradient.shape == p.x.shape and p.gradient.dtype == p.x.dtype
+        assert np.all(p.gradient == 0)
+        assert gc.check(p).status == "PASS"
+
+
+# ----------------------------------------------------------------- method
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_steps_are_exactly_representable_and_near_cbrt_eps(dtype: str, data: st.DataObject) -> None:
+    x = data.draw(values(dtype, (16,), -1e6, 1e6))
+    h = gc.steps(x)
+    assert h.dtype == x.dtype
+    assert np.array_equal((x + h) - x, h)
+    ideal = np.cbrt(np.finfo(dtype).eps) * np.maximum(np.abs(x.astype(np.float64)), 1.0)
+    assert np.all(h > 0.5 * ideal) and np.all(h < 2.0 * ideal)
+
+
+def test_steps_stay_inside_the_domain() -> None:
+    y = np.array([0.001, 0.5, 0.999], dtype=np.float32)
+    h = gc.steps(y, 0.0, 1.0)
+    assert np.all(y - h > 0) and np.all(y + h < 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_at_zero_is_a_kink_not_a_verdict(dtype: str) -> None:
+    x = np.array([[[0.0, 1.0, -1.0]]], dtype=dtype)
+    (p,) = gc.layer_problems(ReLU(), x, np.ones((1, 1, 3), dtype=dtype))
+    r = gc.check(p)
+    assert r.status == "KINK" and r.kinks == 1
+    near = np.array([[[float(gc.steps(x)[0, 0, 1]) / 2, 1.0, -1.0]]], dtype=dtype)
+    (p,) = gc.layer_problems(ReLU(), near, np.ones((1, 1, 3), dtype=dtype))
+    assert gc.check(p).status == "KINK"
+
+
+def test_kink_redraws_with_fixed_seeds_and_budget() -> None:
+    seen: list[float] = []
+
+    def draw(rng: np.random.Generator) -> list[gc.Problem]:
+        x = rng.standard_normal((1, 2, 2))
+        if len(seen) < 2:
+            x[0, 0, 0] = 0.0  # the first two draws sit on the kink
+        seen.append(float(x[0, 1, 1]))
+        return gc.layer_problems(ReLU(), x, np.ones((1, 2, 2)))
+
+    (r,) = gc.check_drawn(draw, seed=9)
+    assert r.status == "PASS" and r.kinks == 2
+    assert seen[2] == float(np.random.default_rng([9, 2]).standard_normal((1, 2, 2))[0, 1, 1])
+
+    def always(rng: np.random.Generator) -> list[gc.Problem]:
+        return gc.layer_problems(ReLU(), np.zeros((1, 1, 2)), np.ones((1, 1, 2)))
+
+    (r,) = gc.check_drawn(always, seed=0, budget=3)
+    assert r.status == "KINK" and r.kinks == 4
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_projected_mode_localises_a_single_wrong_element(dtype: str) -> None:
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((1, 24, 16)).astype(dtype)
+    layer = mt.SignFlipLinear(w, rng.standard_normal((1, 1, 16)).astype(dtype))
+    x, dy = rng.standard_normal((1, 8, 24)).astype(dtype), rng.standard_normal((1, 8, 16)).astype(dtype)
+    p = next(q for q in gc.layer_problems(layer, x, dy) if q.wrt == "W")
+    real = Linear(w)
+    real.forward(x)
+    flipped = int(np.argmax(np.abs(real.grad_params(dy)["W"])))
+    r = gc.check(p, seed=4, mode="projected")
+    assert r.status == "FAIL" and r.mode == "projected"
+    assert r.worst.startswith(p.name(flipped)), (r.worst, p.name(flipped))
+    assert "u[4," in r.worst  # the seed of the projection that exposed it
+    assert gc.check(gc.layer_problems(Linear(w), x, dy)[1], mode="projected").status == "PASS"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_taylor_order_two_for_right_gradients_one_for_wrong(dtype: str) -> None:
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((1, 4, 3)) * 2).astype(dtype)
+    dy = rng.standard_normal((1, 4, 3)).astype(dtype)
+    right = gc.taylor_order(gc.layer_problems(Sigmoid(), x, dy)[0], seed=0)
+    wrong = gc.taylor_order(gc.layer_problems(mt.SigmoidY(), x, dy)[0], seed=0)
+    assert right is not None and right > 1.7
+    assert wrong is not None and abs(wrong - 1.0) < 0.2
+    linear = gc.layer_problems(Linear(rng.standard_normal((1, 3, 3)).astype(dtype)), x, dy)[0]
+    assert gc.taylor_order(linear, seed=0) is None  # affine in x: remainder at rounding level
+
+
+def test_member_axis_is_independent() -> None:
+    rng = np.random.default_rng(8)
+    w, b = rng.standard_normal((2, 3, 2)), rng.standard_normal((2, 1, 2))
+    x, dy = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 4, 2))
+    ps = gc.layer_problems(Linear(w, b), x, dy)
+    for p in ps:
+        assert gc.check(p).status == "PASS"
+    pw = ps[1]
+    base = pw.evaluate(pw.x.copy())
+    moved = pw.x.copy()
+    moved[0] += 0.5  # member 0 only
+    out = pw.evaluate(moved).trace[0]
+    assert np.array_equal(out[1], base.trace[0][1]) and not np.array_equal(out[0], base.trace[0][0])
+    # each member of the K=2 gradient equals the K=1 gradient of that member alone
+    for k in range(2):
+        alone = gc.layer_problems(Linear(w[k:k + 1], b[k:k + 1]), x[k:k + 1], dy[k:k + 1])[1]
+        assert np.array_equal(alone.gradient[0], pw.gradient[k])
+
+
+# ----------------------------------------------------------------- the command
+
+def test_command_passes_lists_every_component_and_is_deterministic(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gc.json"
+    assert vgc.main(["--json", str(path), "--quiet"]) == vgc.EXIT_PASS
+    doc = json.loads(path.read_text())
+    assert doc["passed"] is True
+    seen = {(r["component"], r["dtype"], r["wrt"]) for r in doc["rows"]}
+    for dt in DTYPES:
+        for comp, wrts in (("Linear", "xWb"), ("Linear (no bias)", "xW"), ("Sigmoid", "x"), ("ReLU", "x"),
+                           ("Tanh", "x"), ("Identity", "x")):
+            assert {(comp, dt, w) for w in wrts} <= seen
+        for comp in ("MSE", "BCE", "BCEWithLogits"):
+            assert (comp, dt, "y") in seen
+        assert ("network (lab)", dt, "params") in seen
+    assert all(r["status"] == "PASS" for r in doc["rows"])
+    assert all(m["caught"] for m in doc["mutants"] if m["level"] == "layer")
+    capsys.readouterr()
+    assert vgc.main(["--quick", "--dtype", "float32", "--seed", "3"]) == 0
+    first = capsys.readouterr().out
+    assert vgc.main(["--quick", "--dtype", "float32", "--seed", "3"]) == 0
+    assert capsys.readouterr().out == first and "PASS" in first
+
+
+def test_report_and_exit_codes(tmp_path: Path) -> None:
+    assert vgc.main(["--quick", "--quiet", "--dtype", "float64", "--report", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["ok"] is True and doc["data"]["passed"] is True
+    assert (tmp_path / "report.md").read_text().startswith("# Finite-difference gradient check")
+    assert (tmp_path / "taylor.png").stat().st_size > 1000
+    ok = gc.Result("c", "float64", "x", "PASS", 0.0, 1.0, 0.0, "-", 1e-6, 0, "exhaustive")
+    row = vgc.Row(ok, "s", 1, 0)
+    caught = mt.MutantResult("m", "float64", "layer", True, "", 2.0)
+    escaped = mt.MutantResult("m", "float64", "layer", False, "", 0.5)
+    assert vgc.exit_code([row], [caught]) == vgc.EXIT_PASS
+    assert vgc.exit_code([row], [escaped]) == vgc.EXIT_FAIL
+    assert vgc.exit_code([vgc.Row(gc.replace(ok, status="FAIL"), "s", 1, 0)], [caught]) == vgc.EXIT_FAIL
+    assert vgc.exit_code([vgc.Row(gc.replace(ok, status="KINK"), "s", 1, 0)], [caught]) == vgc.EXIT_INCONCLUSIVE
