@@ -1,0 +1,179 @@
+"""The overflow study: Hessian, reproduction in both dtypes, the lab's symptom, report fields."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refnet import mlp, train, xor_easy
+from verify import overflow
+from verify.hessian import curvature_along, hessian, point_hessians
+from verify.overflow_grid import GridSpec, boundaries, first_nonfinite, lab_linear, run_grid, sharpness
+from verify.overflow_runs import best_linear_accuracy, lab_symptom
+from verify.report import png_size
+
+X, Y = xor_easy()
+
+
+# -- the Hessian ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "longdouble"])
+def test_hessian_of_a_linear_layer_is_two_xtx_over_n(dtype: str) -> None:
+    # y = x @ w + b with MSE (no 1/2): L = mean (x.w + b - t)^2, so H = 2 [x 1]^T [x 1] / N
+    # whatever the parameters; the parameter order is W (2 entries) then b.
+    net = mlp(2, (), 1, activation="none", output_activation="none", bias=[True], seed=3)
+    design = np.column_stack([X, np.ones(len(X))])
+    exact = 2.0 * design.T @ design / len(X)
+    h = hessian(net, X, Y, dtype=dtype)
+    assert h.matrix.shape == (3, 3)
+    np.testing.assert_allclose(h.matrix, exact, rtol=0, atol=1e-8)
+    assert h.lambda_max == pytest.approx(float(np.linalg.eigvalsh(exact)[-1]), rel=1e-9)
+
+
+def test_point_hessians_average_to_the_batch_hessian_and_match_second_differences() -> None:
+    net = lab_linear(6, seed=1)
+    per_point = point_hessians(net, X, Y)
+    whole = hessian(net, X, Y)
+    assert per_point.shape == (21, net.n_params, net.n_params)
+    np.testing.assert_allclose(per_point.mean(axis=0), whole.matrix, rtol=0,
+                               atol=1e-7 * np.abs(whole.matrix).max())
+    # independent check from loss values only, along the top eigenvector
+    along = curvature_along(net, X, Y, whole.top_vector)
+    assert along == pytest.approx(whole.lambda_max, rel=1e-5)
+    assert whole.lambda_min < 0 < whole.lambda_max  # a product of weights is not convex
+
+
+def test_lab_step_sharpness_is_the_batch_sum() -> None:
+    s = sharpness(X, Y, 6, 0, (20, 21))
+    # full batch: the summed loss is N times the mean loss
+    assert s.step["lab"][21] == pytest.approx(21 * s.full, rel=1e-9)
+    assert s.step["default"][21] == pytest.approx(s.full, rel=1e-9)
+    assert s.step["lab"][20] > 10 * s.step["default"][20]
+
+
+# -- reproduction, both dtypes ----------------------------------------------------------------
+CFG = overflow.QUICK_CONFIG
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("convention", ["lab", "default"])
+def test_first_try_overflows_and_the_guard_catches_it_where_the_trace_saw_it(dtype: str, convention: str) -> None:
+    run = overflow.reproduce(CFG, convention, dtype, "none")  # type: ignore[arg-type]
+    event = run["event"]
+    assert isinstance(event, dict)
+    assert run["guard_agrees_with_trace"] is True
+    assert event["dtype"] == dtype
+    assert event["origin"] == "producer"
+    assert event["nan"] + event["pos_inf"] + event["neg_inf"] >= 1
+    assert event["epoch"] <= 3  # lr 0.1 is far beyond the bound: a few steps suffice
+    json.dumps(event)
+    trace = run["trace_first"]
+    assert isinstance(trace, dict)
+    # every input of the failing operation was finite, and big
+    assert np.isfinite(trace["input_absmax"]) and trace["input_absmax"] > 1e10
+
+
+def test_lab_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
+    event = overflow.reproduce(CFG, "lab", "float64", "none")["event"]
+    assert isinstance(event, dict)
+    assert (event["epoch"], event["step"], event["phase"], event["layer_name"], event["role"]) == \
+        (1, 2, "loss", "mse", "loss terms")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_second_try_with_output_sigmoid_stays_finite(dtype: str) -> None:
+    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), "lab", dtype, "sigmoid")
+    assert run["event"] is None
+    assert run["accuracy"] is not None and run["accuracy"] < 100.0
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_guard_off_shows_the_lab_symptom_and_no_warning_escapes(dtype: str) -> None:
+    # pytest turns any escaping warning into an error (filterwarnings = error)
+    net = lab_linear(6, dtype=dtype, seed=0)
+    s = lab_symptom(net, X, Y, lr=0.1, epochs=3, batch_size=20, convention="lab")
+    assert s.predictions_nan == s.predictions == 21
+    assert s.accuracy == 0.0
+    assert any(not np.isfinite(v) for v in s.loss)
+    if dtype == "float64":
+        assert {w["message"] for w in s.warnings} >= {"overflow encountered in square"}
+
+
+def test_trained_ensemble_member_equals_the_network_trained_alone() -> None:
+    lrs = np.array([1e-4, 1e-1])
+    net = lab_linear(6, seed=[4, 4])
+    hist = train(net, X, Y, lr=lrs, epochs=5, batch_size=20, convention="lab")
+    alone = lab_linear(6, seed=4)
+    hist1 = train(alone, X, Y, lr=0.1, epochs=5, batch_size=20, convention="lab")
+    np.testing.assert_array_equal(hist.loss[:, 1], hist1.loss[:, 0])
+    assert first_nonfinite(hist.loss, net)[1] == first_nonfinite(hist1.loss, alone)[0] is not None
+    assert first_nonfinite(hist.loss, net)[0] is None
+
+
+def test_grid_thresholds_scale_with_batch_size_only_under_the_lab_convention() -> None:
+    spec = GridSpec(lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(1, 21), conventions=("lab", "default"),
+                    dtypes=("float64",), hidden=(6,), seeds=(0,), epochs=60)
+    sharp = {(6, 0): sharpness(X, Y, 6, 0, spec.batch_sizes)}
+    rows = {(r["convention"], r["batch_size"]): r for r in boundaries(run_grid(spec, X, Y, sharp))}
+    assert rows[("lab", 21)]["lr_diverged"] < rows[("lab", 1)]["lr_diverged"]  # type: ignore[operator]
+    assert rows[("lab", 21)]["lr_diverged"] < rows[("default", 21)]["lr_diverged"]  # type: ignore[operator]
+
+
+def test_best_linear_accuracy_is_exact() -> None:
+    assert best_linear_accuracy([[0, 0], [1, 1], [0, 1], [1, 0]], [0, 0, 1, 1]) == 75.0
+    assert best_linear_accuracy([[0, 0], [1, 0], [0, 1], [1, 1]], [0, 1, 0, 1]) == 100.0
+    assert best_linear_accuracy(X, Y) == pytest.approx(100 * 16 / 21)
+
+
+# -- the command and its report ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    out = tmp_path_factory.mktemp("overflow")
+    code = overflow.main(["--quick", "--quiet", "--report", str(out)])
+    return code, out
+
+
+def test_quick_run_exits_zero_and_writes_the_report(quick_report: tuple[int, Path]) -> None:
+    code, out = quick_report
+    assert code == 0
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["ok"] is True
+    data = doc["data"]
+    for key in ("config", "environment", "first_event", "table", "bound", "thresholds",
+                "predictors", "linear_limit", "reproduction", "symptom", "seconds"):
+        assert key in data, key
+    ev = data["first_event"]
+    for key in ("epoch", "step", "phase", "layer_name", "operation", "role", "nan", "pos_inf",
+                "first_index", "headroom", "origin"):
+        assert key in ev, key
+    assert data["config"]["quick"] is True and data["environment"]["numpy"] == np.__version__
+    assert data["bound"]["lab_lr_over_lab_bound"] > 1.0
+    spec = overflow.QUICK_CONFIG.grid
+    assert len(data["table"]["rows"]) == (len(spec.conventions) * len(spec.dtypes) * len(spec.hidden)
+                                          * len(spec.batch_sizes))
+    assert len(data["table"]["headers"]) == 4 + len(spec.lrs)
+    assert data["linear_limit"]["best_linear_accuracy_exact"] == pytest.approx(100 * 16 / 21)
+    for name in ("magnitudes.png", "outcome_map.png", "threshold.png", "decision_boundaries.png"):
+        assert name in doc["figures"]
+        w, h = png_size(out / name)
+        assert w > 300 and h > 200
+    md = (out / "report.md").read_text()
+    assert "**PASS**" in md and "Verdict" in md and "Run time" in md
+
+
+def test_main_exits_one_with_the_reason_when_nothing_overflows(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    real = overflow.run_study
+
+    def no_overflow(cfg: overflow.Config, quiet: bool = True) -> overflow.Study:
+        study = real(dataclasses.replace(cfg, grid=dataclasses.replace(cfg.grid, epochs=5)), quiet)
+        study.reproduction = [dict(r, event=None) if r["output"] == "none" else r for r in study.reproduction]
+        return study
+
+    monkeypatch.setattr(overflow, "run_study", no_overflow)
+    assert overflow.main(["--quick", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "no non-finite value" in err

@@ -1,0 +1,216 @@
+"""The lab's linear network over a grid of settings, and its stability bound.
+
+Every grid cell trains ``len(lrs) * len(seeds)`` networks at once as the
+members of one ensemble (member ``k`` is bitwise the network trained alone
+with its seed and learning rate), records the first epoch whose loss is not
+finite, and compares it with the gradient-descent stability bound computed
+from the exact loss Hessian at initialisation (see :mod:`verify.hessian`).
+
+Which Hessian bounds a step depends on the arithmetic convention:
+
+- ``default`` descends the *mean* loss of each batch, so a step on batch
+  ``b`` is stable only if ``lr * lambda_max(mean_{i in b} H_i) < 2``;
+- ``lab`` descends the *summed* loss, whose Hessian is ``sum_{i in b} H_i``,
+  ``|b|`` times larger: the same ``lr`` is a ``|b|`` times longer step.
+
+The *step sharpness* ``s`` of a run is the largest of these over its
+batches; ``lr * s / 2`` is the run's distance to the bound (1 = at it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from refnet.network import Network, mlp
+from refnet.observe import Observer
+from refnet.train import train
+
+from .hessian import point_hessians, top_eigenvalue
+
+__all__ = [
+    "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "batches", "first_nonfinite",
+    "Sharpness", "sharpness", "run_grid", "boundaries", "agreement",
+]
+
+LAB_LR = 0.1
+"""The lab's learning rate (its Linear.backward default)."""
+LAB_BATCH = 20
+LAB_HIDDEN = 6
+
+
+def lab_linear(hidden: int = LAB_HIDDEN, *, output: str = "none", dtype: str = "float64",
+               seed: int | Sequence[int] = 0, observer: Observer | None = None) -> Network:
+    """The lab's no-activation network: Linear(2,h) -> Linear(h,h) -> Linear(h,1), all biases,
+    MSE, N(0, 1) initial weights; ``output="sigmoid"`` keeps the output sigmoid (second try)."""
+    return mlp(2, (hidden, hidden), 1, activation="none", output_activation=output, loss="mse",
+               bias=[True, True, True], dtype=dtype, seed=seed, observer=observer)
+
+
+def batches(n: int, batch_size: int) -> list[range]:
+    """Consecutive batches as :func:`refnet.train.train` forms them."""
+    return [range(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+
+
+def first_nonfinite(loss: npt.NDArray[np.floating[npt.NBitBase]], net: Network) -> list[int | None]:
+    """Per member, the first epoch (0-based) whose loss is NaN or inf; if every loss is
+    finite but a final parameter is not, the number of epochs; otherwise ``None``."""
+    finite = np.isfinite(loss)
+    params_ok = np.all(np.isfinite(net.get_flat()), axis=1)
+    out: list[int | None] = []
+    for k in range(net.members):
+        if not finite[:, k].all():
+            out.append(int(np.argmin(finite[:, k])))
+        elif not params_ok[k]:
+            out.append(int(loss.shape[0]))
+        else:
+            out.append(None)
+    return out
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The settings the table covers."""
+
+    lrs: tuple[float, ...]
+    batch_sizes: tuple[int, ...]
+    conventions: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    hidden: tuple[int, ...]
+    seeds: tuple[int, ...]
+    epochs: int
+
+
+FULL = GridSpec(
+    lrs=tuple(float(f"{v:.3g}") for v in np.geomspace(1e-4, 1.0, 13)),
+    batch_sizes=(1, 2, 5, 10, 20, 21), conventions=("lab", "default"),
+    dtypes=("float64", "float32"), hidden=(4, 6, 8), seeds=tuple(range(8)), epochs=1000,
+)
+QUICK = GridSpec(
+    lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(2, 20), conventions=("lab", "default"),
+    dtypes=("float64", "float32"), hidden=(6,), seeds=(0, 1, 2), epochs=100,
+)
+
+
+@dataclass(frozen=True)
+class Sharpness:
+    """Largest Hessian eigenvalues at initialisation for one (hidden, seed)."""
+
+    hidden: int
+    seed: int
+    full: float
+    """Of the mean loss over all points (full-batch gradient descent)."""
+    step: dict[str, dict[int, float]]
+    """``step[convention][batch_size]``: the largest over the batches of the loss each step descends."""
+
+    def bound(self, convention: str, batch_size: int) -> float:
+        """``2 / s``: the largest stable learning rate for that convention and batch size."""
+        return 2.0 / self.step[convention][batch_size]
+
+
+def sharpness(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], hidden: int, seed: int,
+              batch_sizes: Sequence[int], output: str = "none") -> Sharpness:
+    """Hessian eigenvalues of the lab network at its float64 initialisation."""
+    net = lab_linear(hidden, output=output, seed=seed)
+    per_point = point_hessians(net, x, y)
+    n = x.shape[0]
+    step: dict[str, dict[int, float]] = {"lab": {}, "default": {}}
+    for size in batch_sizes:
+        lab = default = 0.0
+        for b in batches(n, size):
+            total = per_point[list(b)].sum(axis=0)
+            lab = max(lab, top_eigenvalue(total))
+            default = max(default, top_eigenvalue(total / len(b)))
+        step["lab"][size] = lab
+        step["default"][size] = default
+    return Sharpness(hidden, seed, top_eigenvalue(per_point.mean(axis=0)), step)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One trained member of the grid."""
+
+    convention: str
+    dtype: str
+    hidden: int
+    batch_size: int
+    lr: float
+    seed: int
+    first_nonfinite: int | None
+    accuracy: float
+    step_sharpness: float
+    full_sharpness: float
+
+    @property
+    def diverged(self) -> bool:
+        return self.first_nonfinite is not None
+
+    @property
+    def ratio(self) -> float:
+        """``lr * s / 2``: above 1 the first step is beyond the stability bound."""
+        return self.lr * self.step_sharpness / 2
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["ratio"] = self.ratio
+        return d
+
+
+def run_grid(spec: GridSpec, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+             sharp: dict[tuple[int, int], Sharpness],
+             tick: Callable[[str], None] | None = None) -> list[Run]:
+    """Train every cell of ``spec``; ``sharp[(hidden, seed)]`` gives the bounds."""
+    runs: list[Run] = []
+    seeds = list(spec.seeds) * len(spec.lrs)
+    lrs = np.repeat(np.asarray(spec.lrs, dtype=np.float64), len(spec.seeds))
+    for conv in spec.conventions:
+        for dtype in spec.dtypes:
+            for hidden in spec.hidden:
+                for size in spec.batch_sizes:
+                    if tick is not None:
+                        tick(f"{conv} {dtype} hidden {hidden} batch {size}")
+                    net = lab_linear(hidden, dtype=dtype, seed=seeds)
+                    hist = train(net, x, y, lr=lrs, epochs=spec.epochs, batch_size=size,
+                                 convention=conv)
+                    first = first_nonfinite(hist.loss, net)
+                    for k, (seed, lr) in enumerate(zip(seeds, lrs)):
+                        s = sharp[(hidden, seed)]
+                        runs.append(Run(conv, dtype, hidden, size, float(lr), seed, first[k],
+                                        float(hist.accuracy[k]), s.step[conv][size], s.full))
+    return runs
+
+
+def boundaries(runs: Sequence[Run]) -> list[dict[str, object]]:
+    """Per (convention, dtype, hidden, batch size, seed): the smallest learning rate that
+    diverged, the largest below it that did not, and both in units of the bound ``2 / s``."""
+    groups: dict[tuple[str, str, int, int, int], list[Run]] = {}
+    for r in runs:
+        groups.setdefault((r.convention, r.dtype, r.hidden, r.batch_size, r.seed), []).append(r)
+    out: list[dict[str, object]] = []
+    for (conv, dtype, hidden, size, seed), rs in sorted(groups.items()):
+        rs = sorted(rs, key=lambda r: r.lr)
+        div = [r for r in rs if r.diverged]
+        lo = div[0] if div else None
+        ok = [r for r in rs if not r.diverged and (lo is None or r.lr < lo.lr)]
+        hi = ok[-1] if ok else None
+        bound = 2.0 / rs[0].step_sharpness
+        out.append({
+            "convention": conv, "dtype": dtype, "hidden": hidden, "batch_size": size, "seed": seed,
+            "bound": bound, "bound_full": 2.0 / rs[0].full_sharpness,
+            "lr_diverged": lo.lr if lo else None, "lr_stable": hi.lr if hi else None,
+            "ratio_diverged": lo.lr / bound if lo else None,
+            "ratio_stable": hi.lr / bound if hi else None,
+            "monotone": all(r.diverged for r in rs if lo is not None and r.lr >= lo.lr),
+        })
+    return out
+
+
+def agreement(runs: Sequence[Run], predictor: Callable[[Run], float], factor: float = 1.0) -> float:
+    """Fraction of runs for which "diverges iff predictor(run) > factor" is right."""
+    if not runs:
+        return float("nan")
+    hits = sum((predictor(r) > factor) == r.diverged for r in runs)
+    return hits / len(runs)
