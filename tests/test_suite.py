@@ -33,6 +33,7 @@ def _report_dir(argv: Sequence[str] | None) -> Path:
 
 def _ok_main(argv: Sequence[str] | None = None) -> int:
     CALLS.append(("stub_ok", list(argv or [])))
+    print("a table the study prints on stdout")
     rep = Report("stub_ok", "Stub that passes", _report_dir(argv))
     rep.section("Numbers")
     rep.table(["x", "y"], [[1, 0.5]])
@@ -123,6 +124,8 @@ def test_suite_records_every_failure_and_writes_the_report(stubs: None, tmp_path
     assert png_size(out / "stub_ok" / "line.png")[0] > 0
 
     printed = capsys.readouterr().out
+    assert "a table the study prints" not in printed  # kept in the study's folder instead
+    assert (out / "stub_ok" / "stdout.txt").read_text() == "a table the study prints on stdout\n"
     assert f"report: {out / 'index.html'}" in printed
     assert "FAIL  stub_missing" in printed and "PASS  stub_ok" in printed
     assert len(printed.splitlines()) <= 24  # one screen

@@ -6,14 +6,17 @@ module and calling its ``main(["--report", "<out>/<name>", "--quiet", ...])``.
 A study that is missing, raises, or exits non-zero is recorded as failed and
 the suite goes on. Then it writes ``<out>/index.md``, a self-contained
 ``<out>/index.html`` (figures embedded), ``<out>/report.json`` and keeps each
-study's own folder with its figures, prints a one-screen summary on stdout
-(progress goes to stderr) and exits 1 if any part failed.
+study's own folder with its figures (what a study prints on stdout is kept in
+its folder as ``stdout.txt``), prints a one-screen summary on stdout (progress
+goes to stderr) and exits 1 if any part failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import platform
 import re
@@ -83,12 +86,14 @@ def run_study(study: Study, out: Path, full: bool, log: Callable[[str], None]) -
         shutil.rmtree(directory)
     start = time.perf_counter()
     module_name = f"verify.{study.name}"
+    console = io.StringIO()
     try:
         module = importlib.import_module(module_name)
         entry = getattr(module, "main", None)
         if not callable(entry):
             raise TypeError(f"{module_name} has no main(argv) function")
-        part.rc = _exit_code(entry(argv))
+        with contextlib.redirect_stdout(console):  # keep the suite's screen to its summary
+            part.rc = _exit_code(entry(argv))
     except ModuleNotFoundError as exc:
         part.error = (f"module {module_name} does not exist (yet)" if exc.name == module_name
                       else f"{module_name} could not be imported: {exc}")
@@ -98,6 +103,9 @@ def run_study(study: Study, out: Path, full: bool, log: Callable[[str], None]) -
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         part.error = f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
     part.seconds = time.perf_counter() - start
+    if console.getvalue():
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "stdout.txt").write_text(console.getvalue(), encoding="utf-8")
     _collect(part, directory)
     if part.rc is not None and part.rc != 0 and not part.error:
         part.error = f"exit code {part.rc}"

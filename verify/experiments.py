@@ -258,7 +258,7 @@ def _scatter(ax: Axes, x: npt.NDArray[np.float64], labels: npt.NDArray[np.float6
     ax.set_xlabel("x0 (input units)")
     ax.set_ylabel("x1 (input units)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper center")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def fig_truth_prediction(ctx: Context, data: str, runs: Sequence[Run], name: str) -> None:
