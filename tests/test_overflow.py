@@ -87,7 +87,7 @@ def test_lab_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
 def test_second_try_with_output_sigmoid_stays_finite(dtype: str) -> None:
     run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), "lab", dtype, "sigmoid")
     assert run["event"] is None
-    assert run["accuracy"] is not None and run["accuracy"] < 100.0
+    assert isinstance(run["accuracy"], float) and run["accuracy"] < 100.0
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -130,20 +130,32 @@ def test_best_linear_accuracy_is_exact() -> None:
 
 # -- the command and its report ---------------------------------------------------------------
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
-    out = tmp_path_factory.mktemp("overflow")
-    code = overflow.main(["--quick", "--quiet", "--report", str(out)])
-    return code, out
+def quick_study() -> overflow.Study:
+    return overflow.run_study(overflow.QUICK_CONFIG)
 
 
-def test_quick_run_exits_zero_and_writes_the_report(quick_report: tuple[int, Path]) -> None:
-    code, out = quick_report
-    assert code == 0
+def _serve(monkeypatch: pytest.MonkeyPatch, study: overflow.Study, seen: list[overflow.Config]) -> None:
+    def fake(cfg: overflow.Config, quiet: bool = True) -> overflow.Study:
+        seen.append(cfg)
+        return study
+
+    monkeypatch.setattr(overflow, "run_study", fake)
+
+
+def test_quick_run_exits_zero_and_writes_the_report(
+        quick_study: overflow.Study, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[overflow.Config] = []
+    _serve(monkeypatch, quick_study, seen)
+    out = tmp_path / "report"
+    assert overflow.main(["--quick", "--quiet", "--report", str(out)]) == 0
+    assert seen == [overflow.QUICK_CONFIG]
+    assert "overflow: PASS" in capsys.readouterr().out
     doc = json.loads((out / "report.json").read_text())
     assert doc["ok"] is True
     data = doc["data"]
     for key in ("config", "environment", "first_event", "table", "bound", "thresholds",
-                "predictors", "linear_limit", "reproduction", "symptom", "seconds"):
+                "predictors", "linear_limit", "reproduction", "symptom", "drift", "seconds"):
         assert key in data, key
     ev = data["first_event"]
     for key in ("epoch", "step", "phase", "layer_name", "operation", "role", "nan", "pos_inf",
@@ -155,8 +167,10 @@ def test_quick_run_exits_zero_and_writes_the_report(quick_report: tuple[int, Pat
     assert len(data["table"]["rows"]) == (len(spec.conventions) * len(spec.dtypes) * len(spec.hidden)
                                           * len(spec.batch_sizes))
     assert len(data["table"]["headers"]) == 4 + len(spec.lrs)
+    assert len(data["runs"]["rows"]) == len(data["table"]["rows"]) * len(spec.lrs) * len(spec.seeds)
     assert data["linear_limit"]["best_linear_accuracy_exact"] == pytest.approx(100 * 16 / 21)
-    for name in ("magnitudes.png", "outcome_map.png", "threshold.png", "decision_boundaries.png"):
+    for name in ("magnitudes.png", "outcome_map.png", "threshold.png", "drift.png",
+                 "decision_boundaries.png"):
         assert name in doc["figures"]
         w, h = png_size(out / name)
         assert w > 300 and h > 200
@@ -164,16 +178,24 @@ def test_quick_run_exits_zero_and_writes_the_report(quick_report: tuple[int, Pat
     assert "**PASS**" in md and "Verdict" in md and "Run time" in md
 
 
+def test_quick_study_facts(quick_study: overflow.Study) -> None:
+    assert quick_study.seconds < 30.0
+    lab_path, default_path = quick_study.drift
+    # same lr and batch size 1: the lab's update order raises the sharpness, descent lowers it
+    assert lab_path.lambda_max[-1] > lab_path.lambda_max[1]
+    assert default_path.lambda_max[-1] < default_path.lambda_max[1]
+    assert default_path.nonfinite_epoch is None
+    limit = quick_study.limit
+    assert limit["linear_affine_residual"] < 1e-9  # type: ignore[operator]
+    assert max(limit["linear_accuracy"]) <= limit["best_linear_accuracy_exact"]  # type: ignore[call-overload, operator]
+
+
 def test_main_exits_one_with_the_reason_when_nothing_overflows(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real = overflow.run_study
-
-    def no_overflow(cfg: overflow.Config, quiet: bool = True) -> overflow.Study:
-        study = real(dataclasses.replace(cfg, grid=dataclasses.replace(cfg.grid, epochs=5)), quiet)
-        study.reproduction = [dict(r, event=None) if r["output"] == "none" else r for r in study.reproduction]
-        return study
-
-    monkeypatch.setattr(overflow, "run_study", no_overflow)
+        quick_study: overflow.Study, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    broken = dataclasses.replace(quick_study, reproduction=[
+        dict(r, event=None) if r["output"] == "none" else r for r in quick_study.reproduction])
+    _serve(monkeypatch, broken, [])
     assert overflow.main(["--quick", "--quiet"]) == 1
-    err = capsys.readouterr().err
-    assert "no non-finite value" in err
+    captured = capsys.readouterr()
+    assert "no non-finite value" in captured.err and "FAIL" in captured.out

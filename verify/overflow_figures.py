@@ -11,12 +11,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .overflow_grid import Run
+from .overflow_runs import SharpnessPath
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["Curve", "Boundary", "magnitudes_figure", "outcome_map", "threshold_figure",
-           "boundary_figure"]
+           "boundary_figure", "drift_figure"]
 
 
 def _agg() -> None:
@@ -205,5 +206,30 @@ def boundary_figure(panels: Sequence[Boundary], x: npt.NDArray[np.float64],
         ax.set_ylabel("x2 (input units)")
     axes[0][0].legend(fontsize=7, loc="lower right")
     fig.suptitle("XOR decision regions: red p > 0.5, blue p < 0.5; black line p = 0.5", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def drift_figure(paths: Sequence[SharpnessPath]) -> Figure:
+    """Loss and Hessian lambda_max along training, one line per convention."""
+    _agg()
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for p in paths:
+        end = f", non-finite by epoch {p.nonfinite_epoch}" if p.nonfinite_epoch is not None else ""
+        label = f"{p.convention} (lr {p.lr:g}, batch {p.batch_size}{end})"
+        axes[0].semilogy(p.epochs, p.loss, "o-", ms=3, label=label)
+        axes[1].plot(p.epochs, p.lambda_max, "o-", ms=3, label=label)
+        if p.nonfinite_epoch is not None:
+            for ax in axes:
+                ax.axvline(p.nonfinite_epoch, color="grey", ls=":", lw=1)
+    axes[0].set_ylabel("training loss (MSE, mean per point)")
+    axes[1].set_ylabel("lambda_max of the full-batch loss Hessian")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Same lr and batch, two update orders: the lab's raises loss and sharpness", fontsize=10)
     fig.tight_layout()
     return fig

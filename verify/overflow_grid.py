@@ -33,7 +33,8 @@ from .hessian import point_hessians, top_eigenvalue
 
 __all__ = [
     "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "batches", "first_nonfinite",
-    "Sharpness", "sharpness", "run_grid", "boundaries", "agreement",
+    "Sharpness", "sharpness", "run_grid", "boundaries", "agreement", "predictors", "dtype_effect",
+    "hidden_effect",
 ]
 
 LAB_LR = 0.1
@@ -214,3 +215,51 @@ def agreement(runs: Sequence[Run], predictor: Callable[[Run], float], factor: fl
         return float("nan")
     hits = sum((predictor(r) > factor) == r.diverged for r in runs)
     return hits / len(runs)
+
+
+def predictors(runs: Sequence[Run]) -> dict[str, dict[str, float]]:
+    """How well each candidate explanation predicts divergence (fraction of runs right)."""
+    cands = {
+        "lr * lambda_full / 2 (batching ignored)": lambda r: r.lr * r.full_sharpness / 2,
+        "lr_eff * lambda_full / 2, lr_eff = lr * B under lab": lambda r: (
+            r.lr * (r.batch_size if r.convention == "lab" else 1) * r.full_sharpness / 2),
+        "lr * s / 2 (exact per-batch step Hessian)": lambda r: r.ratio,
+        "batch size alone (B >= 20)": lambda r: 2.0 if r.batch_size >= 20 else 0.0,
+    }
+    factors = [float(f) for f in np.geomspace(0.25, 64, 17)]
+    out: dict[str, dict[str, float]] = {}
+    for name, f in cands.items():
+        at_one = agreement(runs, f, 1.0)
+        scores = [(agreement(runs, f, c), c) for c in factors]
+        best, c = max(scores)
+        out[name] = {"agreement_at_1": at_one, "best_agreement": best, "best_factor": c}
+    return out
+
+
+def dtype_effect(runs: Sequence[Run]) -> dict[str, float]:
+    """float32 against float64 for the same (convention, hidden, batch, lr, seed)."""
+    by: dict[tuple[str, int, int, float, int], dict[str, Run]] = {}
+    for r in runs:
+        by.setdefault((r.convention, r.hidden, r.batch_size, r.lr, r.seed), {})[r.dtype] = r
+    pairs = [(d["float32"], d["float64"]) for d in by.values() if "float32" in d and "float64" in d]
+    diff = [b.first_nonfinite - a.first_nonfinite for a, b in pairs
+            if a.first_nonfinite is not None and b.first_nonfinite is not None]
+    return {
+        "pairs": float(len(pairs)),
+        "same_outcome": float(np.mean([a.diverged == b.diverged for a, b in pairs])) if pairs else float("nan"),
+        "both_diverged": float(len(diff)),
+        "float32_earlier": float(sum(d > 0 for d in diff)),
+        "same_epoch": float(sum(d == 0 for d in diff)),
+        "float64_earlier": float(sum(d < 0 for d in diff)),
+        "max_epochs_float32_earlier": float(max(diff)) if diff else float("nan"),
+    }
+
+
+def hidden_effect(sharp: Sequence[Sharpness]) -> dict[str, dict[str, float]]:
+    """Median over seeds of lambda_max (full batch) and of its bound, per hidden width."""
+    out: dict[str, dict[str, float]] = {}
+    for h in sorted({s.hidden for s in sharp}):
+        lam = [s.full for s in sharp if s.hidden == h]
+        out[str(h)] = {"lambda_max_median": float(np.median(lam)), "bound_median": float(np.median([2 / v for v in lam])),
+                       "seeds": float(len(lam))}
+    return out

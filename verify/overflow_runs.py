@@ -29,7 +29,7 @@ from refnet.precision import FloatArray
 from refnet.train import Convention, prepare_data, step
 
 __all__ = ["Trace", "Tee", "SiteEvent", "Symptom", "lab_symptom", "best_linear_accuracy",
-           "affine_residual"]
+           "affine_residual", "SharpnessPath", "sharpness_path"]
 
 
 def _absmax(array: FloatArray) -> float:
@@ -208,3 +208,47 @@ def affine_residual(net: Network, lo: float = -0.5, hi: float = 1.5, points: int
     coef, *_ = np.linalg.lstsq(design, f, rcond=None)
     span = float(f.max() - f.min()) or 1.0
     return float(np.max(np.abs(design @ coef - f))) / span
+
+
+@dataclass
+class SharpnessPath:
+    """Loss, largest |parameter| and Hessian lambda_max at checkpoints along one run."""
+
+    convention: str
+    lr: float
+    batch_size: int
+    epochs: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    weight: list[float] = field(default_factory=list)
+    lambda_max: list[float] = field(default_factory=list)
+    nonfinite_epoch: int | None = None
+    """First checkpoint interval end at which a parameter or loss was no longer finite."""
+
+
+def sharpness_path(net: Network, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *,
+                   lr: float, batch_size: int, convention: str, every: int,
+                   checkpoints: int) -> SharpnessPath:
+    """Train ``net`` (one member) in chunks of ``every`` epochs, measuring the full-batch
+    mean-loss Hessian's lambda_max (float64) after each chunk, until a value is non-finite."""
+    from refnet.train import train
+
+    from .hessian import hessian
+
+    path = SharpnessPath(convention, lr, batch_size)
+    path.epochs.append(0)
+    with np.errstate(all="ignore"):
+        loss0 = net.loss.value(net.forward(net.as_input(x)), net.precision.asarray(y, name="y")[None])
+    path.loss.append(float(loss0[0]))
+    path.weight.append(_absmax(net.get_flat()))
+    path.lambda_max.append(hessian(net, x, y).lambda_max)
+    for k in range(1, checkpoints + 1):
+        hist = train(net, x, y, lr=lr, epochs=every, batch_size=batch_size, convention=convention)
+        flat = net.get_flat()
+        if not (np.all(np.isfinite(hist.loss)) and np.all(np.isfinite(flat))):
+            path.nonfinite_epoch = k * every
+            break
+        path.epochs.append(k * every)
+        path.loss.append(float(hist.loss[-1, 0]))
+        path.weight.append(_absmax(flat))
+        path.lambda_max.append(hessian(net, x, y).lambda_max)
+    return path
