@@ -164,8 +164,14 @@ def threshold_figure(rows: Sequence[dict[str, object]], hidden: int, dtype: str)
     axes[1].set_yscale("log")
     axes[1].axhline(1.0, color="grey", lw=0.8)
     axes[1].set_ylabel("learning rate / stability bound")
+    from matplotlib.ticker import NullFormatter
+
+    all_sizes = sorted({int(str(r["batch_size"])) for r in rows})
     for ax in axes:
         ax.set_xscale("log")
+        ax.set_xticks(all_sizes)
+        ax.set_xticklabels([str(b) for b in all_sizes])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("batch size (points)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
