@@ -9,8 +9,12 @@ hits all of them alike:
 * ``off``: ``guard="off"``,
 * ``raise``: ``guard="raise"`` (every produced array checked, once per step).
 
-The reported figure is the median over rounds of each variant's training
-loop time (``History.seconds``) and its overhead relative to ``none``.
+Reported per variant: the median over rounds of the wall time of the
+training loop (``History.seconds``) and of the CPU time of the ``train`` call
+(``time.thread_time``, less disturbed by other processes on a shared
+machine), each with its overhead relative to ``none``. The targets of issue 3
+(``raise`` <= 25%, ``off`` <= 2%) are judged on CPU time; the exit status is 0
+when they are met.
 
 Run: ``python benchmarks/guard_overhead.py [--epochs 3000] [--rounds 9] [--json FILE]``.
 """
@@ -34,37 +38,44 @@ from refnet.train import train
 VARIANTS = ("none", "off", "raise")
 
 
-def run_once(variant: str, epochs: int, dtype: str, batch_size: int | None) -> float:
-    """Seconds of one training loop of ``variant``."""
+def run_once(variant: str, epochs: int, dtype: str, batch_size: int | None) -> tuple[float, float]:
+    """Wall seconds of the training loop and CPU seconds of the whole ``train`` call."""
     x, y = xor_easy()
     net = mlp(dtype=dtype, seed=0)
+    cpu = time.thread_time()
     if variant == "none":
         history = train(net, x, y, lr=0.1, epochs=epochs, convention="lab", batch_size=batch_size)
     else:
         history = train(net, x, y, lr=0.1, epochs=epochs, convention="lab", batch_size=batch_size,
                         guard=variant)
-    return history.seconds
+    cpu = time.thread_time() - cpu
+    if not np.isfinite(history.loss).all() or history.accuracy[0] < 50.0:
+        raise RuntimeError(f"{variant}: the benchmark run did not train normally")
+    return history.seconds, cpu
+
+
+def _summary(times: dict[str, list[float]], epochs: int) -> dict[str, object]:
+    median = {v: statistics.median(t) for v, t in times.items()}
+    return {
+        "median_seconds": median,
+        "microseconds_per_epoch": {v: 1e6 * s / epochs for v, s in median.items()},
+        "overhead_percent": {v: 100.0 * (median[v] / median["none"] - 1.0) for v in VARIANTS if v != "none"},
+        "all_seconds": times,
+    }
 
 
 def measure(epochs: int, rounds: int, dtype: str, batch_size: int | None) -> dict[str, object]:
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    wall: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     run_once("raise", min(epochs, 200), dtype, batch_size)  # warm-up, not timed
     for r in range(rounds):
         order = VARIANTS if r % 2 == 0 else tuple(reversed(VARIANTS))
         for variant in order:
-            times[variant].append(run_once(variant, epochs, dtype, batch_size))
-    median = {v: statistics.median(t) for v, t in times.items()}
-    base = median["none"]
-    return {
-        "dtype": dtype,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "rounds": rounds,
-        "median_seconds": median,
-        "microseconds_per_epoch": {v: 1e6 * s / epochs for v, s in median.items()},
-        "overhead_percent": {v: 100.0 * (median[v] / base - 1.0) for v in VARIANTS if v != "none"},
-        "all_seconds": times,
-    }
+            w, c = run_once(variant, epochs, dtype, batch_size)
+            wall[variant].append(w)
+            cpu[variant].append(c)
+    return {"dtype": dtype, "batch_size": batch_size, "epochs": epochs, "rounds": rounds,
+            "wall": _summary(wall, epochs), "cpu": _summary(cpu, epochs)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,19 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["machine"] = f"{platform.machine()}, {platform.processor() or 'unknown cpu'}, {platform.system()}"
     result["python"] = platform.python_version()
     result["numpy"] = np.__version__
-    us = result["microseconds_per_epoch"]
-    over = result["overhead_percent"]
-    assert isinstance(us, dict) and isinstance(over, dict)
     print(f"guard overhead, lab XOR training ({args.dtype}, batch {args.batch_size or 'full'}, "
-          f"{args.epochs} epochs x {args.rounds} rounds, median)")
-    for v in VARIANTS:
-        extra = "" if v == "none" else f"  overhead {over[v]:+.1f}%"
-        print(f"  {v:6s} {us[v]:8.1f} us/epoch{extra}")
+          f"{args.epochs} epochs x {args.rounds} interleaved rounds, medians)")
+    verdicts = {}
+    for clock in ("wall", "cpu"):
+        part = result[clock]
+        assert isinstance(part, dict)
+        us, over = part["microseconds_per_epoch"], part["overhead_percent"]
+        for v in VARIANTS:
+            extra = "" if v == "none" else f"  overhead {over[v]:+6.1f}%"
+            print(f"  {clock:4s} {v:6s} {us[v]:8.1f} us/epoch{extra}")
+        verdicts[clock] = over["raise"] <= 25.0 and over["off"] <= 2.0
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, indent=2)
-    ok = over["raise"] <= 25.0 and over["off"] <= 2.0
-    print("targets (raise <= 25%, off <= 2%):", "met" if ok else "NOT met", file=sys.stderr)
+    ok = verdicts["cpu"]
+    print(f"targets (raise <= 25%, off <= 2%, on CPU time): {'met' if ok else 'NOT met'} "
+          f"(on wall time: {'met' if verdicts['wall'] else 'not met'})", file=sys.stderr)
     return 0 if ok else 1
 
 

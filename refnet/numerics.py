@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
+from .layers import Identity, Linear, ReLU, Sigmoid, Tanh
 from .observe import Observer, Site
 from .precision import FloatArray
 
@@ -339,10 +340,15 @@ class Guard:
         self.net = net
         self.log: list[Event] = []
         # the current step: flattened views (hot path) and full records (slow path)
-        self._flats: list[FloatArray] = []
-        self._records: list[tuple[Site, FloatArray, Sequence[FloatArray]]] = []
-        self._push_flat = self._flats.append
-        self._push_record = self._records.append
+        # the current window (one training step): parallel lists, kept by reference
+        self._sites: list[Site] = []
+        self._arrays: list[FloatArray] = []
+        self._inputs: list[Sequence[FloatArray]] = []
+        self._push_site = self._sites.append
+        self._push_array = self._arrays.append
+        self._push_inputs = self._inputs.append
+        self._pattern_sites: list[Site] = []
+        self._pattern: list[int] = []
         self._flags_at: dict[int, tuple[str, ...]] = {}
         self._pending: list[str] = []
         self._checking = False
@@ -351,7 +357,7 @@ class Guard:
         self._early_done: dict[tuple[Site, float], set[int]] = {}
         self._limit_sq: dict[np.dtype[np.floating[npt.NBitBase]], float] = {}
         self._depth = 0
-        self._previous: Observer | None = None
+        self._attached: Observer | None = None
         self._errstate: np.errstate | None = None
 
     # -- results ------------------------------------------------------------------
@@ -396,8 +402,10 @@ class Guard:
         self._depth += 1
         if self._depth == 1:
             if self.net is not None and self.net.observer is not self:
-                self._previous = self.net.observer
-                self.net.observer = self
+                previous = self.net.observer
+                self._attached = (self if previous is None and not self.eager
+                                  else _Relay(self, previous))
+                self.net.observer = self._attached
             self._errstate = np.errstate(all="call", under="ignore", call=self._on_flag)
             self._errstate.__enter__()
         return self
@@ -418,59 +426,58 @@ class Guard:
             if self._errstate is not None:
                 self._errstate.__exit__(None, None, None)
                 self._errstate = None
-            if self.net is not None and self.net.observer is self:
-                self.net.observer = self._previous
-            self._previous = None
+            attached = self._attached
+            if self.net is not None and attached is not None and self.net.observer is attached:
+                self.net.observer = attached.previous if isinstance(attached, _Relay) else None
+            self._attached = None
             self._when = (None, None, None)
 
     # -- observer protocol ------------------------------------------------------------
     def at(self, epoch: int, step: int, batch: slice) -> None:
         """A new training step starts: check the previous one first."""
-        if self._records or self._pending:
+        if self._arrays:
             self.check()
+        elif self._pending:
+            self._pending.clear()
         self._when = (epoch, step, batch)
-        if self._previous is not None:
-            self._previous.at(epoch, step, batch)
 
     def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
-        """Keep ``array`` (by reference: refnet never mutates what it produced)."""
+        """Keep ``array`` by reference (refnet never mutates what it produced); no check here."""
         if self._pending:
             self._attribute_flags(site, array)
-        self._push_flat(array.ravel())
-        self._push_record((site, array, inputs))
-        if self.eager or self.mode == "off":
-            self.check()
-        if self._previous is not None:
-            self._previous.observe(site, array, inputs)
+        self._push_site(site)
+        self._push_array(array)
+        self._push_inputs(inputs)
 
     def check(self) -> None:
         """Check the arrays observed since the last check (raises in ``raise`` mode).
 
         Notes
         -----
-        Hot path: one concatenation and ``s = sum(a * a)`` over everything
-        the step produced. ``s`` is NaN or inf when any value is (or when the
-        sum itself overflows), and ``s >= L^2`` when any ``|a| >= L``, the
-        lowest early-warning threshold. Only then is the step replayed in
-        program order (:meth:`_scan`), so a false alarm costs time, never a
-        wrong report.
+        Hot path: one concatenation and ``s = sum(a * a)`` over the arrays
+        observed since the last check, less those whose finiteness another
+        one implies (see :meth:`_make_pattern`). ``s`` is NaN or inf when any
+        value is (or when the sum itself overflows), and ``s >= L^2`` when
+        any ``|a| >= L``, the lowest early-warning threshold. Only then is
+        the window replayed in program order (:meth:`_scan`), every array
+        examined, so a false alarm costs time, never a wrong report.
         """
-        self._pending.clear()
-        flats = self._flats
-        if not flats:
-            return
-        if self.mode == "off":
-            self._discard()
+        arrays = self._arrays
+        if not arrays:
+            self._pending.clear()
             return
         self._checking = True
         try:
-            buf = flats[0] if len(flats) == 1 else np.concatenate(flats)
-            if buf.size:
-                limit = self._limit_sq.get(buf.dtype)
-                if limit is None:
-                    limit = self._square_limit(buf.dtype)
-                if not float(np.dot(buf, buf)) < limit:
-                    self._scan()
+            limit = self._limit_sq.get(arrays[0].dtype)
+            if limit is None:
+                limit = self._square_limit(arrays[0].dtype)
+            pick = self._pattern if self._sites == self._pattern_sites else self._make_pattern()
+            flats = [arrays[i].ravel() for i in pick]
+            buf = np.concatenate(flats) if len(flats) > 1 else flats[0]
+            if buf.dtype != arrays[0].dtype:  # mixed precisions: judge by the widest
+                limit = self._limit_sq.get(buf.dtype) or self._square_limit(buf.dtype)
+            if not float(np.dot(buf, buf)) < limit and self.mode != "off":
+                self._scan()
         finally:
             self._checking = False
             self._discard()
@@ -483,8 +490,9 @@ class Guard:
         return epoch, step, rows
 
     def _discard(self) -> None:
-        self._flats.clear()
-        self._records.clear()
+        self._sites.clear()
+        self._arrays.clear()
+        self._inputs.clear()
         if self._flags_at:
             self._flags_at = {}
         self._pending.clear()
@@ -498,6 +506,51 @@ class Guard:
             limit = float(np.power(np.finfo(dtype).max, dtype.type(exponent)))
         self._limit_sq[dtype] = limit
         return limit
+
+    def _make_pattern(self) -> list[int]:
+        """Positions of the window's arrays that the hot path must examine.
+
+        An array is left out only when another array of the same window is
+        non-finite whenever it is (the replay on failure still examines all):
+
+        * the output or input gradient of refnet's ``Sigmoid``, ``ReLU``,
+          ``Tanh`` or ``Identity``, whose input is an earlier array of the
+          window: these map finite values to finite values, with magnitudes
+          at most those of their input (or at most 1, when the early-warning
+          threshold exceeds 1);
+        * a parameter gradient ``g`` whose update later in the window takes
+          it as an input: ``p - lr * g`` (lr finite and positive, with or
+          without momentum) is non-finite whenever ``g`` is.
+
+        The pattern is cached with the window's sequence of sites and reused
+        while the sequence is identical (every step of a training run).
+        """
+        sites, arrays, inputs = self._sites, self._arrays, self._inputs
+        keep = [True] * len(arrays)
+        net = self.net
+        if net is not None and not self.eager:
+            first: dict[int, int] = {}
+            for i, a in enumerate(arrays):
+                first.setdefault(id(a), i)
+            bounded_ok = self._limit_sq[arrays[0].dtype] > 1.0
+            for i, (site, ins) in enumerate(zip(sites, inputs)):
+                index = site.layer_index
+                if index is None or not ins or not 0 <= index < len(net.layers):
+                    continue
+                kind = type(net.layers[index])
+                if site.phase in ("forward", "backward") and (
+                        kind is ReLU or kind is Identity or (bounded_ok and kind in (Sigmoid, Tanh))):
+                    if first.get(id(ins[0]), i) < i:
+                        keep[i] = False
+                elif site.phase == "backward" and kind is Linear and site.role != "input gradient":
+                    for j in range(i + 1, len(arrays)):
+                        if (sites[j].phase == "update" and sites[j].layer_index == index
+                                and any(x is arrays[i] for x in inputs[j])):
+                            keep[i] = False
+                            break
+        self._pattern_sites = list(sites)
+        self._pattern = [i for i, k in enumerate(keep) if k]
+        return self._pattern
 
     def _check_params(self) -> None:
         """Parameters given non-finite to the guard are reported as ``input``."""
@@ -529,7 +582,7 @@ class Guard:
                                  site.layer_type, site.operation, site.role, str(array.dtype),
                                  tuple(int(s) for s in array.shape), flags))
         else:
-            self._flags_at[len(self._records)] = flags
+            self._flags_at[len(self._arrays)] = flags
 
     def _new_members(self, array: FloatArray) -> list[int]:
         bad = nonfinite_members(array)
@@ -537,7 +590,7 @@ class Guard:
 
     def _scan(self) -> None:
         """Replay the step in program order; report what is new."""
-        for index, (site, array, inputs) in enumerate(self._records):
+        for index, (site, array, inputs) in enumerate(zip(self._sites, self._arrays, self._inputs)):
             k = array.shape[0] if array.ndim else 1
             checks: list[tuple[str, int]] = []
             if site.phase == "forward" and site.layer_index == 0 and inputs:
@@ -599,6 +652,27 @@ class Guard:
         if self.mode == "warn":
             text = event.message() if isinstance(event, (NonFiniteEvent, FlagEvent, EarlyWarning)) else str(event)
             warnings.warn(text, NumericalWarning, stacklevel=4)
+
+
+class _Relay:
+    """Stands between a network and its guard when the guard checks every array
+    (``eager``) or when another observer was already attached (it keeps being called)."""
+
+    def __init__(self, guard: Guard, previous: Observer | None) -> None:
+        self.guard = guard
+        self.previous = previous
+
+    def at(self, epoch: int, step: int, batch: slice) -> None:
+        self.guard.at(epoch, step, batch)
+        if self.previous is not None:
+            self.previous.at(epoch, step, batch)
+
+    def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
+        self.guard.observe(site, array, inputs)
+        if self.guard.eager:
+            self.guard.check()
+        if self.previous is not None:
+            self.previous.observe(site, array, inputs)
 
 
 def as_guard(net: Network, guard: str | Guard | None) -> Guard:

@@ -248,6 +248,7 @@ lab convention, batches of 20) diverges within 3000 epochs, in both dtypes (meas
 # measured: (step, rows, +inf count); the loss terms overflow first, the MSE's square
 H_FIRST = {"float32": (16, (0, 20), 20), "float64": (17, (20, 21), 1)}
 H_EPOCH = 8
+H_EARLY = {"float32": "output", "float64": "linear_2"}  # first layer past max ** 0.5 (measured)
 
 
 def _lab_linear(dtype: str, observer: Probe | None = None) -> Network:
@@ -275,14 +276,18 @@ def test_h_lab_linear_network_caught_at_first_nonfinite_epoch(dtype: str) -> Non
         operation="terms", role="loss terms", dtype=dtype, shape=(1, rows[1] - rows[0], 1),
         pos_inf=count, first_index=(0, 0, 0), flags=("overflow",))
     # record mode: training goes on, the first recorded event is what raise reported, and
-    # the early warning (a square would overflow) came no later than the overflow itself
+    # the early warning (a value whose square overflows) comes before it in program order:
+    # the growth is so fast that it is the same step (measured)
     guard = Guard(_lab_linear(dtype), "record")
     train(guard.net, x, y, guard=guard, **kwargs)  # type: ignore[arg-type]
     assert guard.first == info.value.event
     assert guard.events == [info.value.event]  # one member, reported once
-    early = guard.early
-    assert early and early[0].epoch is not None and early[0].epoch <= H_EPOCH
-    assert early[0].largest >= early[0].threshold == pytest.approx(float(_max(dtype)) ** 0.5)
+    early = guard.early[0]
+    assert (early.epoch, early.step, early.phase, early.layer_name, early.role) == (
+        H_EPOCH, step, "forward", H_EARLY[dtype], "pre-activation")
+    assert guard.log.index(early) < guard.log.index(info.value.event)
+    assert early.largest >= early.threshold == pytest.approx(float(_max(dtype)) ** 0.5)
+    assert early.level == 0.5 and early.members == (0,)
 
 
 # -- modes, per-member events, serialisation --------------------------------------------------------
@@ -391,3 +396,33 @@ def test_nonfinite_members_mask() -> None:
     a[2, 1, 0] = -np.inf
     np.testing.assert_array_equal(nonfinite_members(a), [False, True, True])
     np.testing.assert_array_equal(nonfinite_members(np.float64(np.inf)), [True])
+
+
+# -- the hot path misses nothing: differential test against a per-array oracle ----------------------
+@pytest.mark.parametrize("activation,convention,dtype,lr", [
+    ("none", "lab", "float32", 0.05),     # first bad array: a weight gradient (left out of the hot path)
+    ("relu", "lab", "float32", 0.05),     # a weight gradient below a ReLU
+    ("relu", "lab", "float64", 0.05),     # an input gradient
+    ("tanh", "lab", "float32", 3.0),      # an input gradient through tanh
+    ("tanh", "default", "float32", 3.0),  # the loss terms, epoch 6
+    ("relu", "default", "float64", 3.0),  # the loss terms, epoch 95
+])
+def test_guard_agrees_with_a_per_array_oracle(activation: str, convention: str, dtype: str, lr: float) -> None:
+    x, y = xor_easy()
+    spec: dict[str, object] = dict(activation=activation, output_activation="none", loss="mse",
+                                   bias=[True, True, True], dtype=dtype, seed=[0, 1])
+    run: dict[str, object] = dict(lr=lr, epochs=200, batch_size=20, convention=convention)
+    probe = Probe()
+    train(mlp(2, (6, 6), 1, observer=probe, **spec), x, y, **run)  # type: ignore[arg-type]
+    assert probe.first is not None
+    (when, site) = probe.first
+    reports = []
+    for eager in (False, True):
+        net = mlp(2, (6, 6), 1, **spec)  # type: ignore[arg-type]
+        with pytest.raises(NumericalError) as info:
+            train(net, x, y, guard=Guard(net, "raise", eager=eager), **run)  # type: ignore[arg-type]
+        reports.append(info.value.event)
+    event = reports[0]
+    assert reports[1] == event
+    assert ((event.epoch, event.step), event.phase, event.layer_name, event.operation, event.role) == (
+        when, site.phase, site.layer_name, site.operation, site.role)
