@@ -82,7 +82,9 @@ def fit_dimension(sizes: Sequence[int], counts: Sequence[int]) -> BoxFit:
         stderr = math.sqrt(var)
     else:
         stderr = nan
-    return BoxFit(float(-coef[1]), float(coef[0]), [s for s, _ in keep], [c for _, c in keep],
+    dim = float(-coef[1])
+    dim = 0.0 if abs(dim) < 1e-12 else dim  # exact counts of a point give -0.0 or 1e-16
+    return BoxFit(dim, float(coef[0]), [s for s, _ in keep], [c for _, c in keep],
                   [float(r) for r in resid], float(np.sqrt(np.mean(resid**2))), stderr)
 
 

@@ -1,0 +1,197 @@
+"""verify.lr_threshold: ulp stepping, box counting, multisection, E0 and the --check round trip."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from verify import lr_threshold
+from verify.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
+                             label_boundary_fit)
+from verify.lr_experiments import PAIR, Study, multisection
+from verify.lr_runs import RunRecord, RunSpec, settled_epoch
+from verify.ulp import (add_ulps, decimal_exact, exact_fraction, from_ordinal, grid, hex_exact, midpoint,
+                        ordinal, ordinal_grid, spacing, ulps_between)
+
+finite64 = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
+
+
+# ------------------------------------------------------------------ ulp stepping
+
+def test_pair_is_4_6e9_float64_ulps_and_9_float32_ulps_apart() -> None:
+    a, b = PAIR
+    assert ulps_between(a, b) == 4611686019
+    assert ulps_between(a, b, "float32") == 9
+    # spacing near 0.0015 is 2**-62 (the binade [2**-10, 2**-9) has 52 fraction bits)
+    assert spacing(a) == 2.0**-62
+
+
+@given(finite64, st.integers(-3, 3))
+def test_add_ulps_agrees_with_nextafter(x: float, n: int) -> None:
+    expected = x
+    for _ in range(abs(n)):
+        expected = float(np.nextafter(expected, math.inf if n > 0 else -math.inf))
+    got = add_ulps(x, n)
+    assert got == expected or (got == 0.0 and expected == 0.0)
+    assert ulps_between(x, got) == n or (x == 0.0 and abs(ulps_between(x, got)) == abs(n))
+
+
+@given(finite64, finite64)
+def test_ordinal_preserves_order_and_round_trips(x: float, y: float) -> None:
+    assert (ordinal(x) < ordinal(y)) == (x < y)
+    assert from_ordinal(ordinal(x)) == x
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=32))
+def test_float32_ordinals_step_like_nextafter(x: float) -> None:
+    up = add_ulps(x, 1, "float32")
+    assert up == float(np.nextafter(np.float32(x), np.float32(np.inf)))
+
+
+def test_signed_zero_and_crossing_zero() -> None:
+    assert ordinal(-0.0) == ordinal(0.0) == 0
+    assert add_ulps(0.0, -1) == -5e-324
+    assert ulps_between(-5e-324, 5e-324) == 2
+
+
+def test_grid_is_never_finer_than_one_ulp() -> None:
+    a = PAIR[0]
+    pts = grid(a, add_ulps(a, 5), 64)
+    assert pts == [add_ulps(a, k) for k in range(6)]
+    assert ordinal_grid(0, 100, 11) == list(range(0, 101, 10))
+    assert midpoint(a, add_ulps(a, 10)) == add_ulps(a, 5)
+    with pytest.raises(ValueError, match="count"):
+        ordinal_grid(0, 10, 1)
+    with pytest.raises(ValueError, match="x"):
+        ordinal(math.inf)
+
+
+def test_exact_values_of_the_rates() -> None:
+    a = PAIR[0]
+    assert hex_exact(a) == a.hex() == "0x1.86c226809d495p-10"
+    assert exact_fraction(a) == Fraction(a)
+    assert Fraction(decimal_exact(a)) == Fraction(a)
+    assert decimal_exact(0.5) == "0.5"
+    f32 = np.float32(a)
+    assert exact_fraction(f32) == Fraction(float(f32))
+    ld = np.longdouble(1) / np.longdouble(3)
+    frac = exact_fraction(ld)
+    assert frac.denominator & (frac.denominator - 1) == 0  # a power of two
+    assert abs(frac - Fraction(1, 3)) <= Fraction(1, 3) * Fraction(float(np.finfo(np.longdouble).eps))
+    if np.finfo(np.longdouble).nmant > 52:
+        assert frac != Fraction(float(ld))
+        assert hex_exact(ld).startswith("0x") and "." not in hex_exact(ld)
+
+
+# ------------------------------------------------------------------ box counting
+
+def test_cantor_set_has_dimension_log2_over_log3() -> None:
+    pts = cantor_points(10)
+    assert pts.size == 2**10
+    fit = box_dimension(pts, [3**k for k in range(9)])
+    assert fit.counts == [2 ** (10 - k) for k in range(9)]
+    assert fit.dimension == pytest.approx(math.log(2) / math.log(3), abs=1e-12)
+    assert fit.rms_residual < 1e-12
+
+
+def test_single_point_has_dimension_zero_and_an_interval_one() -> None:
+    assert box_dimension([12345], dyadic_sizes(1 << 16)).dimension == 0.0
+    line = box_dimension(np.arange(1 << 12), dyadic_sizes(1 << 12))
+    assert line.dimension == pytest.approx(1.0, abs=1e-12)
+
+
+def test_label_boundary_counts_edges() -> None:
+    labels = ["c"] * 10 + ["s"] * 5 + ["c"] * 17
+    assert boundary_edges(labels) == [9, 14]
+    fit = label_boundary_fit(labels)
+    assert fit.counts[0] == 2
+    assert box_counts([9, 14], [4]) == [2]  # boxes 2 and 3
+    assert box_counts([9, 14], [8, 16]) == [1, 1]  # both in box 1, then box 0
+    with pytest.raises(ValueError, match="points"):
+        box_counts([-1], [1])
+
+
+def test_settled_epoch_sees_oscillation() -> None:
+    loss = np.array([0.5, 0.009, 0.011, 0.008, 0.007])
+    assert settled_epoch(loss, 0.01) == 4
+    assert settled_epoch(loss[:3], 0.01) is None
+
+
+# ------------------------------------------------------------------ multisection on a synthetic map
+
+class _FakeStudy(Study):
+    """Labels from a threshold rate instead of training: converged below it."""
+
+    def __init__(self, boundary: float) -> None:
+        super().__init__(lr_threshold.PINNED, 1)
+        self.boundary = boundary
+        self.calls = 0
+
+    def labels(self, rates: Any, tag: str, seed: int | None = None, epochs: int | None = None) -> list[RunRecord]:
+        self.calls += len(rates)
+        return [RunRecord(RunSpec(0, r), "converged" if r < self.boundary else "stalled", {}, {}, "", "", "")
+                for r in rates]
+
+
+@pytest.mark.parametrize("per_round", [1, 5])
+def test_multisection_brackets_to_adjacent_doubles(per_round: int) -> None:
+    a, b = PAIR
+    boundary = add_ulps(a, 1234567891)
+    study = _FakeStudy(boundary)
+    res = multisection(study, a, b, "converged", "stalled", seed=0, per_round=per_round, tag="t")
+    assert res["ulps"] == 1
+    assert res["hi"] == boundary and res["lo"] == add_ulps(boundary, -1)
+    if per_round == 1:
+        assert res["runs"] in (32, 33)  # log2(4.6e9 ulps) = 32.1
+    assert study.calls == res["runs"]
+
+
+# ------------------------------------------------------------------ the study: E0, --quick, --check
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("lr_threshold")
+    code = lr_threshold.main(["--quick", "--quiet", "--report", str(out)])
+    assert code == 0
+    return out
+
+
+def test_quick_study_reproduces_e0_in_fresh_processes(quick_report: Path) -> None:
+    data = json.loads((quick_report / "report.json").read_text())["data"]
+    assert data["schema"] == lr_threshold.SCHEMA
+    e0 = data["experiments"]["E0"]
+    assert e0["outcomes"][0] == "converged" and e0["outcomes"][1] != "converged"
+    assert e0["identical_in_fresh_processes"] is True
+    assert all(v["all_match"] for v in e0["fresh"].values()) and len(e0["fresh"]) == 2
+    for run in e0["runs"]:
+        assert len(run["weights_sha256"]) == 64 and len(run["loss_sha256"]) == 64
+    assert "## E0 reproduce" in (quick_report / "report.md").read_text()
+    assert (quick_report / "outcome_strips.png").stat().st_size > 1000
+    e3 = data["experiments"]["E3"]
+    assert e3["min_spacing_ulps"] >= 1
+    assert e3["windows"][-1]["spacing_ulps_max"] == 1
+    env = data["environment"]
+    assert env["numpy"] == np.__version__ and "dispatch_in_use" in env["cpu_features"]
+
+
+def test_check_round_trip_and_detects_tampering(quick_report: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = quick_report / "report.json"
+    assert lr_threshold.main(["--check", str(path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "matches bitwise" in out and "DIFFERS" not in out.split("\n")[0]
+    doc = json.loads(path.read_text())
+    doc["data"]["experiments"]["E0"]["runs"][1]["weights_sha256"] = "0" * 64
+    bad = tmp_path / "tampered.json"
+    bad.write_text(json.dumps(doc))
+    assert lr_threshold.main(["--check", str(bad), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS  lr=0.001490626 weights_sha256" in out

@@ -1,0 +1,199 @@
+"""Trajectory separation (E5) and sharpness (E6) for the learning-rate study.
+
+E5 trains trajectories side by side from one seed and records the Euclidean
+distance between their parameter vectors every ``sample_every`` epochs:
+the base run at ``lr``, the run at ``lr`` + 1 ulp, the run at ``lr + 1e-9``
+(the lab's pair), the run whose first weight starts 1 ulp higher, and the
+same run in ``np.longdouble``. A finite-time Lyapunov exponent is the slope
+of ``log distance`` per epoch, fitted by least squares over the growth phase
+(from the first nonzero distance until it first exceeds ``saturation``).
+
+E6 measures the Hessian of the summed BCE loss (the loss whose gradient the
+lab's convention descends: ``N`` times the mean-loss Hessian of
+:func:`verify.hessian.hessian`, central differences of backpropagated
+gradients) along a run; gradient descent on a quadratic is stable only while
+its largest eigenvalue stays below ``2 / lr``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from refnet.data import xor_easy
+from refnet.network import Network
+from refnet.train import prepare_data, train
+
+from .hessian import hessian
+from .lr_runs import RunSpec, build
+
+__all__ = ["Separation", "separations", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
+
+
+@dataclass(frozen=True)
+class LyapunovFit:
+    """``log d(t) = a + lam * t`` fitted over ``[start, stop]`` epochs."""
+
+    exponent: float
+    """``lam`` per epoch (NaN if fewer than three points)."""
+    start: int
+    stop: int
+    points: int
+    r_squared: float
+    doubling_epochs: float
+    """``log 2 / lam`` (inf when ``lam <= 0``)."""
+
+
+@dataclass
+class Separation:
+    """Distances from the base trajectory, sampled every ``sample_every`` epochs."""
+
+    label: str
+    epochs: list[int]
+    distance: list[float]
+    fit: LyapunovFit
+    first_nonzero: int | None
+    reaches_01: int | None
+    """First sampled epoch with distance >= 0.1 (None if never)."""
+    reaches_1: int | None
+    final_outcome: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def lyapunov_fit(epochs: Sequence[int], distance: Sequence[float], saturation: float = 0.1) -> LyapunovFit:
+    """Fit the growth phase of ``log distance`` (see the module docstring)."""
+    e = np.asarray(epochs, dtype=np.float64)
+    d = np.asarray(distance, dtype=np.float64)
+    nz = np.flatnonzero((d > 0) & np.isfinite(d))
+    nan = float("nan")
+    if nz.size < 3:
+        return LyapunovFit(nan, 0, 0, int(nz.size), nan, float("inf"))
+    i0 = int(nz[0])
+    big = np.flatnonzero(~np.isfinite(d) | (d >= saturation))
+    big = big[big > i0]
+    i1 = int(big[0]) if big.size else len(d) - 1
+    sel = np.arange(i0, i1 + 1)
+    sel = sel[(d[sel] > 0) & np.isfinite(d[sel])]
+    if sel.size < 3:
+        return LyapunovFit(nan, int(e[i0]), int(e[i1]), int(sel.size), nan, float("inf"))
+    t, y = e[sel], np.log(d[sel])
+    slope, icpt = np.polyfit(t, y, 1)
+    pred = icpt + slope * t
+    ss_res = float(np.sum((y - pred) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else nan
+    lam = float(slope)
+    return LyapunovFit(lam, int(t[0]), int(t[-1]), int(sel.size), r2,
+                       math.log(2) / lam if lam > 0 else float("inf"))
+
+
+def _first(epochs: Sequence[int], distance: Sequence[float], level: float) -> int | None:
+    for e, d in zip(epochs, distance):
+        if not math.isfinite(d) or d >= level:
+            return int(e)
+    return None
+
+
+def separations(seed: int, lr: float, partner_lr: float, *, init: str = "normal", epochs: int,
+                sample_every: int, longdouble: bool = True) -> list[Separation]:
+    """E5: distances between the base run and its perturbed twins (see the module docstring)."""
+    from .ulp import add_ulps  # local: keeps the import list of this module short
+
+    labels = ["lr + 1 ulp", f"lr -> {partner_lr!r}", "W[0] + 1 ulp"]
+    specs = [RunSpec(seed, lr, init, epochs=epochs), RunSpec(seed, add_ulps(lr, 1), init, epochs=epochs),
+             RunSpec(seed, partner_lr, init, epochs=epochs),
+             RunSpec(seed, lr, init, epochs=epochs, perturb_index=0, perturb_ulps=1)]
+    net = build(specs)
+    nets: list[tuple[Network, npt.NDArray[np.float64]]] = [
+        (net, np.array([s.lr for s in specs], dtype=np.float64))]
+    if longdouble:
+        ld = build([RunSpec(seed, lr, init, dtype="longdouble", epochs=epochs)])
+        nets.append((ld, np.array([lr], dtype=np.float64)))
+        labels.append("float64 vs longdouble")
+    x, y = xor_easy()
+    samples: list[int] = []
+    dists: list[list[float]] = [[] for _ in labels]
+    losses: list[list[float]] = [[] for _ in labels]
+    done = 0
+    while done < epochs:
+        n = min(sample_every, epochs - done)
+        last_losses = []
+        for network, rates in nets:
+            h = train(network, x, y, lr=rates, epochs=n, convention="lab")
+            last_losses.append(np.asarray(h.loss[-1], dtype=np.float64))
+        done += n
+        samples.append(done)
+        base = net.get_flat()
+        with np.errstate(all="ignore"):
+            for j in range(3):
+                dists[j].append(float(np.linalg.norm(base[j + 1] - base[0])))
+            if longdouble:
+                ld_flat = nets[1][0].get_flat()[0]
+                diff = ld_flat - base[0].astype(np.longdouble)
+                dists[3].append(float(np.sqrt(np.sum(diff * diff))))
+    out = []
+    for j, label in enumerate(labels):
+        fit = lyapunov_fit(samples, dists[j])
+        nz = [e for e, d in zip(samples, dists[j]) if d > 0]
+        out.append(Separation(label, list(samples), dists[j], fit, nz[0] if nz else None,
+                              _first(samples, dists[j], 0.1), _first(samples, dists[j], 1.0)))
+    del losses
+    return out
+
+
+@dataclass
+class Sharpness:
+    """Top Hessian eigenvalue along a training run, against ``2 / lr``."""
+
+    lr: float
+    epochs: list[int]
+    top: list[float]
+    bottom: list[float]
+    loss: list[float]
+    asymmetry: list[float]
+    threshold: float
+    """``2 / lr``."""
+    first_above: int | None
+    """First sampled epoch with ``top > 2 / lr``."""
+    max_ratio: float
+    """Largest ``top / (2 / lr)`` seen."""
+
+
+def sharpness_trace(seed: int, lr: float, *, init: str = "normal", epochs: int, every: int,
+                    dtype: str = "float64") -> Sharpness:
+    """E6: train one run and measure the Hessian spectrum every ``every`` epochs (and at 0)."""
+    spec = RunSpec(seed, lr, init, epochs=epochs)
+    net = build([spec])
+    x, y = xor_easy()
+    xa, ya = prepare_data(net, x, y)
+    n_points = float(xa.shape[1])
+    rec_e: list[int] = []
+    top: list[float] = []
+    bottom: list[float] = []
+    loss: list[float] = []
+    asym: list[float] = []
+    done = 0
+    while True:
+        with np.errstate(all="ignore"):
+            hs = hessian(net, x, y, dtype=dtype)
+            lval, _ = net.gradients(xa, ya)
+        eig = hs.eigenvalues * n_points  # summed loss = N * mean loss
+        a = hs.asymmetry
+        rec_e.append(done)
+        top.append(float(eig[-1]))
+        bottom.append(float(eig[0]))
+        loss.append(float(lval[0]))
+        asym.append(a)
+        if done >= epochs:
+            break
+        n = min(every, epochs - done)
+        train(net, x, y, lr=np.array([lr]), epochs=n, convention="lab")
+        done += n
+    thr = 2.0 / lr
+    above = [e for e, t in zip(rec_e, top) if t > thr]
+    ratio = max((t / thr for t in top if math.isfinite(t)), default=float("nan"))
+    return Sharpness(lr, rec_e, top, bottom, loss, asym, thr, above[0] if above else None, ratio)

@@ -1,0 +1,322 @@
+"""Experiments E0-E7 of the learning-rate threshold study (see :mod:`verify.lr_threshold`).
+
+Each experiment is a function of a :class:`Study` (the pinned configuration,
+the horizons and the runner) that returns a plain summary dict for
+``report.json`` plus the run records it made. Outcome labels are the classes
+of :mod:`refnet.outcomes` (``converged``, ``stalled``, ``diverged``); "trains"
+means ``converged``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .boxcount import BoxFit, boundary_edges, dyadic_sizes, fit_dimension, box_counts, label_boundary_fit
+from .lr_runs import LAB_EPOCHS, RunRecord, RunSpec, run_specs
+from .ulp import (exact_fraction, from_ordinal, hex_exact, ordinal, ordinal_grid, ulps_between,
+                  decimal_exact)
+
+__all__ = ["PAIR", "Pinned", "Study", "SEARCH_SEEDS", "SEARCH_INITS",
+           "search", "multisection", "zoom_scan", "precision_ladder", "per_seed_boundaries",
+           "horizon_check", "ZOOM_WIDTHS"]
+
+PAIR = (0.001490625, 0.001490626)
+"""The lab's two learning rates."""
+
+ZOOM_WIDTHS = tuple(10.0 ** -k for k in range(1, 13))
+"""Relative window widths of E3 (then one window of consecutive doubles)."""
+
+SEARCH_INITS = ("normal", "xavier", "he")
+"""``normal`` (N(0, 1) weights and biases, the lab's ``np.random.randn``) is preferred."""
+SEARCH_SEEDS = 256
+"""``--search`` tries seeds ``0 .. SEARCH_SEEDS - 1`` for each init scheme."""
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The E0 configuration: init scheme, seed and epoch count."""
+
+    init: str
+    seed: int
+    epochs: int
+
+    def spec(self, lr: float, **kw: Any) -> RunSpec:
+        return RunSpec(self.seed, lr, self.init, epochs=kw.pop("epochs", self.epochs), **kw)
+
+
+
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Study:
+    """Everything the experiments share."""
+
+    pinned: Pinned
+    horizon: int
+    """Epochs of the scans (E2, E3, E4, E7); E0 uses ``pinned.epochs``."""
+    workers: int = 2
+    log: Log = field(default=lambda _m: None)
+    records: list[RunRecord] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def run(self, specs: Sequence[RunSpec], tag: str, checkpoints: Sequence[int] = ()) -> list[RunRecord]:
+        t0 = time.perf_counter()
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] > 5 or done == total:
+                last[0] = now
+                self.log(f"  {tag}: {done / max(total, 1):.0%} of {len(specs)} runs "
+                         f"({now - t0:.0f} s)")
+
+        recs = run_specs(specs, checkpoints=checkpoints, workers=self.workers, progress=progress)
+        for r in recs:
+            r.readout["tag"] = tag
+        self.records.extend(recs)
+        return recs
+
+    def labels(self, rates: Sequence[float], tag: str, seed: int | None = None,
+               epochs: int | None = None) -> list[RunRecord]:
+        s = self.pinned.seed if seed is None else seed
+        e = self.horizon if epochs is None else epochs
+        return self.run([RunSpec(s, r, self.pinned.init, epochs=e) for r in rates], tag)
+
+
+def trains(outcome: str) -> bool:
+    return outcome == "converged"
+
+
+# ------------------------------------------------------------------ search
+
+def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int, log: Log,
+           checkpoints: Sequence[int] = ()) -> dict[str, Any]:
+    """Run the pair for every (init, seed) to ``epochs``; where and when do the labels differ?
+
+    Two statistics per init scheme: the fraction of seeds whose labels
+    differ at ``epochs`` (the search horizon), and the seeds where the lower
+    rate crosses the loss threshold first (``steps_a < steps_b``): for any
+    epoch count in ``[steps_a, steps_b)`` the lower rate has converged and
+    the upper has not. The pinned configuration is, in init order, the first
+    scheme with a pair differing at ``epochs`` (lower rate converging), else
+    the seed with the widest such window, pinned at its middle epoch.
+    """
+    specs = [RunSpec(s, lr, init, epochs=epochs) for init in inits for s in seeds for lr in PAIR]
+    study = Study(Pinned(inits[0], seeds[0], epochs), epochs, workers, log)
+    recs = study.run(specs, "search", checkpoints)
+    per_init: dict[str, dict[str, Any]] = {}
+    differing: list[dict[str, Any]] = []
+    windows: list[dict[str, Any]] = []
+    for i in range(0, len(recs), 2):
+        a, b = recs[i], recs[i + 1]
+        init = a.spec.init
+        st = per_init.setdefault(init, {"seeds": 0, "differ": 0, "converged_a": 0, "converged_b": 0,
+                                        "steps_differ": 0, "a_first": 0, "b_first": 0})
+        st["seeds"] += 1
+        st["converged_a"] += trains(a.outcome)
+        st["converged_b"] += trains(b.outcome)
+        sa, sb = a.readout["steps_to_threshold"], b.readout["steps_to_threshold"]
+        if a.outcome != b.outcome:
+            st["differ"] += 1
+            differing.append({"init": init, "seed": a.spec.seed, "outcome_a": a.outcome, "outcome_b": b.outcome,
+                              "steps_a": sa, "steps_b": sb})
+        if isinstance(sa, int) and isinstance(sb, int) and sa != sb:
+            st["steps_differ"] += 1
+            st["a_first" if sa < sb else "b_first"] += 1
+        settled = a.readout.get("settled_epoch")
+        if isinstance(settled, int) and isinstance(sb, int) and settled < sb and trains(a.outcome):
+            windows.append({"init": init, "seed": a.spec.seed, "steps_a": sa, "settled_a": settled,
+                            "steps_b": sb, "width": sb - settled})
+    total = sum(v["seeds"] for v in per_init.values())
+    n_diff = sum(v["differ"] for v in per_init.values())
+    for v in per_init.values():
+        v["fraction_differ"] = v["differ"] / v["seeds"] if v["seeds"] else math.nan
+    pinned: dict[str, Any] | None = None
+    found = next((d for d in differing if trains(d["outcome_a"]) and not trains(d["outcome_b"])), None)
+    if found is not None:
+        pinned = {"init": found["init"], "seed": found["seed"], "epochs": epochs, "why": "labels differ at the horizon"}
+    else:
+        for init in inits:
+            cands = [w for w in windows if w["init"] == init]
+            if cands:
+                best = max(cands, key=lambda w: (w["width"], -w["seed"]))
+                pinned = {"init": init, "seed": best["seed"], "epochs": best["settled_a"] + best["width"] // 2,
+                          "why": (f"no pair differs at {epochs} epochs; the lower rate's loss stays below the "
+                                  f"threshold from epoch {best['settled_a']}, the upper rate's first goes below "
+                                  f"at epoch {best['steps_b']}")}
+                break
+    flips = {str(c): sum(1 for r in recs if r.labels.get(c) != r.outcome) for c in checkpoints}
+    return {"inits": list(inits), "seeds": [int(seeds[0]), int(seeds[-1])], "epochs": epochs,
+            "pairs_tried": total, "pairs_differing": n_diff,
+            "fraction_differing": n_diff / total if total else math.nan,
+            "per_init": per_init, "differing": differing,
+            "timing_windows": sorted(windows, key=lambda w: -w["width"])[:20],
+            "pinned": pinned, "label_flips_after_checkpoint": flips, "runs": len(recs)}
+
+
+# ------------------------------------------------------------------ E2 / E7 bisection
+
+def multisection(study: Study, lo: float, hi: float, label_lo: str, label_hi: str, *, seed: int,
+                 per_round: int, tag: str, min_ulps: int = 1) -> dict[str, Any]:
+    """Shrink ``[lo, hi]`` (labels differ at the ends) to adjacent doubles.
+
+    Each round runs ``per_round`` rates evenly spaced in ulps inside the
+    bracket and keeps the first sub-interval (from ``lo``) whose end labels
+    differ: ``per_round = 1`` is plain bisection (about ``log2`` of the ulp
+    count runs). ``min_ulps > 1`` stops early (a reduced run for tests).
+    """
+    if label_lo == label_hi:
+        raise ValueError(f"label_lo: the bracket ends must differ, both are {label_lo!r}")
+    olo, ohi = ordinal(lo), ordinal(hi)
+    rounds = []
+    runs = 0
+    while ohi - olo > max(1, min_ulps):
+        pts = ordinal_grid(olo, ohi, per_round + 2)[1:-1]
+        recs = study.labels([from_ordinal(p) for p in pts], tag, seed=seed)
+        runs += len(recs)
+        seq = [(olo, label_lo), *[(p, r.outcome) for p, r in zip(pts, recs)], (ohi, label_hi)]
+        for (p0, l0), (p1, l1) in zip(seq, seq[1:]):
+            if l0 != l1:
+                olo, label_lo, ohi, label_hi = p0, l0, p1, l1
+                break
+        rounds.append({"lo": from_ordinal(olo), "hi": from_ordinal(ohi), "ulps": ohi - olo,
+                       "labels": [r.outcome for r in recs]})
+        study.log(f"  {tag}: bracket {ohi - olo} ulps after {runs} runs")
+    lo_v, hi_v = from_ordinal(olo), from_ordinal(ohi)
+    return {"seed": seed, "lo": lo_v, "hi": hi_v, "lo_hex": lo_v.hex(), "hi_hex": hi_v.hex(),
+            "lo_decimal": decimal_exact(lo_v), "hi_decimal": decimal_exact(hi_v),
+            "label_lo": label_lo, "label_hi": label_hi, "ulps": ohi - olo, "runs": runs,
+            "rounds": len(rounds), "trace": rounds, "per_round": per_round}
+
+
+# ------------------------------------------------------------------ E3 zoom
+
+def _window(center: float, width: float | None, count: int) -> list[int]:
+    oc = ordinal(center)
+    if width is None:  # consecutive doubles
+        return list(range(oc - count // 2 + 1, oc + count - count // 2 + 1))
+    half = center * width / 2
+    return ordinal_grid(ordinal(center - half), ordinal(center + half), count)
+
+
+def zoom_scan(study: Study, center: float, count: int, widths: Sequence[float] = ZOOM_WIDTHS) -> dict[str, Any]:
+    """E3: ``count`` rates per window centred on ``center``; changes and box-counting dimension."""
+    windows: list[tuple[str, float | None, list[int]]] = [(f"{w:.0e}", w, _window(center, w, count)) for w in widths]
+    windows.append(("consecutive doubles", None, _window(center, None, count)))
+    specs = [RunSpec(study.pinned.seed, from_ordinal(o), study.pinned.init, epochs=study.horizon)
+             for _, _, ords in windows for o in ords]
+    recs = study.run(specs, "E3")
+    out: list[dict[str, Any]] = []
+    pos = 0
+    pooled_sizes = dyadic_sizes(count - 1, 1, 4)
+    pooled = np.zeros(len(pooled_sizes), dtype=np.int64)
+    for name, width, ords in windows:
+        rs = recs[pos:pos + len(ords)]
+        pos += len(ords)
+        labels = [r.outcome for r in rs]
+        fit: BoxFit = label_boundary_fit(labels) if len(labels) > 4 else fit_dimension([], [])
+        edges = boundary_edges(labels)
+        if len(ords) - 1 == count - 1:
+            pooled += np.array(box_counts(edges, pooled_sizes), dtype=np.int64)
+        steps = np.diff(ords)
+        out.append({
+            "window": name, "relative_width": width, "points": len(ords),
+            "lo": from_ordinal(ords[0]), "hi": from_ordinal(ords[-1]),
+            "rates": [from_ordinal(o) for o in ords],
+            "spacing_ulps_min": int(steps.min()) if steps.size else 0,
+            "spacing_ulps_max": int(steps.max()) if steps.size else 0,
+            "changes": len(edges),
+            "counts": {k: labels.count(k) for k in ("converged", "stalled", "diverged")},
+            "labels": labels,
+            "final_loss": [r.readout["final_loss"] for r in rs],
+            "dimension": fit.as_dict(),
+        })
+    pooled_fit = fit_dimension(pooled_sizes, [int(c) for c in pooled])
+    return {"center": center, "center_hex": center.hex(), "count": count, "windows": out,
+            "pooled_dimension": pooled_fit.as_dict(),
+            "min_spacing_ulps": min(w["spacing_ulps_min"] for w in out)}
+
+
+# ------------------------------------------------------------------ E4 ladder
+
+def precision_ladder(study: Study, rates: dict[str, float]) -> dict[str, Any]:
+    """E4: each named rate in float32, float64 and longdouble at the scan horizon."""
+    dtypes = ("float32", "float64", "longdouble")
+    specs = [study.pinned.spec(r, epochs=study.horizon, dtype=d) for d in dtypes for r in rates.values()]
+    recs = study.run(specs, "E4")
+    rows = []
+    for rec in recs:
+        name = next(k for k, v in rates.items() if v == rec.spec.lr)
+        dt = np.dtype(rec.spec.dtype)
+        value = dt.type(np.float64(rec.spec.lr))  # what SGD uses: the double, rounded once
+        rows.append({"rate": name, "decimal": repr(rec.spec.lr), "dtype": rec.spec.dtype,
+                     "value_hex": hex_exact(value), "value_decimal": decimal_exact(value),
+                     "error_vs_decimal": float(exact_fraction(value) - exact_fraction_dec(rec.spec.lr)),
+                     "outcome": rec.outcome, "final_loss": rec.readout["final_loss"],
+                     "steps_to_threshold": rec.readout["steps_to_threshold"],
+                     "weights_sha256": rec.weights_sha256})
+    names = list(rates)
+    f32 = {n: hex_exact(np.float32(rates[n])) for n in names}
+    return {"rates": rates, "rows": rows, "epochs": study.horizon,
+            "ulps_float64": {f"{a}->{b}": ulps_between(rates[a], rates[b]) for a, b in zip(names, names[1:])},
+            "ulps_float32": {f"{a}->{b}": ulps_between(rates[a], rates[b], "float32") for a, b in zip(names, names[1:])},
+            "float32_hex": f32}
+
+
+def exact_fraction_dec(x: float) -> Any:
+    """The decimal literal ``repr(x)`` as an exact fraction (what the lab typed)."""
+    from fractions import Fraction
+
+    return Fraction(repr(x))
+
+
+# ------------------------------------------------------------------ E7 per seed
+
+def per_seed_boundaries(study: Study, seeds: Sequence[int], *, scan_points: int, rel_width: float,
+                        per_round: int) -> dict[str, Any]:
+    """E7: for each seed, the label change nearest the lab's lower rate, bracketed to one ulp."""
+    a = PAIR[0]
+    rates = [from_ordinal(o) for o in _window(a, rel_width, scan_points)]
+    specs = [RunSpec(s, r, study.pinned.init, epochs=study.horizon) for s in seeds for r in rates]
+    recs = study.run(specs, "E7 scan")
+    out = []
+    for i, s in enumerate(seeds):
+        rs = recs[i * len(rates):(i + 1) * len(rates)]
+        labels = [r.outcome for r in rs]
+        edges: list[int] = boundary_edges(labels)
+        entry: dict[str, Any] = {"seed": s, "scan_labels": labels, "scan_changes": len(edges)}
+        if edges:
+            oa = ordinal(a)
+            j = min(edges, key=lambda e: min(abs(ordinal(rates[e]) - oa), abs(ordinal(rates[e + 1]) - oa)))
+            res = multisection(study, rates[j], rates[j + 1], labels[j], labels[j + 1], seed=s,
+                               per_round=per_round, tag=f"E7 seed {s}")
+            entry.update(res)
+            entry["offset_from_a_ulps"] = ulps_between(a, res["lo"])
+            entry["relative_offset"] = (res["lo"] - a) / a
+        out.append(entry)
+    return {"seeds": list(seeds), "rel_width": rel_width, "scan_points": scan_points, "rates": rates,
+            "per_seed": out}
+
+
+# ------------------------------------------------------------------ horizon
+
+def horizon_check(study: Study, rates: Sequence[float], epochs: int, checkpoints: Sequence[int]) -> dict[str, Any]:
+    """Rerun ``rates`` (pinned seed) for ``epochs`` and compare the label at each checkpoint."""
+    specs = [study.pinned.spec(r, epochs=epochs) for r in rates]
+    recs = study.run(specs, "horizon", checkpoints)
+    rows = [{"lr": r.spec.lr, "lr_hex": r.spec.lr.hex(),
+             "labels": {str(k): v for k, v in r.labels.items()}, "final": r.outcome} for r in recs]
+    agree = {str(c): sum(1 for r in recs if r.labels.get(c) == r.outcome) for c in checkpoints}
+    return {"epochs": epochs, "runs": len(recs), "rows": rows, "agree_with_final": agree}
+
+
+def with_horizon(study: Study, horizon: int) -> Study:
+    return replace(study, horizon=horizon)

@@ -1,0 +1,112 @@
+"""Figures of the learning-rate threshold study (matplotlib, Agg, files only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["outcome_strips", "pair_losses", "separation_growth", "sharpness_plot", "CLASS_CODE"]
+
+CLASS_CODE = {"converged": 0, "stalled": 1, "diverged": 2}
+_COLORS = ["#2a9d55", "#e9a23b", "#c0392b"]
+
+
+def _plt() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - optional dependency
+        raise ImportError("matplotlib is needed for figures: pip install 'refnet[plot]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def outcome_strips(windows: Sequence[dict[str, Any]]) -> Figure:
+    """One strip per zoom window: colour = outcome class, shade = log10 final loss."""
+    plt = _plt()
+    from matplotlib.colors import ListedColormap
+
+    n = max(len(w["labels"]) for w in windows)
+    codes = np.full((len(windows), n), np.nan)
+    loss = np.full((len(windows), n), np.nan)
+    for i, w in enumerate(windows):
+        codes[i, :len(w["labels"])] = [CLASS_CODE[x] for x in w["labels"]]
+        with np.errstate(divide="ignore"):
+            loss[i, :len(w["final_loss"])] = np.log10(np.asarray(w["final_loss"], dtype=np.float64))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(windows) + 1.8), sharey=True)
+    axes[0].imshow(codes, aspect="auto", interpolation="nearest", cmap=ListedColormap(_COLORS), vmin=-0.5, vmax=2.5)
+    im = axes[1].imshow(loss, aspect="auto", interpolation="nearest", cmap="viridis")
+    fig.colorbar(im, ax=axes[1], label="log10 final loss (BCE, mean per point)")
+    labels = [f"{w['window']} ({w['changes']} changes)" for w in windows]
+    axes[0].set_yticks(range(len(windows)), labels)
+    axes[0].set_ylabel("window (relative width)")
+    for ax in axes:
+        ax.set_xlabel("position in window (index of the rate, evenly spaced in ulps)")
+    axes[0].set_title("outcome: green converged, orange stalled, red diverged")
+    axes[1].set_title("readout: final loss")
+    fig.tight_layout()
+    out: Figure = fig
+    return out
+
+
+def pair_losses(curves: Sequence[tuple[str, Sequence[tuple[int, float]]]]) -> Figure:
+    """Loss per epoch of the E0 pair (log-log)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, pts in curves:
+        e = [p[0] for p in pts]
+        v = [p[1] for p in pts]
+        ax.loglog(e, v, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (BCE, mean per point)")
+    ax.set_title("E0: loss curves of the pair")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    out: Figure = fig
+    return out
+
+
+def separation_growth(seps: Sequence[dict[str, Any]], horizon: int) -> Figure:
+    """E5: distance between trajectories, log scale."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for s in seps:
+        d = np.asarray(s["distance"], dtype=np.float64)
+        e = np.asarray(s["epochs"], dtype=np.float64)
+        ok = d > 0
+        ax.semilogy(e[ok], d[ok], label=f"{s['label']} (lambda={s['fit']['exponent']:.2e}/epoch)")
+    ax.axvline(horizon, color="k", ls=":", label=f"lab horizon {horizon} epochs")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("parameter distance ||theta - theta_base||_2")
+    ax.set_title("E5: separation of trajectories")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    out: Figure = fig
+    return out
+
+
+def sharpness_plot(traces: Sequence[dict[str, Any]]) -> Figure:
+    """E6: top Hessian eigenvalue of the summed loss against 2 / lr."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for t in traces:
+        ax.semilogy(t["epochs"], np.maximum(np.asarray(t["top"], dtype=np.float64), 1e-12),
+                    label=f"lambda_max, lr={t['lr']!r}")
+    thr = traces[0]["threshold"]
+    ax.axhline(thr, color="k", ls="--", label=f"2 / lr = {thr:.1f}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("top Hessian eigenvalue of the summed loss")
+    ax.set_title("E6: sharpness vs 2/lr")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    out: Figure = fig
+    return out

@@ -1,0 +1,801 @@
+"""``python -m verify.lr_threshold``: the lab's 0.001490625 vs 0.001490626, measured.
+
+The lab (XOR, 2-4-4-1, ReLU hidden layers, sigmoid output, BCE with delta
+1e-7, its own arithmetic convention, 500,000 epochs) saw lr = 0.001490625
+train and lr = 0.001490626 fail, "with different random seeds", and blamed
+floating-point limits. This study runs:
+
+- **E0** the pinned configuration (found by ``--search``) at the lab's epochs,
+  in this process and twice in fresh processes: SHA-256 of the final weights
+  and of the loss trajectory must match bitwise;
+- **E1** the pair with 1 and 2 BLAS threads, with NumPy's dispatched CPU
+  features disabled (``NPY_DISABLE_CPU_FEATURES``, names read at run time),
+  and with refnet's portable fixed-order kernel, each in a fresh process;
+- **E2** multisection on the float64 grid between the pair to adjacent doubles;
+- **E3** zoom scans centred on that bracket, relative widths 1e-1 .. 1e-12,
+  then consecutive doubles: label changes and box-counting dimension;
+- **E4** float32 / float64 / longdouble at the pair and at the bracket;
+- **E5** separation of trajectories and a finite-time Lyapunov exponent;
+- **E6** the summed-loss Hessian's top eigenvalue along both runs vs 2/lr;
+- **E7** E2 for other seeds;
+
+then states a verdict on each hypothesis H1-H5 citing the experiments.
+
+Horizons: E0 and E1 (BLAS variants) use the lab's 500,000 epochs. The scans
+use ``--horizon`` epochs (default 60,000) because every label in this study is
+decided earlier; the study measures that claim (``horizon`` section: scan
+points rerun to 500,000 epochs, labels compared at each checkpoint).
+
+Exit status 0 only when E0 reproduces: the lower rate converges, the upper
+does not, and the fresh processes give bitwise identical hashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .lr_env import THREAD_VARS, dispatch_features, fingerprint, read_worker, run_fresh
+from .lr_experiments import (PAIR, SEARCH_INITS, SEARCH_SEEDS, Pinned, Study, horizon_check,
+                             multisection, per_seed_boundaries, precision_ladder, search, trains, zoom_scan)
+from .lr_runs import CRITERIA, LAB, LAB_EPOCHS, RunRecord, RunSpec, default_workers, run_group
+from .ulp import decimal_exact, hex_exact, spacing, ulps_between
+
+__all__ = ["main", "PINNED", "SCHEMA", "SEARCH_SUMMARY", "e0_pair"]
+
+SCHEMA = "refnet.verify.lr_threshold/1"
+
+PINNED = Pinned("normal", 61, 14_110)
+"""The E0 configuration ``--search`` found (see ``SEARCH_SUMMARY``): no seed's pair differs at the
+search horizon; seed 61's lower rate stays below the loss threshold from epoch 13,964, its upper
+rate first gets there at epoch 14,256; 14,110 is the middle of that window."""
+
+SEARCH_SUMMARY: dict[str, Any] = {
+    "inits": ["normal"], "seeds": [0, 255], "epochs": 20_000, "pairs_tried": 256, "pairs_differing": 0,
+    "fraction_differing": 0.0,
+    "per_init": {"normal": {"seeds": 256, "differ": 0, "converged_a": 95, "converged_b": 95, "steps_differ": 40,
+                            "a_first": 23, "b_first": 17, "fraction_differ": 0.0}},
+    "timing_windows": [
+        {"init": "normal", "seed": 61, "steps_a": 13964, "settled_a": 13964, "steps_b": 14256, "width": 292},
+        {"init": "normal", "seed": 136, "steps_a": 8352, "settled_a": 8352, "steps_b": 8373, "width": 21},
+        {"init": "normal", "seed": 215, "steps_a": 14861, "settled_a": 14869, "steps_b": 14873, "width": 4}],
+    "pinned": {"init": "normal", "seed": 61, "epochs": 14110},
+}
+"""Statistics of the search that chose ``PINNED`` (``--search --search-inits normal`` reruns it)."""
+
+QUICK_PINNED = Pinned("normal", 136, 8_362)
+"""``--quick``: the search's second-widest window (8,352 .. 8,373), a shorter run."""
+
+
+
+class Console:
+    """Progress on stderr (unless quiet); the summary on stdout."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        if not self.quiet:
+            print(f"[lr_threshold {time.perf_counter() - self.t0:6.0f} s] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ E0 / E1
+
+def e0_pair(pinned: Pinned, *, kernel: str = "blas", epochs: int | None = None,
+            checkpoints: Sequence[int] = ()) -> list[RunRecord]:
+    """The pair under ``pinned`` as one two-member ensemble (each member's bits are its own)."""
+    e = pinned.epochs if epochs is None else epochs
+    specs = [RunSpec(pinned.seed, lr, pinned.init, kernel=kernel, epochs=e) for lr in PAIR]
+    out = run_group(specs, checkpoints)
+    if isinstance(out, tuple):  # pragma: no cover
+        raise TypeError("run_group: unexpected trajectories")
+    return out
+
+
+def _record_json(r: RunRecord, samples: bool = False) -> dict[str, Any]:
+    d = r.as_dict()
+    if not samples:
+        d.pop("loss_samples", None)
+    d["readout"] = {k: v for k, v in r.readout.items()}
+    fl = r.readout.get("final_loss")
+    d["final_loss_hex"] = float(fl).hex() if isinstance(fl, float) else None
+    return d
+
+
+def _worker(out: Path, args: argparse.Namespace) -> int:
+    pinned = Pinned(args.w_init, args.w_seed, args.w_epochs)
+    recs = e0_pair(pinned, kernel=args.w_kernel, checkpoints=args.w_checkpoints or ())
+    env = fingerprint()
+    out.write_text(json.dumps({"records": [_record_json(r) for r in recs],
+                               "cpu_features": env["cpu_features"], "threads": env["threads"]}),
+                   encoding="utf-8")
+    return 0
+
+
+def _fresh_runs(jobs: Sequence[tuple[str, Pinned, str, dict[str, str | None]]], log: Console,
+                checkpoints: Sequence[int] = (), parallel: int = 2) -> dict[str, dict[str, Any]]:
+    """Run the E0 pair in fresh processes, ``parallel`` at a time; name -> worker JSON."""
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="lr_threshold_") as tmp:
+        pending = list(jobs)
+        running: list[tuple[str, Any, Path, float]] = []
+        while pending or running:
+            while pending and len(running) < parallel:
+                name, pin, kernel, env = pending.pop(0)
+                out = Path(tmp) / f"{len(results) + len(running)}_{abs(hash(name))}.json"
+                args = ["--w-init", pin.init, "--w-seed", str(pin.seed), "--w-epochs", str(pin.epochs),
+                        "--w-kernel", kernel]
+                for c in checkpoints:
+                    args += ["--w-checkpoint", str(c)]
+                running.append((name, run_fresh(args, env, out), out, time.perf_counter()))
+                log(f"  fresh process started: {name}")
+            time.sleep(0.2)
+            for item in list(running):
+                name, proc, out, t0 = item
+                if proc.poll() is None:
+                    continue
+                running.remove(item)
+                _, err_bytes = proc.communicate()  # also closes the pipe
+                err = err_bytes.decode(errors="replace") if err_bytes else ""
+                if proc.returncode != 0 or not out.exists():
+                    results[name] = {"error": f"exit {proc.returncode}: {err[-2000:]}"}
+                else:
+                    results[name] = read_worker(out)
+                    results[name]["seconds"] = time.perf_counter() - t0
+                log(f"  fresh process done: {name} ({time.perf_counter() - t0:.0f} s)")
+    return results
+
+
+FIELDS = ("outcome", "weights_sha256", "loss_sha256", "lr_hex", "final_loss_hex")
+
+
+def compare(reference: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Field-by-field bitwise comparison of two lists of run records (same order)."""
+    rows = []
+    for i, (a, b) in enumerate(zip(reference, other)):
+        for f in FIELDS:
+            rows.append({"run": i, "lr": a["spec"]["lr"], "field": f, "reference": a.get(f), "here": b.get(f),
+                         "match": a.get(f) == b.get(f)})
+        for f in ("final_loss", "steps_to_threshold", "dead_units", "saturated_outputs", "accuracy"):
+            ra, rb = a["readout"].get(f), b["readout"].get(f)
+            rows.append({"run": i, "lr": a["spec"]["lr"], "field": f"readout.{f}", "reference": ra, "here": rb,
+                         "match": ra == rb})
+    if len(reference) != len(other):
+        rows.append({"run": -1, "lr": None, "field": "count", "reference": len(reference), "here": len(other),
+                     "match": False})
+    return rows
+
+
+def run_e0(pinned: Pinned, horizon: int, log: Console, fresh: int = 2) -> dict[str, Any]:
+    """E0: in process, then ``fresh`` times in new processes; hashes compared."""
+    t0 = time.perf_counter()
+    checkpoints = sorted({c for c in (horizon, 20_000, 100_000, 200_000) if 0 < c < pinned.epochs})
+    log(f"E0: pair, {pinned.init} seed {pinned.seed}, {pinned.epochs} epochs (in process)")
+    recs = e0_pair(pinned, checkpoints=checkpoints)
+    here = [_record_json(r, samples=True) for r in recs]
+    jobs: list[tuple[str, Pinned, str, dict[str, str | None]]] = [
+        (f"fresh {i + 1}", pinned, "blas", {}) for i in range(fresh)]
+    fresh_out = _fresh_runs(jobs, log, checkpoints) if fresh else {}
+    comparisons = {}
+    identical = True
+    for name, res in fresh_out.items():
+        if "error" in res:
+            comparisons[name] = {"error": res["error"], "all_match": False}
+            identical = False
+            continue
+        rows = compare(here, res["records"])
+        ok = all(r["match"] for r in rows)
+        identical &= ok
+        comparisons[name] = {"all_match": ok, "mismatches": [r for r in rows if not r["match"]]}
+    a, b = recs
+    reproduced = trains(a.outcome) and not trains(b.outcome)
+    return {"pinned": asdict(pinned), "runs": here, "fresh": comparisons, "fresh_processes": fresh,
+            "identical_in_fresh_processes": identical if fresh else None, "reproduced": reproduced,
+            "outcomes": [a.outcome, b.outcome], "checkpoints": checkpoints,
+            "labels_at_checkpoints": [{str(k): v for k, v in r.labels.items()} for r in recs],
+            "seconds": time.perf_counter() - t0}
+
+
+def run_e1(pinned: Pinned, horizon: int, e0: dict[str, Any], log: Console) -> dict[str, Any]:
+    """E1: threads, CPU features, kernel; does either label change?"""
+    t0 = time.perf_counter()
+    feats = dispatch_features()
+    one: dict[str, str | None] = {v: "1" for v in THREAD_VARS}
+    two: dict[str, str | None] = {v: "2" for v in THREAD_VARS}
+    jobs: list[tuple[str, Pinned, str, dict[str, str | None]]] = [
+        ("blas, 1 thread", pinned, "blas", one),
+        ("blas, 2 threads", pinned, "blas", two),
+    ]
+    if feats:
+        jobs.append((f"blas, NPY_DISABLE_CPU_FEATURES={' '.join(feats)}", pinned, "blas",
+                     {"NPY_DISABLE_CPU_FEATURES": " ".join(feats)}))
+    short = Pinned(pinned.init, pinned.seed, horizon)
+    jobs.append((f"portable kernel ({horizon} epochs)", short, "portable", {}))
+    if feats:
+        jobs.append((f"portable kernel, CPU features disabled ({horizon} epochs)", short, "portable",
+                     {"NPY_DISABLE_CPU_FEATURES": " ".join(feats)}))
+    log(f"E1: {len(jobs)} variants in fresh processes (dispatch features here: {feats})")
+    res = _fresh_runs(jobs, log)
+    base = e0["runs"]
+    base_at_h = e0["labels_at_checkpoints"]
+    rows = []
+    for name, pin, kernel, env in jobs:
+        r = res.get(name, {"error": "missing"})
+        if "error" in r:
+            rows.append({"variant": name, "error": r["error"]})
+            continue
+        recs = r["records"]
+        full = pin.epochs == pinned.epochs
+        ref_labels = [x["outcome"] for x in base] if full else [lab.get(str(horizon)) for lab in base_at_h]
+        rows.append({
+            "variant": name, "kernel": kernel, "epochs": pin.epochs, "env": env,
+            "dispatch_in_use": r["cpu_features"]["dispatch_in_use"],
+            "outcomes": [x["outcome"] for x in recs], "reference_outcomes": ref_labels,
+            "labels_change": [x["outcome"] for x in recs] != ref_labels,
+            "weights_identical": [x["weights_sha256"] == y["weights_sha256"] for x, y in zip(recs, base)] if full else None,
+            "loss_identical": [x["loss_sha256"] == y["loss_sha256"] for x, y in zip(recs, base)] if full else None,
+            "final_loss": [x["readout"]["final_loss"] for x in recs],
+            "steps_to_threshold": [x["readout"]["steps_to_threshold"] for x in recs],
+            "seconds": r.get("seconds"),
+        })
+    return {"dispatch_features": feats, "variants": rows, "seconds": time.perf_counter() - t0,
+            "any_label_change": any(r.get("labels_change") for r in rows)}
+
+
+# ------------------------------------------------------------------ E5 / E6
+
+def run_e5(pinned: Pinned, epochs: int, every: int, log: Console) -> dict[str, Any]:
+    """E5: separations from the lower rate's run; Lyapunov fits; O(1) times vs the horizon."""
+    from .lr_dynamics import separations
+
+    t0 = time.perf_counter()
+    log(f"E5: separation growth over {epochs} epochs (sampled every {every})")
+    seps = separations(pinned.seed, PAIR[0], PAIR[1], init=pinned.init, epochs=epochs, sample_every=every)
+    out = []
+    for s in seps:
+        out.append({"label": s.label, "epochs": s.epochs, "distance": s.distance, "fit": asdict(s.fit),
+                    "first_nonzero": s.first_nonzero, "reaches_0.1": s.reaches_01, "reaches_1": s.reaches_1})
+    return {"epochs": epochs, "sample_every": every, "separations": out, "lab_horizon": LAB_EPOCHS,
+            "seconds": time.perf_counter() - t0}
+
+
+def run_e6(pinned: Pinned, epochs: int, every: int, log: Console) -> dict[str, Any]:
+    """E6: top eigenvalue of the summed-loss Hessian along both runs of the pair."""
+    from .lr_dynamics import sharpness_trace
+
+    t0 = time.perf_counter()
+    log(f"E6: Hessian every {every} epochs over {epochs} epochs, both rates")
+    traces = []
+    for lr in PAIR:
+        s = sharpness_trace(pinned.seed, lr, init=pinned.init, epochs=epochs, every=every)
+        traces.append(asdict(s))
+    return {"epochs": epochs, "every": every, "traces": traces, "seconds": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------ verdicts
+
+def _relabel(readout: dict[str, Any], loss_threshold: float, need_accuracy: bool) -> str:
+    fl = readout["final_loss"]
+    ok = isinstance(fl, float) and math.isfinite(fl) and fl < loss_threshold
+    if need_accuracy:
+        ok = ok and readout["accuracy"] == 100.0
+    return "trains" if ok else "fails"
+
+
+def criteria_sensitivity(e0: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pair relabelled under other criteria (loss thresholds, with/without 100% accuracy)."""
+    rows: list[dict[str, Any]] = []
+    for thr in (1e-4, 1e-3, 1e-2, 1e-1, 0.3):
+        for acc in (True, False):
+            labels = [_relabel(r["readout"], thr, acc) for r in e0["runs"]]
+            rows.append({"loss_threshold": thr, "requires_100pct": acc, "labels": labels,
+                         "differ": labels[0] != labels[1]})
+    rows.append({"loss_threshold": None, "requires_100pct": True,
+                 "labels": ["trains" if r["readout"]["accuracy"] == 100.0 else "fails" for r in e0["runs"]],
+                 "differ": e0["runs"][0]["readout"]["accuracy"] != e0["runs"][1]["readout"]["accuracy"]})
+    return rows
+
+
+def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A verdict per hypothesis, each with the measured facts it rests on."""
+    out: dict[str, dict[str, Any]] = {}
+    a, b = PAIR
+    e0 = ex["E0"]
+    e4 = ex.get("E4")
+    ulps64 = ulps_between(a, b)
+    ulps32 = ulps_between(a, b, "float32")
+    err_a = abs(float(Fraction_of(a) - Fraction_dec(a)))
+    out["H1"] = {
+        "hypothesis": "the two rates are not representable",
+        "verdict": "rejected",
+        "evidence": (f"Neither decimal is a double, but each is stored within {err_a:.2e} of its decimal "
+                     f"(half an ulp is {spacing(a) / 2:.2e}); the stored rates are {ulps64} float64 ulps apart "
+                     f"({ulps32} in float32), so they are two distinct, exactly known numbers "
+                     f"({a.hex()} and {b.hex()}). " + (
+                         f"E4 lists their exact values in each precision. " if e4 else "") + (
+                         f"E2 brackets a change of outcome between adjacent doubles, so any rate on the grid has "
+                         f"a definite label." if ex.get("E2") else "")),
+        "cites": ["E4", "E2"],
+    }
+    # H2: rounding + chaos
+    e1 = ex.get("E1")
+    e5 = ex.get("E5")
+    e3 = ex.get("E3")
+    facts = []
+    support = 0
+    against = 0
+    if e1:
+        changed = [v["variant"] for v in e1["variants"] if v.get("labels_change")]
+        diff_bits = [v["variant"] for v in e1["variants"] if v.get("weights_identical") is not None
+                     and not all(v["weights_identical"])]
+        facts.append(f"E1: labels changed under {len(changed)} of {len(e1['variants'])} environment variants "
+                     f"({'; '.join(changed) or 'none'}); final weights differed bitwise under "
+                     f"{len(diff_bits)} full-length variants ({'; '.join(diff_bits) or 'none'}).")
+        support += bool(changed)
+        against += not changed
+    if e5:
+        for s in e5["separations"]:
+            facts.append(f"E5 {s['label']}: lambda = {s['fit']['exponent']:.3g}/epoch "
+                         f"(R^2 {s['fit']['r_squared']:.2f}), distance reaches 0.1 at epoch {s['reaches_0.1']}.")
+        rounding = [s for s in e5["separations"] if s["label"] in ("W[0] + 1 ulp", "float64 vs longdouble")]
+        if any(s["reaches_0.1"] is not None for s in rounding):
+            support += 1
+        else:
+            against += 1
+    if e3:
+        last = e3["windows"][-1]
+        facts.append(f"E3: {last['changes']} label changes among {last['points']} consecutive doubles.")
+        support += last["changes"] > 0
+    verdict = "supported" if support and support >= against else ("rejected" if against and not support else "inconclusive")
+    out["H2"] = {"hypothesis": "rounding plus chaos decides", "verdict": verdict, "evidence": " ".join(facts),
+                 "cites": ["E1", "E3", "E5"]}
+    # H3: fractal boundary of the exact map
+    facts = []
+    if e3:
+        changes = [(w["window"], w["changes"]) for w in e3["windows"]]
+        multi = [w for w, c in changes if c > 1]
+        pdim = e3["pooled_dimension"]
+        facts.append(f"E3 label changes per window: {', '.join(f'{w}: {c}' for w, c in changes)}; pooled "
+                     f"box-counting dimension {pdim['dimension']:.3f} (fit RMS residual {pdim['rms_residual']:.3f}).")
+        frac = 0 < pdim["dimension"] < 0.95 and len(multi) >= 3
+    else:
+        frac = False
+    if e5:
+        lr_sep = next((s for s in e5["separations"] if s["label"] == "lr + 1 ulp"), None)
+        if lr_sep is not None:
+            facts.append(f"E5: a 1-ulp change of lr reaches distance 0.1 at epoch {lr_sep['reaches_0.1']}, "
+                         "so below the scale where rate changes and rounding changes have comparable effect, "
+                         "the scans see rounding, not the exact map.")
+    out["H3"] = {"hypothesis": "a genuine fractal boundary of the exact map",
+                 "verdict": "partly supported" if frac else "not supported",
+                 "evidence": " ".join(facts) + " No exact-arithmetic run exists here: the exact map is only "
+                 "approached by comparing precisions (E4) and kernels (E1).",
+                 "cites": ["E3", "E4", "E5", "E1"]}
+    # H4: threshold artefact
+    rows = criteria_sensitivity(e0)
+    n_diff = sum(r["differ"] for r in rows)
+    ra, rb = (r["readout"] for r in e0["runs"])
+    out["H4"] = {
+        "hypothesis": "an artefact of the classification threshold",
+        "verdict": "rejected" if n_diff == len(rows) else ("supported" if n_diff <= len(rows) // 2 else "partly supported"),
+        "evidence": (f"E0 readouts: lr={a!r} final loss {ra['final_loss']:.3g}, accuracy {ra['accuracy']:.1f}%, "
+                     f"dead units {ra['dead_units']}; lr={b!r} final loss {rb['final_loss']:.3g}, accuracy "
+                     f"{rb['accuracy']:.1f}%, dead units {rb['dead_units']}. The pair's labels differ under "
+                     f"{n_diff} of {len(rows)} alternative criteria (loss thresholds 1e-4..0.3, with and without "
+                     f"100% accuracy, accuracy alone)."),
+        "criteria": rows, "cites": ["E0"],
+    }
+    # H5: implementation
+    facts = []
+    if e4:
+        f32 = [r for r in e4["rows"] if r["dtype"] == "float32"]
+        facts.append("E4 float32: " + ", ".join(f"{r['rate']} {r['outcome']}" for r in f32) + ".")
+        f64 = [r for r in e4["rows"] if r["dtype"] == "float64"]
+        facts.append("E4 float64: " + ", ".join(f"{r['rate']} {r['outcome']}" for r in f64) + ".")
+        ld = [r for r in e4["rows"] if r["dtype"] == "longdouble"]
+        facts.append("E4 longdouble: " + ", ".join(f"{r['rate']} {r['outcome']}" for r in ld) + ".")
+    labs = e0["labels_at_checkpoints"]
+    facts.append("E0 labels at checkpoints: " + "; ".join(
+        f"lr={lr!r}: " + ", ".join(f"{k}: {v}" for k, v in lab.items()) for lr, lab in zip(PAIR, labs)) + ".")
+    hz = ex.get("horizon")
+    if hz:
+        agree = hz["agree_with_final"]
+        facts.append(f"Horizon check: of {hz['runs']} scan rates rerun to {hz['epochs']} epochs, labels at "
+                     + ", ".join(f"{k} epochs agree for {v}" for k, v in agree.items()) + ".")
+    float64_pair_differs = e0["reproduced"]
+    out["H5"] = {
+        "hypothesis": "an implementation artefact (float32, naive log, too few epochs)",
+        "verdict": "rejected as the cause" if float64_pair_differs else "inconclusive",
+        "evidence": ("The pair differs in float64 with the lab's own loss (log(y + 1e-7)) at the lab's 500,000 "
+                     "epochs (E0), so float32 is not needed to produce it. " if float64_pair_differs else "")
+        + " ".join(facts),
+        "cites": ["E0", "E4", "horizon"],
+    }
+    return out
+
+
+def Fraction_of(x: float) -> Any:
+    from .ulp import exact_fraction
+
+    return exact_fraction(x)
+
+
+def Fraction_dec(x: float) -> Any:
+    from fractions import Fraction
+
+    return Fraction(repr(x))
+
+
+# ------------------------------------------------------------------ the study
+
+def _plan(args: argparse.Namespace, pinned: Pinned) -> dict[str, Any]:
+    """Sizes of every experiment (``--quick`` shrinks them)."""
+    h = args.horizon if args.horizon else pinned.epochs
+    if args.quick:
+        return {"horizon": h, "e2_per_round": 3, "e2_min_ulps": 1 << 27, "e3_count": 16,
+                "e3_widths": (1e-1, 1e-6, 1e-12), "e4": False, "e5": False, "e6": False, "e7_seeds": (),
+                "e1": False, "fresh": 2, "horizon_check": False}
+    return {"horizon": h, "e2_per_round": args.per_round, "e2_min_ulps": 1, "e3_count": args.points,
+            "e3_widths": tuple(10.0 ** -k for k in range(1, 13)), "e4": True, "e5": True, "e6": True,
+            "e7_seeds": tuple(args.e7_seeds), "e1": True, "fresh": 2, "horizon_check": True}
+
+
+def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
+    """Every experiment the plan asks for; returns the report's data."""
+    t_start = time.perf_counter()
+    ex: dict[str, Any] = {}
+    if args.search:
+        seeds = range(args.search_seeds)
+        inits = tuple(args.search_inits.split(","))
+        log(f"search: pair x seeds 0..{args.search_seeds - 1} x {', '.join(inits)} to {args.search_epochs} epochs")
+        t0 = time.perf_counter()
+        ex["search"] = search(seeds, inits, args.search_epochs, args.workers, log,
+                              checkpoints=(10_000,))
+        ex["search"]["seconds"] = time.perf_counter() - t0
+        found = ex["search"]["pinned"]
+        pinned = Pinned(found["init"], found["seed"], found["epochs"]) if found else PINNED
+    else:
+        ex["search"] = dict(SEARCH_SUMMARY, stored=True)
+        pinned = QUICK_PINNED if args.quick else PINNED
+    if args.seed is not None or args.init is not None or args.epochs is not None:
+        pinned = Pinned(args.init or pinned.init, pinned.seed if args.seed is None else args.seed,
+                        pinned.epochs if args.epochs is None else args.epochs)
+    plan = _plan(args, pinned)
+    h = plan["horizon"]
+    ex["E0"] = run_e0(pinned, h, log, plan["fresh"])
+    e0 = ex["E0"]
+    log(f"E0: {e0['outcomes']}, reproduced={e0['reproduced']}, identical in fresh processes="
+        f"{e0['identical_in_fresh_processes']}")
+    study = Study(pinned, h, args.workers, log)
+    if plan["e1"]:
+        ex["E1"] = run_e1(pinned, h, e0, log)
+    a, b = PAIR
+    la, lb = e0["outcomes"]
+    if la != lb:
+        t0 = time.perf_counter()
+        log("E2: multisection between the pair on the float64 grid")
+        e2 = multisection(study, a, b, la, lb, seed=pinned.seed, per_round=plan["e2_per_round"], tag="E2",
+                          min_ulps=plan["e2_min_ulps"])
+        e2["seconds"] = time.perf_counter() - t0
+        ex["E2"] = e2
+        center = e2["lo"]
+    else:
+        ex["E2"] = {"skipped": "the pair has the same label"}
+        center = a
+    t0 = time.perf_counter()
+    log(f"E3: zoom scans, {plan['e3_count']} rates per window, {len(plan['e3_widths'])} widths + consecutive doubles")
+    ex["E3"] = zoom_scan(study, center, plan["e3_count"], plan["e3_widths"])
+    ex["E3"]["seconds"] = time.perf_counter() - t0
+    if plan["e4"]:
+        t0 = time.perf_counter()
+        rates = {"0.001490625": a, "0.001490626": b}
+        if "lo" in ex["E2"]:
+            rates.update({"E2 lo": ex["E2"]["lo"], "E2 hi": ex["E2"]["hi"]})
+        log("E4: precision ladder")
+        ex["E4"] = precision_ladder(study, rates)
+        ex["E4"]["seconds"] = time.perf_counter() - t0
+    if plan["e5"]:
+        ex["E5"] = run_e5(pinned, args.e5_epochs or 2 * pinned.epochs, args.e5_every, log)
+    if plan["e6"]:
+        every = max(1, pinned.epochs // 200)
+        ex["E6"] = run_e6(pinned, pinned.epochs, every, log)
+    if plan["e7_seeds"]:
+        t0 = time.perf_counter()
+        log(f"E7: boundaries for seeds {list(plan['e7_seeds'])}")
+        ex["E7"] = per_seed_boundaries(study, plan["e7_seeds"], scan_points=args.e7_points, rel_width=args.e7_width,
+                                       per_round=args.e7_per_round)
+        ex["E7"]["seconds"] = time.perf_counter() - t0
+    if plan["horizon_check"]:
+        rates_h = [a, b]
+        if "lo" in ex["E2"]:
+            rates_h += [ex["E2"]["lo"], ex["E2"]["hi"]]
+        for w in (ex["E3"]["windows"][-1], ex["E3"]["windows"][len(ex["E3"]["windows"]) // 2]):
+            lab = w["labels"]
+            for i in [i for i in range(len(lab) - 1) if lab[i] != lab[i + 1]][:2]:
+                rates_h += [w["rates"][i], w["rates"][i + 1]]
+        rates_h = list(dict.fromkeys(rates_h))
+        t0 = time.perf_counter()
+        log(f"horizon: {len(rates_h)} rates to {LAB_EPOCHS} epochs")
+        ex["horizon"] = horizon_check(study, rates_h, LAB_EPOCHS,
+                                      sorted({pinned.epochs, h, 20_000, 60_000, 100_000} - {LAB_EPOCHS}))
+        ex["horizon"]["seconds"] = time.perf_counter() - t0
+    ex["verdicts"] = verdicts(ex)
+    runs = [_record_json(r) for r in study.records]
+    return {"schema": SCHEMA, "environment": fingerprint(), "pinned": asdict(pinned), "plan": {
+        k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
+        "inputs": {"pair": list(PAIR), "pair_hex": [x.hex() for x in PAIR], "lab": LAB,
+                   "criteria": asdict(CRITERIA), "quick": bool(args.quick), "workers": args.workers},
+        "experiments": ex, "runs": runs, "seconds": time.perf_counter() - t_start}
+
+
+# ------------------------------------------------------------------ report
+
+def _fmt(x: object, digits: int = 4) -> str:
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def summary_lines(data: dict[str, Any]) -> list[str]:
+    """The console summary (also the report's opening)."""
+    ex = data["experiments"]
+    e0 = ex["E0"]
+    p = data["pinned"]
+    lines = [f"pinned: init={p['init']} seed={p['seed']} epochs={p['epochs']}",
+             f"E0: lr={PAIR[0]!r} -> {e0['outcomes'][0]}, lr={PAIR[1]!r} -> {e0['outcomes'][1]}; "
+             f"reproduced={e0['reproduced']}; bitwise identical in {e0['fresh_processes']} fresh processes="
+             f"{e0['identical_in_fresh_processes']}"]
+    s = ex.get("search", {})
+    if s.get("pairs_tried"):
+        lines.append(f"search: {s['pairs_tried']} (init, seed) pairs to {s['epochs']} epochs; labels differ for "
+                     f"{s['pairs_differing']} ({s['fraction_differing']:.3%})")
+    if "E1" in ex:
+        for v in ex["E1"]["variants"]:
+            lines.append(f"E1 {v['variant']}: {v.get('outcomes', v.get('error'))}"
+                         + (f", labels change={v['labels_change']}" if "labels_change" in v else ""))
+    e2 = ex.get("E2", {})
+    if "lo" in e2:
+        lines.append(f"E2: boundary in [{e2['lo_hex']}, {e2['hi_hex']}] ({e2['ulps']} ulp), "
+                     f"{e2['label_lo']} | {e2['label_hi']}, {e2['runs']} runs")
+    if "E3" in ex:
+        lines.append("E3 changes per window: " + ", ".join(f"{w['window']}: {w['changes']}" for w in ex["E3"]["windows"]))
+        pd = ex["E3"]["pooled_dimension"]
+        lines.append(f"E3 pooled box-counting dimension {_fmt(pd['dimension'])} (RMS residual {_fmt(pd['rms_residual'])})")
+    if "E4" in ex:
+        lines.append("E4: " + "; ".join(f"{r['rate']} {r['dtype']} {r['outcome']}" for r in ex["E4"]["rows"]))
+    if "E5" in ex:
+        for sp in ex["E5"]["separations"]:
+            lines.append(f"E5 {sp['label']}: lambda={_fmt(sp['fit']['exponent'])}/epoch, reaches 0.1 at "
+                         f"{sp['reaches_0.1']}")
+    if "E6" in ex:
+        for t in ex["E6"]["traces"]:
+            lines.append(f"E6 lr={t['lr']!r}: max lambda_max/(2/lr) = {_fmt(t['max_ratio'])}, first above at "
+                         f"{t['first_above']}")
+    if "E7" in ex:
+        for e in ex["E7"]["per_seed"]:
+            lines.append(f"E7 seed {e['seed']}: " + (f"boundary at {e['lo']!r} ({e['relative_offset']:+.3e} rel. to "
+                         f"0.001490625), {e['label_lo']} | {e['label_hi']}" if "lo" in e else
+                         f"no change within the scan ({e['scan_changes']} changes)"))
+    for h, v in ex["verdicts"].items():
+        lines.append(f"{h} ({v['hypothesis']}): {v['verdict']}")
+    lines.append(f"run time {data['seconds']:.0f} s")
+    return lines
+
+
+def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
+    """``report.md``, ``report.json`` and figures in ``directory``."""
+    from .lr_figures import outcome_strips, pair_losses, separation_growth, sharpness_plot
+    from .report import Report, to_json
+
+    ex = data["experiments"]
+    rep = Report("lr_threshold", "Learning-rate threshold: 0.001490625 vs 0.001490626", directory)
+    rep.section("Summary")
+    rep.text("\n".join(f"- {line}" for line in summary_lines(data)))
+    rep.section("Inputs and environment")
+    env = data["environment"]
+    rep.text(f"Lab configuration: {json.dumps(LAB)}; criteria {json.dumps(data['inputs']['criteria'])}.",
+             f"Python {env['python']}, NumPy {env['numpy']}, BLAS {json.dumps(env['blas'].get('blas'))}, "
+             f"platform {env['platform']}, CPU dispatch features in use {env['cpu_features']['dispatch_in_use']}, "
+             f"thread variables {json.dumps(env['threads'])}, refnet source sha256 "
+             f"`{env['refnet_source_sha256'][:16]}`, commit `{env['git_commit']}`.",
+             f"Plan: {json.dumps(data['plan'])}.")
+    s = ex.get("search", {})
+    rep.section("Search (E0's configuration)")
+    if s.get("pairs_tried"):
+        rows = [[init, v["seeds"], v["converged_a"], v["converged_b"], v["differ"], v["fraction_differ"],
+                 v["steps_differ"], v["a_first"], v["b_first"]] for init, v in s["per_init"].items()]
+        rep.table(["init", "seeds", "lower converged", "upper converged", "labels differ", "fraction",
+                   "threshold epoch differs", "lower first", "upper first"], rows,
+                  caption=f"The pair for seeds {s['seeds'][0]}..{s['seeds'][1]} to {s['epochs']} epochs"
+                          + (" (stored result of `--search`)" if s.get("stored") else ""))
+        if s.get("timing_windows"):
+            rep.table(["init", "seed", "lower crosses at", "upper crosses at", "window (epochs)"],
+                      [[w["init"], w["seed"], w["steps_a"], w["steps_b"], w["width"]] for w in s["timing_windows"][:10]],
+                      caption="Widest epoch windows in which the lower rate has converged and the upper has not")
+        rep.text(f"Pinned: {json.dumps(s.get('pinned'))}.")
+    e0 = ex["E0"]
+    rep.section("E0 reproduce")
+    rep.table(["lr", "lr (hex)", "outcome", "final loss", "accuracy %", "steps to threshold", "dead units",
+               "plateau ratio", "weights sha256", "loss sha256"],
+              [[r["spec"]["lr"], r["lr_hex"], r["outcome"], r["readout"]["final_loss"], r["readout"]["accuracy"],
+                r["readout"]["steps_to_threshold"], r["readout"]["dead_units"], r["readout"]["plateau_ratio"],
+                r["weights_sha256"][:16], r["loss_sha256"][:16]] for r in e0["runs"]])
+    rep.text(f"Fresh processes: {json.dumps({k: v['all_match'] for k, v in e0['fresh'].items()})}; "
+             f"labels at checkpoints {json.dumps(e0['labels_at_checkpoints'])}.")
+    curves = [(f"lr={r['spec']['lr']!r} ({r['outcome']})", r["loss_samples"]) for r in e0["runs"]]
+    rep.figure(pair_losses(curves), "pair_losses.png", "E0: loss per epoch of the pair (log-log)")
+    if "E1" in ex:
+        rep.section("E1 environment")
+        rep.table(["variant", "epochs", "outcomes", "reference", "labels change", "weights identical",
+                   "final loss", "steps"],
+                  [[v["variant"], v.get("epochs"), str(v.get("outcomes", v.get("error"))),
+                    str(v.get("reference_outcomes")), v.get("labels_change"), str(v.get("weights_identical")),
+                    str([_fmt(x, 6) for x in v.get("final_loss", [])]), str(v.get("steps_to_threshold"))]
+                   for v in ex["E1"]["variants"]])
+    e2 = ex.get("E2", {})
+    if "lo" in e2:
+        rep.section("E2 bisection")
+        rep.text(f"Bracket [{e2['lo_hex']}, {e2['hi_hex']}] = [{e2['lo_decimal']}, {e2['hi_decimal']}], "
+                 f"{e2['ulps']} ulp wide: {e2['label_lo']} below, {e2['label_hi']} above; {e2['runs']} runs "
+                 f"in {e2['rounds']} rounds of {e2['per_round']}.")
+    if "E3" in ex:
+        e3 = ex["E3"]
+        rep.section("E3 zoom scans")
+        rep.table(["window", "points", "spacing (ulps)", "changes", "converged", "stalled", "diverged",
+                   "dimension", "RMS residual"],
+                  [[w["window"], w["points"], f"{w['spacing_ulps_min']}..{w['spacing_ulps_max']}", w["changes"],
+                    w["counts"]["converged"], w["counts"]["stalled"], w["counts"]["diverged"],
+                    w["dimension"]["dimension"], w["dimension"]["rms_residual"]] for w in e3["windows"]],
+                  caption=f"Centre {e3['center_hex']}; never below {e3['min_spacing_ulps']} ulp spacing")
+        pd = e3["pooled_dimension"]
+        rep.text(f"Pooled box counts (sizes {pd['sizes']} edges): {pd['counts']}; dimension {_fmt(pd['dimension'])}"
+                 f" +- {_fmt(pd['stderr'])}, residuals {[round(r, 3) for r in pd['residuals']]}.")
+        rep.figure(outcome_strips(e3["windows"]), "outcome_strips.png",
+                   "E3: outcome per rate in each zoom window (left) and final loss (right)")
+    if "E4" in ex:
+        e4 = ex["E4"]
+        rep.section("E4 precision ladder")
+        rep.table(["rate", "dtype", "value (exact hex)", "outcome", "final loss", "steps"],
+                  [[r["rate"], r["dtype"], r["value_hex"], r["outcome"], r["final_loss"], r["steps_to_threshold"]]
+                   for r in e4["rows"]])
+        rep.text(f"ulps between consecutive rates: float64 {json.dumps(e4['ulps_float64'])}, "
+                 f"float32 {json.dumps(e4['ulps_float32'])}.")
+    if "E5" in ex:
+        e5 = ex["E5"]
+        rep.section("E5 separation")
+        rep.table(["perturbation", "lambda (1/epoch)", "doubling (epochs)", "R^2", "fit epochs",
+                   "first nonzero", "reaches 0.1", "reaches 1"],
+                  [[sp["label"], sp["fit"]["exponent"], sp["fit"]["doubling_epochs"], sp["fit"]["r_squared"],
+                    f"{sp['fit']['start']}..{sp['fit']['stop']}", sp["first_nonzero"], sp["reaches_0.1"],
+                    sp["reaches_1"]] for sp in e5["separations"]])
+        rep.figure(separation_growth(e5["separations"], data["pinned"]["epochs"]), "separation.png",
+                   "E5: distance between trajectories (log scale); dotted line: E0's epochs")
+    if "E6" in ex:
+        rep.section("E6 sharpness")
+        rep.table(["lr", "2/lr", "max lambda_max", "max ratio", "first above 2/lr", "max asymmetry"],
+                  [[t["lr"], t["threshold"], max(t["top"]), t["max_ratio"], t["first_above"], max(t["asymmetry"])]
+                   for t in ex["E6"]["traces"]])
+        rep.figure(sharpness_plot(ex["E6"]["traces"]), "sharpness.png",
+                   "E6: top eigenvalue of the summed-loss Hessian vs 2/lr")
+    if "E7" in ex:
+        rep.section("E7 per-seed boundaries")
+        rep.table(["seed", "changes in scan", "boundary lo", "boundary (hex)", "rel. offset from 0.001490625",
+                   "labels", "runs"],
+                  [[e["seed"], e["scan_changes"], e.get("lo"), e.get("lo_hex"), e.get("relative_offset"),
+                    f"{e.get('label_lo')} | {e.get('label_hi')}" if "lo" in e else None, e.get("runs")]
+                   for e in ex["E7"]["per_seed"]])
+    if "horizon" in ex:
+        hz = ex["horizon"]
+        rep.section("Horizon check")
+        rep.table(["lr", "lr (hex)", *[f"label at {k}" for k in hz["rows"][0]["labels"]]],
+                  [[r["lr"], r["lr_hex"], *r["labels"].values()] for r in hz["rows"]])
+    rep.section("Verdicts")
+    for h, v in ex["verdicts"].items():
+        rep.text(f"**{h}: {v['hypothesis']}: {v['verdict']}.** {v['evidence']} (cites {', '.join(v['cites'])})")
+    rep.data.update({k: to_json(v) for k, v in data.items()})
+    return rep.write(ok, "E0 reproduced deterministically" if ok else "E0 did not reproduce deterministically")
+
+
+# ------------------------------------------------------------------ check
+
+def check(path: Path, log: Console) -> tuple[bool, list[str]]:
+    """Rerun E0 from a stored report; field by field, what matches bitwise here."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    data = doc.get("data", doc)
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"check: {path} has schema {data.get('schema')!r}, expected {SCHEMA!r}")
+    p = data["pinned"]
+    pinned = Pinned(p["init"], int(p["seed"]), int(p["epochs"]))
+    stored = data["experiments"]["E0"]["runs"]
+    log(f"check: rerunning E0 ({pinned})")
+    recs = e0_pair(pinned)
+    here = [_record_json(r) for r in recs]
+    rows = compare(stored, here)
+    lines = [f"{'match' if r['match'] else 'DIFFERS'}  lr={r['lr']!r} {r['field']}: "
+             f"stored {r['reference']!r} here {r['here']!r}" for r in rows]
+    env_then, env_now = data["environment"], fingerprint()
+    for key in ("python", "numpy", "platform", "refnet_source_sha256", "cpu_features", "threads", "blas"):
+        same = env_then.get(key) == env_now.get(key)
+        lines.append(f"environment {key}: {'same' if same else 'differs'}")
+    return all(r["match"] for r in rows), lines
+
+
+# ------------------------------------------------------------------ CLI
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m verify.lr_threshold", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--report", metavar="DIR", type=Path, help="write report.md, report.json and PNG figures to DIR")
+    p.add_argument("--check", metavar="REPORT_JSON", type=Path,
+                   help="rerun E0 from a stored report.json and compare every field bitwise; nothing else runs")
+    p.add_argument("--quick", action="store_true", help="E0 plus a reduced E2 and E3 (for tests, under 60 s)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--search", action="store_true",
+                   help=f"rerun the search for E0's configuration first: the pair for seeds 0..N-1 "
+                        f"(--search-seeds) and init schemes {', '.join(SEARCH_INITS)}, to --search-epochs")
+    p.add_argument("--search-seeds", type=int, default=SEARCH_SEEDS, help="seeds per init scheme in --search")
+    p.add_argument("--search-epochs", type=int, default=20_000,
+                   help="epochs per search run (the pinned epoch count is chosen inside this horizon)")
+    p.add_argument("--search-inits", default=",".join(SEARCH_INITS),
+                   help="comma-separated init schemes to search, in order of preference")
+    p.add_argument("--seed", type=int, default=None, help="override the pinned seed")
+    p.add_argument("--init", choices=("normal", "xavier", "he"), default=None, help="override the pinned init")
+    p.add_argument("--epochs", type=int, default=None, help="override the pinned epoch count")
+    p.add_argument("--horizon", type=int, default=None, help="epochs of the scans (default: the pinned epochs)")
+    p.add_argument("--per-round", type=int, default=1,
+                   help="rates per E2/E7 round (1 = plain bisection, about 33 runs between the pair)")
+    p.add_argument("--points", type=int, default=64, help="rates per E3 zoom window")
+    p.add_argument("--e5-epochs", type=int, default=None, help="epochs of E5 (default: twice the pinned epochs)")
+    p.add_argument("--e5-every", type=int, default=10, help="E5 sampling interval in epochs")
+    p.add_argument("--e7-seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6], help="seeds for E7")
+    p.add_argument("--e7-per-round", type=int, default=4, help="rates per E7 multisection round")
+    p.add_argument("--e7-points", type=int, default=32, help="E7 coarse scan points per seed")
+    p.add_argument("--e7-width", type=float, default=1.0,
+                   help="E7 coarse scan: relative width around 0.001490625 (1.0 = 0.5x to 1.5x)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="worker processes for ensembles (default REFNET_WORKERS or 2)")
+    p.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--w-init", default="normal", help=argparse.SUPPRESS)
+    p.add_argument("--w-seed", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--w-epochs", type=int, default=LAB_EPOCHS, help=argparse.SUPPRESS)
+    p.add_argument("--w-kernel", default="blas", help=argparse.SUPPRESS)
+    p.add_argument("--w-checkpoint", dest="w_checkpoints", type=int, action="append", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker is not None:
+        return _worker(args.worker, args)
+    log = Console(args.quiet)
+    if args.check is not None:
+        ok, lines = check(args.check, log)
+        print("\n".join(lines))
+        print(f"E0 {'matches bitwise' if ok else 'DIFFERS'} on this machine")
+        return 0 if ok else 1
+    for name in ("search_seeds", "points", "per_round", "workers", "e5_every", "e7_points", "e7_per_round"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')}: expected an integer >= 1")
+    data = run_study(args, log)
+    e0 = data["experiments"]["E0"]
+    ok = bool(e0["reproduced"] and e0["identical_in_fresh_processes"])
+    print("\n".join(summary_lines(data)))
+    if args.report is not None:
+        path = write_report(data, args.report, ok)
+        print(f"report: {path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
