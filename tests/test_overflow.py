@@ -167,7 +167,9 @@ def test_quick_run_exits_zero_and_writes_the_report(
     assert len(data["table"]["rows"]) == (len(spec.conventions) * len(spec.dtypes) * len(spec.hidden)
                                           * len(spec.batch_sizes))
     assert len(data["table"]["headers"]) == 4 + len(spec.lrs)
-    assert len(data["runs"]["rows"]) == len(data["table"]["rows"]) * len(spec.lrs) * len(spec.seeds)
+    runs = data["runs_csv"].splitlines()
+    assert runs[0].startswith("convention,dtype,hidden,batch_size,lr,seed,first_nonfinite")
+    assert len(runs) - 1 == len(data["table"]["rows"]) * len(spec.lrs) * len(spec.seeds)
     assert data["linear_limit"]["best_linear_accuracy_exact"] == pytest.approx(100 * 16 / 21)
     for name in ("magnitudes.png", "outcome_map.png", "threshold.png", "drift.png",
                  "decision_boundaries.png"):

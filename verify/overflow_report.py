@@ -324,8 +324,7 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
         "predictors": to_json(study.predictors),
         "linear_limit": to_json(study.limit),
         "table": {"headers": to_json(headers), "rows": to_json(cells)},
-        "runs": {"columns": to_json(list(Run.__dataclass_fields__) + ["ratio"]),
-                 "rows": to_json([list(r.to_dict().values()) for r in study.runs])},
+        "runs_csv": _csv(study.runs),
         "drift": to_json([asdict(p) for p in study.drift]),
         "dtype_effect": to_json(study.dtype_effect),
         "hidden_effect": to_json(study.hidden_effect),
@@ -333,6 +332,17 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
         "seconds": study.seconds,
     })
     return rep.write(ok, summary)
+
+
+def _csv(runs: Sequence[Run]) -> str:
+    """Every grid run as CSV text (one JSON string keeps report.json small)."""
+    cols = list(Run.__dataclass_fields__) + ["ratio"]
+    lines = [",".join(cols)]
+    for r in runs:
+        d = r.to_dict()
+        lines.append(",".join("" if d[c] is None else (f"{d[c]:.6g}" if isinstance(d[c], float) else str(d[c]))
+                              for c in cols))
+    return "\n".join(lines) + "\n"
 
 
 def console(study: Study, ok: bool, summary: str) -> str:
