@@ -31,6 +31,25 @@ __all__ = ["Kernel", "BlasKernel", "PortableKernel", "KernelName", "kernel", "KE
 KernelName = Literal["blas", "portable"]
 
 
+MEMBER_LAST: Final = 8
+"""Ensembles of at least this many members are computed with the member axis
+innermost (a transposed copy in, the result copied back): the same products
+and sums in the same order, element by element, so the bits do not change,
+but NumPy's inner loops run over the members instead of 1 to 4 features."""
+
+
+def _member_last(a: npt.NDArray[F]) -> npt.NDArray[F]:
+    out: npt.NDArray[F] = np.ascontiguousarray(np.moveaxis(a, 0, -1))
+    return out
+
+
+def _member_first(a: npt.NDArray[F]) -> npt.NDArray[F]:
+    """A member-first *view* (no copy): later elementwise steps keep the fast
+    layout; the few layout-sensitive reductions make their input contiguous."""
+    out: npt.NDArray[F] = np.moveaxis(a, -1, 0)
+    return out
+
+
 class Kernel(Protocol):
     """The contractions of a layer's forward and backward pass."""
 
@@ -50,20 +69,27 @@ class BlasKernel:
 
     name = "blas"
 
+    # Operands are made C-contiguous first (a no-op unless a portable layer
+    # handed over a member-last view): NumPy calls BLAS only on such stacks.
     def matmul(self, x: npt.NDArray[F], w: npt.NDArray[F]) -> npt.NDArray[F]:
-        out: npt.NDArray[F] = np.matmul(x, w)
+        out: npt.NDArray[F] = np.matmul(np.ascontiguousarray(x), np.ascontiguousarray(w))
         return out
 
     def matmul_nt(self, d: npt.NDArray[F], w: npt.NDArray[F]) -> npt.NDArray[F]:
-        out: npt.NDArray[F] = np.matmul(d, np.swapaxes(w, -1, -2))
+        out: npt.NDArray[F] = np.matmul(np.ascontiguousarray(d), np.swapaxes(np.ascontiguousarray(w), -1, -2))
         return out
 
     def matmul_tn(self, x: npt.NDArray[F], d: npt.NDArray[F]) -> npt.NDArray[F]:
-        out: npt.NDArray[F] = np.matmul(np.swapaxes(x, -1, -2), d)
+        out: npt.NDArray[F] = np.matmul(np.swapaxes(np.ascontiguousarray(x), -1, -2), np.ascontiguousarray(d))
         return out
 
     def sum_rows(self, d: npt.NDArray[F]) -> npt.NDArray[F]:
-        out: npt.NDArray[F] = np.sum(d, axis=-2, keepdims=True)
+        if d.shape[0] >= MEMBER_LAST and d.shape[-1] > 1:
+            # NumPy sums a non-innermost axis row by row from +0 in either
+            # layout; member-last only makes its inner loops long.
+            acc: npt.NDArray[F] = np.add.reduce(_member_last(d), axis=0)
+            return _member_first(acc)[:, None, :]
+        out: npt.NDArray[F] = np.add.reduce(np.ascontiguousarray(d), axis=-2, keepdims=True)
         return out
 
 
@@ -81,12 +107,25 @@ class PortableKernel:
     name = "portable"
 
     def matmul(self, x: npt.NDArray[F], w: npt.NDArray[F]) -> npt.NDArray[F]:
+        if w.shape[0] >= MEMBER_LAST:
+            xl, wl = _member_last(x), _member_last(w)  # (N, in, K), (in, out, K)
+            acc_l: npt.NDArray[F] = xl[:, 0:1] * wl[0:1]
+            for j in range(1, xl.shape[1]):
+                acc_l = acc_l + xl[:, j : j + 1] * wl[j : j + 1]
+            return _member_first(acc_l)
         acc: npt.NDArray[F] = x[..., :, 0:1] * w[..., 0:1, :]
         for j in range(1, x.shape[-1]):
             acc = acc + x[..., :, j : j + 1] * w[..., j : j + 1, :]
         return acc
 
     def matmul_nt(self, d: npt.NDArray[F], w: npt.NDArray[F]) -> npt.NDArray[F]:
+        if w.shape[0] >= MEMBER_LAST:
+            dl = _member_last(d)  # (N, out, K)
+            wtl: npt.NDArray[F] = np.ascontiguousarray(np.transpose(w, (2, 1, 0)))  # (out, in, K)
+            acc_l: npt.NDArray[F] = dl[:, 0:1] * wtl[0:1]
+            for j in range(1, dl.shape[1]):
+                acc_l = acc_l + dl[:, j : j + 1] * wtl[j : j + 1]
+            return _member_first(acc_l)
         wt = np.swapaxes(w, -1, -2)  # (K, out, in)
         acc: npt.NDArray[F] = d[..., :, 0:1] * wt[..., 0:1, :]
         for j in range(1, d.shape[-1]):
@@ -94,12 +133,24 @@ class PortableKernel:
         return acc
 
     def matmul_tn(self, x: npt.NDArray[F], d: npt.NDArray[F]) -> npt.NDArray[F]:
+        if d.shape[0] >= MEMBER_LAST:
+            xl, dl = _member_last(x), _member_last(d)  # (N, in, K|1), (N, out, K)
+            acc_l: npt.NDArray[F] = xl[0, :, None] * dl[0, None, :]
+            for n in range(1, xl.shape[0]):
+                acc_l = acc_l + xl[n, :, None] * dl[n, None, :]
+            return _member_first(acc_l)
         acc: npt.NDArray[F] = x[..., 0, :, None] * d[..., 0, None, :]
         for n in range(1, x.shape[-2]):
             acc = acc + x[..., n, :, None] * d[..., n, None, :]
         return acc
 
     def sum_rows(self, d: npt.NDArray[F]) -> npt.NDArray[F]:
+        if d.shape[0] >= MEMBER_LAST:
+            dl = _member_last(d)  # (N, out, K)
+            acc_l: npt.NDArray[F] = dl[0].copy()
+            for n in range(1, dl.shape[0]):
+                acc_l = acc_l + dl[n]
+            return _member_first(acc_l)[:, None, :]
         acc: npt.NDArray[F] = d[..., 0:1, :].copy()
         for n in range(1, d.shape[-2]):
             acc = acc + d[..., n : n + 1, :]

@@ -80,8 +80,8 @@ class Linear:
     def forward(self, x: FloatArray) -> FloatArray:
         self._x = x
         y: FloatArray = self.kernel.matmul(x, self.params["W"])
-        if "b" in self.params:
-            y = y + self.params["b"]
+        if "b" in self.params:  # into y's memory layout (the kernel's), not the bias's
+            y = np.add(y, self.params["b"], out=np.empty_like(y))
         return y
 
     def grad_input(self, dy: FloatArray) -> FloatArray:

@@ -239,7 +239,8 @@ class Network:
 
 def mean_terms(terms: FloatArray) -> FloatArray:
     """Mean of the loss terms per member, ``(K,)``, in their precision."""
-    out: FloatArray = np.sum(terms, axis=(-2, -1)) / terms.dtype.type(terms.shape[-2] * terms.shape[-1])
+    # C order first: the order of NumPy's pairwise sum depends on the memory layout.
+    out: FloatArray = np.add.reduce(np.ascontiguousarray(terms), axis=(-2, -1)) / terms.dtype.type(terms.shape[-2] * terms.shape[-1])
     return out
 
 

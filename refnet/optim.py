@@ -41,18 +41,21 @@ class SGD:
         if rates.ndim == 1:
             self.lr = self.lr.reshape(-1, 1, 1)
         self.momentum = net.precision.scalar(momentum)
+        self._with_momentum = bool(momentum)
         self._velocity: dict[tuple[int, str], FloatArray] = {}
 
     def update(self, index: int, grads: dict[str, FloatArray]) -> None:
         """Apply ``grads`` to layer ``index`` (each parameter replaced, not mutated)."""
         params = self.net.layers[index].params
+        observed = self.net.observer is not None
         for name, g in grads.items():
             old = params[name]
             step: FloatArray = self.lr * g
-            if self.momentum:
+            if self._with_momentum:
                 v = self._velocity.get((index, name))
                 step = step if v is None else step + self.momentum * v
                 self._velocity[(index, name)] = step
             new: FloatArray = old - step
             params[name] = new
-            self.net.observe_update(index, name, new, (old, g))
+            if observed:
+                self.net.observe_update(index, name, new, (old, g))

@@ -311,3 +311,61 @@ def test_default_path_bits_are_pinned(key: tuple[str, str, str]) -> None:
     digest = hashlib.sha256(hist.loss.tobytes())
     digest.update(net.get_flat().tobytes())
     assert digest.hexdigest()[:16] == _PINS[key]
+
+
+# -- kernels: the member-axis fast paths compute each member's own bits ---------------
+def _awkward(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Normal values over many magnitudes, with signed zeros, infinities, NaN, subnormals."""
+    a = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)
+    pick = rng.random(shape)
+    a[pick < 0.05] = -0.0
+    a[(pick >= 0.05) & (pick < 0.07)] = np.inf
+    a[(pick >= 0.07) & (pick < 0.08)] = np.nan
+    a[(pick >= 0.08) & (pick < 0.1)] = np.finfo(dtype).smallest_subnormal * 3
+    return a.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["blas", "portable"])
+def test_kernel_fast_paths_equal_each_member_alone(name: str, dtype: str) -> None:
+    kern = refnet.kernel(name)
+    rng = np.random.default_rng(11)
+    k, n = 3 * refnet.kernels.MEMBER_LAST, 21
+    for n_in, n_out in ((2, 4), (4, 4), (4, 1), (3, 2)):
+        x = _awkward(rng, (k, n, n_in), dtype)
+        w = _awkward(rng, (k, n_in, n_out), dtype)
+        d = _awkward(rng, (k, n, n_out), dtype)
+        shared = _awkward(rng, (1, n, n_in), dtype)
+        ops = {
+            "matmul": (lambda s: kern.matmul(x[s], w[s])),
+            "matmul shared x": (lambda s: kern.matmul(shared, w[s])),
+            "matmul_nt": (lambda s: kern.matmul_nt(d[s], w[s])),
+            "matmul_tn": (lambda s: kern.matmul_tn(x[s], d[s])),
+            "matmul_tn shared x": (lambda s: kern.matmul_tn(shared, d[s])),
+            "sum_rows": (lambda s: kern.sum_rows(d[s])),
+        }
+        with np.errstate(all="ignore"):
+            for op, f in ops.items():
+                whole = f(slice(None))
+                assert whole.dtype == np.dtype(dtype)
+                for m in range(k):
+                    assert bits(whole[m : m + 1]) == bits(f(slice(m, m + 1))), (op, n_in, n_out, m)
+
+
+def test_member_last_views_give_the_same_bits() -> None:
+    """A portable layer hands on member-last views; every consumer must not care."""
+    rng = np.random.default_rng(3)
+    k = 2 * refnet.kernels.MEMBER_LAST
+    x = _awkward(rng, (k, 21, 4), "float64")
+    w = _awkward(rng, (k, 4, 4), "float64")
+    x_last = np.ascontiguousarray(np.moveaxis(x, 0, -1))
+    view = np.moveaxis(x_last, -1, 0)  # same values, member axis innermost in memory
+    assert not view.flags.c_contiguous
+    with np.errstate(all="ignore"):
+        for name in ("blas", "portable"):
+            kern = refnet.kernel(name)
+            assert bits(kern.matmul(view, w)) == bits(kern.matmul(x, w))
+            assert bits(kern.matmul_tn(view, x)) == bits(kern.matmul_tn(x, x))
+            assert bits(kern.sum_rows(view)) == bits(kern.sum_rows(x))
+        terms = view[..., :1]
+        assert bits(refnet.network.mean_terms(terms)) == bits(refnet.network.mean_terms(x[..., :1]))
