@@ -46,7 +46,7 @@ from .overflow_grid import (FULL, LAB_BATCH, LAB_HIDDEN, LAB_LR, QUICK, GridSpec
                             boundaries, dtype_effect, hidden_effect, lab_linear, predictors, run_grid,
                             sharpness)
 from .overflow_runs import (SharpnessPath, Symptom, Trace, affine_residual, best_linear_accuracy,
-                            lab_symptom, sharpness_path)
+                            lab_symptom, presigmoid, sharpness_path)
 
 __all__ = ["Config", "main", "run_study"]
 
@@ -187,6 +187,9 @@ def linear_limit(cfg: Config) -> tuple[dict[str, object], list[Boundary]]:
                convention="lab", guard="raise")
     xa, ta = prepare_data(second, x, y)
     read = judge(second, xa, ta, h2.loss)[0]
+    logits = presigmoid(second, x)
+    p = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
+    slope = p * (1.0 - p)  # the factor every gradient passes through at the output
     lab_net = mlp(2, (4, 4), 1, seed=cfg.seed)
     h3 = train(lab_net, x, y, lr=1.0, epochs=cfg.sigmoid_epochs, convention="default", guard="raise")
     lo, hi, pts = -0.1, 1.1, 121
@@ -210,6 +213,8 @@ def linear_limit(cfg: Config) -> tuple[dict[str, object], list[Boundary]]:
         "second_try_epochs": cfg.second_epochs,
         "second_try_accuracy": float(h2.accuracy[0]), "second_try_final_loss": float(h2.loss[-1, 0]),
         "second_try_saturated_outputs": read.saturated_outputs,
+        "second_try_logit_max": float(np.max(logits)),
+        "second_try_largest_sigmoid_slope": float(np.max(slope)),
         "second_try_affine_residual": affine_residual(second),
         "sigmoid_net_epochs": cfg.sigmoid_epochs,
         "sigmoid_net_accuracy": float(h3.accuracy[0]),

@@ -193,6 +193,13 @@ def findings(study: Study) -> list[str]:
         f"points is {_fmt(lim['best_linear_accuracy_exact'], 4)}%), its pre-sigmoid output deviates from an "
         f"affine function by {_fmt(lim['linear_affine_residual'], 2)} of its range, and the lab's network "
         f"with sigmoid activations reaches {_fmt(lim['sigmoid_net_accuracy'], 4)}%.")
+    if "second_try_logit_max" in lim:
+        out.append(
+            f"The lab's second try (lab convention, lr {_fmt(cfg.lr)}, batch {cfg.batch_size}) stayed finite but "
+            f"ended at {_fmt(lim['second_try_accuracy'], 4)}% after {lim['second_try_epochs']} epochs because "
+            f"its output sigmoid saturated: the largest logit over the 21 points is "
+            f"{_fmt(lim['second_try_logit_max'], 4)}, so every gradient passes through a sigmoid slope of at "
+            f"most {_fmt(lim['second_try_largest_sigmoid_slope'], 2)}.")
     return out
 
 

@@ -29,7 +29,7 @@ from refnet.precision import FloatArray
 from refnet.train import Convention, prepare_data, step
 
 __all__ = ["Trace", "Tee", "SiteEvent", "Symptom", "lab_symptom", "best_linear_accuracy",
-           "affine_residual", "SharpnessPath", "sharpness_path"]
+           "affine_residual", "presigmoid", "SharpnessPath", "sharpness_path"]
 
 
 def _absmax(array: FloatArray) -> float:
@@ -190,20 +190,24 @@ def best_linear_accuracy(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     return 100.0 * best
 
 
+def presigmoid(net: Network, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The first member's output before a final Sigmoid layer (the logit), as float64 ``(N,)``."""
+    with np.errstate(all="ignore"):
+        h = net.as_input(x)
+        for layer in net.layers:
+            if type(layer).__name__ == "Sigmoid" and layer is net.layers[-1]:
+                break
+            h = layer.forward(h)
+    return np.asarray(h[0, :, 0], dtype=np.float64)
+
+
 def affine_residual(net: Network, lo: float = -0.5, hi: float = 1.5, points: int = 41) -> float:
     """How far the pre-sigmoid output of a network is from an affine function of its
     2-D input, relative to its range: ``max |f - fit| / (max f - min f)`` on a grid."""
     g = np.linspace(lo, hi, points)
     gx, gy = np.meshgrid(g, g)
     grid = np.column_stack([gx.ravel(), gy.ravel()])
-    with np.errstate(all="ignore"):
-        xa = net.as_input(grid)
-        h = xa
-        for layer in net.layers:
-            if type(layer).__name__ == "Sigmoid" and layer is net.layers[-1]:
-                break
-            h = layer.forward(h)
-    f = np.asarray(h[0, :, 0], dtype=np.float64)
+    f = presigmoid(net, grid)
     design = np.column_stack([grid, np.ones(len(grid))])
     coef, *_ = np.linalg.lstsq(design, f, rcond=None)
     span = float(f.max() - f.min()) or 1.0
