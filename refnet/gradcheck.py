@@ -23,9 +23,12 @@ Its expected error is the sum of
   evaluation of ``f``: a first-order bound, per produced element ``o``,
   ``|df/do| * c * eps * |o|_abs`` (``c`` and ``|o|_abs`` from the operation:
   ``(in + 1) |x| @ |W| + |b|`` for a matmul, ``4 |y|`` for sigmoid and tanh,
-  0 for ReLU and identity), counted only for elements a perturbation changed,
-  plus the reduction's own rounding;
-* analytic: a bound of the same kind on the rounding of the analytic gradient.
+  0 for ReLU and identity, plus an underflow term), taken at every evaluated
+  point and counted only for elements that depend on the perturbed ones (found
+  by setting those to NaN), plus the reduction's own rounding;
+* analytic: a bound of the same kind on the rounding of the analytic gradient;
+* off-centre: when ``x + h/2`` and ``x - h/2`` are not both exact (crossing a
+  binade), ``|f''| |a - b| / 2`` with ``f''`` from the second difference.
 
 All bounds are multiplied by :data:`SAFETY`. A row passes when the observed
 error over the expected error is at most 1 for every element.
@@ -67,7 +70,7 @@ from .precision import FloatArray, precision
 __all__ = [
     "SAFETY", "KINK_BUDGET", "Evaluation", "Problem", "Result", "Status", "Mode",
     "layer_problems", "loss_problem", "network_problem", "check", "check_drawn",
-    "steps", "taylor_order", "taylor_sweep", "TaylorPoint",
+    "steps", "taylor_order", "taylor_sweep", "TaylorPoint", "numeric_gradient",
 ]
 
 LDArray = npt.NDArray[np.longdouble]
@@ -731,6 +734,29 @@ def _localise(p: Problem, d: FloatArray, base: Evaluation, g: LDArray) -> int:
             ratios.append(_ratio(abs(r.error), r.expected))
         idx = halves[0] if ratios[0] >= ratios[1] else halves[1]
     return int(idx[0]) if idx.size else 0
+
+
+def numeric_gradient(p: Problem) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Richardson-extrapolated central differences of every element and their error bounds.
+
+    Returns ``(value, bound)`` shaped like ``p.x``: ``value`` is the numeric gradient,
+    ``bound`` the expected error of :func:`check` (truncation estimate + rounding +
+    the analytic term); kinked elements are NaN.
+    """
+    g = _ld(p.gradient)
+    h = steps(p.x, p.lower, p.upper)
+    base = p.evaluate(p.x.copy())
+    value = np.full(p.x.shape, np.nan)
+    bound = np.full(p.x.shape, np.nan)
+    for i in range(p.x.size):
+        d = np.zeros_like(p.x)
+        d.flat[i] = h.flat[i]
+        r = _directional(p, d, base, g)
+        hi = float(h.flat[i])
+        if not r.kink and hi > 0:
+            value.flat[i] = float(g.flat[i]) + r.error / hi
+            bound.flat[i] = r.expected / hi
+    return value, bound
 
 
 def check(p: Problem, *, seed: int = 0, mode: Mode = "auto", projections: int = 4,

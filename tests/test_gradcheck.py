@@ -352,3 +352,17 @@ def test_report_and_exit_codes(tmp_path: Path) -> None:
     assert vgc.exit_code([row], [escaped]) == vgc.EXIT_FAIL
     assert vgc.exit_code([vgc.Row(gc.replace(ok, status="FAIL"), "s", 1, 0)], [caught]) == vgc.EXIT_FAIL
     assert vgc.exit_code([vgc.Row(gc.replace(ok, status="KINK"), "s", 1, 0)], [caught]) == vgc.EXIT_INCONCLUSIVE
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numeric_gradient_matches_a_hand_derivative_within_its_bound(dtype: str) -> None:
+    # f(x) = sum(v * tanh(x)); df/dx = v (1 - tanh(x)^2), computed here in float64 from the formula
+    x = np.array([[[-1.5, -0.25, 0.0, 0.5, 2.0]]], dtype=dtype)
+    v = np.array([[[1.0, -2.0, 0.5, 3.0, -1.0]]], dtype=dtype)
+    (p,) = gc.layer_problems(Tanh(), x, v)
+    value, bound = gc.numeric_gradient(p)
+    exact = v.astype(np.float64) * (1.0 - np.tanh(x.astype(np.float64)) ** 2)
+    assert np.all(np.abs(value - exact) <= bound)
+    # and not a wild over-estimate: within 100x of eps^(2/3), the best a central difference does
+    ideal = np.cbrt(np.finfo(dtype).eps) ** 2
+    assert np.all(bound < 100 * ideal)
