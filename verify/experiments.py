@@ -297,8 +297,8 @@ def fig_boundaries(ctx: Context, rows: Sequence[tuple[str, Sequence[Run]]], name
                 ax.contour(np.linspace(0, 1, GRID), np.linspace(0, 1, GRID), r.grid.reshape(GRID, GRID),
                            levels=[0.5], colors="k", linewidths=0.8)
             lab = y[:, 0] > 0.5
-            ax.scatter(x[~lab, 0], x[~lab, 1], c="tab:red", edgecolors="k", s=12, linewidths=0.4)
-            ax.scatter(x[lab, 0], x[lab, 1], c="tab:blue", edgecolors="k", s=12, linewidths=0.4)
+            ax.scatter(x[~lab, 0], x[~lab, 1], c="tab:red", marker="o", edgecolors="w", s=22, linewidths=0.9)
+            ax.scatter(x[lab, 0], x[lab, 1], c="tab:blue", marker="s", edgecolors="w", s=20, linewidths=0.9)
             ax.set_title(f"{title}\nseed {r.seed}: {r.accuracy:.0f}%", fontsize=8)
             ax.set_xlabel("x0 (input units)", fontsize=7)
             ax.set_ylabel("x1 (input units)", fontsize=7)
@@ -371,6 +371,12 @@ def _seedlist(runs: Sequence[Run], pred: Sequence[bool]) -> str:
     return ", ".join(str(r.seed) for r, p in zip(runs, pred) if p) or "none"
 
 
+def _median_conv(runs: Sequence[Run]) -> str:
+    """Median convergence epoch of the runs that converged, with how many did."""
+    hits = [r.converged_at for r in runs if r.converged_at is not None]
+    return f"median {int(np.median(hits))} ({len(hits)}/{len(runs)})" if hits else f"never (0/{len(runs)})"
+
+
 def _conv(r: Run) -> str:
     c = r.converged_at
     return str(c) if c is not None else "never"
@@ -390,7 +396,8 @@ def exp_baseline(ctx: Context) -> dict[str, list[Run]]:
     fig_truth_prediction(ctx, "xor", xor, "xor_truth_prediction.png")
     fig_boundaries(ctx, [("linear, sigmoid/MSE", lin), ("XOR, sigmoid/MSE", xor)], "boundaries_baseline.png",
                    "Decision boundaries of the baseline networks: predicted probability of class 1 over the "
-                   "unit square (black line: p = 0.5), training points on top, one column per seed")
+                   "unit square (black line: p = 0.5), training points on top (circles class 0, squares "
+                   "class 1), one column per seed")
     finding(ctx, "the network reaches 100% accuracy on linear data.", [r.accuracy == 100.0 for r in lin],
             f"Accuracy per seed: {', '.join(f'{r.accuracy:.0f}%' for r in lin)}; "
             f"convergence epoch per seed: {', '.join(_conv(r) for r in lin)}.")
@@ -577,14 +584,16 @@ def exp_conventions(ctx: Context, base: dict[str, list[Run]], variants: dict[str
             rows.append([label, f"{spec.lr:g}", name, f"{other[0].spec.lr:g}", float(np.median(gaps)),
                          float(np.min(gaps)), float(np.max(gaps)), float(np.median(ratio)),
                          f"{agree}/{len(lab_runs)}",
-                         ", ".join(f"{r.accuracy:.0f}" for r in other)])
+                         ", ".join(f"{r.accuracy:.0f}" for r in other),
+                         f"{_median_conv(lab_runs)} / {_median_conv(other)}"])
             data.append({"setting": label, "comparison": name, "gap_decades": to_json(gaps), "final_loss_ratio": to_json(ratio)})
         base_i = len(groups)
         groups += [("lab", lab_runs), ("default, same lr", same), (f"default, lr x {n_points}", scaled)]
         panels.append([base_i, base_i + 1, base_i + 2])
         titles.append(label)
     rep.table(["setting", "lab lr", "default run", "default lr", "gap (decades) median", "min", "max",
-               "final loss default/lab (median)", "same accuracy", "default accuracy per seed (%)"], rows,
+               "final loss default/lab (median)", "same accuracy", "default accuracy per seed (%)",
+               "convergence epoch lab / default"], rows,
               "How far the default-convention curves are from the lab-convention curves, per seed:")
     fig_curves(ctx, groups, "conventions.png", "Lab convention against the default convention at the same lr "
                "and at lr x N (mean over seeds, band: min to max)", "Lab arithmetic vs default",
