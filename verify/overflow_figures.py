@@ -163,6 +163,9 @@ def threshold_figure(rows: Sequence[dict[str, object]], hidden: int, dtype: str)
     axes[0].set_ylabel("learning rate (median over seeds)")
     axes[1].set_yscale("log")
     axes[1].axhline(1.0, color="grey", lw=0.8)
+    ticks = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
+    axes[1].set_yticks(ticks)
+    axes[1].set_yticklabels([f"{t:g}" for t in ticks])
     axes[1].set_ylabel("learning rate / stability bound")
     from matplotlib.ticker import NullFormatter
 
