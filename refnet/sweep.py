@@ -40,14 +40,18 @@ from .optim import check_lr
 from .outcomes import Criteria, LossTracker, Readout, judge_summary
 from .precision import FloatArray, precision
 from .progress import Progress
+from .reproducible import kernel_fingerprint
 from .train import CONVENTIONS, prepare_data, train
 from .validation import check_int
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
            "run_chunk", "default_chunk_size", "default_workers"]
 
-CACHE_BYTES = 384 * 1024
-"""Working-set budget of one chunk (fits the per-core L2 of common CPUs)."""
+CACHE_BYTES = 1024 * 1024
+"""Budget of :meth:`Setup.bytes_per_member` summed over a chunk: the size of a
+per-core L2 cache. On the lab's XOR network (float64) this gives chunks of 256
+members, the fastest size measured on the reference machine (see
+``docs/ensemble.md``)."""
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,16 @@ class Setup:
                    bce_delta=self.bce_delta)
 
     def bytes_per_member(self, dtype: str = "float64") -> int:
-        """Rough working set of one member during a step (activations, gradients, params)."""
-        n = int(np.shape(self.x)[0]) if self.batch_size is None else min(self.batch_size, int(np.shape(self.x)[0]))
+        """One member's activations on a batch plus its parameters, in bytes.
+
+        A step touches a few arrays of this size per member (activations,
+        their gradients, masks); chunks are sized on this measure.
+        """
+        rows = int(np.shape(self.x)[0])
+        n = rows if self.batch_size is None else min(self.batch_size, rows)
         widths = [self.inputs, *self.hidden, self.outputs]
         params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
-        item = precision(dtype).dtype.itemsize
-        return item * (8 * n * sum(widths) + 4 * params)
+        return precision(dtype).dtype.itemsize * (n * sum(widths) + params)
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,8 @@ class MemberResult:
     """Final parameters by name, each ``(1, ...)``: ready for ``Network.set_params``."""
     readout: Readout
     nonfinite: NonFinite
+    fingerprint: str = ""
+    """:func:`refnet.reproducible.kernel_fingerprint` of the process that trained it."""
 
 
 @dataclass(frozen=True)
@@ -249,13 +259,14 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
     final.set_params(dict(values))
     readouts = judge_summary(final, xa, ya, tracker.summary(), setup.criteria)
     finite = ~nonfinite_members(final.get_flat())
+    machine = kernel_fingerprint(kernel)
     results = []
     for k, m in enumerate(members):
         nf = NonFinite(int(bad_first[k]) if bad_first[k] >= 0 else None, int(bad_count[k]),
                        bool(finite[k]), int(stopped[k]) if stopped[k] >= 0 else None)
         results.append(MemberResult(offset + k, m, kept[:, k].copy(), keep,
                                     {name: v[k : k + 1].copy() for name, v in values.items()},
-                                    readouts[k], nf))
+                                    readouts[k], nf, machine))
     return results
 
 
@@ -318,6 +329,7 @@ def iter_sweep(
     stop_diverged: bool = False,
     check_every: int = 1000,
     in_flight: int | None = None,
+    same_math: bool = True,
     quiet: bool = True,
     stream: TextIO | None = None,
 ) -> Iterator[MemberResult]:
@@ -344,6 +356,10 @@ def iter_sweep(
     in_flight
         Chunks submitted ahead of the one being yielded (default 2 per
         worker); bounds memory.
+    same_math
+        Raise ``RuntimeError`` if two chunks of one kernel ran in processes
+        whose elementary functions (and, for ``blas``, BLAS products) differ,
+        as on a cluster of unlike machines (see :mod:`refnet.reproducible`).
     quiet
         No progress lines on stderr (or ``stream``).
     """
@@ -366,6 +382,7 @@ def iter_sweep(
     done_nets = 0
     chunks = _chunks(members, chunk_size, setup)
     pending: deque[Future[list[MemberResult]] | list[MemberResult]] = deque()
+    seen: dict[str, str] = {}
     try:
         while True:
             if executor is not None:
@@ -379,6 +396,13 @@ def iter_sweep(
                 break
             head = pending.popleft()
             results = head if isinstance(head, list) else head.result()
+            if same_math and results:
+                kern, machine = results[0].member.kernel, results[0].fingerprint
+                if seen.setdefault(kern, machine) != machine:
+                    raise RuntimeError(
+                        f"sweep: members {results[0].index}.. ran where the {kern} kernel's math "
+                        f"differs (fingerprint {machine} vs {seen[kern]}); pin the workers with "
+                        "refnet.reproducible.pinned_environment() or pass same_math=False")
             done_nets += len(results)
             rate = done_nets * setup.epochs / max(time.monotonic() - start, 1e-9)
             if total is None:
@@ -404,13 +428,15 @@ def sweep(
     stop_diverged: bool = False,
     check_every: int = 1000,
     in_flight: int | None = None,
+    same_math: bool = True,
     quiet: bool = True,
     stream: TextIO | None = None,
 ) -> list[MemberResult]:
     """All results of :func:`iter_sweep` as a list (for sweeps that fit in memory)."""
     return list(iter_sweep(setup, members, chunk_size=chunk_size, workers=workers,
                            executor=executor, keep_every=keep_every, stop_diverged=stop_diverged,
-                           check_every=check_every, in_flight=in_flight, quiet=quiet, stream=stream))
+                           check_every=check_every, in_flight=in_flight, same_math=same_math,
+                           quiet=quiet, stream=stream))
 
 
 def grid(seeds: Iterable[int], lrs: Iterable[float], *, dtype: str = "float64",

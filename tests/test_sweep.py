@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 
 import numpy as np
 import pytest
 
 import refnet
+import refnet.sweep
+from refnet import reproducible
 from refnet.data import linear, xor_easy
 from refnet.outcomes import Criteria, LossTracker, judge, summarize
 from refnet.sweep import (Member, MemberResult, Setup, default_chunk_size, grid, iter_sweep,
@@ -242,7 +245,8 @@ def test_progress_on_stream_and_quiet() -> None:
 def test_default_chunk_stays_in_cache() -> None:
     size = default_chunk_size(LAB)
     assert 16 <= size <= 4096 and size & (size - 1) == 0
-    assert size * LAB.bytes_per_member() <= 512 * 1024
+    assert size * LAB.bytes_per_member() <= refnet.sweep.CACHE_BYTES
+    assert size == 256  # the lab network: 21 points x (2+4+4+1) + 45 parameters, float64
     big = Setup(*linear(2000, 0), epochs=1, hidden=(64, 64))
     assert default_chunk_size(big) < size
 
@@ -369,3 +373,47 @@ def test_member_last_views_give_the_same_bits() -> None:
             assert bits(kern.sum_rows(view)) == bits(kern.sum_rows(x))
         terms = view[..., :1]
         assert bits(refnet.network.mean_terms(terms)) == bits(refnet.network.mean_terms(x[..., :1]))
+
+
+# -- machines: fingerprints of the math that decides the bits --------------------------
+class _Alternating(Executor):
+    """Sends chunks in turn to two pools: a cluster of two unlike machines."""
+
+    def __init__(self, first: Executor, second: Executor) -> None:
+        self.pools = (first, second)
+        self.count = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        self.count += 1
+        return self.pools[self.count % 2].submit(fn, *args, **kwargs)
+
+
+def test_pinned_environment_names_every_dispatch_target() -> None:
+    env = reproducible.pinned_environment()
+    assert env[reproducible.PIN_VARIABLE].split(",") == list(reproducible.simd_targets())
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    fp = reproducible.fingerprint()
+    assert len(fp) == 16 and int(fp, 16) >= 0 and fp == reproducible.fingerprint()
+    assert reproducible.kernel_fingerprint("portable") == fp
+    assert reproducible.kernel_fingerprint("blas").startswith(fp + "/")
+
+
+@pytest.mark.skipif(not any(reproducible.simd_targets().values()),
+                    reason="NumPy uses no dispatch target here: pinning changes nothing")
+def test_unlike_workers_are_caught_and_pinned_workers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    members = grid(range(4), (0.001,), convention="lab", kernel="portable")
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as plain:
+        plain.submit(int).result()  # started before the variable is set
+        monkeypatch.setenv(reproducible.PIN_VARIABLE, reproducible.pinned_environment()[reproducible.PIN_VARIABLE])
+        with ProcessPoolExecutor(1, mp_context=ctx) as pinned:
+            pinned_fp = pinned.submit(reproducible.fingerprint).result()
+            mixed = _Alternating(plain, pinned)
+            if pinned_fp != reproducible.fingerprint():
+                with pytest.raises(RuntimeError, match="fingerprint"):
+                    sweep(LAB, members, executor=mixed, chunk_size=1)
+            res = sweep(LAB, members, executor=mixed, chunk_size=1, same_math=False)
+            assert {r.fingerprint for r in res} == {reproducible.fingerprint(), pinned_fp}
+            both_pinned = _Alternating(pinned, pinned)
+            res = sweep(LAB, members, executor=both_pinned, chunk_size=1)
+            assert {r.fingerprint for r in res} == {pinned_fp}
