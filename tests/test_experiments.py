@@ -129,3 +129,10 @@ def test_flags(tmp_path: Path) -> None:
         experiments.main(["--quick", "--full"])
     assert experiments.main(["--seeds", "0", "--quiet", "--report", str(tmp_path)]) == 2
     assert not (tmp_path / "report.json").exists()
+
+
+def test_full_mode_runs_the_lab_sizes() -> None:
+    full = SIZES["full"]
+    assert (full.linear_epochs, full.xor_epochs, full.n_linear) == (10000, 500000, 100)
+    assert SIZES["default"].linear_epochs == 10000 and SIZES["default"].seeds >= 5
+    assert experiments.LAB_LR == 0.05

@@ -180,3 +180,14 @@ def test_png_size_rejects_non_png(tmp_path: Path) -> None:
     bad.write_bytes(b"GIF89a" + b"\0" * 40)
     with pytest.raises(ValueError, match="not a PNG"):
         png_size(bad)
+
+
+def test_heartbeat_reports_a_long_study_unless_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    with suite._Heartbeat("[1/1] slow", quiet=False, every=0.02):
+        time.sleep(0.15)
+    assert "[1/1] slow: still running" in capsys.readouterr().err
+    with suite._Heartbeat("[1/1] slow", quiet=True, every=0.02):
+        time.sleep(0.06)
+    assert capsys.readouterr().err == ""

@@ -24,6 +24,7 @@ import platform
 import re
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -204,6 +205,33 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
     return index_md, index_html, report_json
 
 
+class _Heartbeat:
+    """While a study runs (it was told ``--quiet``), say every ``every`` seconds that it still does."""
+
+    def __init__(self, label: str, *, quiet: bool, every: float = 30.0) -> None:
+        self.label = label
+        self.quiet = quiet
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._start = time.perf_counter()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            print(f"{self.label}: still running, {time.perf_counter() - self._start:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _Heartbeat:
+        if not self.quiet:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 def _parser() -> argparse.ArgumentParser:
     names = [s.name for s in STUDIES]
     p = argparse.ArgumentParser(prog="python -m verify", description=(
@@ -240,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i, study in enumerate(studies, 1):
         log(f"[{i}/{len(studies)}] {study.name} {' '.join(study.full_args if args.full else study.default_args)}".rstrip()
             + " ...")
-        part = run_study(study, out, args.full, log)
+        with _Heartbeat(f"[{i}/{len(studies)}] {study.name}", quiet=args.quiet):
+            part = run_study(study, out, args.full, log)
         parts.append(part)
         log(f"[{i}/{len(studies)}] {study.name}: {'PASS' if part.ok else 'FAIL'} in {part.seconds:.1f} s"
             + ("" if part.ok else f" ({part.summary})"))
