@@ -34,11 +34,12 @@ training continues), ``off`` (the guard does not attach: no cost).
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +66,8 @@ DEFAULT_LEVELS: tuple[float, ...] = (0.5,)
 BoolArray = npt.NDArray[np.bool_]
 
 _PARAM_ROLE = {"W": "weight", "b": "bias"}
+
+_first = itemgetter(0)
 
 _FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
                "underflow": "underflow"}
@@ -340,17 +343,12 @@ class Guard:
         self.net = net
         self.log: list[Event] = []
         # the current step: flattened views (hot path) and full records (slow path)
-        # the current window (one training step): parallel lists, kept by reference
-        self._sites: list[Site] = []
-        self._arrays: list[FloatArray] = []
-        self._inputs: list[Sequence[FloatArray]] = []
-        self._push_site = self._sites.append
-        self._push_array = self._arrays.append
-        self._push_inputs = self._inputs.append
+        # the current window (one training step), kept by reference
+        self._records: list[tuple[Site, FloatArray, Sequence[FloatArray]]] = []
+        self._push = self._records.append
         self._pattern_sites: list[Site] = []
         self._pattern: list[int] = []
-        self._flags_at: dict[int, tuple[str, ...]] = {}
-        self._pending: list[str] = []
+        self._flags_at: dict[int, set[str]] = {}  # flags by index of the array being computed
         self._checking = False
         self._when: tuple[int | None, int | None, slice | None] = (None, None, None)
         self._reported: set[int] = set()
@@ -435,19 +433,15 @@ class Guard:
     # -- observer protocol ------------------------------------------------------------
     def at(self, epoch: int, step: int, batch: slice) -> None:
         """A new training step starts: check the previous one first."""
-        if self._arrays:
+        if self._records:
             self.check()
-        elif self._pending:
-            self._pending.clear()
+        elif self._flags_at:  # raised outside any observed operation: not attributable
+            self._flags_at.clear()
         self._when = (epoch, step, batch)
 
     def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
         """Keep ``array`` by reference (refnet never mutates what it produced); no check here."""
-        if self._pending:
-            self._attribute_flags(site, array)
-        self._push_site(site)
-        self._push_array(array)
-        self._push_inputs(inputs)
+        self._push((site, array, inputs))
 
     def check(self) -> None:
         """Check the arrays observed since the last check (raises in ``raise`` mode).
@@ -462,27 +456,54 @@ class Guard:
         the window replayed in program order (:meth:`_scan`), every array
         examined, so a false alarm costs time, never a wrong report.
         """
-        arrays = self._arrays
-        if not arrays:
-            self._pending.clear()
+        records = self._records
+        if not records:
+            self._flags_at.clear()
             return
         self._checking = True
         try:
-            limit = self._limit_sq.get(arrays[0].dtype)
+            dtype = records[0][1].dtype
+            limit = self._limit_sq.get(dtype)
             if limit is None:
-                limit = self._square_limit(arrays[0].dtype)
-            pick = self._pattern if self._sites == self._pattern_sites else self._make_pattern()
-            flats = [arrays[i].ravel() for i in pick]
-            buf = np.concatenate(flats) if len(flats) > 1 else flats[0]
-            if buf.dtype != arrays[0].dtype:  # mixed precisions: judge by the widest
+                limit = self._square_limit(dtype)
+            pick = (self._pattern if list(map(_first, records)) == self._pattern_sites
+                    else self._make_pattern())
+            chosen = [records[i][1] for i in pick]
+            buf = self._joined(chosen, dtype)
+            if buf.dtype is not dtype and buf.dtype != dtype:  # mixed: judge by the widest
                 limit = self._limit_sq.get(buf.dtype) or self._square_limit(buf.dtype)
-            if not float(np.dot(buf, buf)) < limit and self.mode != "off":
+            if not float(buf.dot(buf)) < limit and self.mode != "off":
                 self._scan()
+            elif self._flags_at and self.mode != "off":
+                self._ended_finite()  # every array is finite: each flag's result ended finite
         finally:
             self._checking = False
             self._discard()
 
     # -- internals ----------------------------------------------------------------------
+    @staticmethod
+    def _joined(arrays: list[FloatArray], dtype: np.dtype[np.floating[npt.NBitBase]]) -> FloatArray:
+        """All values of ``arrays`` in one 1-D array.
+
+        C-contiguous arrays of one dtype are joined as raw bytes (``bytes.join``
+        reads their buffers directly: a few times cheaper than raveling and
+        concatenating many small arrays); anything else is raveled and
+        concatenated, which also promotes mixed dtypes to the widest.
+        """
+        for a in arrays:
+            if a.dtype is not dtype:
+                break
+        else:
+            try:
+                # ndarrays are bytes-like (buffer protocol); NumPy's stubs do not say so
+                out: FloatArray = np.frombuffer(b"".join(cast("list[bytes]", arrays)), dtype)
+                return out
+            except (BufferError, TypeError, ValueError):
+                pass
+        if not arrays:
+            return np.zeros(0, dtype=dtype)
+        return np.concatenate([a.ravel() for a in arrays])
+
     @property
     def _where(self) -> tuple[int | None, int | None, tuple[int, int] | None]:
         epoch, step, batch = self._when
@@ -490,12 +511,9 @@ class Guard:
         return epoch, step, rows
 
     def _discard(self) -> None:
-        self._sites.clear()
-        self._arrays.clear()
-        self._inputs.clear()
+        self._records.clear()
         if self._flags_at:
-            self._flags_at = {}
-        self._pending.clear()
+            self._flags_at.clear()
 
     def _square_limit(self, dtype: np.dtype[np.floating[npt.NBitBase]]) -> float:
         """``L^2`` for the lowest level, as a float (``inf`` when it would overflow)."""
@@ -525,7 +543,9 @@ class Guard:
         The pattern is cached with the window's sequence of sites and reused
         while the sequence is identical (every step of a training run).
         """
-        sites, arrays, inputs = self._sites, self._arrays, self._inputs
+        sites = [r[0] for r in self._records]
+        arrays = [r[1] for r in self._records]
+        inputs = [r[2] for r in self._records]
         keep = [True] * len(arrays)
         net = self.net
         if net is not None and not self.eager:
@@ -566,23 +586,21 @@ class Guard:
                     self._emit(_describe(self._where, site, value, new, (), (), "data"))
 
     def _on_flag(self, err: str, flag: int) -> None:
+        """NumPy's error callback: the flag belongs to the array being computed."""
         if not self._checking:
-            self._pending.append(_FLAG_NAMES.get(err, err))
+            self._flags_at.setdefault(len(self._records), set()).add(_FLAG_NAMES.get(err, err))
 
-    def _attribute_flags(self, site: Site, array: FloatArray) -> None:
-        flags = tuple(sorted(set(self._pending)))
-        self._pending.clear()
-        self._checking = True
-        try:
-            finite = bool(np.isfinite(array).all())
-        finally:
-            self._checking = False
-        if finite:
-            self._emit(FlagEvent(*self._where, site.phase, site.layer_index, site.layer_name,
-                                 site.layer_type, site.operation, site.role, str(array.dtype),
-                                 tuple(int(s) for s in array.shape), flags))
-        else:
-            self._flags_at[len(self._arrays)] = flags
+    def _flag_event(self, site: Site, array: FloatArray, flags: set[str]) -> FlagEvent:
+        return FlagEvent(*self._where, site.phase, site.layer_index, site.layer_name,
+                         site.layer_type, site.operation, site.role, str(array.dtype),
+                         tuple(int(s) for s in array.shape), tuple(sorted(flags)))
+
+    def _ended_finite(self) -> None:
+        records = self._records
+        for index in sorted(self._flags_at):
+            if index < len(records):  # later flags came after the last observed array
+                site, array, _ = records[index]
+                self._emit(self._flag_event(site, array, self._flags_at[index]))
 
     def _new_members(self, array: FloatArray) -> list[int]:
         bad = nonfinite_members(array)
@@ -590,7 +608,7 @@ class Guard:
 
     def _scan(self) -> None:
         """Replay the step in program order; report what is new."""
-        for index, (site, array, inputs) in enumerate(zip(self._sites, self._arrays, self._inputs)):
+        for index, (site, array, inputs) in enumerate(self._records):
             k = array.shape[0] if array.ndim else 1
             checks: list[tuple[str, int]] = []
             if site.phase == "forward" and site.layer_index == 0 and inputs:
@@ -599,11 +617,16 @@ class Guard:
                 checks.append(("t", 1))
             for name, pos in checks:
                 self._check_input(name, inputs[pos], k)
-            new = self._new_members(array)
-            if new:
-                flags = self._flags_at.get(index, ())
-                self._reported.update(new)
-                self._emit(_describe(self._where, site, array, new, inputs, flags, None))
+            bad = nonfinite_members(array)
+            flags = self._flags_at.get(index)
+            if bad.any():
+                new = [int(m) for m in np.flatnonzero(bad) if int(m) not in self._reported]
+                if new:
+                    self._reported.update(new)
+                    self._emit(_describe(self._where, site, array, new, inputs,
+                                         tuple(sorted(flags or ())), None))
+            elif flags:
+                self._emit(self._flag_event(site, array, flags))
             if self.levels and site.phase in self.watch:
                 self._check_early(site, array)
 
