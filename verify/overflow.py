@@ -80,8 +80,7 @@ class Config:
 
 
 QUICK_CONFIG = Config(first_epochs=200, second_epochs=500, limit_epochs=300, sigmoid_epochs=2000,
-                      limit_seeds=4,
-                      grid=QUICK, quick=True)
+                      limit_seeds=4, grid=QUICK, quick=True)
 
 
 def _log(quiet: bool, message: str) -> None:
@@ -121,7 +120,7 @@ def reproduce(cfg: Config, convention: Convention, dtype: str, output: str) -> d
     early = [{"level": e.level, "threshold": e.threshold, "epoch": e.epoch, "step": e.step,
               "phase": e.phase, "layer": e.layer_name, "role": e.role, "largest": e.largest}
              for e in guard.early]
-    steps_per_epoch = -(-21 // cfg.batch_size)
+    steps_per_epoch = -(-len(x) // cfg.batch_size)
     return {
         "convention": convention, "dtype": dtype, "output": output, "epochs_limit": epochs,
         "event": event, "trace_first": asdict(seen) if seen is not None else None,

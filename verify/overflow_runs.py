@@ -23,12 +23,12 @@ import numpy.typing as npt
 
 from refnet.metrics import accuracy
 from refnet.network import Network
-from refnet.observe import Observer, Site
+from refnet.observe import Site
 from refnet.optim import SGD
 from refnet.precision import FloatArray
 from refnet.train import Convention, prepare_data, step
 
-__all__ = ["Trace", "Tee", "SiteEvent", "Symptom", "lab_symptom", "best_linear_accuracy",
+__all__ = ["Trace", "SiteEvent", "Symptom", "lab_symptom", "best_linear_accuracy",
            "affine_residual", "presigmoid", "SharpnessPath", "sharpness_path"]
 
 
@@ -91,21 +91,6 @@ class Trace:
             self.first = SiteEvent(self._epoch, self._step, site.phase, site.layer_name,
                                    site.operation, site.role,
                                    max((_absmax(i) for i in inputs), default=0.0))
-
-
-@dataclass
-class Tee:
-    """Hands every call to each observer in turn (the first may raise)."""
-
-    observers: list[Observer]
-
-    def at(self, epoch: int, step: int, batch: slice) -> None:
-        for o in self.observers:
-            o.at(epoch, step, batch)
-
-    def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
-        for o in self.observers:
-            o.observe(site, array, inputs)
 
 
 @dataclass
