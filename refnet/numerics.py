@@ -7,7 +7,8 @@ in program order. The guard answers by *value*, not by NumPy's flags:
 
 * hot path: the arrays of one training step are kept by reference (refnet
   never mutates an array it produced) and checked together when the next
-  step starts, with one concatenation and one reduction;
+  step starts: their bytes joined into one buffer, one sum of squares
+  (arrays whose finiteness another array of the step implies are left out);
 * on failure only, the step is replayed in program order to build the report
   of the first bad array: a :class:`NonFiniteEvent` naming epoch, step,
   batch, phase, layer, operation and role, with NaN/+inf/-inf counts, first
@@ -17,7 +18,7 @@ in program order. The guard answers by *value*, not by NumPy's flags:
 
 NumPy's floating-point flags are a secondary signal: while the guard is
 active they are routed to it (``np.errstate(call=...)``) and attributed to the
-next observed array, i.e. to the operation that produced it. A flag whose
+array being computed, i.e. to the operation that produced it. A flag whose
 result ended finite (the naive sigmoid's ``exp`` overflow, a BLAS build's
 spurious flag) is recorded as a :class:`FlagEvent` with status
 ``ended finite`` and never aborts.
@@ -34,10 +35,10 @@ training continues), ``off`` (the guard does not attach: no cost).
 from __future__ import annotations
 
 import json
-from operator import itemgetter
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar, Literal, cast
 
@@ -105,6 +106,10 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
+
+    def message(self) -> str:
+        """One line of text describing the event."""
+        return f"{self.kind} at {self.where()}"
 
     def where(self) -> str:
         """``epoch 3, step 6 (rows 0:20), forward linear_2 (Linear) x @ W + b -> pre-activation``."""
@@ -342,8 +347,7 @@ class Guard:
         self.eager = bool(eager)
         self.net = net
         self.log: list[Event] = []
-        # the current step: flattened views (hot path) and full records (slow path)
-        # the current window (one training step), kept by reference
+        # the current window (one training step): (site, array, inputs), by reference
         self._records: list[tuple[Site, FloatArray, Sequence[FloatArray]]] = []
         self._push = self._records.append
         self._pattern_sites: list[Site] = []
@@ -353,7 +357,7 @@ class Guard:
         self._when: tuple[int | None, int | None, slice | None] = (None, None, None)
         self._reported: set[int] = set()
         self._early_done: dict[tuple[Site, float], set[int]] = {}
-        self._limit_sq: dict[np.dtype[np.floating[npt.NBitBase]], float] = {}
+        self._limit_sq: dict[np.dtype[np.floating[npt.NBitBase]], np.floating[npt.NBitBase]] = {}
         self._depth = 0
         self._attached: Observer | None = None
         self._errstate: np.errstate | None = None
@@ -448,9 +452,10 @@ class Guard:
 
         Notes
         -----
-        Hot path: one concatenation and ``s = sum(a * a)`` over the arrays
-        observed since the last check, less those whose finiteness another
-        one implies (see :meth:`_make_pattern`). ``s`` is NaN or inf when any
+        Hot path: the bytes of the arrays observed since the last check,
+        less those whose finiteness another one implies (see
+        :meth:`_make_pattern`), joined into one buffer, and ``s = sum(a * a)``
+        over it. ``s`` is NaN or inf when any
         value is (or when the sum itself overflows), and ``s >= L^2`` when
         any ``|a| >= L``, the lowest early-warning threshold. Only then is
         the window replayed in program order (:meth:`_scan`), every array
@@ -472,7 +477,7 @@ class Guard:
             buf = self._joined(chosen, dtype)
             if buf.dtype is not dtype and buf.dtype != dtype:  # mixed: judge by the widest
                 limit = self._limit_sq.get(buf.dtype) or self._square_limit(buf.dtype)
-            if not float(buf.dot(buf)) < limit and self.mode != "off":
+            if not buf.dot(buf) < limit and self.mode != "off":  # NaN compares False
                 self._scan()
             elif self._flags_at and self.mode != "off":
                 self._ended_finite()  # every array is finite: each flag's result ended finite
@@ -515,13 +520,11 @@ class Guard:
         if self._flags_at:
             self._flags_at.clear()
 
-    def _square_limit(self, dtype: np.dtype[np.floating[npt.NBitBase]]) -> float:
-        """``L^2`` for the lowest level, as a float (``inf`` when it would overflow)."""
+    def _square_limit(self, dtype: np.dtype[np.floating[npt.NBitBase]]) -> np.floating[npt.NBitBase]:
+        """``L^2`` for the lowest level, in ``dtype`` (``inf`` when it would overflow)."""
         exponent = 2.0 * self.levels[0] if self.levels else 1.0
-        if exponent >= 1.0:
-            limit = float("inf")
-        else:
-            limit = float(np.power(np.finfo(dtype).max, dtype.type(exponent)))
+        limit: np.floating[npt.NBitBase] = (
+            dtype.type(np.inf) if exponent >= 1.0 else np.power(_dtype_max(dtype), dtype.type(exponent)))
         self._limit_sq[dtype] = limit
         return limit
 
@@ -651,7 +654,7 @@ class Guard:
         per_member = finite_mags.reshape(array.shape[0], -1).max(axis=1) if array.ndim else finite_mags.reshape(1)
         top = _dtype_max(array.dtype)
         for level in self.levels:
-            threshold = float(top) ** level if array.dtype.itemsize <= 8 else float(np.finfo(np.float64).max) ** level
+            threshold = np.power(top, array.dtype.type(level))
             done = self._early_done.setdefault((site, level), set())
             new = [int(m) for m in np.flatnonzero(per_member >= threshold) if int(m) not in done]
             if not new:
@@ -665,7 +668,7 @@ class Guard:
             self._emit(EarlyWarning(
                 *self._where, site.phase, site.layer_index, site.layer_name, site.layer_type,
                 site.operation, site.role, str(array.dtype), tuple(int(s) for s in array.shape),
-                level, threshold, float(largest), float(largest / top), first, tuple(new)))
+                level, float(threshold), float(largest), float(largest / top), first, tuple(new)))
 
     def _emit(self, event: Event) -> None:
         if self.mode == "raise" and isinstance(event, NonFiniteEvent):
@@ -673,8 +676,7 @@ class Guard:
             raise NumericalError(event)
         self.log.append(event)
         if self.mode == "warn":
-            text = event.message() if isinstance(event, (NonFiniteEvent, FlagEvent, EarlyWarning)) else str(event)
-            warnings.warn(text, NumericalWarning, stacklevel=4)
+            warnings.warn(event.message(), NumericalWarning, stacklevel=4)
 
 
 class _Relay:

@@ -24,7 +24,7 @@ from refnet.numerics import (
 )
 from refnet.observe import Site
 from refnet.precision import FloatArray
-from tests.tolerances import DTYPES
+from tests.tolerances import ALL_DTYPES, DTYPES
 
 
 def _max(dtype: str) -> np.floating:
@@ -81,7 +81,7 @@ def _two_layer(dtype: str, w1: FloatArray, hidden: Layer, w2: FloatArray) -> Net
                     Sigmoid("sigmoid_2")], MSE(), dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
 def test_a_forward_matmul_overflow(dtype: str) -> None:
     h = _half_range(dtype)
     # x @ W1 = [[1, 1], [1, -1]] @ [[h, h/2], [h, -h/2]] = [[h + h, 0], [0, h]] = [[inf, 0], [0, h]]
@@ -91,7 +91,7 @@ def test_a_forward_matmul_overflow(dtype: str) -> None:
     event = _raised(Guard(net, "raise"), lambda: net.gradients(x, t))
     assert event == _event(
         phase="forward", layer_index=0, layer_name="linear_1", layer_type="Linear",
-        operation="x @ W", role="pre-activation", dtype=dtype, shape=(1, 2, 2),
+        operation="x @ W", role="pre-activation", dtype=str(np.dtype(dtype)), shape=(1, 2, 2),
         pos_inf=1, first_index=(0, 0, 0), finite_min=0.0, finite_max=float(h),
         headroom=float(h / _max(dtype)), flags=("overflow",))
     assert net.observer is None  # detached on the way out
