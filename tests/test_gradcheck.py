@@ -366,3 +366,18 @@ def test_numeric_gradient_matches_a_hand_derivative_within_its_bound(dtype: str)
     # and not a wild over-estimate: within 100x of eps^(2/3), the best a central difference does
     ideal = np.cbrt(np.finfo(dtype).eps) ** 2
     assert np.all(bound < 100 * ideal)
+
+
+def test_float64_reference_of_a_relu_network_on_the_other_side_of_a_kink_is_a_kink() -> None:
+    # z = x W + b with x = W = 1 + 2^-23, b = -(1 + 2^-22): x W = 1 + 2^-22 + 2^-46 exactly,
+    # which float32 rounds to 1 + 2^-22 (z = 0, ReLU off) and float64 keeps (z = 2^-46, on).
+    # The two precisions differentiate different pieces, so comparing them proves nothing.
+    one = 1.0 + 2.0**-23
+    net = mlp(1, (1,), 1, activation="relu", dtype="float32", seed=0, bias=[True, False])
+    net.set_params({"linear_1.W": [[[one]]], "linear_1.b": [[[-(1.0 + 2.0**-22)]]]})
+    t = np.array([[0.0], [1.0]])
+    p = gc.network_problem(net, np.array([[one], [2.0]]), t, reference="float64")
+    assert p.reference_kink and p.reference is None
+    assert gc.check(p).status == "KINK"
+    q = gc.network_problem(net, np.array([[3.0], [2.0]]), t, reference="float64")
+    assert not q.reference_kink and q.reference is not None
