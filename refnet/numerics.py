@@ -466,48 +466,51 @@ class Guard:
             self._flags_at.clear()
             return
         self._checking = True
-        try:
-            dtype = records[0][1].dtype
-            limit = self._limit_sq.get(dtype)
-            if limit is None:
-                limit = self._square_limit(dtype)
-            pick = (self._pattern if list(map(_first, records)) == self._pattern_sites
-                    else self._make_pattern())
-            chosen = [records[i][1] for i in pick]
-            buf = self._joined(chosen, dtype)
-            if buf.dtype is not dtype and buf.dtype != dtype:  # mixed: judge by the widest
+        dtype = records[0][1].dtype
+        limit = self._limit_sq.get(dtype)
+        if limit is None:
+            limit = self._square_limit(dtype)
+        pick = (self._pattern if list(map(_first, records)) == self._pattern_sites
+                else self._make_pattern())
+        chosen = [records[i][1] for i in pick]
+        for a in chosen:
+            if a.dtype is not dtype:
+                buf = self._concatenated(chosen)
                 limit = self._limit_sq.get(buf.dtype) or self._square_limit(buf.dtype)
-            if not buf.dot(buf) < limit and self.mode != "off":  # NaN compares False
+                break
+        else:
+            try:  # ndarrays are bytes-like (buffer protocol); NumPy's stubs do not say so
+                buf = np.frombuffer(b"".join(cast("list[bytes]", chosen)), dtype)
+            except (BufferError, TypeError, ValueError):  # not C-contiguous
+                buf = self._concatenated(chosen)
+        clean = buf.dot(buf) < limit  # NaN compares False
+        self._checking = False
+        if clean and not self._flags_at:
+            records.clear()
+            return
+        try:
+            if self.mode == "off":
+                pass
+            elif not clean:
                 self._scan()
-            elif self._flags_at and self.mode != "off":
+            else:
                 self._ended_finite()  # every array is finite: each flag's result ended finite
         finally:
-            self._checking = False
             self._discard()
 
     # -- internals ----------------------------------------------------------------------
     @staticmethod
-    def _joined(arrays: list[FloatArray], dtype: np.dtype[np.floating[npt.NBitBase]]) -> FloatArray:
-        """All values of ``arrays`` in one 1-D array.
+    def _concatenated(arrays: list[FloatArray]) -> FloatArray:
+        """All values of ``arrays`` in one 1-D array, mixed dtypes promoted to the widest.
 
-        C-contiguous arrays of one dtype are joined as raw bytes (``bytes.join``
-        reads their buffers directly: a few times cheaper than raveling and
-        concatenating many small arrays); anything else is raveled and
-        concatenated, which also promotes mixed dtypes to the widest.
+        The hot path joins the raw bytes of C-contiguous arrays of one dtype
+        instead (``bytes.join`` reads their buffers directly, a few times
+        cheaper than raveling and concatenating many small arrays).
         """
-        for a in arrays:
-            if a.dtype is not dtype:
-                break
-        else:
-            try:
-                # ndarrays are bytes-like (buffer protocol); NumPy's stubs do not say so
-                out: FloatArray = np.frombuffer(b"".join(cast("list[bytes]", arrays)), dtype)
-                return out
-            except (BufferError, TypeError, ValueError):
-                pass
         if not arrays:
-            return np.zeros(0, dtype=dtype)
-        return np.concatenate([a.ravel() for a in arrays])
+            return np.zeros(0)
+        out: FloatArray = np.concatenate([a.ravel() for a in arrays])
+        return out
 
     @property
     def _where(self) -> tuple[int | None, int | None, tuple[int, int] | None]:
@@ -516,6 +519,7 @@ class Guard:
         return epoch, step, rows
 
     def _discard(self) -> None:
+        self._checking = False
         self._records.clear()
         if self._flags_at:
             self._flags_at.clear()
