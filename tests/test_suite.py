@@ -61,13 +61,19 @@ def _exit_main(argv: Sequence[str] | None = None) -> int:
     raise SystemExit(3)
 
 
+def _liar_main(argv: Sequence[str] | None = None) -> int:
+    CALLS.append(("stub_liar", list(argv or [])))
+    Report("stub_liar", "Stub whose report disagrees", _report_dir(argv)).write(False, "it failed")
+    return 0
+
+
 def _silent_main(argv: Sequence[str] | None = None) -> int:
     CALLS.append(("stub_silent", list(argv or [])))
     return 0
 
 
 STUBS = {"stub_ok": _ok_main, "stub_fail": _fail_main, "stub_raise": _raise_main,
-         "stub_exit": _exit_main, "stub_silent": _silent_main}
+         "stub_exit": _exit_main, "stub_silent": _silent_main, "stub_liar": _liar_main}
 
 
 @pytest.fixture
@@ -83,6 +89,7 @@ def stubs(monkeypatch: pytest.MonkeyPatch) -> None:
         suite.Study("stub_raise"),
         suite.Study("stub_exit"),
         suite.Study("stub_silent"),
+        suite.Study("stub_liar"),
     ))
 
 
@@ -92,13 +99,14 @@ def test_suite_records_every_failure_and_writes_the_report(stubs: None, tmp_path
     rc = suite.main(["--out", str(out), "--quiet"])
     assert rc == 1
     # Each stub ran once, in order, with the contract's arguments.
-    assert [c[0] for c in CALLS] == ["stub_ok", "stub_fail", "stub_raise", "stub_exit", "stub_silent"]
+    assert [c[0] for c in CALLS] == ["stub_ok", "stub_fail", "stub_raise", "stub_exit", "stub_silent", "stub_liar"]
     assert CALLS[0][1] == ["--report", str(out / "stub_ok"), "--quiet", "--quick"]
     assert CALLS[1][1] == ["--report", str(out / "stub_fail"), "--quiet"]
 
     doc = json.loads((out / "report.json").read_text())
     parts = {p["name"]: p for p in doc["parts"]}
-    assert list(parts) == ["stub_ok", "stub_fail", "stub_missing", "stub_raise", "stub_exit", "stub_silent"]
+    assert list(parts) == ["stub_ok", "stub_fail", "stub_missing", "stub_raise", "stub_exit", "stub_silent",
+                           "stub_liar"]
     assert doc["ok"] is False and doc["mode"] == "default"
     assert parts["stub_ok"]["ok"] is True and parts["stub_ok"]["summary"] == "stub passed"
     assert parts["stub_ok"]["figures"] == ["stub_ok/line.png"]
@@ -110,10 +118,12 @@ def test_suite_records_every_failure_and_writes_the_report(stubs: None, tmp_path
     assert parts["stub_exit"]["rc"] == 3 and parts["stub_exit"]["ok"] is False
     assert parts["stub_silent"]["rc"] == 0 and parts["stub_silent"]["ok"] is False
     assert "no" in parts["stub_silent"]["error"] and "report.json" in parts["stub_silent"]["error"]
+    assert parts["stub_liar"]["rc"] == 0 and parts["stub_liar"]["ok"] is False
+    assert "ok: false" in parts["stub_liar"]["error"]
 
     md = (out / "index.md").read_text()
     assert md.startswith("# refnet verification report")
-    assert "**FAIL**: 1 of 6 parts passed" in md
+    assert "**FAIL**: 1 of 7 parts passed" in md
     assert "![A line](stub_ok/line.png)" in md  # the study's figure, linked into its folder
     assert "### Numbers" in md  # the study's headings are demoted one level
     assert "boom inside the study" in md

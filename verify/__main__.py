@@ -114,7 +114,9 @@ def run_study(study: Study, out: Path, full: bool, log: Callable[[str], None]) -
         part.error = f"exit code {part.rc}"
     if part.rc == 0 and part.report is None:
         part.error = f"exit code 0 but no {directory / 'report.json'} was written"
-    part.ok = part.rc == 0 and part.report is not None
+    elif part.rc == 0 and part.report is not None and part.report.get("ok") is False:
+        part.error = "exit code 0 but its report.json says ok: false"
+    part.ok = part.rc == 0 and part.report is not None and not part.error
     if not part.summary:
         part.summary = part.error.splitlines()[0] if part.error else "no summary"
     return part
