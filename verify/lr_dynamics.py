@@ -3,7 +3,8 @@
 E5 trains trajectories side by side from one seed and records the Euclidean
 distance between their parameter vectors every ``sample_every`` epochs:
 the base run at ``lr``, the run at ``lr`` + 1 ulp, the run at ``lr + 1e-9``
-(the lab's pair), the run whose first weight starts 1 ulp higher, and the
+(the lab's pair), the run whose most sensitive weight (largest initial gradient) starts 1 ulp
+higher, and the
 same run in ``np.longdouble``. A finite-time Lyapunov exponent is the slope
 of ``log distance`` per epoch, fitted by least squares over the growth phase
 (from the first nonzero distance until it first exceeds ``saturation``).
@@ -31,7 +32,7 @@ from refnet.train import prepare_data, train
 from .hessian import hessian
 from .lr_runs import RunSpec, build
 
-__all__ = ["Separation", "separations", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
+__all__ = ["Separation", "separations", "most_sensitive_parameter", "KINK_ASYMMETRY", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
 
 
 @dataclass(frozen=True)
@@ -98,15 +99,34 @@ def _first(epochs: Sequence[int], distance: Sequence[float], level: float) -> in
     return None
 
 
+def most_sensitive_parameter(seed: int, init: str) -> int:
+    """Flat index of the parameter with the largest gradient at initialisation.
+
+    A weight of a dead ReLU unit has a zero gradient forever, and a 1-ulp
+    nudge to it never grows; the weight the loss is most sensitive to is
+    the informative one to perturb.
+    """
+    net = build([RunSpec(seed, 1e-3, init)])
+    x, y = xor_easy()
+    xa, ya = prepare_data(net, x, y)
+    with np.errstate(all="ignore"):
+        _, grads = net.gradients(xa, ya)
+    flat = np.concatenate([grads[i][p].reshape(-1) for i, layer in enumerate(net.layers) for p in layer.params])
+    return int(np.argmax(np.abs(flat)))
+
+
 def separations(seed: int, lr: float, partner_lr: float, *, init: str = "normal", epochs: int,
                 sample_every: int, longdouble: bool = True) -> list[Separation]:
     """E5: distances between the base run and its perturbed twins (see the module docstring)."""
     from .ulp import add_ulps  # local: keeps the import list of this module short
 
-    labels = ["lr + 1 ulp", f"lr -> {partner_lr!r}", "W[0] + 1 ulp"]
+    j = most_sensitive_parameter(seed, init)
+    names = [f"{name}[{i}]" for name, v in build([RunSpec(seed, lr, init)]).named_params().items()
+             for i in range(int(np.prod(v.shape[1:])))]
+    labels = ["lr + 1 ulp", f"lr -> {partner_lr!r}", f"weight {names[j]} + 1 ulp"]
     specs = [RunSpec(seed, lr, init, epochs=epochs), RunSpec(seed, add_ulps(lr, 1), init, epochs=epochs),
              RunSpec(seed, partner_lr, init, epochs=epochs),
-             RunSpec(seed, lr, init, epochs=epochs, perturb_index=0, perturb_ulps=1)]
+             RunSpec(seed, lr, init, epochs=epochs, perturb_index=j, perturb_ulps=1)]
     net = build(specs)
     nets: list[tuple[Network, npt.NDArray[np.float64]]] = [
         (net, np.array([s.lr for s in specs], dtype=np.float64))]
@@ -145,6 +165,10 @@ def separations(seed: int, lr: float, partner_lr: float, *, init: str = "normal"
     return out
 
 
+KINK_ASYMMETRY = 1e-6
+"""Relative asymmetry above which a Hessian sample is flagged (smooth samples here are near 1e-11)."""
+
+
 @dataclass
 class Sharpness:
     """Top Hessian eigenvalue along a training run, against ``2 / lr``."""
@@ -160,7 +184,12 @@ class Sharpness:
     first_above: int | None
     """First sampled epoch with ``top > 2 / lr``."""
     max_ratio: float
-    """Largest ``top / (2 / lr)`` seen."""
+    """Largest ``top / (2 / lr)`` seen over the smooth samples."""
+    kink_samples: int = 0
+    """Samples whose raw difference quotient was asymmetric beyond ``KINK_ASYMMETRY``: the
+    finite-difference step crossed a ReLU kink, so their eigenvalues are not curvatures."""
+    smooth_max: float = float("nan")
+    """Largest top eigenvalue over the smooth samples."""
 
 
 def sharpness_trace(seed: int, lr: float, *, init: str = "normal", epochs: int, every: int,
@@ -194,6 +223,8 @@ def sharpness_trace(seed: int, lr: float, *, init: str = "normal", epochs: int, 
         train(net, x, y, lr=np.array([lr]), epochs=n, convention="lab")
         done += n
     thr = 2.0 / lr
-    above = [e for e, t in zip(rec_e, top) if t > thr]
-    ratio = max((t / thr for t in top if math.isfinite(t)), default=float("nan"))
-    return Sharpness(lr, rec_e, top, bottom, loss, asym, thr, above[0] if above else None, ratio)
+    smooth = [a <= KINK_ASYMMETRY and math.isfinite(t) for a, t in zip(asym, top)]
+    above = [e for e, t, ok in zip(rec_e, top, smooth) if ok and t > thr]
+    smax = max((t for t, ok in zip(top, smooth) if ok), default=float("nan"))
+    return Sharpness(lr, rec_e, top, bottom, loss, asym, thr, above[0] if above else None, smax / thr,
+                     sum(not ok for ok in smooth), smax)

@@ -307,121 +307,146 @@ def criteria_sensitivity(e0: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _finest_multi(e3: dict[str, Any]) -> tuple[str | None, list[tuple[str, int]]]:
+    """The narrowest window with more than one label change, and the changes per window."""
+    changes = [(w["window"], w["changes"]) for w in e3["windows"]]
+    multi = [w for w, c in changes if c > 1]
+    return (multi[-1] if multi else None), changes
+
+
 def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A verdict per hypothesis, each with the measured facts it rests on."""
+    """A verdict per hypothesis, each with the measured facts it rests on (see the docstring rules)."""
     out: dict[str, dict[str, Any]] = {}
     a, b = PAIR
-    e0 = ex["E0"]
-    e4 = ex.get("E4")
-    ulps64 = ulps_between(a, b)
-    ulps32 = ulps_between(a, b, "float32")
+    e0, e1, e2, e3, e4, e5, e6 = (ex.get(k) for k in ("E0", "E1", "E2", "E3", "E4", "E5", "E6"))
+    hz = ex.get("horizon")
+    assert_e0 = e0 if e0 is not None else {}
+    ulps64, ulps32 = ulps_between(a, b), ulps_between(a, b, "float32")
     err_a = abs(float(Fraction_of(a) - Fraction_dec(a)))
-    out["H1"] = {
-        "hypothesis": "the two rates are not representable",
-        "verdict": "rejected",
-        "evidence": (f"Neither decimal is a double, but each is stored within {err_a:.2e} of its decimal "
-                     f"(half an ulp is {spacing(a) / 2:.2e}); the stored rates are {ulps64} float64 ulps apart "
-                     f"({ulps32} in float32), so they are two distinct, exactly known numbers "
-                     f"({a.hex()} and {b.hex()}). " + (
-                         f"E4 lists their exact values in each precision. " if e4 else "") + (
-                         f"E2 brackets a change of outcome between adjacent doubles, so any rate on the grid has "
-                         f"a definite label." if ex.get("E2") else "")),
-        "cites": ["E4", "E2"],
-    }
-    # H2: rounding + chaos
-    e1 = ex.get("E1")
-    e5 = ex.get("E5")
-    e3 = ex.get("E3")
-    facts = []
-    support = 0
-    against = 0
+    facts = [f"Neither decimal is a double, but each is stored within {err_a:.2e} of its decimal (half an ulp "
+             f"is {spacing(a) / 2:.2e}); the stored rates {a.hex()} and {b.hex()} are {ulps64} float64 ulps "
+             f"apart ({ulps32} in float32)."]
+    if e2 and "lo" in e2:
+        facts.append(f"E2 finds the label change between the adjacent doubles {e2['lo_hex']} ({e2['label_lo']}) and "
+                     f"{e2['hi_hex']} ({e2['label_hi']}), so every rate on the grid has a definite label.")
+    out["H1"] = {"hypothesis": "the two rates are not representable", "verdict": "rejected",
+                 "evidence": " ".join(facts), "cites": ["E2", "E4"]}
+
+    # H2: rounding plus chaos
+    facts, for_, against = [], 0, 0
     if e1:
         changed = [v["variant"] for v in e1["variants"] if v.get("labels_change")]
-        diff_bits = [v["variant"] for v in e1["variants"] if v.get("weights_identical") is not None
-                     and not all(v["weights_identical"])]
-        facts.append(f"E1: labels changed under {len(changed)} of {len(e1['variants'])} environment variants "
-                     f"({'; '.join(changed) or 'none'}); final weights differed bitwise under "
-                     f"{len(diff_bits)} full-length variants ({'; '.join(diff_bits) or 'none'}).")
-        support += bool(changed)
+        bits = [v["variant"] for v in e1["variants"] if v.get("weights_identical") is not None
+                and not all(v["weights_identical"])]
+        same = [v["variant"] for v in e1["variants"] if v.get("weights_identical") is not None
+                and all(v["weights_identical"])]
+        facts.append(f"E1: bitwise identical weights under {', '.join(same) or 'no variant'}; different last bits "
+                     f"under {', '.join(bits) or 'no variant'}; the labels changed under "
+                     f"{len(changed)} of {len(e1['variants'])} variants.")
+        for_ += bool(changed)
         against += not changed
-    if e5:
-        for s in e5["separations"]:
-            facts.append(f"E5 {s['label']}: lambda = {s['fit']['exponent']:.3g}/epoch "
-                         f"(R^2 {s['fit']['r_squared']:.2f}), distance reaches 0.1 at epoch {s['reaches_0.1']}.")
-        rounding = [s for s in e5["separations"] if s["label"] in ("W[0] + 1 ulp", "float64 vs longdouble")]
-        if any(s["reaches_0.1"] is not None for s in rounding):
-            support += 1
-        else:
-            against += 1
     if e3:
         last = e3["windows"][-1]
-        facts.append(f"E3: {last['changes']} label changes among {last['points']} consecutive doubles.")
-        support += last["changes"] > 0
-    verdict = "supported" if support and support >= against else ("rejected" if against and not support else "inconclusive")
-    out["H2"] = {"hypothesis": "rounding plus chaos decides", "verdict": verdict, "evidence": " ".join(facts),
-                 "cites": ["E1", "E3", "E5"]}
-    # H3: fractal boundary of the exact map
-    facts = []
-    if e3:
-        changes = [(w["window"], w["changes"]) for w in e3["windows"]]
-        multi = [w for w, c in changes if c > 1]
-        pdim = e3["pooled_dimension"]
-        facts.append(f"E3 label changes per window: {', '.join(f'{w}: {c}' for w, c in changes)}; pooled "
-                     f"box-counting dimension {pdim['dimension']:.3f} (fit RMS residual {pdim['rms_residual']:.3f}).")
-        frac = 0 < pdim["dimension"] < 0.95 and len(multi) >= 3
-    else:
-        frac = False
+        fine = [w for w in e3["windows"] if w["relative_width"] is not None and w["relative_width"] <= 1e-6]
+        facts.append(f"E3: {last['changes']} label change(s) among {last['points']} consecutive doubles; "
+                     f"windows of relative width <= 1e-6 hold {sorted({w['changes'] for w in fine})} change(s).")
+        if last["changes"] > 1:
+            for_ += 1
+        else:
+            against += 1
     if e5:
-        lr_sep = next((s for s in e5["separations"] if s["label"] == "lr + 1 ulp"), None)
-        if lr_sep is not None:
-            facts.append(f"E5: a 1-ulp change of lr reaches distance 0.1 at epoch {lr_sep['reaches_0.1']}, "
-                         "so below the scale where rate changes and rounding changes have comparable effect, "
-                         "the scans see rounding, not the exact map.")
-    out["H3"] = {"hypothesis": "a genuine fractal boundary of the exact map",
-                 "verdict": "partly supported" if frac else "not supported",
-                 "evidence": " ".join(facts) + " No exact-arithmetic run exists here: the exact map is only "
-                 "approached by comparing precisions (E4) and kernels (E1).",
-                 "cites": ["E3", "E4", "E5", "E1"]}
-    # H4: threshold artefact
-    rows = criteria_sensitivity(e0)
-    n_diff = sum(r["differ"] for r in rows)
-    ra, rb = (r["readout"] for r in e0["runs"])
+        rounding = [sp for sp in e5["separations"] if sp["label"] != f"lr -> {b!r}"]
+        reached = [sp["label"] for sp in rounding if sp["reaches_0.1"] is not None]
+        pair = next((sp for sp in e5["separations"] if sp["label"] == f"lr -> {b!r}"), None)
+        facts.append("E5: rounding-sized perturbations (" + "; ".join(
+            f"{sp['label']}: max distance {max(sp['distance']):.2e}, lambda {sp['fit']['exponent']:.2e}/epoch"
+            for sp in rounding) + f") over {e5['epochs']} epochs" + (
+            f"; the pair itself separates to 0.1 at epoch {pair['reaches_0.1']}." if pair else "."))
+        for_ += bool(reached)
+        against += not reached
+    if e6:
+        facts.append("E6: smooth-sample sharpness peaks at " + ", ".join(
+            f"{t['smooth_max']:.1f} ({t['max_ratio']:.3f} of 2/lr = {t['threshold']:.0f}) for lr={t['lr']!r}"
+            for t in e6["traces"]) + "; gradient descent runs far below the edge of stability.")
+    verdict = "supported" if for_ > against else ("rejected" if against and not for_ else "inconclusive")
+    out["H2"] = {"hypothesis": "rounding plus chaos decides", "verdict": verdict, "evidence": " ".join(facts),
+                 "cites": ["E1", "E3", "E5", "E6"]}
+
+    # H3: fractal boundary
+    facts = []
+    verdict = "inconclusive"
+    if e3:
+        finest, changes = _finest_multi(e3)
+        pdim = e3["pooled_dimension"]
+        facts.append("E3 label changes per window of 64 rates: " + ", ".join(f"{w}: {c}" for w, c in changes)
+                     + f"; pooled box-counting dimension {pdim['dimension']:.2f} +- {pdim['stderr']:.2f} "
+                     f"(RMS residual {pdim['rms_residual']:.3f}).")
+        fine_single = all(c <= 1 for w, c in changes[-8:])
+        if finest is not None and fine_single:
+            verdict = "not supported at the pair's scale"
+            facts.append(f"Structure with many changes exists down to relative width {finest}; below it (the pair "
+                         f"is {(b - a) / a:.1e} apart in relative terms) every window holds a single change, down "
+                         "to consecutive doubles: locally the boundary is one point (dimension 0), not a fractal.")
+        elif finest is None:
+            verdict = "not supported"
+        else:
+            verdict = "partly supported"
+    if e4:
+        rows = {(r["rate"], r["dtype"]): r["outcome"] for r in e4["rows"]}
+        if ("E2 hi", "longdouble") in rows:
+            facts.append(f"E4: at the E2 bracket, float64 gives {rows[('E2 lo', 'float64')]} | "
+                         f"{rows[('E2 hi', 'float64')]} and longdouble {rows[('E2 lo', 'longdouble')]} | "
+                         f"{rows[('E2 hi', 'longdouble')]}: the boundary's last ulps depend on the precision.")
+    out["H3"] = {"hypothesis": "a genuine fractal boundary of the exact map", "verdict": verdict,
+                 "evidence": " ".join(facts), "cites": ["E3", "E4"]}
+
+    # H4: classification threshold
+    rows_c = criteria_sensitivity(assert_e0)
+    n_diff = sum(r["differ"] for r in rows_c)
+    ra, rb = (r["readout"] for r in assert_e0["runs"])
+    acc_only = rows_c[-1]["differ"]
+    thr_diff = sorted({r["loss_threshold"] for r in rows_c if r["differ"] and r["loss_threshold"] is not None})
     out["H4"] = {
         "hypothesis": "an artefact of the classification threshold",
-        "verdict": "rejected" if n_diff == len(rows) else ("supported" if n_diff <= len(rows) // 2 else "partly supported"),
-        "evidence": (f"E0 readouts: lr={a!r} final loss {ra['final_loss']:.3g}, accuracy {ra['accuracy']:.1f}%, "
-                     f"dead units {ra['dead_units']}; lr={b!r} final loss {rb['final_loss']:.3g}, accuracy "
-                     f"{rb['accuracy']:.1f}%, dead units {rb['dead_units']}. The pair's labels differ under "
-                     f"{n_diff} of {len(rows)} alternative criteria (loss thresholds 1e-4..0.3, with and without "
-                     f"100% accuracy, accuracy alone)."),
-        "criteria": rows, "cites": ["E0"],
+        "verdict": "supported" if not acc_only and n_diff < len(rows_c) // 2 else (
+            "rejected" if n_diff == len(rows_c) else "partly supported"),
+        "evidence": (f"E0 readouts at {assert_e0['pinned']['epochs']} epochs: lr={a!r} final loss {ra['final_loss']:.5f}, "
+                     f"accuracy {ra['accuracy']:.1f}%, {ra['dead_units']} dead units; lr={b!r} final loss "
+                     f"{rb['final_loss']:.5f}, accuracy {rb['accuracy']:.1f}%, {rb['dead_units']} dead units. "
+                     f"The labels differ under {n_diff} of {len(rows_c)} criteria (loss thresholds "
+                     f"{thr_diff or 'none'} differ; accuracy alone {'differs' if acc_only else 'does not'})."),
+        "criteria": rows_c, "cites": ["E0"],
     }
+
     # H5: implementation
     facts = []
-    if e4:
-        f32 = [r for r in e4["rows"] if r["dtype"] == "float32"]
-        facts.append("E4 float32: " + ", ".join(f"{r['rate']} {r['outcome']}" for r in f32) + ".")
-        f64 = [r for r in e4["rows"] if r["dtype"] == "float64"]
-        facts.append("E4 float64: " + ", ".join(f"{r['rate']} {r['outcome']}" for r in f64) + ".")
-        ld = [r for r in e4["rows"] if r["dtype"] == "longdouble"]
-        facts.append("E4 longdouble: " + ", ".join(f"{r['rate']} {r['outcome']}" for r in ld) + ".")
-    labs = e0["labels_at_checkpoints"]
-    facts.append("E0 labels at checkpoints: " + "; ".join(
-        f"lr={lr!r}: " + ", ".join(f"{k}: {v}" for k, v in lab.items()) for lr, lab in zip(PAIR, labs)) + ".")
-    hz = ex.get("horizon")
+    verdict = "inconclusive"
+    late = False
     if hz:
-        agree = hz["agree_with_final"]
-        facts.append(f"Horizon check: of {hz['runs']} scan rates rerun to {hz['epochs']} epochs, labels at "
-                     + ", ".join(f"{k} epochs agree for {v}" for k, v in agree.items()) + ".")
-    float64_pair_differs = e0["reproduced"]
-    out["H5"] = {
-        "hypothesis": "an implementation artefact (float32, naive log, too few epochs)",
-        "verdict": "rejected as the cause" if float64_pair_differs else "inconclusive",
-        "evidence": ("The pair differs in float64 with the lab's own loss (log(y + 1e-7)) at the lab's 500,000 "
-                     "epochs (E0), so float32 is not needed to produce it. " if float64_pair_differs else "")
-        + " ".join(facts),
-        "cites": ["E0", "E4", "horizon"],
-    }
+        conv_by = {}
+        for r in hz["rows"]:
+            items = [(int(k), v) for k, v in r["labels"].items()]
+            stays = [k for i, (k, _) in enumerate(items) if all(v == "converged" for _, v in items[i:])]
+            conv_by[r["lr"]] = stays[0] if stays else None
+        late = all(v is not None for v in conv_by.values())
+        facts.append(f"Horizon check: all {hz['runs']} rates rerun to {hz['epochs']} epochs (the pair, the E2 "
+                     f"bracket, rates beside E3 changes) are "
+                     + ("converged at every checkpoint from " + str(max(v for v in conv_by.values() if v)) + " epochs on"
+                        if late else "not all converged") + ".")
+    s_ = ex.get("search", {})
+    if s_.get("pairs_tried"):
+        facts.append(f"Search: the pair's labels differ for {s_['pairs_differing']} of {s_['pairs_tried']} "
+                     f"(init, seed) combinations at {s_['epochs']} epochs.")
+    if e4:
+        f32 = [r for r in e4["rows"] if r["dtype"] == "float32" and r["rate"].startswith("0.00149")]
+        facts.append("E4 float32 (rates 9 ulps apart): " + ", ".join(f"{r['rate']} {r['outcome']}" for r in f32)
+                     + "; float64 and longdouble give the E0 labels at the pair.")
+    facts.append("Every run uses the lab's loss log(y + 1e-7) (a naive log is not needed to get the "
+                 "difference; the fused stable loss was not tried here).")
+    if late:
+        verdict = "supported: too few epochs"
+    out["H5"] = {"hypothesis": "an implementation artefact (float32, naive log, too few epochs)",
+                 "verdict": verdict, "evidence": " ".join(facts), "cites": ["horizon", "search", "E4", "E0"]}
     return out
 
 
@@ -526,9 +551,10 @@ def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
                 rates_h += [w["rates"][i], w["rates"][i + 1]]
         rates_h = list(dict.fromkeys(rates_h))
         t0 = time.perf_counter()
-        log(f"horizon: {len(rates_h)} rates to {LAB_EPOCHS} epochs")
-        ex["horizon"] = horizon_check(study, rates_h, LAB_EPOCHS,
-                                      sorted({pinned.epochs, h, 20_000, 60_000, 100_000} - {LAB_EPOCHS}))
+        far = args.horizon_epochs
+        log(f"horizon: {len(rates_h)} rates to {far} epochs")
+        ex["horizon"] = horizon_check(study, rates_h, far,
+                                      sorted(c for c in {pinned.epochs, h, 20_000, 60_000, 100_000} if c < far))
         ex["horizon"]["seconds"] = time.perf_counter() - t0
     ex["verdicts"] = verdicts(ex)
     runs = [_record_json(r) for r in study.records]
@@ -580,8 +606,8 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
                          f"{sp['reaches_0.1']}")
     if "E6" in ex:
         for t in ex["E6"]["traces"]:
-            lines.append(f"E6 lr={t['lr']!r}: max lambda_max/(2/lr) = {_fmt(t['max_ratio'])}, first above at "
-                         f"{t['first_above']}")
+            lines.append(f"E6 lr={t['lr']!r}: smooth max lambda_max = {_fmt(t['smooth_max'])} = "
+                         f"{_fmt(t['max_ratio'])} x 2/lr ({t['kink_samples']} kink samples set aside)")
     if "E7" in ex:
         for e in ex["E7"]["per_seed"]:
             lines.append(f"E7 seed {e['seed']}: " + (f"boundary at {e['lo']!r} ({e['relative_offset']:+.3e} rel. to "
@@ -683,9 +709,12 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
                    "E5: distance between trajectories (log scale); dotted line: E0's epochs")
     if "E6" in ex:
         rep.section("E6 sharpness")
-        rep.table(["lr", "2/lr", "max lambda_max", "max ratio", "first above 2/lr", "max asymmetry"],
-                  [[t["lr"], t["threshold"], max(t["top"]), t["max_ratio"], t["first_above"], max(t["asymmetry"])]
-                   for t in ex["E6"]["traces"]])
+        rep.table(["lr", "2/lr", "samples", "smooth max lambda_max", "ratio to 2/lr", "first smooth above 2/lr",
+                   "kink samples", "max lambda_max incl. kinks"],
+                  [[t["lr"], t["threshold"], len(t["epochs"]), t["smooth_max"], t["max_ratio"], t["first_above"],
+                    t["kink_samples"], max(t["top"])] for t in ex["E6"]["traces"]],
+                  caption="Kink samples: relative asymmetry of the raw difference quotient above 1e-6 (smooth "
+                          "samples are near 1e-11); the finite-difference step crossed a ReLU kink there")
         rep.figure(sharpness_plot(ex["E6"]["traces"]), "sharpness.png",
                    "E6: top eigenvalue of the summed-loss Hessian vs 2/lr")
     if "E7" in ex:
@@ -763,6 +792,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--e7-points", type=int, default=32, help="E7 coarse scan points per seed")
     p.add_argument("--e7-width", type=float, default=1.0,
                    help="E7 coarse scan: relative width around 0.001490625 (1.0 = 0.5x to 1.5x)")
+    p.add_argument("--horizon-epochs", type=int, default=LAB_EPOCHS,
+                   help="epochs of the horizon check (default: the lab's 500,000)")
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="worker processes for ensembles (default REFNET_WORKERS or 2)")
     p.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
@@ -784,7 +815,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(lines))
         print(f"E0 {'matches bitwise' if ok else 'DIFFERS'} on this machine")
         return 0 if ok else 1
-    for name in ("search_seeds", "points", "per_round", "workers", "e5_every", "e7_points", "e7_per_round"):
+    for name in ("search_seeds", "points", "per_round", "workers", "e5_every", "e7_points", "e7_per_round",
+                 "horizon_epochs"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')}: expected an integer >= 1")
     data = run_study(args, log)
