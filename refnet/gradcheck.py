@@ -95,7 +95,7 @@ def _eps(dtype: npt.DTypeLike) -> float:
 
 
 def _eta(dtype: npt.DTypeLike) -> float:
-    """Absolute underflow error of one rounding (half the smallest subnormal), in eps units."""
+    """Absolute underflow allowance per rounding (the smallest subnormal), in eps units."""
     info = np.finfo(dtype)
     return float(info.smallest_subnormal) / float(info.eps)
 
