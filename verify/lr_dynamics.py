@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +33,7 @@ from refnet.train import prepare_data, train
 from .hessian import hessian
 from .lr_runs import RunSpec, build
 
-__all__ = ["Separation", "separations", "most_sensitive_parameter", "KINK_ASYMMETRY", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
+__all__ = ["Mechanism", "mechanism", "activation_pattern", "Separation", "separations", "most_sensitive_parameter", "KINK_ASYMMETRY", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
 
 
 @dataclass(frozen=True)
@@ -228,3 +229,80 @@ def sharpness_trace(seed: int, lr: float, *, init: str = "normal", epochs: int, 
     smax = max((t for t, ok in zip(top, smooth) if ok), default=float("nan"))
     return Sharpness(lr, rec_e, top, bottom, loss, asym, thr, above[0] if above else None, smax / thr,
                      sum(not ok for ok in smooth), smax)
+
+
+def activation_pattern(net: Network, x: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.bool_]:
+    """``(K, layers, N, units)``: which hidden pre-activations are > 0 on each training point."""
+    from refnet.layers import Linear
+
+    masks = []
+    h = x
+    last = net.linears[-1]
+    with np.errstate(all="ignore"):
+        for layer in net.layers:
+            h = layer.forward(h)
+            if isinstance(layer, Linear) and layer is not last:
+                masks.append(h > 0)
+    return np.stack(np.broadcast_arrays(*masks), axis=1)
+
+
+@dataclass
+class Mechanism:
+    """What separates two runs whose labels differ: the first step whose ReLU pattern differs."""
+
+    rates: tuple[float, float]
+    epochs: int
+    first_pattern_epoch: int | None
+    """0-based epoch whose forward pass first sees a different ReLU on/off pattern."""
+    pattern_sites: list[tuple[int, int, int]]
+    """``(hidden layer, training point, unit)`` where the patterns differ at that epoch."""
+    distance_before: float
+    """Parameter distance at the start of that epoch."""
+    distance_after_100: float
+    """Parameter distance 100 epochs later."""
+    pattern_differs_epochs: int
+    """Epochs (of ``epochs``) on which the two patterns differ."""
+    final_distance: float
+    final_loss: tuple[float, float]
+    weights_sha256: tuple[str, str]
+
+
+def mechanism(seed: int, init: str, lo: float, hi: float, epochs: int) -> Mechanism:
+    """Train ``lo`` and ``hi`` side by side, step by step, comparing ReLU patterns each epoch.
+
+    Uses :func:`refnet.train.step` directly (the loop :func:`refnet.train.train`
+    runs), so the final weights hash equal the runs' of the scans.
+    """
+    from refnet.optim import SGD
+    from refnet.train import step
+
+    from .lr_runs import sha256
+
+    net = build([RunSpec(seed, lo, init, epochs=epochs), RunSpec(seed, hi, init, epochs=epochs)])
+    x, y = xor_easy()
+    xa, ya = prepare_data(net, x, y)
+    opt = SGD(net, np.array([lo, hi]))
+    first: int | None = None
+    sites: list[tuple[int, int, int]] = []
+    before = float("nan")
+    after = float("nan")
+    differs = 0
+    loss = np.zeros(2)
+    with np.errstate(all="ignore"):
+        for e in range(epochs):
+            pat = activation_pattern(net, xa)
+            if not np.array_equal(pat[0], pat[1]):
+                differs += 1
+                if first is None:
+                    first = e
+                    flat = net.get_flat()
+                    before = float(np.linalg.norm(flat[1] - flat[0]))
+                    sites = [(int(i[0]), int(i[1]), int(i[2])) for i in np.argwhere(pat[0] != pat[1])[:8]]
+            if first is not None and e == first + 100:
+                flat = net.get_flat()
+                after = float(np.linalg.norm(flat[1] - flat[0]))
+            loss = np.asarray(step(net, opt, xa, ya, "lab"), dtype=np.float64)
+    flat = net.get_flat()
+    return Mechanism((lo, hi), epochs, first, sites, before, after, differs,
+                     float(np.linalg.norm(flat[1] - flat[0])), (float(loss[0]), float(loss[1])),
+                     (sha256(flat[0]), sha256(flat[1])))

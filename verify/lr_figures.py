@@ -82,7 +82,7 @@ def separation_growth(seps: Sequence[dict[str, Any]], horizon: int) -> Figure:
         e = np.asarray(s["epochs"], dtype=np.float64)
         ok = d > 0
         ax.semilogy(e[ok], d[ok], label=f"{s['label']} (lambda={s['fit']['exponent']:.2e}/epoch)")
-    ax.axvline(horizon, color="k", ls=":", label=f"lab horizon {horizon} epochs")
+    ax.axvline(horizon, color="k", ls=":", label=f"E0 epoch count ({horizon})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("parameter distance ||theta - theta_base||_2")
     ax.set_title("E5: separation of trajectories")
@@ -93,13 +93,18 @@ def separation_growth(seps: Sequence[dict[str, Any]], horizon: int) -> Figure:
     return out
 
 
-def sharpness_plot(traces: Sequence[dict[str, Any]]) -> Figure:
-    """E6: top Hessian eigenvalue of the summed loss against 2 / lr."""
+def sharpness_plot(traces: Sequence[dict[str, Any]], kink_asymmetry: float = 1e-6) -> Figure:
+    """E6: top eigenvalue of the summed-loss Hessian against 2 / lr; kink samples marked apart."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for t in traces:
-        ax.semilogy(t["epochs"], np.maximum(np.asarray(t["top"], dtype=np.float64), 1e-12),
-                    label=f"lambda_max, lr={t['lr']!r}")
+        e = np.asarray(t["epochs"], dtype=np.float64)
+        top = np.maximum(np.asarray(t["top"], dtype=np.float64), 1e-12)
+        kink = np.asarray(t["asymmetry"], dtype=np.float64) > kink_asymmetry
+        line = ax.semilogy(e[~kink], top[~kink], label=f"lambda_max, lr={t['lr']!r}")[0]
+        if kink.any():
+            ax.semilogy(e[kink], top[kink], "x", color=line.get_color(),
+                        label=f"lr={t['lr']!r}: step crossed a ReLU kink (not a curvature)")
     thr = traces[0]["threshold"]
     ax.axhline(thr, color="k", ls="--", label=f"2 / lr = {thr:.1f}")
     ax.set_xlabel("epoch")
