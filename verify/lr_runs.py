@@ -20,6 +20,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import BaseContext
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -206,6 +207,17 @@ def _chunks(specs: Sequence[RunSpec], size: int) -> list[list[RunSpec]]:
     return out
 
 
+def _context() -> BaseContext:
+    """``forkserver`` where available (no fork of a multi-threaded parent), else ``spawn``."""
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["verify.lr_runs"])
+        return ctx
+    return mp.get_context("spawn")
+
+
 def run_specs(specs: Sequence[RunSpec], *, checkpoints: Sequence[int] = (), workers: int = 2,
               chunk: int = 32, progress: Progress | None = None) -> list[RunRecord]:
     """Run every spec (in ensembles of up to ``chunk`` members over ``workers`` processes).
@@ -230,7 +242,7 @@ def run_specs(specs: Sequence[RunSpec], *, checkpoints: Sequence[int] = (), work
             if progress is not None:
                 progress(done, total)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
             futures = [(job, pool.submit(_run_chunk, (job, tuple(checkpoints)))) for job in jobs]
             for job, fut in futures:
                 for s, r in zip(job, fut.result()):
