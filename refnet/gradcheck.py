@@ -704,7 +704,8 @@ def _directional(p: Problem, d: FloatArray, base: Evaluation, g: LDArray) -> _Di
         # x +- step need not both be exact (crossing a binade): the quotient is then off
         # centre by (a - b)/2 times the curvature, estimated from the second difference.
         up, down = (_ld(xp) - _ld(p.x))[support], (_ld(p.x) - _ld(xm))[support]
-        rel = float(np.max(np.abs(up - down) / (up + down), initial=0.0))
+        span = up + down  # 0 where a tiny step vanished in rounding: no quotient, no asymmetry
+        rel = float(np.max(np.abs(up - down)[span > 0] / span[span > 0], initial=0.0))
         asym.append(float(abs(ep.value - 2 * base.value + em.value)) * s * rel)
     e1, e2 = errs
     noise += sum(float(np.sum(b[m])) for b, m in zip(bounds, touched))

@@ -381,3 +381,12 @@ def test_float64_reference_of_a_relu_network_on_the_other_side_of_a_kink_is_a_ki
     assert gc.check(p).status == "KINK"
     q = gc.network_problem(net, np.array([[3.0], [2.0]]), t, reference="float64")
     assert not q.reference_kink and q.reference is not None
+
+
+def test_projected_direction_with_a_vanishing_component_stays_finite() -> None:
+    # seed 16, projection 3 draws a direction with an element so small that x + d/2 == x
+    # in float32 (found by running the command with --seed 14); 0/0 once made it inf
+    results = gc.check_drawn(vgc._layer_draw("Linear", "float32", 16, 24, 16), seed=16)
+    for r in results:
+        assert r.status == "PASS" and np.isfinite(r.expected), r
+    assert {r.mode for r in results} == {"projected", "exhaustive"}
