@@ -110,7 +110,7 @@ def test_whole_networks_pass(dtype: str, seed: int, members: int, activation: st
 @given(dtype=st.sampled_from(DTYPES), mutant=st.sampled_from(mt.MUTANTS), seed=st.integers(0, 2**16),
        n=st.integers(2, 5), size=st.integers(2, 4))
 def test_every_mutant_fails(dtype: str, mutant: mt.Mutant, seed: int, n: int, size: int) -> None:
-    results = gc.check_drawn(mt._layer_draw(mutant, dtype, n, size), seed=seed, taylor=False)
+    results = gc.check_drawn(mt.mutant_draw(mutant, dtype, n, size), seed=seed, taylor=False)
     assert any(r.status == "FAIL" for r in results), results
 
 
@@ -386,7 +386,7 @@ def test_float64_reference_of_a_relu_network_on_the_other_side_of_a_kink_is_a_ki
 def test_projected_direction_with_a_vanishing_component_stays_finite() -> None:
     # seed 16, projection 3 draws a direction with an element so small that x + d/2 == x
     # in float32 (found by running the command with --seed 14); 0/0 once made it inf
-    results = gc.check_drawn(vgc._layer_draw("Linear", "float32", 16, 24, 16), seed=16)
+    results = gc.check_drawn(vgc.layer_draw("Linear", "float32", 16, 24, 16), seed=16)
     for r in results:
         assert r.status == "PASS" and np.isfinite(r.expected), r
     assert {r.mode for r in results} == {"projected", "exhaustive"}

@@ -34,7 +34,10 @@ from . import mutants as mt
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["main", "Case", "cases", "run", "aggregate", "table", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE"]
+__all__ = [
+    "main", "Case", "Row", "cases", "run", "aggregate", "table", "layer_draw", "loss_draw",
+    "network_draw", "exit_code", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE",
+]
 
 EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 2
 SEEDS_PER_SHAPE = 3
@@ -59,7 +62,7 @@ def _reference(dtype: str) -> str | None:
     return "float64" if dtype == "float32" else None
 
 
-def _layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
+def layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
         x = rng.standard_normal((1, n, fin)).astype(dtype)
         layer: Layer
@@ -77,7 +80,7 @@ def _layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
     return draw
 
 
-def _loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
+def loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
         t = rng.integers(0, 2, (1, n, f)).astype(dtype)
         loss: Loss
@@ -93,7 +96,7 @@ def _loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
     return draw
 
 
-def _network_draw(kind: str, dtype: str, members: int) -> Draw:
+def network_draw(kind: str, dtype: str, members: int) -> Draw:
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
         seeds = [int(s) for s in rng.integers(0, 2**31, members)]
         if kind == "network relu/bce-logits":
@@ -116,16 +119,16 @@ def cases(dtypes: Sequence[str], seed: int, quick: bool = False) -> list[Case]:
     for dt in dtypes:
         for kind in ("Linear", "Linear (no bias)"):
             for n, fi, fo in LAYER_SHAPES[:2] if quick else LAYER_SHAPES:
-                out += [Case(kind, dt, f"N={n} {fi}->{fo}", s, _layer_draw(kind, dt, n, fi, fo)) for s in seeds]
+                out += [Case(kind, dt, f"N={n} {fi}->{fo}", s, layer_draw(kind, dt, n, fi, fo)) for s in seeds]
         for kind in ("Sigmoid", "ReLU", "Tanh", "Identity"):
             for n, f in ACTIVATION_SHAPES[:2] if quick else ACTIVATION_SHAPES:
-                out += [Case(kind, dt, f"N={n} f={f}", s, _layer_draw(kind, dt, n, f, f)) for s in seeds]
+                out += [Case(kind, dt, f"N={n} f={f}", s, layer_draw(kind, dt, n, f, f)) for s in seeds]
         for kind in ("MSE", "BCE", "BCEWithLogits"):
             for n, f in LOSS_SHAPES[:2] if quick else LOSS_SHAPES:
-                out += [Case(kind, dt, f"N={n} f={f}", s, _loss_draw(kind, dt, n, f)) for s in seeds]
+                out += [Case(kind, dt, f"N={n} f={f}", s, loss_draw(kind, dt, n, f)) for s in seeds]
         for kind, members in (("network (lab)", 1), ("network (lab, K=2)", 2),
                               ("network relu/bce-logits", 1)):
-            out += [Case(kind, dt, f"2-4-4-1 K={members}", s, _network_draw(kind, dt, members)) for s in seeds]
+            out += [Case(kind, dt, f"2-4-4-1 K={members}", s, network_draw(kind, dt, members)) for s in seeds]
     return out
 
 

@@ -25,7 +25,10 @@ from refnet.layers import Layer, Linear, Sigmoid
 from refnet.network import Network, mlp
 from refnet.precision import FloatArray
 
-__all__ = ["MUTANTS", "Mutant", "MutantResult", "scale_for", "check_mutant", "check_mutants", "main"]
+__all__ = [
+    "MUTANTS", "Mutant", "MutantResult", "scale_for", "mutant_draw", "mutant_network",
+    "check_mutant", "check_mutants", "table", "main",
+]
 
 
 def scale_for(dtype: npt.DTypeLike) -> float:
@@ -126,7 +129,7 @@ class MutantResult:
                 "caught": self.caught, "by": self.by, "ratio": ratio}
 
 
-def _layer_draw(m: Mutant, dtype: str, n: int, size: int) -> Callable[[np.random.Generator], list[gc.Problem]]:
+def mutant_draw(m: Mutant, dtype: str, n: int, size: int) -> Callable[[np.random.Generator], list[gc.Problem]]:
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
         x = rng.standard_normal((1, n, size)).astype(dtype)
         dy = rng.standard_normal((1, n, size)).astype(dtype)
@@ -169,7 +172,7 @@ def _verdict(m: Mutant, dtype: str, level: str, results: Sequence[gc.Result]) ->
 
 def check_mutant(m: Mutant, dtype: str, seed: int, *, n: int = 4, size: int = 3) -> list[MutantResult]:
     """Check one mutant alone (batch ``n``, square ``size``) and inside the lab network."""
-    alone = gc.check_drawn(_layer_draw(m, dtype, n, size), seed=seed, taylor=False)
+    alone = gc.check_drawn(mutant_draw(m, dtype, n, size), seed=seed, taylor=False)
     x, t = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), np.array([[0], [1], [1], [0]])
     net = mutant_network(m, dtype, seed)
     inside = [gc.check(gc.network_problem(net, x, t, component=f"network+{m.name}"), seed=seed, taylor=False)]
