@@ -63,6 +63,8 @@ def _reference(dtype: str) -> str | None:
 
 
 def layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
+    """Draw a layer of ``kind`` (``Linear``, ``Linear (no bias)`` or an activation), its
+    input ``(1, n, fin)`` and upstream gradient; weights, inputs and ``dy`` standard normal."""
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
         x = rng.standard_normal((1, n, fin)).astype(dtype)
         layer: Layer
@@ -81,6 +83,8 @@ def layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
 
 
 def loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
+    """Draw 0/1 targets and predictions ``(1, n, f)``: probabilities in [0.02, 0.98] for
+    BCE, ``3 * N(0, 1)`` values (logits) otherwise."""
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
         t = rng.integers(0, 2, (1, n, f)).astype(dtype)
         loss: Loss
@@ -97,6 +101,8 @@ def loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
 
 
 def network_draw(kind: str, dtype: str, members: int) -> Draw:
+    """Draw the lab's 2-4-4-1 network (or its ReLU/BCE-from-logits variant) with ``members``
+    members, seeds taken from the generator, on the four XOR points."""
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
         seeds = [int(s) for s in rng.integers(0, 2**31, members)]
         if kind == "network relu/bce-logits":
