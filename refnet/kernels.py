@@ -39,14 +39,31 @@ but NumPy's inner loops run over the members instead of 1 to 4 features."""
 
 
 def _member_last(a: npt.NDArray[F]) -> npt.NDArray[F]:
-    out: npt.NDArray[F] = np.ascontiguousarray(np.moveaxis(a, 0, -1))
+    """``(K, ...)`` -> C-contiguous ``(..., K)`` (no copy if it is one already)."""
+    out: npt.NDArray[F] = np.ascontiguousarray(a.transpose((*range(1, a.ndim), 0)))
     return out
 
 
 def _member_first(a: npt.NDArray[F]) -> npt.NDArray[F]:
-    """A member-first *view* (no copy): later elementwise steps keep the fast
-    layout; the few layout-sensitive reductions make their input contiguous."""
-    out: npt.NDArray[F] = np.moveaxis(a, -1, 0)
+    """``(..., K)`` -> a ``(K, ...)`` *view* (no copy): later elementwise steps
+    keep the fast layout; layout-sensitive reductions make their input contiguous."""
+    out: npt.NDArray[F] = a.transpose((a.ndim - 1, *range(a.ndim - 1)))
+    return out
+
+
+def _ordered_sum(terms: npt.NDArray[F], axis: int) -> npt.NDArray[F]:
+    """``((t_0 + t_1) + t_2) + ...`` along ``axis``, in one NumPy call.
+
+    Notes
+    -----
+    NumPy reduces an axis that is not the innermost one by adding its slices
+    to the output one after the other, in index order (pairwise summation is
+    only used along the innermost axis, which here is the member axis and is
+    not reduced). Starting from ``-0.0`` makes the first step exact for every
+    value (``-0 + t = t``, signed zeros included), so the result is the
+    left-to-right sum of the loop it replaces, bit for bit.
+    """
+    out: npt.NDArray[F] = np.add.reduce(terms, axis=axis, initial=terms.dtype.type(-0.0))
     return out
 
 
@@ -109,10 +126,8 @@ class PortableKernel:
     def matmul(self, x: npt.NDArray[F], w: npt.NDArray[F]) -> npt.NDArray[F]:
         if w.shape[0] >= MEMBER_LAST:
             xl, wl = _member_last(x), _member_last(w)  # (N, in, K), (in, out, K)
-            acc_l: npt.NDArray[F] = xl[:, 0:1] * wl[0:1]
-            for j in range(1, xl.shape[1]):
-                acc_l = acc_l + xl[:, j : j + 1] * wl[j : j + 1]
-            return _member_first(acc_l)
+            terms = xl[:, :, None] * wl[None]  # (N, in, out, K)
+            return _member_first(_ordered_sum(terms, 1))
         acc: npt.NDArray[F] = x[..., :, 0:1] * w[..., 0:1, :]
         for j in range(1, x.shape[-1]):
             acc = acc + x[..., :, j : j + 1] * w[..., j : j + 1, :]
@@ -122,10 +137,8 @@ class PortableKernel:
         if w.shape[0] >= MEMBER_LAST:
             dl = _member_last(d)  # (N, out, K)
             wtl: npt.NDArray[F] = np.ascontiguousarray(np.transpose(w, (2, 1, 0)))  # (out, in, K)
-            acc_l: npt.NDArray[F] = dl[:, 0:1] * wtl[0:1]
-            for j in range(1, dl.shape[1]):
-                acc_l = acc_l + dl[:, j : j + 1] * wtl[j : j + 1]
-            return _member_first(acc_l)
+            terms = dl[:, :, None] * wtl[None]  # (N, out, in, K)
+            return _member_first(_ordered_sum(terms, 1))
         wt = np.swapaxes(w, -1, -2)  # (K, out, in)
         acc: npt.NDArray[F] = d[..., :, 0:1] * wt[..., 0:1, :]
         for j in range(1, d.shape[-1]):
@@ -135,10 +148,8 @@ class PortableKernel:
     def matmul_tn(self, x: npt.NDArray[F], d: npt.NDArray[F]) -> npt.NDArray[F]:
         if d.shape[0] >= MEMBER_LAST:
             xl, dl = _member_last(x), _member_last(d)  # (N, in, K|1), (N, out, K)
-            acc_l: npt.NDArray[F] = xl[0, :, None] * dl[0, None, :]
-            for n in range(1, xl.shape[0]):
-                acc_l = acc_l + xl[n, :, None] * dl[n, None, :]
-            return _member_first(acc_l)
+            terms = xl[:, :, None] * dl[:, None, :]  # (N, in, out, K)
+            return _member_first(_ordered_sum(terms, 0))
         acc: npt.NDArray[F] = x[..., 0, :, None] * d[..., 0, None, :]
         for n in range(1, x.shape[-2]):
             acc = acc + x[..., n, :, None] * d[..., n, None, :]
@@ -146,11 +157,7 @@ class PortableKernel:
 
     def sum_rows(self, d: npt.NDArray[F]) -> npt.NDArray[F]:
         if d.shape[0] >= MEMBER_LAST:
-            dl = _member_last(d)  # (N, out, K)
-            acc_l: npt.NDArray[F] = dl[0].copy()
-            for n in range(1, dl.shape[0]):
-                acc_l = acc_l + dl[n]
-            return _member_first(acc_l)[:, None, :]
+            return _member_first(_ordered_sum(_member_last(d), 0))[:, None, :]  # (N, out, K) summed over N
         acc: npt.NDArray[F] = d[..., 0:1, :].copy()
         for n in range(1, d.shape[-2]):
             acc = acc + d[..., n : n + 1, :]

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .kernels import Kernel, kernel
+from .kernels import MEMBER_LAST, Kernel, kernel
 from .precision import FloatArray
 
 __all__ = ["Layer", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "ACTIVATIONS"]
@@ -80,8 +80,16 @@ class Linear:
     def forward(self, x: FloatArray) -> FloatArray:
         self._x = x
         y: FloatArray = self.kernel.matmul(x, self.params["W"])
-        if "b" in self.params:  # into y's memory layout (the kernel's), not the bias's
-            y = np.add(y, self.params["b"], out=np.empty_like(y))
+        if "b" in self.params:
+            b = self.params["b"]
+            # Same sums, laid out for long inner loops over an ensemble (see kernels.MEMBER_LAST).
+            if not y.flags.c_contiguous:  # a kernel's member-innermost view: add in its layout
+                like = np.empty_like(y[:, :1])
+                np.copyto(like, b)
+                b = like
+            elif b.shape[0] >= MEMBER_LAST:
+                b = np.repeat(b, y.shape[-2], axis=-2)
+            y = np.add(y, b, out=np.empty_like(y))
         return y
 
     def grad_input(self, dy: FloatArray) -> FloatArray:
