@@ -45,9 +45,12 @@ for kernel in ("blas", "portable"):
             h = refnet.train(net, X, Y, lr=lr, epochs=2000, convention=conv)
             d = hashlib.sha256(h.loss.tobytes()); d.update(net.get_flat().tobytes())
             out["runs"][f"{kernel} {dt} {act}+{loss}"] = d.hexdigest()[:16]
-net = refnet.mlp(activation="relu", loss="bce", kernel="portable", seed=list(range(256)))
-t = time.process_time(); refnet.train(net, X, Y, lr=0.001, epochs=300, convention="lab")
-out["portable_rate"] = 256 * 300 / (time.process_time() - t)
+rates = []
+for _ in range(5):
+    net = refnet.mlp(activation="relu", loss="bce", kernel="portable", seed=list(range(256)))
+    t = time.process_time(); refnet.train(net, X, Y, lr=0.001, epochs=300, convention="lab")
+    rates.append(256 * 300 / (time.process_time() - t))
+out["portable_rate"] = max(rates)
 print(json.dumps(out))
 """
 
@@ -81,7 +84,7 @@ def main() -> int:
         ref_funcs: dict[str, str] = ref["funcs"]  # type: ignore[assignment]
         ref_runs: dict[str, str] = ref["runs"]  # type: ignore[assignment]
         print(f"== {name}: targets in use {res['targets']}, fingerprint {res['fingerprint']}, "
-              f"portable sweep chunk {float(res['portable_rate']):,.0f} net-epochs/s (CPU time)")
+              f"portable chunk of 256: {float(res['portable_rate']):,.0f} net-epochs/s (CPU time, best of 5)")
         for key, hexa in funcs.items():
             dt = np.float32 if key.endswith("float32") else np.float64
             a = np.frombuffer(bytes.fromhex(hexa), dtype=dt)

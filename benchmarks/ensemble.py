@@ -72,8 +72,8 @@ def _warm(pool: ProcessPoolExecutor, workers: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--networks", type=int, default=1024, help="networks in each sweep (default 1024)")
-    parser.add_argument("--sweep-epochs", type=int, default=3000,
-                        help="epochs per network in the sweeps (default 3000)")
+    parser.add_argument("--sweep-epochs", type=int, default=10000,
+                        help="epochs per network in the sweeps (default 10000)")
     parser.add_argument("--single-epochs", type=int, default=20000,
                         help="epochs for the one-network runs (default 20000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the sweeps (default 2)")
