@@ -70,6 +70,9 @@ _PARAM_ROLE = {"W": "weight", "b": "bias"}
 
 _first = itemgetter(0)
 
+_LARGE = 4096
+"""Arrays with more values are reduced one by one in the hot path instead of joined."""
+
 _FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
                "underflow": "underflow"}
 
@@ -351,7 +354,8 @@ class Guard:
         self._records: list[tuple[Site, FloatArray, Sequence[FloatArray]]] = []
         self._push = self._records.append
         self._pattern_sites: list[Site] = []
-        self._pattern: list[int] = []
+        self._pattern: list[int] = []  # small arrays: their bytes are joined
+        self._pattern_large: list[int] = []  # large arrays: a dot product each
         self._flags_at: dict[int, set[str]] = {}  # flags by index of the array being computed
         self._checking = False
         self._when: tuple[int | None, int | None, slice | None] = (None, None, None)
@@ -470,9 +474,9 @@ class Guard:
         limit = self._limit_sq.get(dtype)
         if limit is None:
             limit = self._square_limit(dtype)
-        pick = (self._pattern if list(map(_first, records)) == self._pattern_sites
-                else self._make_pattern())
-        chosen = [records[i][1] for i in pick]
+        if list(map(_first, records)) != self._pattern_sites:
+            self._make_pattern()
+        chosen = [records[i][1] for i in self._pattern]
         for a in chosen:
             if a.dtype is not dtype:
                 buf = self._concatenated(chosen)
@@ -483,7 +487,11 @@ class Guard:
                 buf = np.frombuffer(b"".join(cast("list[bytes]", chosen)), dtype)
             except (BufferError, TypeError, ValueError):  # not C-contiguous
                 buf = self._concatenated(chosen)
-        clean = buf.dot(buf) < limit  # NaN compares False
+        total = buf.dot(buf)
+        for i in self._pattern_large:  # large arrays: one read each, no copy
+            flat = records[i][1].ravel()
+            total = total + flat.dot(flat)
+        clean = total < limit  # NaN compares False
         self._checking = False
         if clean and not self._flags_at:
             records.clear()
@@ -576,7 +584,8 @@ class Guard:
                             keep[i] = False
                             break
         self._pattern_sites = list(sites)
-        self._pattern = [i for i, k in enumerate(keep) if k]
+        self._pattern = [i for i, k in enumerate(keep) if k and arrays[i].size <= _LARGE]
+        self._pattern_large = [i for i, k in enumerate(keep) if k and arrays[i].size > _LARGE]
         return self._pattern
 
     def _check_params(self) -> None:
