@@ -673,7 +673,7 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
     rep.section("E0 reproduce")
     rep.table(["lr", "lr (hex)", "outcome", "final loss", "accuracy %", "steps to threshold", "dead units",
                "plateau ratio", "weights sha256", "loss sha256"],
-              [[r["spec"]["lr"], r["lr_hex"], r["outcome"], r["readout"]["final_loss"], r["readout"]["accuracy"],
+              [[repr(r["spec"]["lr"]), r["lr_hex"], r["outcome"], r["readout"]["final_loss"], r["readout"]["accuracy"],
                 r["readout"]["steps_to_threshold"], r["readout"]["dead_units"], r["readout"]["plateau_ratio"],
                 r["weights_sha256"][:16], r["loss_sha256"][:16]] for r in e0["runs"]])
     rep.text(f"Fresh processes: {json.dumps({k: v['all_match'] for k, v in e0['fresh'].items()})}; "
@@ -738,7 +738,7 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
         rep.section("E6 sharpness")
         rep.table(["lr", "2/lr", "samples", "smooth max lambda_max", "ratio to 2/lr", "first smooth above 2/lr",
                    "kink samples", "max lambda_max incl. kinks"],
-                  [[t["lr"], t["threshold"], len(t["epochs"]), t["smooth_max"], t["max_ratio"], t["first_above"],
+                  [[repr(t["lr"]), t["threshold"], len(t["epochs"]), t["smooth_max"], t["max_ratio"], t["first_above"],
                     t["kink_samples"], max(t["top"])] for t in ex["E6"]["traces"]],
                   caption="Kink samples: relative asymmetry of the raw difference quotient above 1e-6 (smooth "
                           "samples are near 1e-11); the finite-difference step crossed a ReLU kink there")
@@ -748,14 +748,14 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
         rep.section("E7 per-seed boundaries")
         rep.table(["seed", "changes in scan", "boundary lo", "boundary (hex)", "rel. offset from 0.001490625",
                    "labels", "runs"],
-                  [[e["seed"], e["scan_changes"], e.get("lo"), e.get("lo_hex"), e.get("relative_offset"),
+                  [[e["seed"], e["scan_changes"], repr(e["lo"]) if "lo" in e else None, e.get("lo_hex"), e.get("relative_offset"),
                     f"{e.get('label_lo')} | {e.get('label_hi')}" if "lo" in e else None, e.get("runs")]
                    for e in ex["E7"]["per_seed"]])
     if "horizon" in ex:
         hz = ex["horizon"]
         rep.section("Horizon check")
         rep.table(["lr", "lr (hex)", *[f"label at {k}" for k in hz["rows"][0]["labels"]]],
-                  [[r["lr"], r["lr_hex"], *r["labels"].values()] for r in hz["rows"]])
+                  [[repr(r["lr"]), r["lr_hex"], *r["labels"].values()] for r in hz["rows"]])
     rep.section("Verdicts")
     for h, v in ex["verdicts"].items():
         rep.text(f"**{h}: {v['hypothesis']}: {v['verdict']}.** {v['evidence']} (cites {', '.join(v['cites'])})")
@@ -795,6 +795,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="DIR", type=Path, help="write report.md, report.json and PNG figures to DIR")
     p.add_argument("--check", metavar="REPORT_JSON", type=Path,
                    help="rerun E0 from a stored report.json and compare every field bitwise; nothing else runs")
+    p.add_argument("--render", metavar="REPORT_JSON", type=Path,
+                   help="rewrite report.md and the figures in --report DIR from a stored report.json (no runs)")
     p.add_argument("--quick", action="store_true", help="E0 plus a reduced E2 and E3 (for tests, under 60 s)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--search", action="store_true",
@@ -841,6 +843,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok, lines = check(args.check, log)
         print("\n".join(lines))
         print(f"E0 {'matches bitwise' if ok else 'DIFFERS'} on this machine")
+        return 0 if ok else 1
+    if args.render is not None:
+        if args.report is None:
+            raise SystemExit("--render: needs --report DIR")
+        doc = json.loads(args.render.read_text(encoding="utf-8"))
+        data = doc.get("data", doc)
+        if data.get("schema") != SCHEMA:
+            raise SystemExit(f"--render: {args.render} has schema {data.get('schema')!r}, expected {SCHEMA!r}")
+        e0 = data["experiments"]["E0"]
+        ok = bool(e0["reproduced"] and e0["identical_in_fresh_processes"])
+        print("\n".join(summary_lines(data)))
+        print(f"report: {write_report(data, args.report, ok)}")
         return 0 if ok else 1
     for name in ("search_seeds", "points", "per_round", "workers", "e5_every", "e7_points", "e7_per_round",
                  "horizon_epochs"):
