@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from refnet import mlp, train, xor_easy
+from refnet import linear, mlp, train, xor_easy
 from refnet.layers import Layer, Linear, ReLU, Sigmoid
 from refnet.losses import BCE, MSE
 from refnet.network import Network
@@ -426,3 +426,27 @@ def test_guard_agrees_with_a_per_array_oracle(activation: str, convention: str, 
     assert reports[1] == event
     assert ((event.epoch, event.step), event.phase, event.layer_name, event.operation, event.role) == (
         when, site.phase, site.layer_name, site.operation, site.role)
+
+
+def test_large_arrays_and_one_bad_member_of_four() -> None:
+    # pre-activations of 4 members x 100 rows x 64 units = 25,600 values, above the 4096
+    # at which the hot path reduces an array by its own dot product instead of joining it
+    x, y = linear(100, 0)
+    spec: dict[str, object] = dict(activation="none", output_activation="none", loss="mse",
+                                   bias=[True, True, True], seed=[0, 1, 2, 3])
+    rates = [1e-4, 1e-4, 1e-4, 0.05]  # member 3 diverges (measured: epoch 4)
+    probe = Probe()
+    train(mlp(2, (64, 64), 1, observer=probe, **spec), x, y, lr=rates, epochs=50)  # type: ignore[arg-type]
+    assert probe.first is not None
+    (when, site) = probe.first
+    guard = Guard(None, "record")
+    train(mlp(2, (64, 64), 1, **spec), x, y, lr=rates, epochs=50, guard=guard)  # type: ignore[arg-type]
+    assert guard._pattern_large  # the large-array path was taken
+    [event] = guard.events
+    assert ((event.epoch, event.step), event.phase, event.layer_name, event.role) == (
+        when, site.phase, site.layer_name, site.role) == ((4, 4), "forward", "linear_2", "pre-activation")
+    assert event.members == (3,) and event.first_index[0] == 3 and event.shape == (4, 100, 64)
+    assert event.origin == "producer" and event.bad_inputs == ()
+    with pytest.raises(NumericalError) as info:
+        train(mlp(2, (64, 64), 1, **spec), x, y, lr=rates, epochs=50, guard="raise")  # type: ignore[arg-type]
+    assert info.value.event == event
