@@ -477,6 +477,16 @@ class Guard:
         if list(map(_first, records)) != self._pattern_sites:
             self._make_pattern()
         chosen = [records[i][1] for i in self._pattern]
+        large = [records[i][1] for i in self._pattern_large]
+        if self._reported:  # members already reported: look only at the others
+            members = records[0][1].shape[0] if records[0][1].ndim else 1
+            good = [m for m in range(members) if m not in self._reported]
+            if not good:  # every member reported: nothing new can be found
+                self._discard()
+                return
+            rows = np.asarray(good)
+            chosen = [a[rows] if a.ndim and a.shape[0] == members else a for a in chosen]
+            large = [a[rows] if a.ndim and a.shape[0] == members else a for a in large]
         for a in chosen:
             if a.dtype is not dtype:
                 buf = self._concatenated(chosen)
@@ -488,8 +498,8 @@ class Guard:
             except (BufferError, TypeError, ValueError):  # not C-contiguous
                 buf = self._concatenated(chosen)
         total = buf.dot(buf)
-        for i in self._pattern_large:  # large arrays: one read each, no copy
-            flat = records[i][1].ravel()
+        for a in large:  # large arrays: one read each, no copy
+            flat = a.ravel()
             total = total + flat.dot(flat)
         clean = total < limit  # NaN compares False
         self._checking = False
