@@ -46,6 +46,13 @@ to localise the worst element. The Taylor remainder
 order 2; its observed order is reported beside the verdict (``None`` when the
 remainder stays at rounding level, as for a function linear in ``x``).
 
+Reference. With ``reference="float64"`` (or ``"longdouble"``) the builders also make
+the same problem in that precision; :func:`check` then compares the gradient with the
+reference's analytic gradient and with its finite differences (tensors up to
+:data:`REFERENCE_MAX` elements), over this precision's analytic rounding bound plus the
+reference's difference bound. For float32 this resolves errors near 1e-6 relative where
+float32 differences alone resolve about 1e-3.
+
 A check never writes into the arrays it is given: it perturbs copies and
 evaluates a deep copy of the component, then confirms that inputs and
 parameters are bit-identical to what it found.
