@@ -138,14 +138,11 @@ def separations(seed: int, lr: float, partner_lr: float, *, init: str = "normal"
     x, y = xor_easy()
     samples: list[int] = []
     dists: list[list[float]] = [[] for _ in labels]
-    losses: list[list[float]] = [[] for _ in labels]
     done = 0
     while done < epochs:
         n = min(sample_every, epochs - done)
-        last_losses = []
         for network, rates in nets:
-            h = train(network, x, y, lr=rates, epochs=n, convention="lab")
-            last_losses.append(np.asarray(h.loss[-1], dtype=np.float64))
+            train(network, x, y, lr=rates, epochs=n, convention="lab")
         done += n
         samples.append(done)
         base = net.get_flat()
@@ -162,7 +159,6 @@ def separations(seed: int, lr: float, partner_lr: float, *, init: str = "normal"
         nz = [e for e, d in zip(samples, dists[j]) if d > 0]
         out.append(Separation(label, list(samples), dists[j], fit, nz[0] if nz else None,
                               _first(samples, dists[j], 0.1), _first(samples, dists[j], 1.0)))
-    del losses
     return out
 
 

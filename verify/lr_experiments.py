@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import math
 import time
+from fractions import Fraction
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .boxcount import BoxFit, boundary_edges, dyadic_sizes, fit_dimension, box_counts, label_boundary_fit
-from .lr_runs import LAB_EPOCHS, RunRecord, RunSpec, run_specs
+from .lr_runs import RunRecord, RunSpec, run_specs
 from .ulp import (exact_fraction, from_ordinal, hex_exact, ordinal, ordinal_grid, ulps_between,
                   decimal_exact)
 
 __all__ = ["PAIR", "Pinned", "Study", "SEARCH_SEEDS", "SEARCH_INITS",
            "search", "multisection", "zoom_scan", "precision_ladder", "per_seed_boundaries",
-           "horizon_check", "ZOOM_WIDTHS"]
+           "horizon_check", "ZOOM_WIDTHS", "decimal_value", "trains"]
 
 PAIR = (0.001490625, 0.001490626)
 """The lab's two learning rates."""
@@ -259,7 +260,7 @@ def precision_ladder(study: Study, rates: dict[str, float]) -> dict[str, Any]:
         value = dt.type(np.float64(rec.spec.lr))  # what SGD uses: the double, rounded once
         rows.append({"rate": name, "decimal": repr(rec.spec.lr), "dtype": rec.spec.dtype,
                      "value_hex": hex_exact(value), "value_decimal": decimal_exact(value),
-                     "error_vs_decimal": float(exact_fraction(value) - exact_fraction_dec(rec.spec.lr)),
+                     "error_vs_decimal": float(exact_fraction(value) - decimal_value(rec.spec.lr)),
                      "outcome": rec.outcome, "final_loss": rec.readout["final_loss"],
                      "steps_to_threshold": rec.readout["steps_to_threshold"],
                      "weights_sha256": rec.weights_sha256})
@@ -271,10 +272,8 @@ def precision_ladder(study: Study, rates: dict[str, float]) -> dict[str, Any]:
             "float32_hex": f32}
 
 
-def exact_fraction_dec(x: float) -> Any:
-    """The decimal literal ``repr(x)`` as an exact fraction (what the lab typed)."""
-    from fractions import Fraction
-
+def decimal_value(x: float) -> Fraction:
+    """The shortest decimal literal of ``x`` (``repr``) as an exact fraction: what the lab typed."""
     return Fraction(repr(x))
 
 
@@ -318,5 +317,3 @@ def horizon_check(study: Study, rates: Sequence[float], epochs: int, checkpoints
     return {"epochs": epochs, "runs": len(recs), "rows": rows, "agree_with_final": agree}
 
 
-def with_horizon(study: Study, horizon: int) -> Study:
-    return replace(study, horizon=horizon)

@@ -43,13 +43,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .lr_env import THREAD_VARS, dispatch_features, fingerprint, read_worker, run_fresh
-from .lr_experiments import (PAIR, SEARCH_INITS, SEARCH_SEEDS, Pinned, Study, horizon_check,
+from .lr_experiments import (PAIR, SEARCH_INITS, decimal_value, SEARCH_SEEDS, Pinned, Study, horizon_check,
                              multisection, per_seed_boundaries, precision_ladder, search, trains, zoom_scan)
 from .lr_runs import CRITERIA, LAB, LAB_EPOCHS, RunRecord, RunSpec, default_workers, run_group
-from .ulp import decimal_exact, hex_exact, spacing, ulps_between
+from .ulp import exact_fraction, spacing, ulps_between
 
 __all__ = ["main", "PINNED", "SCHEMA", "SEARCH_SUMMARY", "e0_pair"]
 
@@ -322,7 +320,7 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
     hz = ex.get("horizon")
     assert_e0 = e0 if e0 is not None else {}
     ulps64, ulps32 = ulps_between(a, b), ulps_between(a, b, "float32")
-    err_a = abs(float(Fraction_of(a) - Fraction_dec(a)))
+    err_a = abs(float(exact_fraction(a) - decimal_value(a)))
     facts = [f"Neither decimal is a double, but each is stored within {err_a:.2e} of its decimal (half an ulp "
              f"is {spacing(a) / 2:.2e}); the stored rates {a.hex()} and {b.hex()} are {ulps64} float64 ulps "
              f"apart ({ulps32} in float32)."]
@@ -461,18 +459,6 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out["H5"] = {"hypothesis": "an implementation artefact (float32, naive log, too few epochs)",
                  "verdict": verdict, "evidence": " ".join(facts), "cites": ["horizon", "search", "E4", "E0"]}
     return out
-
-
-def Fraction_of(x: float) -> Any:
-    from .ulp import exact_fraction
-
-    return exact_fraction(x)
-
-
-def Fraction_dec(x: float) -> Any:
-    from fractions import Fraction
-
-    return Fraction(repr(x))
 
 
 # ------------------------------------------------------------------ the study

@@ -20,7 +20,6 @@ from fractions import Fraction
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
 __all__ = [
     "ordinal", "from_ordinal", "ulps_between", "add_ulps", "spacing", "ordinal_grid",
