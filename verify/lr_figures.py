@@ -55,19 +55,25 @@ def outcome_strips(windows: Sequence[dict[str, Any]]) -> Figure:
     return out
 
 
-def pair_losses(curves: Sequence[tuple[str, Sequence[tuple[int, float]]]]) -> Figure:
-    """Loss per epoch of the E0 pair (log-log)."""
+def pair_losses(curves: Sequence[tuple[str, Sequence[tuple[int, float]]]], threshold: float = 0.01) -> Figure:
+    """Loss per epoch of the E0 pair: log-log overall, and the last quarter with the threshold."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    last = max(p[0] for _, pts in curves for p in pts)
     for label, pts in curves:
-        e = [p[0] for p in pts]
-        v = [p[1] for p in pts]
-        ax.loglog(e, v, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (BCE, mean per point)")
-    ax.set_title("E0: loss curves of the pair")
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
+        e = np.array([p[0] for p in pts], dtype=np.float64)
+        v = np.array([p[1] for p in pts], dtype=np.float64)
+        axes[0].loglog(e, v, label=label)
+        tail = e >= 0.75 * last
+        axes[1].semilogy(e[tail], v[tail], ".-", ms=3, label=label)
+    axes[1].axhline(threshold, color="k", ls="--", label=f"loss threshold {threshold}")
+    axes[0].set_title("E0: loss curves of the pair")
+    axes[1].set_title("last quarter of the run")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training loss (BCE, mean per point)")
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     out: Figure = fig
     return out

@@ -85,7 +85,7 @@ class RunRecord:
     loss_sha256: str
     lr_hex: str
     loss_samples: list[tuple[int, float]] = field(default_factory=list)
-    """``(epoch, loss)`` on a log-spaced set of epochs, for figures."""
+    """``(epoch, loss)`` on log-spaced plus evenly spaced epochs, for figures."""
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -119,9 +119,12 @@ def build(specs: Sequence[RunSpec]) -> Network:
     return net
 
 
-def _log_epochs(epochs: int, count: int = 160) -> npt.NDArray[np.int64]:
-    raw = np.unique(np.round(np.geomspace(1, max(epochs, 1), count)).astype(np.int64))
-    return np.asarray(raw[raw <= epochs] - 1, dtype=np.int64)
+def _log_epochs(epochs: int, count: int = 160, linear: int = 400) -> npt.NDArray[np.int64]:
+    """0-based indices: ``count`` log-spaced epochs plus ``linear`` evenly spaced ones."""
+    top = max(epochs, 1)
+    raw = np.concatenate([np.round(np.geomspace(1, top, count)), np.round(np.linspace(1, top, linear))])
+    idx = np.unique(raw.astype(np.int64))
+    return np.asarray(idx[idx <= epochs] - 1, dtype=np.int64)
 
 
 def _readout_dict(r: Readout) -> dict[str, float | int | str | None]:

@@ -665,7 +665,8 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
     rep.text(f"Fresh processes: {json.dumps({k: v['all_match'] for k, v in e0['fresh'].items()})}; "
              f"labels at checkpoints {json.dumps(e0['labels_at_checkpoints'])}.")
     curves = [(f"lr={r['spec']['lr']!r} ({r['outcome']})", r["loss_samples"]) for r in e0["runs"]]
-    rep.figure(pair_losses(curves), "pair_losses.png", "E0: loss per epoch of the pair (log-log)")
+    rep.figure(pair_losses(curves, CRITERIA.loss_threshold), "pair_losses.png",
+               "E0: loss per epoch of the pair (left log-log; right the last quarter and the threshold)")
     if "E1" in ex:
         rep.section("E1 environment")
         rep.table(["variant", "epochs", "outcomes", "reference", "labels change", "weights identical",
