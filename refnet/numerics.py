@@ -70,6 +70,8 @@ _PARAM_ROLE = {"W": "weight", "b": "bias"}
 
 _first = itemgetter(0)
 
+_NONE: list[FloatArray] = []  # shared empty list (never appended to)
+
 _LARGE = 4096
 """Arrays with more values are reduced one by one in the hot path instead of joined."""
 
@@ -477,7 +479,7 @@ class Guard:
         if list(map(_first, records)) != self._pattern_sites:
             self._make_pattern()
         chosen = [records[i][1] for i in self._pattern]
-        large = [records[i][1] for i in self._pattern_large]
+        large = [records[i][1] for i in self._pattern_large] if self._pattern_large else _NONE
         if self._reported:  # members already reported: look only at the others
             members = records[0][1].shape[0] if records[0][1].ndim else 1
             good = [m for m in range(members) if m not in self._reported]
@@ -498,9 +500,10 @@ class Guard:
             except (BufferError, TypeError, ValueError):  # not C-contiguous
                 buf = self._concatenated(chosen)
         total = buf.dot(buf)
-        for a in large:  # large arrays: one read each, no copy
-            flat = a.ravel()
-            total = total + flat.dot(flat)
+        if large:
+            for a in large:  # large arrays: one read each, no copy
+                flat = a.ravel()
+                total = total + flat.dot(flat)
         clean = total < limit  # NaN compares False
         self._checking = False
         if clean and not self._flags_at:
