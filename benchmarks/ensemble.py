@@ -61,6 +61,11 @@ def _best(f: Callable[[], float], repeats: int) -> float:
     return max(f() for _ in range(repeats))
 
 
+def _peak_mib() -> float:
+    """Peak resident size of the calling process, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _warm(pool: ProcessPoolExecutor, workers: int) -> None:
     """Start every worker and import refnet in it."""
     futures = [pool.submit(default_chunk_size, Setup(np.zeros((1, 2)), np.zeros((1, 1)), 1))
@@ -89,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     rates: dict[str, float] = {}
     notes: dict[str, str] = {}
+    worker_peaks: dict[str, float] = {}
 
     def baseline() -> float:
         t = time.perf_counter()
@@ -129,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             t = time.perf_counter()
             warm = sweep(setup, members, executor=pool, in_flight=2 * args.workers)
             rates[f"sweep {kernel}, {args.workers} workers, warm pool"] = work / (time.perf_counter() - t)
+            worker_peaks[kernel] = max(pool.submit(_peak_mib).result() for _ in range(4 * args.workers))
         t = time.perf_counter()
         here = sweep(setup, members[: max(1, args.networks // 4)], workers=0)
         rates[f"sweep {kernel}, in this process"] = len(here) * args.sweep_epochs / (time.perf_counter() - t)
@@ -138,8 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes[f"sweep {kernel}, in this process"] = (
             f"{len(here)} networks; runs agree: {same}; outcomes {outcomes}")
 
-    peak_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_main = _peak_mib()
     load_after = os.getloadavg()
     base = rates["baseline (lab structure)"]
 
@@ -162,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for name, note in notes.items():
         print(f"{name}: {note}")
-    print(f"peak memory: {peak_main:.0f} MiB this process, {peak_child:.0f} MiB largest worker")
+    held = (2 * args.networks + args.networks // 4) * args.sweep_epochs * 8 / 2**20
+    print(f"peak memory: {peak_main:.0f} MiB this process (it holds every loss of three sweeps, "
+          f"{held:.0f} MiB); workers (one chunk of {chunk} in flight each, all losses kept): "
+          + ", ".join(f"{k} {v:.0f} MiB" for k, v in worker_peaks.items()))
     return 0 if ok else 1
 
 

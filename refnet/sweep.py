@@ -247,13 +247,16 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
                 survivors = setup.build([members[int(k)].seed for k in active], dtype, kernel)
                 survivors.set_params({name: v[alive] for name, v in params.items()})
                 net = survivors
-    if done < epochs:  # every member frozen: the rest of the history was not computed
-        tracker.update(np.full((epochs - done, k_all), np.nan))
+    while done < epochs:  # every member frozen: the rest of the history was not computed
+        n = min(block, epochs - done)
+        tracker.update(np.full((n, k_all), np.nan))
+        done += n
     final = setup.build([m.seed for m in members], dtype, kernel)
-    params_now = net.get_params()
     values = {name: np.empty_like(v) for name, v in final.named_params().items()}
+    params_now = net.get_params() if active.size else {}
     for name in values:
-        values[name][active] = params_now[name]
+        if active.size:
+            values[name][active] = params_now[name]
         for k_frozen, p in frozen.items():
             values[name][k_frozen] = p[name][0]
     final.set_params(dict(values))

@@ -176,6 +176,19 @@ def test_stop_diverged_freezes_only_the_dead_and_keeps_bits() -> None:
             assert s.readout.outcome == "diverged" and not s.nonfinite.params_finite
 
 
+def test_stop_diverged_when_every_member_dies() -> None:
+    members = [Member(s, HUGE["float64"], convention="lab") for s in range(3)]
+    full = sweep(LAB, members, workers=0)
+    res = sweep(LAB, members, workers=0, stop_diverged=True, check_every=5, keep_every=3)
+    for r, s in zip(full, res):
+        assert s.nonfinite.stopped_epoch == 5 and s.readout.outcome == "diverged"
+        assert r.readout.decided_epoch == s.readout.decided_epoch
+        early = s.loss_epochs < 5
+        assert bits(s.loss[early]) == bits(r.loss[s.loss_epochs[early]])
+        assert np.all(np.isnan(s.loss[~early])) and not s.nonfinite.params_finite
+        assert {k: v.shape for k, v in s.params.items()} == {k: v.shape for k, v in r.params.items()}
+
+
 def test_keep_every_keeps_exact_bits_and_the_last_epoch() -> None:
     setup = Setup(X, Y, epochs=23, activation="relu", loss="bce")
     members = grid(range(3), (0.001, 0.01), convention="lab")
