@@ -15,8 +15,11 @@ other processes on a shared machine). Per variant the median and the minimum
 over rounds are printed, and the overhead relative to ``none`` two ways: the
 median of the per-round ratios (the runs of one round share the machine's
 load) and the ratio of the minima (the least disturbed runs). The targets of
-issue 3 (``raise`` <= 25%, ``off`` <= 2%) are judged on the paired CPU-time
-overhead; the exit status is 0 when they are met.
+issue 3 are judged as follows: ``raise`` <= 25% on the paired CPU-time
+overhead; ``off`` <= 2% on its directly measured fixed cost per ``train``
+call, since per epoch ``off`` runs exactly the code of ``none`` and its
+ratio only shows the measurement noise (printed too). The exit status is 0
+when both are met.
 
 Run: ``python benchmarks/guard_overhead.py [--epochs 1500] [--rounds 31] [--json FILE]``.
 
@@ -201,15 +204,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra = "" if v == "none" else (f"  overhead {over[v]:+6.1f}% (paired median), "
                                             f"{over_min[v]:+6.1f}% (minima)")
             print(f"  {clock:4s} {v:6s} median {us[v]:7.1f}, min {low[v]:7.1f} us/epoch{extra}")
-        verdicts[clock] = over["raise"] <= 25.0 and over["off"] <= 2.0
+        verdicts[clock] = over["raise"] <= 25.0
     print(f"  off: fixed cost {result['off_fixed_microseconds_per_call']:.1f} us per train call "
           f"({result['off_fixed_percent_of_run']:.4f}% of one run), nothing per epoch")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, indent=2)
-    ok = verdicts["cpu"]
-    print(f"targets (raise <= 25%, off <= 2%, on CPU time): {'met' if ok else 'NOT met'} "
-          f"(on wall time: {'met' if verdicts['wall'] else 'not met'})", file=sys.stderr)
+    off_fixed = result["off_fixed_percent_of_run"]
+    assert isinstance(off_fixed, float)
+    ok = verdicts["cpu"] and off_fixed <= 2.0
+    print(f"targets: raise <= 25% (paired CPU time) {'met' if verdicts['cpu'] else 'NOT met'} "
+          f"(wall: {'met' if verdicts['wall'] else 'not met'}); off <= 2% (its fixed cost per "
+          f"call; per epoch it runs the same code as none) {'met' if off_fixed <= 2.0 else 'NOT met'}",
+          file=sys.stderr)
     return 0 if ok else 1
 
 
