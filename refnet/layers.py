@@ -86,10 +86,10 @@ class Linear:
             if not y.flags.c_contiguous:  # a kernel's member-innermost view: add in its layout
                 like = np.empty_like(y[:, :1])
                 np.copyto(like, b)
-                b = like
-            elif b.shape[0] >= MEMBER_LAST:
+                return np.add(y, like, out=np.empty_like(y))
+            if b.shape[0] >= MEMBER_LAST:
                 b = np.repeat(b, y.shape[-2], axis=-2)
-            y = np.add(y, b, out=np.empty_like(y))
+            y = y + b
         return y
 
     def grad_input(self, dy: FloatArray) -> FloatArray:
