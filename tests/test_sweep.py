@@ -90,6 +90,19 @@ def test_every_member_bitwise_equals_its_run_alone(dtype: str, convention: str, 
     assert any(not r.nonfinite.params_finite for r in whole)  # NaN/inf members were in the chunk
 
 
+def test_minibatches_and_momentum_bitwise_equal_alone() -> None:
+    xl, yl = linear(30, 4)
+    setup = Setup(xl, yl, epochs=12, hidden=(5, 3), activation="tanh", loss="bce-logits",
+                  bias=(True, True, True), batch_size=8, momentum=0.5)
+    members = grid(range(3), (0.1, 2.0), kernel="portable") + grid(range(3), (0.1,), dtype="float32")
+    res = sweep(setup, members, workers=0, chunk_size=6, check_every=5)
+    for r in res:
+        net = setup.build([r.member.seed], r.member.dtype, r.member.kernel)
+        hist = train(net, xl, yl, lr=r.member.lr, epochs=12, batch_size=8, momentum=0.5)
+        assert bits(r.loss) == bits(hist.loss[:, 0])
+        assert bits(net.get_flat()) == bits(np.concatenate([v.reshape(1, -1) for v in r.params.values()], axis=1))
+
+
 def test_large_ensemble_bitwise_equals_alone() -> None:
     """A chunk wide enough for the kernels' member-axis fast paths."""
     for kernel in ("blas", "portable"):
