@@ -82,7 +82,7 @@ class Linear:
         y: FloatArray = self.kernel.matmul(x, self.params["W"])
         if "b" in self.params:
             b = self.params["b"]
-            # Same sums, laid out for long inner loops over an ensemble (see kernels.MEMBER_LAST).
+            # The same additions, laid out for long inner loops over an ensemble (kernels.MEMBER_LAST).
             if not y.flags.c_contiguous:  # a kernel's member-innermost view: add in its layout
                 like = np.empty_like(y[:, :1])
                 np.copyto(like, b)
