@@ -224,7 +224,7 @@ class NumericalWarning(UserWarning):
 def nonfinite_members(array: FloatArray) -> BoolArray:
     """``(K,)`` mask: which members (leading axis) hold any NaN or inf."""
     if array.ndim == 0:
-        out: BoolArray = np.asarray([not np.isfinite(array)])
+        out: BoolArray = np.array([not bool(np.isfinite(array))], dtype=np.bool_)
         return out
     flat = np.isfinite(array).reshape(array.shape[0], -1)
     mask: BoolArray = np.logical_not(np.all(flat, axis=1))

@@ -124,7 +124,7 @@ def exact_fraction(x: float | np.floating[Any]) -> Fraction:
     mant, exp = np.frexp(value)  # value = mant * 2**exp, 0.5 <= |mant| < 1
     digits = int(np.finfo(value.dtype).nmant) + 1
     scaled = np.ldexp(mant, digits)  # an integer, exactly (no bits are lost)
-    as_int = int(scaled) if value.dtype.itemsize <= 8 else int(str(np.format_float_positional(scaled, unique=True)).rstrip("."))
+    as_int = int(scaled) if value.dtype.itemsize <= 8 else int(str(np.format_float_positional(np.longdouble(scaled), unique=True)).rstrip("."))
     return Fraction(as_int) * Fraction(2) ** (int(exp) - digits)
 
 
