@@ -17,45 +17,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from refnet import gradcheck as gc
-from refnet.layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
-from refnet.losses import BCE, MSE, BCEWithLogits, Loss
+from refnet.layers import Layer, Linear, ReLU, Sigmoid, Tanh
+from refnet.losses import Loss
 from refnet.network import mlp
 from refnet.precision import FloatArray
+from tests.strategies import layer_case, loss_case, values
 from tests.tolerances import DTYPES
 from verify import gradcheck as vgc
 from verify import mutants as mt
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])
-
-
-def values(dtype: str, shape: tuple[int, ...], lo: float, hi: float) -> st.SearchStrategy[FloatArray]:
-    """Arrays of ``dtype`` with elements in [lo, hi] (bounds representable in float32)."""
-    width = 32 if dtype == "float32" else 64
-    return hnp.arrays(np.dtype(dtype), shape,
-                      elements=st.floats(lo, hi, allow_nan=False, allow_subnormal=False, width=width))
-
-
-@st.composite
-def layer_case(draw: st.DrawFn) -> tuple[Layer, FloatArray, FloatArray]:
-    """A real layer with hypothesis-chosen shape, dtype, input, upstream gradient and weights."""
-    dtype = draw(st.sampled_from(DTYPES))
-    kind = draw(st.sampled_from(["Linear", "Linear (no bias)", "Sigmoid", "ReLU", "Tanh", "Identity"]))
-    n, fin, fout = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    layer: Layer
-    if kind.startswith("Linear"):
-        w = draw(values(dtype, (1, fin, fout), -4.0, 4.0))
-        b = draw(values(dtype, (1, 1, fout), -4.0, 4.0)) if kind == "Linear" else None
-        layer = Linear(w, b)
-    else:
-        layer = {"Sigmoid": Sigmoid, "ReLU": ReLU, "Tanh": Tanh, "Identity": Identity}[kind]()
-        fout = fin
-    x = draw(values(dtype, (1, n, fin), -8.0, 8.0))
-    dy = draw(values(dtype, (1, n, fout), -4.0, 4.0))
-    return layer, x, dy
 
 
 @given(case=layer_case())
@@ -69,19 +43,6 @@ def test_every_real_layer_passes(case: tuple[Layer, FloatArray, FloatArray]) -> 
         assert r.status in allowed, r
         assert r.ratio <= 1.0 and not r.faults
         assert r.reference is not None and r.reference <= 1.0
-
-
-@st.composite
-def loss_case(draw: st.DrawFn) -> tuple[Loss, FloatArray, FloatArray, float | None, float | None]:
-    dtype = draw(st.sampled_from(DTYPES))
-    kind = draw(st.sampled_from(["MSE", "BCE", "BCEWithLogits"]))
-    reduction = draw(st.sampled_from(["mean", "sum"]))
-    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 5)), draw(st.integers(1, 3)))
-    t = draw(values(dtype, shape, 0.0, 1.0))
-    if kind == "BCE":
-        return BCE(reduction), draw(values(dtype, shape, 0.0625, 0.9375)), t, 0.0, 1.0
-    loss = MSE(reduction) if kind == "MSE" else BCEWithLogits(reduction)
-    return loss, draw(values(dtype, shape, -8.0, 8.0)), t, None, None
 
 
 @given(case=loss_case())

@@ -484,7 +484,6 @@ def exp_xor_variants(ctx: Context, base: Sequence[Run]) -> dict[str, list[Run]]:
     bce, relu, rb01, rb001 = train_specs(ctx, [
         Spec("xor", loss="bce"), Spec("xor", activation="relu"),
         Spec("xor", activation="relu", loss="bce", lr=0.01), Spec("xor", activation="relu", loss="bce", lr=0.001)])
-    n = len(ctx.seeds)
     e = ctx.sizes.xor_epochs
 
     rep.section("4. MSE vs BCE on XOR")
