@@ -258,10 +258,10 @@ def write_report(directory: Path, rows: Sequence[Row], mutants: Sequence[mt.Muta
     rep = Report("gradcheck", "Finite-difference gradient check", directory)
     rep.section("Method")
     rep.text(
-        "Central differences with step h = cbrt(eps) * max(|x|, 1), rounded to (x + h) - x; "
+        "Central differences with step `h = cbrt(eps) * max(|x|, 1)`, rounded to `(x + h) - x`; "
         "Richardson extrapolation over h and h/2 gives the numeric gradient and a truncation "
         "estimate; the expected error adds a first-order rounding bound of the forward pass "
-        "(3 * noise / h) and of the analytic gradient. A row passes when observed / expected <= 1 "
+        "(`3 * noise / h`) and of the analytic gradient. A row passes when observed / expected <= 1 "
         "for every element (or projection). `taylor` is the observed order of the Taylor "
         "remainder (2 = consistent, `lin` = remainder at rounding level). `vs-f64` is the float32 "
         "gradient's error against the same component in float64 (its analytic gradient and its "
