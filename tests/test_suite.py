@@ -201,3 +201,11 @@ def test_heartbeat_reports_a_long_study_unless_quiet(capsys: pytest.CaptureFixtu
     with suite._Heartbeat("[1/1] slow", quiet=True, every=0.02):
         time.sleep(0.06)
     assert capsys.readouterr().err == ""
+
+
+def test_html_keeps_code_spans_literal(tmp_path: Path) -> None:
+    from verify.report import html_page
+
+    page = html_page("step `h = cbrt(eps) * max(|x|, 1)` is *the* step, see [docs](a.md)", tmp_path, "t")
+    assert "<code>h = cbrt(eps) * max(|x|, 1)</code>" in page
+    assert "<em>the</em>" in page and '<a href="a.md">docs</a>' in page

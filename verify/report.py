@@ -221,10 +221,15 @@ def _embed(src: str, base: Path) -> str:
 def _inline(text: str, base: Path) -> str:
     out = html.escape(text, quote=False)
     out = _IMAGE.sub(lambda m: f'<img alt="{html.escape(m.group(1))}" src="{_embed(html.unescape(m.group(2)), base)}">', out)
-    out = _CODE.sub(r"<code>\1</code>", out)
-    out = _BOLD.sub(r"<strong>\1</strong>", out)
-    out = _ITALIC.sub(r"<em>\1</em>", out)
-    out = _LINK.sub(r'<a href="\2">\1</a>', out)
+    # Code spans are literal: emphasis and links apply only between them.
+    parts = _CODE.split(out)
+    for i in range(0, len(parts), 2):
+        text_part = _BOLD.sub(r"<strong>\1</strong>", parts[i])
+        text_part = _ITALIC.sub(r"<em>\1</em>", text_part)
+        parts[i] = _LINK.sub(r'<a href="\2">\1</a>', text_part)
+    for i in range(1, len(parts), 2):
+        parts[i] = f"<code>{parts[i]}</code>"
+    out = "".join(parts)
     out = out.replace("<strong>PASS</strong>", '<strong class="pass">PASS</strong>')
     return out.replace("<strong>FAIL</strong>", '<strong class="fail">FAIL</strong>')
 
