@@ -209,3 +209,10 @@ def test_html_keeps_code_spans_literal(tmp_path: Path) -> None:
     page = html_page("step `h = cbrt(eps) * max(|x|, 1)` is *the* step, see [docs](a.md)", tmp_path, "t")
     assert "<code>h = cbrt(eps) * max(|x|, 1)</code>" in page
     assert "<em>the</em>" in page and '<a href="a.md">docs</a>' in page
+
+
+def test_html_does_not_read_arithmetic_as_emphasis(tmp_path: Path) -> None:
+    from verify.report import html_page
+
+    page = html_page("| rule |\n| --- |\n| lr * lambda / 2, lr_eff = lr * B |\n", tmp_path, "t")
+    assert "lr * lambda / 2, lr_eff = lr * B" in page and "<em>" not in page
