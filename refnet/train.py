@@ -27,7 +27,7 @@ from .precision import FloatArray
 from .progress import Progress
 from .validation import check_int
 
-__all__ = ["Convention", "History", "train", "step", "prepare_data", "check_epochs"]
+__all__ = ["Convention", "History", "train", "step", "prepare_data", "check_epochs", "batch_slices"]
 
 Convention = Literal["default", "lab"]
 CONVENTIONS: tuple[Convention, ...] = ("default", "lab")
@@ -100,7 +100,8 @@ def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, convention: Conve
     return loss
 
 
-def _batches(n: int, batch_size: int | None) -> list[slice]:
+def batch_slices(n: int, batch_size: int | None) -> list[slice]:
+    """The mini-batches of an epoch: consecutive slices of ``n`` rows (``None``: one full batch)."""
     if batch_size is None:
         return [slice(0, n)]
     size = check_int("batch_size", batch_size, 1)
@@ -146,7 +147,7 @@ def train(
         watch.record_input(exc.event)
         raise
     n = xa.shape[1]
-    batches = _batches(n, batch_size)
+    batches = batch_slices(n, batch_size)
     opt = SGD(net, lr, momentum)
     dtype = net.precision.dtype
     weights = [net.precision.scalar((b.stop - b.start) / n) for b in batches]
