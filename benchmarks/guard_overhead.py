@@ -40,7 +40,7 @@ import numpy as np
 
 from refnet.data import xor_easy
 from refnet.network import Network, mlp
-from refnet.numerics import Guard, as_guard
+from refnet.guard import Guard, as_guard
 from refnet.observe import Observer, Site
 from refnet.optim import SGD
 from refnet.precision import FloatArray

@@ -1,24 +1,32 @@
-"""refnet: a small, exact, typed NumPy reference for multilayer perceptrons."""
+"""refnet: a small, exact, typed NumPy reference for multilayer perceptrons.
 
-from .data import dataset, linear, xor_easy
+The names below are the public API, grouped by task (see ``docs/api.md``).
+Data sets live in :mod:`refnet.data`, gradient checks in
+:mod:`refnet.gradcheck`, sweeps of many networks in :mod:`refnet.sweep`;
+all three are imported with the package.
+"""
+
+from . import data, gradcheck, sweep
+from .conventions import Reading
+from .events import NonFiniteEvent, NonFiniteInputError, NumericalError, NumericalWarning
+from .guard import Guard
 from .io import load, save
-from .kernels import BlasKernel, Kernel, PortableKernel, kernel
-from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh, sigmoid
-from .losses import BCE, MSE, BCEWithLogits, Loss, make_loss
-from .metrics import accuracy, classify
+from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
+from .losses import BCE, MSE, BCEWithLogits, Loss
+from .metrics import accuracy
 from .network import Network, mlp
-from .numerics import Guard, NonFiniteEvent, NumericalError
-from .observe import Observer, Site
 from .optim import SGD
-from .precision import FloatArray, Precision, precision
 from .train import History, train
 
 __all__ = [
-    "Guard", "NonFiniteEvent", "NumericalError",
-    "BCE", "BCEWithLogits", "BlasKernel", "FloatArray", "History", "Identity", "Kernel",
-    "Layer", "Linear", "Loss", "MSE", "Network", "Observer", "PortableKernel", "Precision",
-    "ReLU", "SGD", "Sigmoid", "Site", "Tanh", "accuracy", "classify", "dataset", "kernel",
-    "linear", "load", "make_loss", "mlp", "precision", "save", "sigmoid", "train", "xor_easy",
+    # build, train, use
+    "mlp", "Network", "train", "History", "SGD", "Reading", "accuracy", "save", "load",
+    # non-finite detection
+    "Guard", "NonFiniteEvent", "NumericalError", "NonFiniteInputError", "NumericalWarning",
+    # components
+    "Layer", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "Loss", "MSE", "BCE", "BCEWithLogits",
+    # modules: data sets, gradient checks, sweeps of many networks
+    "data", "gradcheck", "sweep",
 ]
 
 __version__ = "0.1.0"

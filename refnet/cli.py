@@ -13,7 +13,8 @@ from .layers import ACTIVATIONS
 from .losses import LOSSES
 from .network import mlp
 from .precision import SUPPORTED
-from .train import CONVENTIONS, train
+from .conventions import CONVENTIONS, resolve
+from .train import train
 
 __all__ = ["main", "DEFAULTS"]
 
@@ -38,8 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="epochs (>= 0)")
     t.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
     t.add_argument("--momentum", type=float, default=0.0, help="momentum in [0, 1)")
-    t.add_argument("--convention", choices=CONVENTIONS, default="default",
-                   help="'default' (mean loss, update after backward) or 'lab' (the lab's arithmetic)")
+    t.add_argument("--convention", default="default",
+                   help="'default' (mean loss, update after backward), 'lab' (the reading of the lab's "
+                        "arithmetic that reproduces it best), 'lab-sum' (summed gradient), or a reading's "
+                        "label such as 'lab[gradient=sum,batch=20]' (default: default)")
     t.add_argument("--dtype", choices=sorted(SUPPORTED), default=DEFAULTS["dtype"], help="precision of the network")
     t.add_argument("--init", default=DEFAULTS["init"], help="initialisation scheme: normal, xavier or he")
     t.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed for the initial weights (and linear data)")
@@ -53,8 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     x, y = dataset(args.data, args.n, np.random.default_rng(args.seed))
     try:
+        reading = resolve(args.convention)
         net = mlp(2, args.hidden, 1, activation=args.activation, loss=args.loss,
-                  init=args.init, dtype=args.dtype, seed=args.seed)
+                  init=args.init, dtype=args.dtype, seed=args.seed,
+                  sigmoid=reading.sigmoid if reading is not None else "stable")
         history = train(net, x, y, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
                         convention=args.convention, momentum=args.momentum, quiet=args.quiet)
     except (ValueError, TypeError) as exc:

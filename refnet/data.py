@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import numpy.typing as npt
 
 from .validation import check_int
 
-__all__ = ["linear", "xor_easy", "DATASETS", "dataset"]
+__all__ = ["linear", "xor_easy", "DATASETS", "DatasetName", "dataset"]
 
 Pair = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
@@ -39,10 +41,11 @@ def xor_easy() -> Pair:
     return np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)[:, None]
 
 
-DATASETS = ("linear", "xor")
+DatasetName = Literal["linear", "xor"]
+DATASETS: tuple[DatasetName, ...] = ("linear", "xor")
 
 
-def dataset(name: str, n: int = 100, rng: np.random.Generator | int = 0) -> Pair:
+def dataset(name: DatasetName, n: int = 100, rng: np.random.Generator | int = 0) -> Pair:
     """A data set by name: ``linear`` (uses ``n`` and ``rng``) or ``xor``."""
     if name == "linear":
         return linear(n, rng)

@@ -64,15 +64,17 @@ import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
-from .losses import BCE, MSE, BCEWithLogits, Loss
+from .layers import ErrorModel, Layer
+from .losses import Loss
 from .network import Network
-from .precision import FloatArray, precision
+from .precision import DTypeName, FloatArray, precision
+from .rounding import abs64
+from .rounding import eps as eps_of
 
 __all__ = [
     "SAFETY", "KINK_BUDGET", "Evaluation", "Problem", "Result", "Status", "Mode",
@@ -97,20 +99,6 @@ _TAYLOR_FLOOR = 10.0
 
 def _ld(a: npt.ArrayLike) -> LDArray:
     return np.asarray(a, dtype=np.longdouble)
-
-
-def _eps(dtype: npt.DTypeLike) -> float:
-    return float(np.finfo(dtype).eps)
-
-
-def _eta(dtype: npt.DTypeLike) -> float:
-    """Absolute underflow allowance per rounding (the smallest subnormal), in eps units."""
-    info = np.finfo(dtype)
-    return float(info.smallest_subnormal) / float(info.eps)
-
-
-def _abs64(a: FloatArray) -> npt.NDArray[np.float64]:
-    return np.abs(np.asarray(a, dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -203,139 +191,38 @@ class Result:
 
 
 # ----------------------------------------------------------------- error models
-# Bounds in units of eps (callers multiply by eps * SAFETY), first order.
+# Each layer and loss carries its own (refnet.layers.ErrorModel, Loss.rounding/curvature);
+# bounds are in units of eps (callers multiply by eps * SAFETY), first order.
 
-def _out_bound(layer: Layer, x: FloatArray, y: FloatArray) -> npt.NDArray[np.float64]:
-    """Bound on the rounding error of ``layer.forward(x)``, per output element."""
-    if isinstance(layer, Linear):
-        m = np.matmul(_abs64(x), _abs64(layer.params["W"]))
-        if "b" in layer.params:
-            m = m + _abs64(layer.params["b"])
-        out: npt.NDArray[np.float64] = (layer.in_features + 1) * (m + _eta(y.dtype))
-        return out
-    if isinstance(layer, (Sigmoid, Tanh)):
-        return 4.0 * (_abs64(y) + _eta(y.dtype))
-    if isinstance(layer, (ReLU, Identity)):
-        return np.zeros(y.shape)
-    return 8.0 * (_abs64(y) + _eta(y.dtype))
+_LAYER_MODEL = ("finiteness", "kinked", "rounding_forward", "rounding_backward", "carry_backward",
+                "carry_forward", "carry_cached")
+_LOSS_MODEL = ("rounding", "curvature")
 
 
-def _grad_bounds(layer: Layer, x: FloatArray, y: FloatArray, dy: FloatArray,
-                 grads: dict[str, FloatArray]) -> dict[str, npt.NDArray[np.float64]]:
-    """Bound on the rounding of the layer's own backward formulas (``x`` = input gradient)."""
-    ady = _abs64(dy)
-    eta = _eta(dy.dtype)
-    if isinstance(layer, Linear):
-        aw = _abs64(layer.params["W"])
-        ax = _abs64(x)
-        n = x.shape[-2]
-        out = {"x": (layer.out_features + 1) * (np.matmul(ady, np.swapaxes(aw, -1, -2)) + eta),
-               "W": (n + 1) * (np.matmul(np.swapaxes(ax, -1, -2), ady) + eta)}
-        if "b" in layer.params:
-            out["b"] = (n + 1) * (np.sum(ady, axis=-2, keepdims=True) + eta)
-        return out
-    ay = _abs64(y)
-    if isinstance(layer, Sigmoid):
-        return {"x": ady * (3.0 * ay * np.abs(1.0 - ay) + 4.0 * np.abs(1.0 - 2.0 * ay) * ay) + 3.0 * eta}
-    if isinstance(layer, Tanh):
-        return {"x": ady * (3.0 * np.abs(1.0 - ay * ay) + 8.0 * ay * ay) + 3.0 * eta}
-    if isinstance(layer, (ReLU, Identity)):
-        return {"x": np.zeros(x.shape)}
-    return {k: 8.0 * (_abs64(v) + eta) for k, v in grads.items()}
+def _model(layer: Layer) -> ErrorModel:
+    """``layer`` as an error model, or a ``TypeError`` naming what it lacks (never a generic bound)."""
+    missing = [m for m in _LAYER_MODEL if not hasattr(layer, m)]
+    if missing:
+        raise TypeError(f"layer: {type(layer).__name__} has no rounding-error model (missing "
+                        f"{', '.join(missing)}; see refnet.layers.ErrorModel), so no bound can be derived")
+    return cast(ErrorModel, layer)
 
 
-def _propagate(layer: Layer, x: FloatArray, y: FloatArray,
-               e: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.float64]]:
-    """Carry an error ``e`` in the upstream gradient through the layer's backward pass."""
-    if isinstance(layer, Linear):
-        aw = _abs64(layer.params["W"])
-        out = {"x": np.matmul(e, np.swapaxes(aw, -1, -2)),
-               "W": np.matmul(np.swapaxes(_abs64(x), -1, -2), e)}
-        if "b" in layer.params:
-            out["b"] = np.sum(e, axis=-2, keepdims=True)
-        return out
-    ay = _abs64(y)
-    if isinstance(layer, Sigmoid):
-        return {"x": e * ay * np.abs(1.0 - ay)}
-    if isinstance(layer, Tanh):
-        return {"x": e * np.abs(1.0 - ay * ay)}
-    if isinstance(layer, ReLU):
-        return {"x": e * (np.asarray(x) > 0)}
-    return {"x": e}
-
-
-def _forward_propagate(layer: Layer, x: FloatArray, y: FloatArray,
-                       e: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Carry an error ``e`` in the input through the forward pass (``|J| e``)."""
-    if isinstance(layer, Linear):
-        out: npt.NDArray[np.float64] = np.matmul(e, _abs64(layer.params["W"]))
-        return out
-    return _propagate(layer, x, y, e)["x"]
-
-
-def _cached_error(layer: Layer, x: FloatArray, y: FloatArray, dy: FloatArray,
-                  ex: npt.NDArray[np.float64], ey: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.float64]]:
-    """Error of the backward formulas caused by errors ``ex``/``ey`` in the cached input/output."""
-    ady = _abs64(dy)
-    if isinstance(layer, Linear):
-        return {"W": np.matmul(np.swapaxes(np.broadcast_to(ex, ady.shape[:-1] + ex.shape[-1:]), -1, -2), ady)}
-    ay = _abs64(y)
-    if isinstance(layer, Sigmoid):
-        return {"x": ady * np.abs(1.0 - 2.0 * ay) * ey}
-    if isinstance(layer, Tanh):
-        return {"x": ady * 2.0 * ay * ey}
-    return {}
-
-
-def _loss_curvature(loss: Loss, y: FloatArray, t: FloatArray) -> npt.NDArray[np.float64]:
-    """``|d grad / dy|`` elementwise: how an error in ``y`` moves the loss gradient."""
-    ay, at = np.asarray(y, dtype=np.float64), np.asarray(t, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        if isinstance(loss, MSE):
-            c = np.full(ay.shape, 2.0)
-        elif isinstance(loss, BCE):
-            c = np.abs(at) / (ay + loss.delta) ** 2 + np.abs(1.0 - at) / ((1.0 - ay) + loss.delta) ** 2
-        elif isinstance(loss, BCEWithLogits):
-            s = 1.0 / (1.0 + np.exp(-ay))
-            c = s * (1.0 - s)
-        else:
-            c = np.full(ay.shape, np.inf)
-    out: npt.NDArray[np.float64] = c / _count(loss, y)
-    return out
+def _check_loss_model(loss: Loss) -> None:
+    missing = [m for m in _LOSS_MODEL if not hasattr(loss, m)]
+    if missing:
+        raise TypeError(f"loss: {type(loss).__name__} has no rounding-error model (missing "
+                        f"{', '.join(missing)}; see refnet.losses.Loss), so no bound can be derived")
 
 
 def _count(loss: Loss, y: FloatArray) -> float:
     return float(y.shape[-2] * y.shape[-1]) if loss.reduction == "mean" else 1.0
 
 
-def _loss_bounds(loss: Loss, y: FloatArray, t: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Bounds on the rounding of the terms and of ``grad`` (which includes the 1/count)."""
-    ay, at = np.asarray(y, dtype=np.float64), np.asarray(t, dtype=np.float64)
-    count = _count(loss, y)
-    with np.errstate(all="ignore"):
-        if isinstance(loss, MSE):
-            terms = 3.0 * (ay - at) ** 2
-            grad = 4.0 * np.abs(2.0 * (ay - at))
-        elif isinstance(loss, BCE):
-            a, b = ay + loss.delta, (1.0 - ay) + loss.delta
-            terms = 3.0 * (np.abs(at) * (np.abs(np.log(a)) + 1.0)
-                           + np.abs(1.0 - at) * (np.abs(np.log(b)) + 1.0))
-            grad = 4.0 * (np.abs(at / a) + np.abs((1.0 - at) / b))
-        elif isinstance(loss, BCEWithLogits):
-            s = 1.0 / (1.0 + np.exp(-ay))
-            terms = 3.0 * (np.maximum(ay, 0.0) + np.abs(ay * at) + np.log1p(np.exp(-np.abs(ay))))
-            grad = 4.0 * (s + np.abs(at))
-        else:
-            terms = 8.0 * _abs64(loss.terms(y, t))
-            grad = 8.0 * _abs64(loss.term_grad(y, t))
-    eta = _eta(y.dtype)
-    return terms + 3.0 * eta, grad / count + 4.0 * eta
-
-
 def _reduction_noise(loss: Loss, terms: FloatArray) -> float:
     """Bound on the rounding of summing (and dividing) the terms, all members, in eps units."""
     n = int(terms.shape[-2] * terms.shape[-1])
-    total = float(np.sum(_abs64(terms)))
+    total = float(np.sum(abs64(terms)))
     return float((n + 2) * total / _count(loss, terms))
 
 
@@ -398,7 +285,7 @@ def _signature(arrays: Sequence[FloatArray]) -> bytes:
     return b"".join(np.packbits(np.asarray(a) > 0).tobytes() for a in arrays)
 
 
-def _cast_layer(layer: Layer, dtype: str) -> Layer:
+def _cast_layer(layer: Layer, dtype: DTypeName) -> Layer:
     clone = copy.deepcopy(layer)
     clone.params = {k: v.astype(precision(dtype).dtype) for k, v in layer.params.items()}
     return clone
@@ -413,7 +300,7 @@ def _bind(objective: Callable[[FloatArray, dict[str, FloatArray]], Evaluation], 
 
 
 def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: str | None = None,
-                   reference: str | None = None) -> list[Problem]:
+                   reference: DTypeName | None = None) -> list[Problem]:
     """Problems for ``layer`` w.r.t. its input (``wrt="x"``) and each named parameter.
 
     The objective is ``sum(dy * layer(x))`` accumulated in long double. ``reference``
@@ -424,16 +311,16 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
         raise ValueError(f"x, dy: expected (K, N, f) arrays, got {x.shape} and {dy.shape}")
     name = component or type(layer).__name__
     dtype = x.dtype
-    eps = _eps(dtype) * SAFETY
+    eps = eps_of(dtype) * SAFETY
     untouched = _untouched(lambda: {"x": x, "dy": dy, **{f"params.{k}": v for k, v in layer.params.items()}})
     with np.errstate(all="ignore"):
         y = layer.forward(x)
         gx = layer.grad_input(dy)
         grads = layer.grad_params(dy)
         faults = _layer_structure(layer, x, dy)
-        bounds = _grad_bounds(layer, x, y, dy, {"x": gx, **grads})
+        bounds = _model(layer).rounding_backward(x, y, dy, {"x": gx, **grads})
     v = _ld(dy)
-    ld_eps = _eps(np.longdouble)
+    ld_eps = eps_of(np.longdouble)
     clone = copy.deepcopy(layer)
     base_params = {k: p.copy() for k, p in layer.params.items()}
     x_eval = x.copy()
@@ -447,8 +334,8 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
         clone.params = params
         with np.errstate(all="ignore"):
             out = clone.forward(inp)
-            bound = eps * _abs64(dy) * _out_bound(clone, inp, out)
-        sig = _signature([inp]) if isinstance(clone, ReLU) else b""
+            bound = eps * abs64(dy) * _model(clone).rounding_forward(inp, out)
+        sig = _signature([inp]) if _model(clone).kinked else b""
         products = v * _ld(out)
         noise = ld_eps * float(np.sum(np.abs(products))) * (out.size + 1)
         return Evaluation(np.sum(products), (out,), sig, (bound,), noise)
@@ -461,14 +348,14 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
         evaluate = _bind(objective, x_eval, base_params, None if wrt == "x" else wrt)
         problems.append(Problem(
             component=name, wrt=wrt, x=at.copy(), gradient=g_ok, evaluate=evaluate,
-            analytic_error=eps * bounds.get(wrt, 8.0 * _abs64(g_ok)),
+            analytic_error=eps * bounds[wrt],
             faults=tuple(faults + gf), untouched=untouched,
             reference=refs[wrt].gradient if wrt in refs else None, reference_problem=refs.get(wrt)))
     return problems
 
 
 def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | None = None,
-                 reference: str | None = None, lower: float | None = None,
+                 reference: DTypeName | None = None, lower: float | None = None,
                  upper: float | None = None) -> Problem:
     """Problem for ``loss`` w.r.t. its prediction ``y``: objective ``sum_k value(y, t)_k``.
 
@@ -476,14 +363,15 @@ def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | N
     to stay inside it.
     """
     name = component or type(loss).__name__
-    eps = _eps(y.dtype) * SAFETY
+    eps = eps_of(y.dtype) * SAFETY
     untouched = _untouched(lambda: {"y": y, "t": t})
     with np.errstate(all="ignore"):
         g1 = loss.grad(y, t)
         g2 = loss.grad(y, t)
     faults = [] if g1.tobytes() == g2.tobytes() else ["two gradient calls differ"]
     g, gf = _conform("y", g1, y)
-    _, gb = _loss_bounds(loss, y, t)
+    _check_loss_model(loss)
+    _, gb = loss.rounding(y, t)
     t_copy = t.copy()
     refp = None
     if reference is not None:
@@ -494,7 +382,7 @@ def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | N
         with np.errstate(all="ignore"):
             value = loss.value(z, t_copy)
             out = loss.terms(z, t_copy)
-            tb, _ = _loss_bounds(loss, z, t_copy)
+            tb, _ = loss.rounding(z, t_copy)
         return Evaluation(np.sum(_ld(value)), (out,), b"", (eps * tb / _count(loss, z),),
                           eps * _reduction_noise(loss, out))
 
@@ -558,15 +446,15 @@ def _net_pass(work: Network, x3: FloatArray, t3: FloatArray) -> _Pass:
 
 def _net_bounds(work: Network, ps: _Pass, t3: FloatArray, eps: float) -> tuple[npt.NDArray[np.float64], ...]:
     with np.errstate(all="ignore"):
-        tb, _ = _loss_bounds(work.loss, ps.outs[-1], t3)
-        weights = [eps * _abs64(ps.dys[i]) * _out_bound(layer, ps.ins[i], ps.outs[i])
+        tb, _ = work.loss.rounding(ps.outs[-1], t3)
+        weights = [eps * abs64(ps.dys[i]) * _model(layer).rounding_forward(ps.ins[i], ps.outs[i])
                    for i, layer in enumerate(work.layers)]
     weights.append(eps * tb / _count(work.loss, ps.outs[-1]))
     return tuple(weights)
 
 
 def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, component: str = "network",
-                    reference: str | None = None) -> Problem:
+                    reference: DTypeName | None = None) -> Problem:
     """Problem for a whole network w.r.t. all its parameters, flattened ``(K, n_params)``.
 
     The objective is the mean loss summed over members; the analytic gradient is
@@ -577,7 +465,7 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
     t3 = net.precision.asarray(t, name="t")
     if t3.ndim == 2:
         t3 = t3[None]
-    eps = _eps(net.precision.dtype) * SAFETY
+    eps = eps_of(net.precision.dtype) * SAFETY
     untouched = _untouched(lambda: {"x": x3, "t": t3, **net.named_params()})
     flat0 = net.get_flat()
     work = _detached(net)
@@ -596,21 +484,24 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
     faults: list[str] = list(zero_faults)
     if not all(_same(a1, a2) for a1, a2 in zip(grads, again)):
         faults.append("two gradient calls differ")
-    _, gb = _loss_bounds(work.loss, a, t3)
+    _check_loss_model(work.loss)
+    _, gb = work.loss.rounding(a, t3)
     # forward rounding errors of every activation, then the backward pass's own errors
     # plus what the forward errors of the cached activations do to it
     fe: list[npt.NDArray[np.float64]] = []
     e_in: npt.NDArray[np.float64] = np.zeros(x3.shape)
     for i, layer in enumerate(work.layers):
-        e_in = eps * _out_bound(layer, ins[i], outs[i]) + _forward_propagate(layer, ins[i], outs[i], e_in)
+        model = _model(layer)
+        e_in = eps * model.rounding_forward(ins[i], outs[i]) + model.carry_forward(ins[i], outs[i], e_in)
         fe.append(e_in)
-    e = eps * gb + _loss_curvature(work.loss, a, t3) * fe[-1]
+    e = eps * gb + work.loss.curvature(a, t3) * fe[-1]
     errors: dict[str, npt.NDArray[np.float64]] = {}
     for i in range(len(work.layers) - 1, -1, -1):
         layer = work.layers[i]
-        own = _grad_bounds(layer, ins[i], outs[i], dys[i], grads[i] if i < len(grads) else {})
-        prop = _propagate(layer, ins[i], outs[i], e)
-        held = _cached_error(layer, ins[i], outs[i], dys[i], fe[i - 1] if i > 0 else np.zeros(x3.shape), fe[i])
+        model = _model(layer)
+        own = model.rounding_backward(ins[i], outs[i], dys[i], grads[i] if i < len(grads) else {})
+        prop = model.carry_backward(ins[i], outs[i], e)
+        held = model.carry_cached(ins[i], outs[i], dys[i], fe[i - 1] if i > 0 else np.zeros(x3.shape), fe[i])
         for p in layer.params:
             errors[f"{layer.name}.{p}"] = (eps * own.get(p, np.zeros(layer.params[p].shape))
                                            + prop.get(p, 0.0) + held.get(p, 0.0))
@@ -640,7 +531,7 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
         rt = rnet.precision.asarray(t3, name="t")
         with np.errstate(all="ignore"):
             _, rgrads = rnet.gradients(rx, rt)
-        relus = [i for i, layer in enumerate(work.layers) if isinstance(layer, ReLU)]
+        relus = [i for i, layer in enumerate(work.layers) if _model(layer).kinked]
         rpass = _net_pass(rnet, rx, rt)
         ref_kink = _signature([rpass.ins[i] for i in relus]) != _signature([ins[i] for i in relus])
         refg = np.concatenate([rgrads[i][p].reshape(k_members, -1) for i, layer in enumerate(rnet.layers)
@@ -649,10 +540,12 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
             refg = None
         refp = network_problem(rnet, rx, rt, component=component)
 
+    kinked = [i for i, layer in enumerate(work.layers) if _model(layer).kinked]
+
     def evaluate(flat: FloatArray) -> Evaluation:
         work.set_flat(flat)
         ps = _net_pass(work, x3, t3)
-        relu_in = [ps.ins[i] for i, layer in enumerate(work.layers) if isinstance(layer, ReLU)]
+        relu_in = [ps.ins[i] for i in kinked]
         return Evaluation(np.sum(_ld(ps.value)), (*ps.outs, ps.terms), _signature(relu_in),
                           _net_bounds(work, ps, t3, eps), eps * _reduction_noise(work.loss, ps.terms))
 
@@ -672,7 +565,7 @@ def steps(x: FloatArray, lower: float | None = None, upper: float | None = None)
     to its edge.
     """
     dt = x.dtype.type
-    h0 = dt(np.cbrt(_eps(x.dtype))) * np.maximum(np.abs(x), dt(1))
+    h0 = dt(np.cbrt(eps_of(x.dtype))) * np.maximum(np.abs(x), dt(1))
     if lower is not None:
         h0 = np.minimum(h0, (x - dt(lower)) / dt(4))
     if upper is not None:
@@ -722,7 +615,7 @@ def _directional(p: Problem, d: FloatArray, base: Evaluation, g: LDArray) -> _Di
         asym.append(float(abs(ep.value - 2 * base.value + em.value)) * s * rel)
     e1, e2 = errs
     noise += sum(float(np.sum(b[m])) for b, m in zip(bounds, touched))
-    analytic = float(np.sum(_abs64(d) * p.analytic_error))
+    analytic = float(np.sum(abs64(d) * p.analytic_error))
     trunc = float(abs(e1 - e2)) / 3.0
     centre = (4.0 * asym[1] + asym[0]) / 3.0
     return _Directional(float((4 * e2 - e1) / 3), trunc + 3.0 * noise + analytic + centre, kink)
@@ -760,7 +653,7 @@ def taylor_sweep(p: Problem, seed: int) -> list[TaylorPoint]:
     d = (np.maximum(np.abs(p.x), dt(1)) * u.astype(p.x.dtype)).astype(p.x.dtype)
     g = _ld(p.gradient)
     base = p.evaluate(p.x.copy())
-    last = int(math.ceil(-math.log2(float(np.cbrt(_eps(p.x.dtype))))))
+    last = int(math.ceil(-math.log2(float(np.cbrt(eps_of(p.x.dtype))))))
     points = []
     for k in range(1, last + 1):
         s = 2.0 ** -k

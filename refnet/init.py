@@ -9,11 +9,14 @@ float64 networks built from the same seed start from the same weights
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["INITIALISERS", "draw_layer"]
+__all__ = ["INITIALISERS", "InitName", "draw_layer"]
+
+InitName = Literal["normal", "xavier", "he"]
 
 Draw = Callable[[np.random.Generator, int, int, bool], tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]]
 
@@ -38,11 +41,11 @@ def _he(rng: np.random.Generator, n_in: int, n_out: int, bias: bool) -> tuple[np
     return w, (np.zeros((1, n_out)) if bias else None)
 
 
-INITIALISERS: dict[str, Draw] = {"normal": _normal, "xavier": _xavier, "he": _he}
+INITIALISERS: dict[InitName, Draw] = {"normal": _normal, "xavier": _xavier, "he": _he}
 
 
 def draw_layer(
-    scheme: str, rng: np.random.Generator, n_in: int, n_out: int, bias: bool
+    scheme: InitName, rng: np.random.Generator, n_in: int, n_out: int, bias: bool
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
     """Draw one layer's ``(W, b)`` in float64 with the named scheme."""
     try:

@@ -167,7 +167,7 @@ class PortableKernel:
 KERNELS: Final[dict[str, Kernel]] = {"blas": BlasKernel(), "portable": PortableKernel()}
 
 
-def kernel(spec: str | Kernel) -> Kernel:
+def kernel(spec: KernelName | Kernel) -> Kernel:
     """Resolve a kernel name (``blas`` or ``portable``) or pass a Kernel through."""
     if isinstance(spec, str):
         try:

@@ -3,18 +3,38 @@ gradients without ever touching its parameters (an optimizer applies them).
 
 All arrays carry a leading member axis (see :mod:`refnet.kernels`):
 inputs ``(K, N, in)``, weights ``(K, in, out)``, biases ``(K, 1, out)``.
+
+Each layer also carries its own facts for the tools that reason about it:
+``finiteness`` for the overflow guard's fast path (:mod:`refnet.guard`) and
+its first-order rounding-error model for :mod:`refnet.gradcheck`
+(``rounding_forward``, ``rounding_backward``, ``carry_backward``,
+``carry_forward``, ``carry_cached``; all bounds in units of eps, see
+:mod:`refnet.rounding`). A new layer is one class in this file.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
-from .kernels import MEMBER_LAST, Kernel, kernel
+from .kernels import MEMBER_LAST, Kernel, KernelName, kernel
 from .precision import FloatArray
+from .rounding import Bound, abs64, eta
 
-__all__ = ["Layer", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "ACTIVATIONS"]
+__all__ = ["Layer", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "naive_sigmoid",
+           "ACTIVATIONS", "ActivationName", "SigmoidFormula", "Finiteness", "ErrorModel"]
+
+ActivationName = Literal["sigmoid", "relu", "tanh", "identity", "none"]
+"""Activation names :func:`refnet.network.mlp` accepts (``none`` = ``identity``)."""
+
+SigmoidFormula = Literal["stable", "naive"]
+"""``stable``: :func:`sigmoid`; ``naive``: the lab's ``1 / (1 + exp(-x))`` (:func:`naive_sigmoid`)."""
+
+Finiteness = Literal["contracting", "bounded", "unbounded"]
+"""What a layer's forward and input gradient do to finite values: ``contracting``
+(finite in, finite out, magnitudes at most the input's), ``bounded`` (finite
+out, magnitudes at most 1 or the upstream gradient's), ``unbounded`` (no promise)."""
 
 
 class Layer(Protocol):
@@ -36,6 +56,36 @@ class Layer(Protocol):
         ...
 
 
+class ErrorModel(Protocol):
+    """A layer's first-order rounding-error model, in units of eps (for gradcheck)."""
+
+    finiteness: Finiteness
+    kinked: bool
+    """Whether the derivative jumps where the input crosses 0 (finite differences may straddle it)."""
+
+    def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
+        """Bound on the rounding of ``forward(x) = y``, per output element."""
+        ...
+
+    def rounding_backward(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                          grads: dict[str, FloatArray]) -> dict[str, Bound]:
+        """Bound on the rounding of the backward formulas (key ``x``: the input gradient)."""
+        ...
+
+    def carry_backward(self, x: FloatArray, y: FloatArray, e: Bound) -> dict[str, Bound]:
+        """An error ``e`` in the upstream gradient, carried through the backward formulas."""
+        ...
+
+    def carry_forward(self, x: FloatArray, y: FloatArray, e: Bound) -> Bound:
+        """An error ``e`` in the input, carried through the forward pass (``|J| e``)."""
+        ...
+
+    def carry_cached(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                     ex: Bound, ey: Bound) -> dict[str, Bound]:
+        """Error of the backward formulas caused by errors ``ex``/``ey`` in the cached input/output."""
+        ...
+
+
 def _cached(value: FloatArray | None, layer: str) -> FloatArray:
     if value is None:
         raise RuntimeError(f"{layer}: backward called before forward")
@@ -50,8 +100,11 @@ class Linear:
     mean's ``1/N`` when the loss is mean-reduced).
     """
 
+    finiteness: Finiteness = "unbounded"
+    kinked = False
+
     def __init__(self, weight: FloatArray, bias: FloatArray | None = None, *,
-                 kernel_name: str | Kernel = "blas", name: str = "linear") -> None:
+                 kernel_name: KernelName | Kernel = "blas", name: str = "linear") -> None:
         if weight.ndim != 3:
             raise ValueError(f"weight: expected shape (K, in, out), got {weight.shape}")
         if bias is not None and bias.shape != (weight.shape[0], 1, weight.shape[2]):
@@ -103,6 +156,41 @@ class Linear:
             grads["b"] = self.kernel.sum_rows(dy)
         return grads
 
+    # -- error model: a dot product of n terms rounds within (n + 1) eps sum|a_j b_j|
+    def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
+        m = np.matmul(abs64(x), abs64(self.params["W"]))
+        if "b" in self.params:
+            m = m + abs64(self.params["b"])
+        out: Bound = (self.in_features + 1) * (m + eta(y.dtype))
+        return out
+
+    def rounding_backward(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                          grads: dict[str, FloatArray]) -> dict[str, Bound]:
+        ady, aw, ax = abs64(dy), abs64(self.params["W"]), abs64(x)
+        tiny = eta(dy.dtype)
+        n = x.shape[-2]
+        out = {"x": (self.out_features + 1) * (np.matmul(ady, np.swapaxes(aw, -1, -2)) + tiny),
+               "W": (n + 1) * (np.matmul(np.swapaxes(ax, -1, -2), ady) + tiny)}
+        if "b" in self.params:
+            out["b"] = (n + 1) * (np.sum(ady, axis=-2, keepdims=True) + tiny)
+        return out
+
+    def carry_backward(self, x: FloatArray, y: FloatArray, e: Bound) -> dict[str, Bound]:
+        aw = abs64(self.params["W"])
+        out = {"x": np.matmul(e, np.swapaxes(aw, -1, -2)), "W": np.matmul(np.swapaxes(abs64(x), -1, -2), e)}
+        if "b" in self.params:
+            out["b"] = np.sum(e, axis=-2, keepdims=True)
+        return out
+
+    def carry_forward(self, x: FloatArray, y: FloatArray, e: Bound) -> Bound:
+        out: Bound = np.matmul(e, abs64(self.params["W"]))
+        return out
+
+    def carry_cached(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                     ex: Bound, ey: Bound) -> dict[str, Bound]:
+        ady = abs64(dy)
+        return {"W": np.matmul(np.swapaxes(np.broadcast_to(ex, ady.shape[:-1] + ex.shape[-1:]), -1, -2), ady)}
+
 
 def sigmoid(x: FloatArray) -> FloatArray:
     """Logistic function, stable for every finite input.
@@ -128,12 +216,49 @@ def sigmoid(x: FloatArray) -> FloatArray:
     return out
 
 
+def naive_sigmoid(x: FloatArray) -> FloatArray:
+    """The lab's logistic function ``1 / (1 + exp(-x))``, kept to reproduce its bits.
+
+    Notes
+    -----
+    ``exp(-x)`` overflows to ``inf`` for ``x`` below about -88.7 (float32) or
+    -709.8 (float64); the result is then ``1 / inf = 0``, the correctly
+    rounded value, and the overflow is silenced here rather than leaked as a
+    warning. It rounds to exactly 1 as soon as ``exp(-x) <= eps / 2``, a factor
+    2 earlier than :func:`sigmoid`. Relative error within 3 ulps elsewhere.
+    """
+    one = x.dtype.type(1)
+    with np.errstate(over="ignore"):
+        out: FloatArray = one / (one + np.exp(-x))
+    return out
+
+
 class _Activation:
-    """Base for parameter-free elementwise layers."""
+    """Base for parameter-free elementwise layers (the error model of one that is exact)."""
+
+    finiteness: Finiteness = "contracting"
+    kinked = False
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.params: dict[str, FloatArray] = {}
+
+    def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
+        return np.zeros(y.shape)
+
+    def rounding_backward(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                          grads: dict[str, FloatArray]) -> dict[str, Bound]:
+        return {"x": np.zeros(x.shape)}
+
+    def carry_backward(self, x: FloatArray, y: FloatArray, e: Bound) -> dict[str, Bound]:
+        return {"x": e}
+
+    def carry_forward(self, x: FloatArray, y: FloatArray, e: Bound) -> Bound:
+        return self.carry_backward(x, y, e)["x"]
+
+    def carry_cached(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                     ex: Bound, ey: Bound) -> dict[str, Bound]:
+        return {}
 
     def forward(self, x: FloatArray) -> FloatArray:
         raise NotImplementedError
@@ -146,20 +271,49 @@ class _Activation:
 
 
 class Sigmoid(_Activation):
-    """Stable logistic activation; caches its output ``y``, derivative ``y (1 - y)``."""
+    """Logistic activation; caches its output ``y``, derivative ``y (1 - y)``.
 
-    def __init__(self, name: str = "sigmoid") -> None:
+    ``formula`` picks the forward: ``stable`` (:func:`sigmoid`, the default) or
+    ``naive`` (the lab's, :func:`naive_sigmoid`); the backward is the same.
+    """
+
+    finiteness: Finiteness = "bounded"
+
+    def __init__(self, name: str = "sigmoid", formula: SigmoidFormula = "stable") -> None:
         super().__init__(name)
+        if formula not in ("stable", "naive"):
+            raise ValueError(f"formula: expected 'stable' or 'naive', got {formula!r}")
+        self.formula: SigmoidFormula = formula
+        self._function = sigmoid if formula == "stable" else naive_sigmoid
         self._y: FloatArray | None = None
 
     def forward(self, x: FloatArray) -> FloatArray:
-        self._y = sigmoid(x)
+        self._y = self._function(x)
         return self._y
 
     def grad_input(self, dy: FloatArray) -> FloatArray:
         y = _cached(self._y, self.name)
         out: FloatArray = dy * ((y.dtype.type(1) - y) * y)
         return out
+
+    # -- error model: sigmoid within 2-3 ulps; y (1 - y) dy three roundings
+    def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
+        out: Bound = 4.0 * (abs64(y) + eta(y.dtype))
+        return out
+
+    def rounding_backward(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                          grads: dict[str, FloatArray]) -> dict[str, Bound]:
+        ay = abs64(y)
+        return {"x": abs64(dy) * (3.0 * ay * np.abs(1.0 - ay) + 4.0 * np.abs(1.0 - 2.0 * ay) * ay)
+                + 3.0 * eta(dy.dtype)}
+
+    def carry_backward(self, x: FloatArray, y: FloatArray, e: Bound) -> dict[str, Bound]:
+        ay = abs64(y)
+        return {"x": e * ay * np.abs(1.0 - ay)}
+
+    def carry_cached(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                     ex: Bound, ey: Bound) -> dict[str, Bound]:
+        return {"x": abs64(dy) * np.abs(1.0 - 2.0 * abs64(y)) * ey}
 
 
 class ReLU(_Activation):
@@ -168,6 +322,8 @@ class ReLU(_Activation):
     Caches the mask ``x > 0``; never writes into ``x`` or ``dy``. A NaN input
     stays NaN in the output (``np.maximum`` propagates it).
     """
+
+    kinked = True
 
     def __init__(self, name: str = "relu") -> None:
         super().__init__(name)
@@ -184,9 +340,14 @@ class ReLU(_Activation):
         out: FloatArray = np.where(self._mask, dy, dy.dtype.type(0))
         return out
 
+    def carry_backward(self, x: FloatArray, y: FloatArray, e: Bound) -> dict[str, Bound]:
+        return {"x": e * (np.asarray(x) > 0)}
+
 
 class Tanh(_Activation):
     """Hyperbolic tangent; caches its output ``y``, derivative ``1 - y^2``."""
+
+    finiteness: Finiteness = "bounded"
 
     def __init__(self, name: str = "tanh") -> None:
         super().__init__(name)
@@ -200,6 +361,24 @@ class Tanh(_Activation):
         y = _cached(self._y, self.name)
         out: FloatArray = dy * (y.dtype.type(1) - y * y)
         return out
+
+    # -- error model: tanh within a few ulps; (1 - y^2) dy three roundings
+    def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
+        out: Bound = 4.0 * (abs64(y) + eta(y.dtype))
+        return out
+
+    def rounding_backward(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                          grads: dict[str, FloatArray]) -> dict[str, Bound]:
+        ay = abs64(y)
+        return {"x": abs64(dy) * (3.0 * np.abs(1.0 - ay * ay) + 8.0 * ay * ay) + 3.0 * eta(dy.dtype)}
+
+    def carry_backward(self, x: FloatArray, y: FloatArray, e: Bound) -> dict[str, Bound]:
+        ay = abs64(y)
+        return {"x": e * np.abs(1.0 - ay * ay)}
+
+    def carry_cached(self, x: FloatArray, y: FloatArray, dy: FloatArray,
+                     ex: Bound, ey: Bound) -> dict[str, Bound]:
+        return {"x": abs64(dy) * 2.0 * abs64(y) * ey}
 
 
 class Identity(_Activation):
@@ -219,7 +398,7 @@ class Identity(_Activation):
         return dy
 
 
-ACTIVATIONS: dict[str, type[_Activation]] = {
+ACTIVATIONS: dict[ActivationName, type[_Activation]] = {
     "sigmoid": Sigmoid,
     "relu": ReLU,
     "tanh": Tanh,

@@ -5,6 +5,9 @@ returns one value per member ``(K,)``. ``reduction="mean"`` divides by the
 ``N * out`` terms of a member; ``"sum"`` does not. Conventions pinned here
 because libraries differ: MSE has no factor 1/2 (its derivative is
 ``2 (y - t)``), and BCE uses natural logarithms.
+
+Each loss carries its own first-order rounding-error model for
+:mod:`refnet.gradcheck` (``rounding`` and ``curvature``, in units of eps).
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from .layers import sigmoid
 from .precision import FloatArray
+from .rounding import Bound, eta
 
-__all__ = ["Loss", "MSE", "BCE", "BCEWithLogits", "Reduction", "LOSSES", "make_loss"]
+__all__ = ["Loss", "MSE", "BCE", "BCEWithLogits", "Reduction", "LossName", "LOSSES", "make_loss"]
 
 Reduction = Literal["mean", "sum"]
+LossName = Literal["mse", "bce", "bce-logits"]
 
 
 class Loss(Protocol):
@@ -47,6 +53,14 @@ class Loss(Protocol):
         """Map the network output to a probability (identity unless fused)."""
         ...
 
+    def rounding(self, y: FloatArray, t: FloatArray) -> tuple[Bound, Bound]:
+        """Bounds (eps units) on the rounding of :meth:`terms` and of :meth:`grad`."""
+        ...
+
+    def curvature(self, y: FloatArray, t: FloatArray) -> Bound:
+        """``|d grad / dy|`` elementwise: how an error in ``y`` moves :meth:`grad`."""
+        ...
+
 
 def _check_reduction(reduction: str) -> Reduction:
     if reduction == "mean":
@@ -61,7 +75,7 @@ class _Reduced:
 
     name = "loss"
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, reduction: Reduction = "mean") -> None:
         self.reduction: Reduction = _check_reduction(reduction)
 
     def terms(self, y: FloatArray, t: FloatArray) -> FloatArray:
@@ -73,6 +87,28 @@ class _Reduced:
 
     def _count(self, y: FloatArray) -> int:
         return int(y.shape[-2] * y.shape[-1])
+
+    def _divisor(self, y: FloatArray) -> float:
+        return float(self._count(y)) if self.reduction == "mean" else 1.0
+
+    def _term_rounding(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> tuple[Bound, Bound]:
+        """Bounds of one term and of one term's derivative (float64 inputs)."""
+        raise NotImplementedError
+
+    def _term_curvature(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> Bound:
+        raise NotImplementedError
+
+    def rounding(self, y: FloatArray, t: FloatArray) -> tuple[Bound, Bound]:
+        with np.errstate(all="ignore"):
+            terms, grad = self._term_rounding(np.asarray(y, dtype=np.float64), np.asarray(t, dtype=np.float64))
+        tiny = eta(y.dtype)
+        return terms + 3.0 * tiny, grad / self._divisor(y) + 4.0 * tiny
+
+    def curvature(self, y: FloatArray, t: FloatArray) -> Bound:
+        with np.errstate(all="ignore"):
+            c = self._term_curvature(np.asarray(y, dtype=np.float64), np.asarray(t, dtype=np.float64))
+        out: Bound = c / self._divisor(y)
+        return out
 
     def value(self, y: FloatArray, t: FloatArray) -> FloatArray:
         total: FloatArray = np.sum(self.terms(y, t), axis=(-2, -1))
@@ -107,6 +143,12 @@ class MSE(_Reduced):
         out: FloatArray = y.dtype.type(2) * (y - t)
         return out
 
+    def _term_rounding(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> tuple[Bound, Bound]:
+        return 3.0 * (y - t) ** 2, 4.0 * np.abs(2.0 * (y - t))
+
+    def _term_curvature(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> Bound:
+        return np.full(y.shape, 2.0)
+
 
 class BCE(_Reduced):
     """Binary cross-entropy of probabilities with the lab's ``delta`` in the logs.
@@ -122,7 +164,7 @@ class BCE(_Reduced):
 
     name = "bce"
 
-    def __init__(self, reduction: str = "mean", delta: float = 1e-7) -> None:
+    def __init__(self, reduction: Reduction = "mean", delta: float = 1e-7) -> None:
         super().__init__(reduction)
         if not np.isfinite(delta) or delta < 0:
             raise ValueError(f"delta: expected a finite value >= 0, got {delta!r}")
@@ -140,6 +182,15 @@ class BCE(_Reduced):
         out: FloatArray = -(t / (y + delta) - (one - t) / ((one - y) + delta))
         return out
 
+    def _term_rounding(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> tuple[Bound, Bound]:
+        a, b = y + self.delta, (1.0 - y) + self.delta
+        terms = 3.0 * (np.abs(t) * (np.abs(np.log(a)) + 1.0) + np.abs(1.0 - t) * (np.abs(np.log(b)) + 1.0))
+        return terms, 4.0 * (np.abs(t / a) + np.abs((1.0 - t) / b))
+
+    def _term_curvature(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> Bound:
+        out: Bound = np.abs(t) / (y + self.delta) ** 2 + np.abs(1.0 - t) / ((1.0 - y) + self.delta) ** 2
+        return out
+
     def __repr__(self) -> str:
         return f"BCE(reduction={self.reduction!r}, delta={self.delta!r})"
 
@@ -151,7 +202,12 @@ class BCEWithLogits(_Reduced):
     -----
     ``max(z, 0) - z t + log1p(exp(-|z|))`` equals ``-(t log s + (1-t) log(1-s))``
     with ``s = sigmoid(z)`` and is finite for every finite ``z``: ``exp`` sees
-    only non-positive arguments. Its derivative is ``sigmoid(z) - t``.
+    only non-positive arguments. Its derivative is ``sigmoid(z) - t``, which
+    cancels for a confident correct logit with a hard label (float32, z = 30,
+    t = 1: ``1 - 1 = 0`` where the exact value is -9.4e-14). For hard labels the
+    exact forms are used instead, each one correctly rounded sigmoid:
+    ``t = 1``: ``-sigmoid(-z)``; ``t = 0``: ``sigmoid(z)``; soft labels keep
+    ``sigmoid(z) - t``.
     """
 
     name = "bce-logits"
@@ -162,17 +218,29 @@ class BCEWithLogits(_Reduced):
         return out
 
     def term_grad(self, y: FloatArray, t: FloatArray) -> FloatArray:
-        out: FloatArray = sigmoid(y) - t
+        one, zero = y.dtype.type(1), y.dtype.type(0)
+        s = sigmoid(y)
+        out: FloatArray = np.where(t == one, -sigmoid(-y), np.where(t == zero, s, s - t))
+        return out
+
+    def _term_rounding(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> tuple[Bound, Bound]:
+        s = 1.0 / (1.0 + np.exp(-y))
+        terms = 3.0 * (np.maximum(y, 0.0) + np.abs(y * t) + np.log1p(np.exp(-np.abs(y))))
+        return terms, 4.0 * (s + np.abs(t))
+
+    def _term_curvature(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> Bound:
+        s = 1.0 / (1.0 + np.exp(-y))
+        out: Bound = s * (1.0 - s)
         return out
 
     def link(self, y: FloatArray) -> FloatArray:
         return sigmoid(y)
 
 
-LOSSES: dict[str, type[_Reduced]] = {"mse": MSE, "bce": BCE, "bce-logits": BCEWithLogits}
+LOSSES: dict[LossName, type[_Reduced]] = {"mse": MSE, "bce": BCE, "bce-logits": BCEWithLogits}
 
 
-def make_loss(name: str, reduction: str = "mean", delta: float = 1e-7) -> Loss:
+def make_loss(name: LossName, reduction: Reduction = "mean", delta: float = 1e-7) -> Loss:
     """Build a loss by name: ``mse``, ``bce`` (with ``delta``) or ``bce-logits``."""
     if name == "bce":
         return BCE(reduction, delta)

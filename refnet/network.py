@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .init import draw_layer
-from .kernels import Kernel
-from .layers import ACTIVATIONS, Layer, Linear
-from .losses import Loss, make_loss
+from .init import InitName, draw_layer
+from .kernels import Kernel, KernelName
+from .layers import ACTIVATIONS, ActivationName, Layer, Linear, Sigmoid, SigmoidFormula
+from .losses import Loss, LossName, Reduction, make_loss
 from .observe import Observer, Site
 from .validation import check_int
 from .precision import DTypeLike, FloatArray, Precision, precision
@@ -103,10 +103,6 @@ class Network:
     def out_features(self) -> int:
         return self.linears[-1].out_features
 
-    @property
-    def dtype(self) -> np.dtype[np.floating[npt.NBitBase]]:
-        return self.precision.dtype  # type: ignore[return-value]
-
     # -- parameters ----------------------------------------------------------
     def named_params(self) -> dict[str, FloatArray]:
         """Parameters by ``layer.param`` name, in network order (no copies)."""
@@ -190,12 +186,23 @@ class Network:
         with np.errstate(all="ignore"):
             return self.loss.link(self.forward(self.as_input(x)))
 
-    def loss_grad(self, y: FloatArray, t: FloatArray, *, summed: bool = False) -> tuple[FloatArray, FloatArray]:
-        """Elementwise loss terms and ``dL/dy`` (of the sum if ``summed``)."""
+    def loss_grad(self, y: FloatArray, t: FloatArray, *, reduction: Reduction | None = None,
+                  halve: bool = False) -> tuple[FloatArray, FloatArray]:
+        """Elementwise loss terms and ``dL/dy``.
+
+        ``reduction`` overrides the loss's own (``sum``: the gradient of the
+        summed terms; ``mean``: divided by the batch's ``N x out`` terms);
+        ``halve`` multiplies the gradient by 1/2, exactly (a reading's
+        ``(y-t)`` MSE derivative).
+        """
         terms = self.loss.terms(y, t)
         if self.observer is not None:  # before the gradient: flags are attributed per operation
             self.observer.observe(self._loss_terms, terms, (y, t))
-        grad = self.loss.term_grad(y, t) if summed else self.loss.grad(y, t)
+        grad = self.loss.term_grad(y, t)
+        if halve:
+            grad = grad * grad.dtype.type(0.5)
+        if (reduction or self.loss.reduction) == "mean":
+            grad = grad / grad.dtype.type(y.shape[-2] * y.shape[-1])
         if self.observer is not None:
             self.observer.observe(self._loss_grad, grad, (y, t))
         return terms, grad
@@ -244,12 +251,19 @@ def mean_terms(terms: FloatArray) -> FloatArray:
     return out
 
 
-def _generators(seed: SeedLike) -> list[np.random.Generator]:
+def _generator(seed: object, name: str) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
-        return [seed]
-    if isinstance(seed, (int, np.integer)):
-        return [np.random.default_rng(int(seed))]
-    gens = [s if isinstance(s, np.random.Generator) else np.random.default_rng(int(s)) for s in seed]
+        return seed
+    return np.random.default_rng(check_int(name, seed, 0))
+
+
+def _generators(seed: SeedLike) -> list[np.random.Generator]:
+    """One generator per member; a string or any other non-sequence is refused by name."""
+    if isinstance(seed, (np.random.Generator, int, np.integer)) or isinstance(seed, (bool, np.bool_)):
+        return [_generator(seed, "seed")]
+    if isinstance(seed, (str, bytes)) or not isinstance(seed, Sequence):
+        raise TypeError(f"seed: expected an integer >= 0, a Generator, or a sequence of them, got {seed!r}")
+    gens = [_generator(s, f"seed[{i}]") for i, s in enumerate(seed)]
     if not gens:
         raise ValueError("seed: an empty sequence gives no members")
     return gens
@@ -260,15 +274,16 @@ def mlp(
     hidden: Sequence[int] = (4, 4),
     outputs: int = 1,
     *,
-    activation: str = "sigmoid",
-    output_activation: str = "sigmoid",
-    loss: str | Loss = "mse",
+    activation: ActivationName = "sigmoid",
+    output_activation: ActivationName = "sigmoid",
+    loss: LossName | Loss = "mse",
     bias: Sequence[bool] | None = None,
-    init: str = "normal",
+    init: InitName = "normal",
     dtype: DTypeLike = "float64",
     seed: SeedLike = 0,
-    kernel: str | Kernel = "blas",
+    kernel: KernelName | Kernel = "blas",
     bce_delta: float = 1e-7,
+    sigmoid: SigmoidFormula = "stable",
     observer: Observer | None = None,
 ) -> Network:
     """Build the lab's perceptron (defaults: 2-4-4-1, sigmoid, MSE, float64).
@@ -279,9 +294,14 @@ def mlp(
     ``seed`` gives one member per seed or generator; each member's weights
     are drawn from its own generator, so member ``k`` of an ensemble equals
     the network built alone from ``seed[k]``. With ``loss="bce-logits"`` the
-    output sigmoid is fused into the loss.
+    output sigmoid is fused into the loss. ``sigmoid`` picks the formula of
+    every Sigmoid layer (``naive``: the lab's ``1 / (1 + exp(-x))``).
     """
     prec = precision(dtype)
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise TypeError(f"hidden: expected a sequence of layer widths such as (4, 4), got {hidden!r}")
+    if sigmoid not in ("stable", "naive"):
+        raise ValueError(f"sigmoid: expected 'stable' or 'naive', got {sigmoid!r}")
     for name, value in (("inputs", inputs), ("outputs", outputs), *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
         check_int(name, value, 1)
     for name, act in (("activation", activation), ("output_activation", output_activation)):
@@ -306,6 +326,8 @@ def mlp(
         act = output_activation if last else activation
         if last and loss_obj.name == "bce-logits":
             continue
-        if act not in ("none", "identity") or last:
+        if act == "sigmoid":
+            layers.append(Sigmoid(f"sigmoid_{i + 1}", sigmoid))
+        elif act not in ("none", "identity") or last:
             layers.append(ACTIVATIONS[act](f"{act}_{i + 1}"))
     return Network(layers, loss_obj, prec, observer)

@@ -2,7 +2,7 @@
 
 The network and the training loop describe each array they make with a
 :class:`Site` (phase, layer, operation, role) and hand it to an optional
-:class:`Observer`. The overflow guard (:mod:`refnet.numerics`) is one; a
+:class:`Observer`. The overflow guard (:mod:`refnet.guard`) is one; a
 test probe recording dtypes is another. Sites are built once per network,
 so observing costs nothing when no observer is set.
 """

@@ -1,21 +1,40 @@
-"""The one place where parameters change: gradient descent with optional momentum."""
+"""Gradient descent with optional momentum: parameters and gradients in, new parameters out.
+
+The optimizer knows no model. It is given an array and its gradient under a
+key and hands back the updated array (a new one: nothing it is given is
+written into); :func:`refnet.train.train` puts the result in place. Its only
+state is the momentum velocity per key, which lives as long as the optimizer:
+pass the same :class:`SGD` to several ``train`` calls to carry it over.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .network import Network
-from .precision import FloatArray
+from .precision import FloatArray, FloatDType
 
-__all__ = ["SGD", "check_lr"]
+__all__ = ["SGD", "check_lr", "check_momentum"]
+
+
+def _is_number_array(value: object) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (TypeError, ValueError):
+        return False
+    return kind in "iuf"
 
 
 def check_lr(lr: npt.ArrayLike, members: int) -> npt.NDArray[np.float64]:
-    """Validate a learning rate: a positive finite scalar or one per member."""
-    arr = np.asarray(lr, dtype=np.float64) if np.asarray(lr).dtype.kind in "biuf" else None
-    if arr is None:
+    """Validate a learning rate: a positive finite scalar or one per member (float64)."""
+    if not _is_number_array(lr):
         raise TypeError(f"lr: expected a number or an array of numbers, got {lr!r}")
+    arr = np.asarray(lr, dtype=np.float64)
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != members):
         raise ValueError(f"lr: expected a scalar or shape ({members},), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
@@ -23,39 +42,71 @@ def check_lr(lr: npt.ArrayLike, members: int) -> npt.NDArray[np.float64]:
     return arr
 
 
+def check_momentum(momentum: object) -> float:
+    """Validate a momentum coefficient: a real number in [0, 1)."""
+    if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, (int, float, np.integer, np.floating)):
+        raise TypeError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+    value = float(momentum)
+    if not np.isfinite(value) or not 0.0 <= value < 1.0:
+        raise ValueError(f"momentum: expected a value in [0, 1), got {momentum!r}")
+    return value
+
+
 class SGD:
     """``p <- p - lr * g``, or with momentum ``s <- lr g + mu s; p <- p - s``.
 
-    ``lr`` is rounded once to the network's precision; an array gives each
-    member its own rate (shape ``(K,)``). With ``momentum == 0`` the update is
-    exactly ``p - lr * g`` (the lab's ``w -= lr * dw``, bit for bit).
+    ``lr`` is a scalar or one rate per member (shape ``(K,)``), rounded once to
+    the dtype of the parameters it updates; :meth:`check` confirms, before
+    training starts, that the rounded rate is a positive normal number there
+    (``1e-50`` is 0 in float32, ``1e300`` is inf). With ``momentum == 0`` the
+    update is exactly ``p - lr * g`` (the lab's ``w -= lr * dw``, bit for bit).
+    The first momentum step is ``s = lr g`` (no velocity yet).
     """
 
-    def __init__(self, net: Network, lr: npt.ArrayLike, momentum: float = 0.0) -> None:
-        rates = check_lr(lr, net.members)
-        if not np.isfinite(momentum) or not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum: expected a value in [0, 1), got {momentum!r}")
-        self.net = net
-        dtype = net.precision.dtype
-        self.lr: FloatArray = np.asarray(rates, dtype=dtype)
-        if rates.ndim == 1:
-            self.lr = self.lr.reshape(-1, 1, 1)
-        self.momentum = net.precision.scalar(momentum)
-        self._with_momentum = bool(momentum)
-        self._velocity: dict[tuple[int, str], FloatArray] = {}
+    def __init__(self, lr: npt.ArrayLike, momentum: float = 0.0) -> None:
+        rates = check_lr(lr, int(np.size(lr)))
+        self.rates: npt.NDArray[np.float64] = rates
+        self.momentum = check_momentum(momentum)
+        self._lr: dict[np.dtype[Any], tuple[FloatArray, np.floating[Any]]] = {}
+        self._velocity: dict[Hashable, FloatArray] = {}
 
-    def update(self, index: int, grads: dict[str, FloatArray]) -> None:
-        """Apply ``grads`` to layer ``index`` (each parameter replaced, not mutated)."""
-        params = self.net.layers[index].params
-        observed = self.net.observer is not None
-        for name, g in grads.items():
-            old = params[name]
-            step: FloatArray = self.lr * g
-            if self._with_momentum:
-                v = self._velocity.get((index, name))
-                step = step if v is None else step + self.momentum * v
-                self._velocity[(index, name)] = step
-            new: FloatArray = old - step
-            params[name] = new
-            if observed:
-                self.net.observe_update(index, name, new, (old, g))
+    @property
+    def members(self) -> int | None:
+        """Members the rates are for (``None``: one rate for all)."""
+        return None if self.rates.ndim == 0 else int(self.rates.shape[0])
+
+    def check(self, dtype: FloatDType, members: int) -> None:
+        """Refuse (``ValueError`` naming ``lr``) rates that do not fit ``members`` or ``dtype``."""
+        if self.rates.ndim == 1 and self.rates.shape[0] != members:
+            raise ValueError(f"lr: expected a scalar or shape ({members},), got shape {self.rates.shape}")
+        rounded = self._rates(dtype)[0]
+        tiny = np.finfo(dtype).tiny
+        if not np.all(np.isfinite(rounded)) or np.any(rounded < tiny):
+            raise ValueError(f"lr: {self.rates.tolist()} rounds to {np.asarray(rounded).ravel().tolist()} in "
+                             f"{dtype}; expected a positive normal number there (>= {tiny}, finite)")
+
+    def _rates(self, dtype: np.dtype[Any]) -> tuple[FloatArray, np.floating[Any]]:
+        cached = self._lr.get(dtype)
+        if cached is None:
+            with np.errstate(over="ignore", under="ignore"):
+                lr = np.asarray(self.rates, dtype=dtype)
+            if lr.ndim == 1:
+                lr = lr.reshape(-1, 1, 1)
+            cached = (lr, dtype.type(self.momentum))
+            self._lr[dtype] = cached
+        return cached
+
+    def update(self, key: Hashable, param: FloatArray, grad: FloatArray) -> FloatArray:
+        """The updated ``param`` (a new array); ``key`` names its momentum velocity."""
+        lr, mu = self._rates(param.dtype)
+        step: FloatArray = lr * grad
+        if self.momentum:
+            v = self._velocity.get(key)
+            step = step if v is None else step + mu * v
+            self._velocity[key] = step
+        new: FloatArray = param - step
+        return new
+
+    def reset(self) -> None:
+        """Forget the momentum velocity."""
+        self._velocity.clear()

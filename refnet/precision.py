@@ -9,12 +9,12 @@ and silently promotes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, Union
+from typing import Any, Final, Literal, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["F", "FloatArray", "FloatDType", "Precision", "DTypeLike", "precision", "SUPPORTED"]
+__all__ = ["F", "FloatArray", "FloatDType", "Precision", "DTypeLike", "DTypeName", "precision", "SUPPORTED"]
 
 F = TypeVar("F", np.float32, np.float64, np.longdouble)
 """The float types a network may be built for."""
@@ -27,9 +27,12 @@ ufuncs, so a static type cannot carry it)."""
 FloatDType = Union[np.dtype[np.float32], np.dtype[np.float64], np.dtype[np.longdouble]]
 """The dtype of a supported float type."""
 
-DTypeLike = Union[str, type, FloatDType, "Precision"]
+DTypeName = Literal["float32", "float64", "longdouble"]
+"""Canonical dtype names (``single``, ``double``, ``f4``, ``f8`` are accepted at run time too)."""
 
-SUPPORTED: Final[dict[str, FloatDType]] = {
+DTypeLike = Union[DTypeName, type, FloatDType, "Precision"]
+
+SUPPORTED: Final[dict[DTypeName, FloatDType]] = {
     "float32": np.float32(0).dtype,
     "float64": np.float64(0).dtype,
     "longdouble": np.longdouble(0).dtype,
@@ -45,7 +48,7 @@ class Precision:
     dtype: FloatDType
 
     @property
-    def name(self) -> str:
+    def name(self) -> DTypeName:
         """Canonical name: ``float32``, ``float64`` or ``longdouble``."""
         for key, value in SUPPORTED.items():
             if value == self.dtype:

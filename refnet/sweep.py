@@ -33,15 +33,19 @@ from typing import TextIO
 import numpy as np
 import numpy.typing as npt
 
-from .kernels import KERNELS
+from .init import InitName
+from .kernels import KERNELS, KernelName
+from .layers import ActivationName
+from .losses import LossName
 from .network import Network, mlp
-from .numerics import nonfinite_members
+from .events import nonfinite_members
 from .optim import check_lr
 from .outcomes import Criteria, LossTracker, Readout, judge_summary
-from .precision import FloatArray, precision
+from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
 from .reproducible import kernel_fingerprint
-from .train import CONVENTIONS, prepare_data, train
+from .conventions import ConventionLike, resolve
+from .train import prepare_data, train
 from .validation import check_int
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
@@ -60,9 +64,9 @@ class Member:
 
     seed: int
     lr: float
-    dtype: str = "float64"
-    convention: str = "default"
-    kernel: str = "blas"
+    dtype: DTypeName = "float64"
+    convention: ConventionLike = "default"
+    kernel: KernelName = "blas"
 
     def check(self, name: str = "member") -> Member:
         """Validate every field (errors name the member); returns ``self``."""
@@ -74,8 +78,10 @@ class Member:
             raise type(exc)(f"{name}.{exc}") from None
         if np.ndim(self.lr) != 0:
             raise TypeError(f"{name}.lr: expected one number, got {self.lr!r}")
-        if self.convention not in CONVENTIONS:
-            raise ValueError(f"{name}.convention: expected one of {CONVENTIONS}, got {self.convention!r}")
+        try:
+            resolve(self.convention)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}.{exc}") from None
         if self.kernel not in KERNELS:
             raise ValueError(f"{name}.kernel: expected one of {tuple(KERNELS)}, got {self.kernel!r}")
         return self
@@ -83,7 +89,7 @@ class Member:
     @property
     def group(self) -> tuple[str, str, str]:
         """Members that can share an ensemble have the same group."""
-        return (str(precision(self.dtype)), self.convention, self.kernel)
+        return (str(precision(self.dtype)), str(self.convention), self.kernel)
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,11 @@ class Setup:
     y: npt.NDArray[np.float64]
     epochs: int
     hidden: tuple[int, ...] = (4, 4)
-    activation: str = "sigmoid"
-    output_activation: str = "sigmoid"
-    loss: str = "mse"
+    activation: ActivationName = "sigmoid"
+    output_activation: ActivationName = "sigmoid"
+    loss: LossName = "mse"
     bias: tuple[bool, ...] | None = None
-    init: str = "normal"
+    init: InitName = "normal"
     bce_delta: float = 1e-7
     batch_size: int | None = None
     momentum: float = 0.0
@@ -117,14 +123,14 @@ class Setup:
     def outputs(self) -> int:
         return 1 if np.ndim(self.y) == 1 else int(np.shape(self.y)[-1])
 
-    def build(self, seeds: Sequence[int], dtype: str = "float64", kernel: str = "blas") -> Network:
+    def build(self, seeds: Sequence[int], dtype: DTypeName = "float64", kernel: KernelName = "blas") -> Network:
         """The ensemble of ``seeds`` (one member per seed); one seed gives the network alone."""
         return mlp(self.inputs, self.hidden, self.outputs, activation=self.activation,
                    output_activation=self.output_activation, loss=self.loss, bias=self.bias,
                    init=self.init, dtype=dtype, seed=list(seeds), kernel=kernel,
                    bce_delta=self.bce_delta)
 
-    def bytes_per_member(self, dtype: str = "float64") -> int:
+    def bytes_per_member(self, dtype: DTypeName = "float64") -> int:
         """One member's activations on a batch plus its parameters, in bytes.
 
         A step touches a few arrays of this size per member (activations,
@@ -286,7 +292,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_chunk_size(setup: Setup, dtype: str = "float64") -> int:
+def default_chunk_size(setup: Setup, dtype: DTypeName = "float64") -> int:
     """Members per chunk so that a chunk's working set stays near :data:`CACHE_BYTES`."""
     per = setup.bytes_per_member(dtype)
     size = max(1, CACHE_BYTES // per)
@@ -442,8 +448,8 @@ def sweep(
                            quiet=quiet, stream=stream))
 
 
-def grid(seeds: Iterable[int], lrs: Iterable[float], *, dtype: str = "float64",
-         convention: str = "default", kernel: str = "blas") -> list[Member]:
+def grid(seeds: Iterable[int], lrs: Iterable[float], *, dtype: DTypeName = "float64",
+         convention: ConventionLike = "default", kernel: KernelName = "blas") -> list[Member]:
     """Every (seed, lr) pair as a :class:`Member`, seeds outermost."""
     lr_list = [float(r) for r in lrs]
     return [Member(int(s), r, dtype, convention, kernel) for s in seeds for r in lr_list]

@@ -1,54 +1,62 @@
-"""Gradient-descent training under two arithmetic conventions.
+"""Gradient-descent training under a named convention or a reading of the lab.
 
-``default``: mean-reduced loss; all gradients are computed from the current
-parameters, then every parameter is updated once.
-
-``lab``: the lab's order of operations, on purpose. Parameter gradients are
-those of the *summed* loss (no ``1/N``), and each layer is updated inside the
-backward pass before the gradient is sent on, so the layer below receives
-``dy @ W_new^T``, a gradient through the already-updated weights.
+See :mod:`refnet.conventions`: ``default`` computes every gradient of the
+mean loss from the current parameters, then updates each parameter once; a
+:class:`~refnet.conventions.Reading` (``lab``, ``lab-sum``, ...) follows the
+lab's order, each layer updated inside the backward pass before the gradient
+is sent on, with the reading's reduction, MSE derivative, reported log base and
+batching.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from .conventions import CONVENTIONS, Convention, ConventionLike, Reading, resolve
+from .events import NonFiniteInputError, input_event
+from .guard import Guard, Mode, as_guard
 from .metrics import accuracy
 from .network import Network, mean_terms
-from .numerics import Guard, NonFiniteInputError, as_guard, input_event
-from .optim import SGD
+from .optim import SGD, check_momentum
 from .precision import FloatArray
 from .progress import Progress
 from .validation import check_int
 
-__all__ = ["Convention", "History", "train", "step", "prepare_data", "check_epochs", "batch_slices"]
+__all__ = ["Convention", "CONVENTIONS", "History", "train", "step", "prepare_data", "check_epochs",
+           "batch_slices", "HISTORY_BYTES"]
 
-Convention = Literal["default", "lab"]
-CONVENTIONS: tuple[Convention, ...] = ("default", "lab")
+HISTORY_BYTES = 4 * 1024**3
+"""Largest loss history :func:`train` allocates (``epochs x members x itemsize``)."""
 
 
 @dataclass
 class History:
-    """What a run produced: loss per epoch and member, final accuracy."""
+    """What a run produced: loss per epoch and member, final accuracy.
+
+    For a single network (one member) :attr:`final` and :attr:`acc` are plain
+    floats; :attr:`final_loss` and :attr:`accuracy` keep the member axis.
+    """
 
     loss: FloatArray
-    """``(epochs, K)`` mean loss of each epoch's forward passes, in the network's precision."""
+    """``(epochs, K)`` mean loss of each epoch's forward passes, in the network's precision
+    (in the reading's reported units: a base-2 BCE reading reports bits)."""
     accuracy: npt.NDArray[np.float64]
     """``(K,)`` final accuracy in percent (see :func:`refnet.metrics.accuracy`)."""
     convention: str
+    """``default``, or the label of the reading used."""
     seconds: float
-    epochs_run: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def final_loss(self) -> FloatArray:
-        """``(K,)`` loss of the last epoch."""
+        """``(K,)`` loss of the last epoch (``ValueError`` when no epoch was run)."""
+        if not self.loss.shape[0]:
+            raise ValueError("final_loss: no epoch was run (epochs=0), so there is no loss")
         out: FloatArray = self.loss[-1]
         return out
 
@@ -61,6 +69,8 @@ def check_epochs(epochs: int) -> int:
 def prepare_data(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Check and convert training data once: ``x (N, in)``, ``y (N, out)`` labels in [0, 1]."""
     xa = net.as_input(x, "x")
+    if xa.shape[1] == 0:
+        raise ValueError("x: no rows; training needs at least one data point")
     bad_x = input_event(xa, "x")
     if bad_x is not None:  # a ValueError naming x that carries the guard's ``input`` event
         raise NonFiniteInputError(bad_x)
@@ -81,23 +91,50 @@ def prepare_data(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Floa
     return xa, ya
 
 
-def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, convention: Convention) -> FloatArray:
-    """One gradient-descent step on a batch; returns the mean loss per member before it."""
-    if convention == "lab":
-        y = net.forward(x)
-        terms, dy = net.loss_grad(y, t, summed=True)
-        for i in range(len(net.layers) - 1, -1, -1):
-            grads = net.param_grads(i, dy)
+def _apply(net: Network, opt: SGD, index: int, grads: dict[str, FloatArray]) -> None:
+    """Put the optimizer's update of each parameter of layer ``index`` in place."""
+    params = net.layers[index].params
+    for name, g in grads.items():
+        old = params[name]
+        new = opt.update((index, name), old, g)
+        params[name] = new
+        net.observe_update(index, name, new, (old, g))
+
+
+def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, reading: Reading | None) -> FloatArray:
+    """One gradient-descent step on a batch; returns the mean loss per member before it.
+
+    ``reading`` ``None`` is the default convention. A reading's loss is reported
+    in its units (see :class:`~refnet.conventions.Reading`).
+    """
+    if reading is None:
+        loss, all_grads = net.gradients(x, t)
+        for i, grads in enumerate(all_grads):
             if grads:
-                opt.update(i, grads)
-            if i > 0:
-                dy = net.input_grad(i, dy)
-        return mean_terms(terms)
-    loss, all_grads = net.gradients(x, t)
-    for i, grads in enumerate(all_grads):
+                _apply(net, opt, i, grads)
+        return loss
+    y = net.forward(x)
+    half = reading.mse_derivative == "(y-t)" and net.loss.name == "mse"
+    terms, dy = net.loss_grad(y, t, reduction=reading.gradient, halve=half)
+    for i in range(len(net.layers) - 1, -1, -1):
+        grads = net.param_grads(i, dy)
         if grads:
-            opt.update(i, grads)
+            _apply(net, opt, i, grads)
+        if i > 0:
+            dy = net.input_grad(i, dy)
+    loss = mean_terms(terms)
+    if reading.log_base == "2" and net.loss.name in ("bce", "bce-logits"):
+        loss = loss * loss.dtype.type(1 / math.log(2))
     return loss
+
+
+def _check_reading(net: Network, reading: Reading) -> None:
+    for layer in net.layers:
+        formula = getattr(layer, "formula", None)
+        if formula is not None and formula != reading.sigmoid:
+            raise ValueError(
+                f"convention: {reading.label} computes the sigmoid the {reading.sigmoid} way, but "
+                f"{layer.name} is {formula}; build the network with mlp(..., sigmoid={reading.sigmoid!r})")
 
 
 def batch_slices(n: int, batch_size: int | None) -> list[slice]:
@@ -113,33 +150,58 @@ def train(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     *,
-    lr: float | Sequence[float] | npt.NDArray[np.float64],
+    lr: float | Sequence[float] | npt.NDArray[np.float64] | None = None,
     epochs: int,
     batch_size: int | None = None,
-    convention: str = "default",
+    convention: ConventionLike = "default",
     momentum: float = 0.0,
+    optimizer: SGD | None = None,
     quiet: bool = True,
     label: str = "train",
-    guard: str | Guard | None = "off",
+    guard: Mode | Guard | None = "off",
 ) -> History:
     """Train ``net`` in place by gradient descent; return the loss history.
 
+    Give either ``lr`` (and ``momentum``) or an ``optimizer``: an :class:`SGD`
+    passed to several calls keeps its momentum velocity between them.
+    ``convention`` is ``default``, a named reading of the lab (``lab``,
+    ``lab-sum``), a reading's label, or a :class:`~refnet.conventions.Reading`.
     Mini-batches are consecutive slices of the data in the given order
-    (``batch_size=None`` is full batch). The epoch loss is the mean of the
-    batch losses weighted by batch size, each computed before its update.
-    Everything is validated before the first parameter changes. Floating
-    point flags are silenced inside the loop: detecting non-finite values is
-    the observer's job (see :mod:`refnet.numerics`), by value.
+    (``batch_size=None``: the reading's batching, full batch by default). The
+    epoch loss is the mean of the batch losses weighted by batch size, each
+    computed before its update. Everything is validated before the first
+    parameter changes. Floating point flags are silenced inside the loop:
+    detecting non-finite values is the guard's job (see :mod:`refnet.guard`),
+    by value.
 
     ``guard`` is a mode (``"off"`` by default, ``"raise"``, ``"warn"``,
-    ``"record"``) or a :class:`refnet.numerics.Guard`; non-finite training
-    data raises :class:`refnet.numerics.NonFiniteInputError` (a ``ValueError``
+    ``"record"``) or a :class:`refnet.guard.Guard`; non-finite training
+    data raises :class:`refnet.events.NonFiniteInputError` (a ``ValueError``
     carrying the ``input`` event) whatever the mode.
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention: expected one of {CONVENTIONS}, got {convention!r}")
-    conv: Convention = "lab" if convention == "lab" else "default"
+    reading = resolve(convention)
+    if reading is not None:
+        _check_reading(net, reading)
+        if batch_size is None:
+            batch_size = reading.batch_size
     n_epochs = check_epochs(epochs)
+    if optimizer is None:
+        if lr is None:
+            raise TypeError("lr: give a learning rate (or an optimizer)")
+        opt = SGD(lr, check_momentum(momentum))
+    else:
+        if not isinstance(optimizer, SGD):
+            raise TypeError(f"optimizer: expected an SGD, got {type(optimizer).__name__}")
+        if lr is not None or momentum:
+            raise ValueError("optimizer: give either an optimizer or lr/momentum, not both")
+        opt = optimizer
+    dtype = net.precision.dtype
+    opt.check(dtype, net.members)
+    need = n_epochs * net.members * dtype.itemsize
+    if need > HISTORY_BYTES:
+        raise ValueError(f"epochs: {n_epochs} epochs x {net.members} members need {need / 1024**3:.1f} GiB "
+                         f"of loss history (limit {HISTORY_BYTES / 1024**3:.0f} GiB); train in several calls "
+                         "with one optimizer, or use refnet.sweep with keep_every")
     watch = as_guard(net, guard)
     try:
         xa, ya = prepare_data(net, x, y)
@@ -148,8 +210,6 @@ def train(
         raise
     n = xa.shape[1]
     batches = batch_slices(n, batch_size)
-    opt = SGD(net, lr, momentum)
-    dtype = net.precision.dtype
     weights = [net.precision.scalar((b.stop - b.start) / n) for b in batches]
     history = np.empty((n_epochs, net.members), dtype=dtype)
     progress = Progress(n_epochs, label, quiet=quiet)
@@ -160,17 +220,18 @@ def train(
             if len(batches) == 1:
                 if obs is not None:
                     obs.at(epoch, epoch, batches[0])
-                history[epoch] = step(net, opt, xa, ya, conv)
+                history[epoch] = step(net, opt, xa, ya, reading)
             else:
                 total = np.zeros(net.members, dtype=dtype)
                 for j, (b, w) in enumerate(zip(batches, weights)):
                     if obs is not None:
                         obs.at(epoch, epoch * len(batches) + j, b)
-                    total = total + w * step(net, opt, xa[:, b], ya[:, b], conv)
+                    total = total + w * step(net, opt, xa[:, b], ya[:, b], reading)
                 history[epoch] = total
             if not quiet and epoch % 1000 == 0:
                 progress.update(epoch + 1, f"loss {float(history[epoch].mean()):.6g}")
         watch.check()  # the last step, before the evaluation pass
         acc = accuracy(net.loss.link(net.forward(xa)), ya[0] if ya.shape[0] == 1 else ya)
     progress.update(n_epochs)
-    return History(history, acc, conv, time.perf_counter() - start, n_epochs)
+    return History(history, acc, "default" if reading is None else reading.label,
+                   time.perf_counter() - start)

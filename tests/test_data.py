@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from refnet import accuracy, classify, linear, xor_easy
+from refnet.data import linear, xor_easy
+from refnet.metrics import accuracy, classify
 
 
 def test_xor_easy_has_21_points_with_the_lab_layout() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from refnet import load, mlp, save
 from refnet.observe import Site
+from refnet.conventions import resolve
 from refnet.optim import SGD
 from refnet.precision import FloatArray, precision
 from refnet.train import prepare_data, step
@@ -51,20 +52,22 @@ def test_tiny_network_by_hand() -> None:
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
 @pytest.mark.parametrize("activation,loss", [("sigmoid", "mse"), ("relu", "bce"), ("tanh", "bce-logits")])
-@pytest.mark.parametrize("convention", ["default", "lab"])
+@pytest.mark.parametrize("convention", ["default", "lab", "lab-sum"])
 def test_every_array_keeps_the_network_dtype(dtype: str, activation: str, loss: str, convention: str) -> None:
     probe = DTypeProbe()
-    net = mlp(activation=activation, loss=loss, dtype=dtype, seed=[1, 2], observer=probe)
+    reading = resolve(convention)
+    net = mlp(activation=activation, loss=loss, dtype=dtype, seed=[1, 2], observer=probe,
+              sigmoid=reading.sigmoid if reading else "stable")
     x, t = prepare_data(net, np.random.default_rng(0).uniform(size=(5, 2)), [[0], [1], [1], [0], [1]])
     assert x.dtype == t.dtype == precision(dtype).dtype
-    opt = SGD(net, 0.1)
-    loss_value = step(net, opt, x, t, "lab" if convention == "lab" else "default")
+    opt = SGD(0.1)
+    loss_value = step(net, opt, x, t, reading)
     assert loss_value.dtype == precision(dtype).dtype
     phases = {p for p, _, _ in probe.seen}
     assert phases == {"forward", "loss", "backward", "update"}
     assert all(d == precision(dtype).dtype for _, _, d in probe.seen), probe.seen
     assert all(p.dtype == precision(dtype).dtype for p in net.named_params().values())
-    assert opt.lr.dtype == precision(dtype).dtype
+    assert opt._rates(precision(dtype).dtype)[0].dtype == precision(dtype).dtype
 
 
 def test_params_by_name_and_flat_round_trip() -> None:

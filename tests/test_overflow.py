@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refnet import mlp, train, xor_easy
+from refnet import mlp, train
+from refnet.data import xor_easy
 from verify import overflow
 from verify.hessian import curvature_along, hessian, point_hessians
 from verify.overflow_grid import GridSpec, boundaries, first_nonfinite, lab_linear, run_grid, sharpness

@@ -8,7 +8,9 @@ import io
 import numpy as np
 import pytest
 
-from refnet import linear, mlp, sigmoid, train, xor_easy
+from refnet import mlp, train
+from refnet.data import linear, xor_easy
+from refnet.layers import sigmoid
 from refnet.progress import Progress
 from refnet.train import prepare_data
 
@@ -42,7 +44,7 @@ def test_documented_xor_run_reaches_100_percent() -> None:
     assert h.final_loss[0] < 1e-3
 
 
-@pytest.mark.parametrize("convention,lr", [("default", 1.0), ("lab", 0.1)])
+@pytest.mark.parametrize("convention,lr", [("default", 1.0), ("lab-sum", 0.1)])
 def test_documented_linear_runs_reach_100_percent(convention: str, lr: float) -> None:
     x, y = linear(100, np.random.default_rng(0))
     net = mlp(seed=[0, 1, 2])
@@ -89,7 +91,7 @@ def test_lab_convention_matches_a_plain_rederivation_bit_for_bit() -> None:
     x, y = xor_easy()
     net = mlp(seed=4)
     ref_losses, ref_params = _lab_rederivation(net.get_params(), x, y, 0.1, 200)
-    h = train(net, x, y, lr=0.1, epochs=200, convention="lab")
+    h = train(net, x, y, lr=0.1, epochs=200, convention="lab-sum")
     assert h.loss[:, 0].tolist() == ref_losses
     for name, value in net.get_params().items():
         assert np.array_equal(value[0], ref_params[name]), name
@@ -113,7 +115,7 @@ def test_lab_convention_is_not_a_rescaled_learning_rate() -> None:
     # update-inside-backward order makes the runs differ by far more than rounding.
     x, y = xor_easy()
     lab, default = mlp(seed=6), mlp(seed=6)
-    h_lab = train(lab, x, y, lr=0.1, epochs=50, convention="lab")
+    h_lab = train(lab, x, y, lr=0.1, epochs=50, convention="lab-sum")
     h_def = train(default, x, y, lr=0.1 * x.shape[0], epochs=50)
     assert np.max(np.abs(h_lab.loss - h_def.loss)) > 1e-6
 
@@ -136,8 +138,8 @@ def test_minibatch_epoch_loss_is_the_weighted_mean_of_batch_losses() -> None:
     xa, ya = prepare_data(ref, x, y)
     from refnet.optim import SGD
     from refnet.train import step
-    opt = SGD(ref, 0.1)
-    parts = [step(ref, opt, xa[:, s], ya[:, s], "default")[0] for s in (slice(0, 8), slice(8, 16), slice(16, 21))]
+    opt = SGD(0.1)
+    parts = [step(ref, opt, xa[:, s], ya[:, s], None)[0] for s in (slice(0, 8), slice(8, 16), slice(16, 21))]
     expected = 8 / 21 * parts[0] + 8 / 21 * parts[1] + 5 / 21 * parts[2]
     assert h.loss[0, 0] == pytest.approx(expected, rel=1e-15)
     assert np.array_equal(net.get_flat(), ref.get_flat())
@@ -177,10 +179,10 @@ def test_bad_input_is_named_and_nothing_changes(kwargs: dict[str, object], exc: 
 def test_per_member_learning_rates_equal_separate_runs() -> None:
     x, y = xor_easy()
     ens = mlp(activation="relu", loss="bce", seed=[3, 3, 9])
-    h = train(ens, x, y, lr=np.array([0.01, 0.02, 0.01]), epochs=200, convention="lab")
+    h = train(ens, x, y, lr=np.array([0.01, 0.02, 0.01]), epochs=200, convention="lab-sum")
     for k, (s, lr) in enumerate([(3, 0.01), (3, 0.02), (9, 0.01)]):
         alone = mlp(activation="relu", loss="bce", seed=s)
-        ha = train(alone, x, y, lr=lr, epochs=200, convention="lab")
+        ha = train(alone, x, y, lr=lr, epochs=200, convention="lab-sum")
         assert np.array_equal(h.loss[:, k], ha.loss[:, 0])
         assert np.array_equal(ens.get_flat()[k], alone.get_flat()[0])
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from refnet import linear, mlp, train, xor_easy
+from refnet import mlp, train
+from refnet.data import linear, xor_easy
 
 __all__ = ["main", "first_below"]
 

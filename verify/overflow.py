@@ -36,7 +36,8 @@ import numpy as np
 import refnet
 from refnet.data import xor_easy
 from refnet.network import mlp
-from refnet.numerics import Guard, NumericalError
+from refnet.events import NumericalError
+from refnet.guard import Guard
 from refnet.outcomes import judge
 from refnet.train import Convention, prepare_data, train
 

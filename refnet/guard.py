@@ -30,6 +30,8 @@ square would overflow), before anything is non-finite.
 Modes: ``raise`` (:class:`NumericalError` carrying the first event),
 ``warn`` (one :class:`NumericalWarning` per event), ``record`` (ordered log,
 training continues), ``off`` (the guard does not attach: no cost).
+
+The events and exceptions live beside it, in :mod:`refnet.events`.
 """
 
 from __future__ import annotations
@@ -37,26 +39,22 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
 from operator import itemgetter
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from .layers import Identity, Linear, ReLU, Sigmoid, Tanh
+from .events import (EarlyWarning, Event, FlagEvent, NonFiniteEvent, NumericalError, NumericalWarning,
+                     describe, dtype_max, input_site, member_view, nonfinite_members)
 from .observe import Observer, Site
 from .precision import FloatArray
 
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = [
-    "Mode", "MODES", "Guard", "NumericalError", "NonFiniteInputError", "NumericalWarning",
-    "Event", "NonFiniteEvent", "FlagEvent", "EarlyWarning", "as_guard", "input_event",
-    "nonfinite_members", "DEFAULT_LEVELS",
-]
+__all__ = ["Mode", "MODES", "Guard", "as_guard", "DEFAULT_LEVELS"]
 
 Mode = Literal["raise", "warn", "record", "off"]
 MODES: tuple[Mode, ...] = ("raise", "warn", "record", "off")
@@ -77,220 +75,6 @@ _LARGE = 4096
 
 _FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
                "underflow": "underflow"}
-
-
-# -- events -------------------------------------------------------------------
-@dataclass(frozen=True)
-class Event:
-    """Where and when: fields shared by every event (all JSON-serialisable)."""
-
-    kind: ClassVar[str] = "event"
-
-    epoch: int | None
-    """Training epoch (``None`` outside :func:`refnet.train.train`)."""
-    step: int | None
-    """Global step (batch counter) within the run."""
-    batch: tuple[int, int] | None
-    """Rows ``[start, stop)`` of the training data in this step."""
-    phase: str
-    """``input``, ``forward``, ``loss``, ``backward`` or ``update``."""
-    layer_index: int | None
-    layer_name: str
-    layer_type: str
-    operation: str
-    role: str
-    dtype: str
-    shape: tuple[int, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain dict with a ``kind`` key; tuples become lists."""
-        out: dict[str, object] = {"kind": self.kind}
-        for key, value in asdict(self).items():
-            out[key] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    def message(self) -> str:
-        """One line of text describing the event."""
-        return f"{self.kind} at {self.where()}"
-
-    def where(self) -> str:
-        """``epoch 3, step 6 (rows 0:20), forward linear_2 (Linear) x @ W + b -> pre-activation``."""
-        when = "outside training" if self.epoch is None else f"epoch {self.epoch}, step {self.step}"
-        if self.batch is not None:
-            when += f" (rows {self.batch[0]}:{self.batch[1]})"
-        layer = self.layer_name if self.layer_index is None else f"[{self.layer_index}] {self.layer_name}"
-        return f"{when}, {self.phase} {layer} ({self.layer_type}) {self.operation} -> {self.role}"
-
-
-@dataclass(frozen=True)
-class NonFiniteEvent(Event):
-    """The report of an array that holds NaN or infinities."""
-
-    kind: ClassVar[str] = "non-finite"
-
-    nan: int
-    pos_inf: int
-    neg_inf: int
-    first_index: tuple[int, ...]
-    """Index of the first bad element in C order, member axis first."""
-    members: tuple[int, ...]
-    """Members (leading axis) reported by this event (an input with a leading axis
-    of 1 is shared by every member and reports member 0)."""
-    finite_min: float | None
-    finite_max: float | None
-    headroom: float | None
-    """Largest finite magnitude over the dtype's largest finite value."""
-    origin: str
-    """``producer`` (inputs finite), ``propagator`` (an input already bad), ``data``."""
-    bad_inputs: tuple[int, ...]
-    """Positions of the operation's inputs that were already non-finite."""
-    flags: tuple[str, ...]
-    """NumPy floating-point flags raised while this array was computed."""
-
-    def message(self) -> str:
-        counts = f"{self.nan} NaN, {self.pos_inf} +inf, {self.neg_inf} -inf"
-        rng = ("no finite values" if self.finite_min is None else
-               f"finite range [{self.finite_min:.6g}, {self.finite_max:.6g}], headroom {self.headroom:.3g}")
-        flags = f"; flags: {', '.join(self.flags)}" if self.flags else ""
-        return (f"non-finite {self.role} at {self.where()}: {counts} in {self.dtype}{list(self.shape)}, "
-                f"first at {list(self.first_index)}, members {list(self.members)}; {rng}; "
-                f"{self.origin}{'' if not self.bad_inputs else f' (bad inputs {list(self.bad_inputs)})'}"
-                f"{flags}")
-
-
-@dataclass(frozen=True)
-class FlagEvent(Event):
-    """A NumPy floating-point flag whose result ended finite (never an error)."""
-
-    kind: ClassVar[str] = "flag"
-
-    flags: tuple[str, ...]
-    status: str = "ended finite"
-
-    def message(self) -> str:
-        return f"flag {', '.join(self.flags)} at {self.where()}: {self.status}"
-
-
-@dataclass(frozen=True)
-class EarlyWarning(Event):
-    """A watched array reached ``max ** level`` of its dtype for the first time."""
-
-    kind: ClassVar[str] = "early-warning"
-
-    level: float
-    threshold: float
-    largest: float
-    """Largest finite magnitude in the members reported."""
-    headroom: float
-    first_index: tuple[int, ...]
-    members: tuple[int, ...]
-
-    def message(self) -> str:
-        return (f"early warning: {self.role} reached {self.largest:.6g} >= max**{self.level:g} "
-                f"= {self.threshold:.6g} (headroom {self.headroom:.3g}) at {self.where()}, "
-                f"members {list(self.members)}")
-
-
-# -- errors -------------------------------------------------------------------
-class NumericalError(FloatingPointError):
-    """Raised by a guard in ``raise`` mode; ``event`` is the first bad array."""
-
-    def __init__(self, event: NonFiniteEvent) -> None:
-        super().__init__(event.message())
-        self.event = event
-
-
-class NonFiniteInputError(NumericalError, ValueError):
-    """Training data holds NaN or inf: a ``ValueError`` naming the argument, and a
-    :class:`NumericalError` whose event has phase ``input``."""
-
-    def __init__(self, event: NonFiniteEvent) -> None:
-        FloatingPointError.__init__(
-            self,
-            f"{event.layer_name}: contains NaN or inf (first at index {list(event.first_index[1:])}); "
-            f"{event.nan} NaN, {event.pos_inf} +inf, {event.neg_inf} -inf, reported as phase 'input'",
-        )
-        self.event = event
-
-
-class NumericalWarning(UserWarning):
-    """Emitted once per event by a guard in ``warn`` mode."""
-
-
-# -- cheap per-member checks ------------------------------------------------------
-def nonfinite_members(array: FloatArray) -> BoolArray:
-    """``(K,)`` mask: which members (leading axis) hold any NaN or inf."""
-    if array.ndim == 0:
-        out: BoolArray = np.array([not bool(np.isfinite(array))], dtype=np.bool_)
-        return out
-    flat = np.isfinite(array).reshape(array.shape[0], -1)
-    mask: BoolArray = np.logical_not(np.all(flat, axis=1))
-    return mask
-
-
-def _dtype_max(dtype: np.dtype[np.floating[npt.NBitBase]]) -> np.floating[npt.NBitBase]:
-    return np.finfo(dtype).max
-
-
-def _member_view(array: FloatArray, members: Sequence[int]) -> FloatArray:
-    if array.ndim == 0 or len(members) == array.shape[0]:
-        return array
-    out: FloatArray = array[np.asarray(members)]
-    return out
-
-
-def _bad_inputs(inputs: Sequence[FloatArray], members: Sequence[int], k: int) -> tuple[int, ...]:
-    bad = []
-    for i, a in enumerate(inputs):
-        view = _member_view(a, members) if a.ndim and a.shape[0] == k else a
-        if not np.isfinite(view).all():
-            bad.append(i)
-    return tuple(bad)
-
-
-def _describe(where: tuple[int | None, int | None, tuple[int, int] | None], site: Site,
-              array: FloatArray, members: Sequence[int], inputs: Sequence[FloatArray],
-              flags: tuple[str, ...], origin: str | None) -> NonFiniteEvent:
-    """Full report of ``array`` restricted to ``members`` (slow path only)."""
-    sub = _member_view(array, members)
-    bad = ~np.isfinite(array)
-    if array.ndim and len(members) != array.shape[0]:
-        keep = np.zeros(array.shape[0], dtype=bool)
-        keep[np.asarray(members)] = True
-        bad &= keep.reshape((-1,) + (1,) * (array.ndim - 1))
-    first = tuple(int(i) for i in np.argwhere(bad)[0]) if array.ndim else ()
-    finite = sub[np.isfinite(sub)]
-    if finite.size:
-        fmin: float | None = float(finite.min())
-        fmax: float | None = float(finite.max())
-        headroom: float | None = float(np.abs(finite).max() / _dtype_max(array.dtype))
-    else:
-        fmin = fmax = headroom = None
-    bad_in = _bad_inputs(inputs, members, array.shape[0] if array.ndim else 1)
-    return NonFiniteEvent(
-        *where, site.phase, site.layer_index, site.layer_name, site.layer_type, site.operation,
-        site.role, str(array.dtype), tuple(int(s) for s in array.shape),
-        int(np.isnan(sub).sum()), int(np.isposinf(sub).sum()), int(np.isneginf(sub).sum()),
-        first, tuple(int(m) for m in members), fmin, fmax, headroom,
-        origin if origin is not None else ("propagator" if bad_in else "producer"), bad_in, flags,
-    )
-
-
-def _input_site(name: str) -> Site:
-    return Site("input", None, name, "data", "given", "targets" if name in ("t", "y") else "input data")
-
-
-def input_event(array: FloatArray, name: str = "x", *, epoch: int | None = None,
-                step: int | None = None, batch: tuple[int, int] | None = None) -> NonFiniteEvent | None:
-    """The ``input`` event for data ``array`` (``(K or 1, N, f)``), or ``None`` if it is finite."""
-    bad = nonfinite_members(array)
-    if not bad.any():
-        return None
-    members = tuple(int(m) for m in np.flatnonzero(bad))
-    return _describe((epoch, step, batch), _input_site(name), array, members, (), (), "data")
 
 
 def _check_mode(mode: str) -> Mode:
@@ -339,7 +123,7 @@ class Guard:
         The same log filtered by kind.
     """
 
-    def __init__(self, net: Network | None = None, mode: str = "raise", *,
+    def __init__(self, net: Network | None = None, mode: Mode = "raise", *,
                  levels: Iterable[float] = DEFAULT_LEVELS,
                  watch: Iterable[str] = ("forward", "update"), eager: bool = False) -> None:
         self.mode: Mode = _check_mode(mode)
@@ -549,7 +333,7 @@ class Guard:
         """``L^2`` for the lowest level, in ``dtype`` (``inf`` when it would overflow)."""
         exponent = 2.0 * self.levels[0] if self.levels else 1.0
         limit: np.floating[npt.NBitBase] = (
-            dtype.type(np.inf) if exponent >= 1.0 else np.power(_dtype_max(dtype), dtype.type(exponent)))
+            dtype.type(np.inf) if exponent >= 1.0 else np.power(dtype_max(dtype), dtype.type(exponent)))
         self._limit_sq[dtype] = limit
         return limit
 
@@ -559,11 +343,11 @@ class Guard:
         An array is left out only when another array of the same window is
         non-finite whenever it is (the replay on failure still examines all):
 
-        * the output or input gradient of refnet's ``Sigmoid``, ``ReLU``,
-          ``Tanh`` or ``Identity``, whose input is an earlier array of the
-          window: these map finite values to finite values, with magnitudes
-          at most those of their input (or at most 1, when the early-warning
-          threshold exceeds 1);
+        * the output or input gradient of a layer whose ``finiteness`` is
+          ``contracting`` (ReLU, Identity) or ``bounded`` (Sigmoid, Tanh; only
+          when the early-warning threshold exceeds 1), whose input is an
+          earlier array of the window: these map finite values to finite
+          values, with magnitudes at most those of their input (or at most 1);
         * a parameter gradient ``g`` whose update later in the window takes
           it as an input: ``p - lr * g`` (lr finite and positive, with or
           without momentum) is non-finite whenever ``g`` is.
@@ -585,12 +369,13 @@ class Guard:
                 index = site.layer_index
                 if index is None or not ins or not 0 <= index < len(net.layers):
                     continue
-                kind = type(net.layers[index])
+                layer = net.layers[index]
+                hint = getattr(layer, "finiteness", None)
                 if site.phase in ("forward", "backward") and (
-                        kind is ReLU or kind is Identity or (bounded_ok and kind in (Sigmoid, Tanh))):
+                        hint == "contracting" or (bounded_ok and hint == "bounded")):
                     if first.get(id(ins[0]), i) < i:
                         keep[i] = False
-                elif site.phase == "backward" and kind is Linear and site.role != "input gradient":
+                elif site.phase == "backward" and layer.params and site.role != "input gradient":
                     for j in range(i + 1, len(arrays)):
                         if (sites[j].phase == "update" and sites[j].layer_index == index
                                 and any(x is arrays[i] for x in inputs[j])):
@@ -612,7 +397,7 @@ class Guard:
                     self._reported.update(new)
                     site = Site("input", index, layer.name, type(layer).__name__, "given",
                                 _PARAM_ROLE.get(name, name))
-                    self._emit(_describe(self._where, site, value, new, (), (), "data"))
+                    self._emit(describe(self._where, site, value, new, (), (), "data"))
 
     def _on_flag(self, err: str, flag: int) -> None:
         """NumPy's error callback: the flag belongs to the array being computed."""
@@ -652,7 +437,7 @@ class Guard:
                 new = [int(m) for m in np.flatnonzero(bad) if int(m) not in self._reported]
                 if new:
                     self._reported.update(new)
-                    self._emit(_describe(self._where, site, array, new, inputs,
+                    self._emit(describe(self._where, site, array, new, inputs,
                                          tuple(sorted(flags or ())), None))
             elif flags:
                 self._emit(self._flag_event(site, array, flags))
@@ -670,7 +455,7 @@ class Guard:
             return
         self._reported.update(new)
         report = [0] if shared else new
-        self._emit(_describe(self._where, _input_site(name), data, report, (), (), "data"))
+        self._emit(describe(self._where, input_site(name), data, report, (), (), "data"))
 
     def _check_early(self, site: Site, array: FloatArray) -> None:
         if not array.size:
@@ -678,7 +463,7 @@ class Guard:
         mags = np.abs(array)
         finite_mags = np.where(np.isfinite(mags), mags, mags.dtype.type(0))
         per_member = finite_mags.reshape(array.shape[0], -1).max(axis=1) if array.ndim else finite_mags.reshape(1)
-        top = _dtype_max(array.dtype)
+        top = dtype_max(array.dtype)
         for level in self.levels:
             threshold = np.power(top, array.dtype.type(level))
             done = self._early_done.setdefault((site, level), set())
@@ -686,7 +471,7 @@ class Guard:
             if not new:
                 continue
             done.update(new)
-            view = _member_view(finite_mags, new)
+            view = member_view(finite_mags, new)
             over = np.zeros(finite_mags.shape, dtype=bool)
             over[np.asarray(new)] = finite_mags[np.asarray(new)] >= threshold
             first = tuple(int(i) for i in np.argwhere(over)[0])
@@ -726,7 +511,7 @@ class _Relay:
             self.previous.observe(site, array, inputs)
 
 
-def as_guard(net: Network, guard: str | Guard | None) -> Guard:
+def as_guard(net: Network, guard: Mode | Guard | None) -> Guard:
     """A guard for ``net`` from a mode name (or ``None`` for ``off``) or a Guard."""
     if isinstance(guard, Guard):
         if guard.net is None:

@@ -14,14 +14,16 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from refnet import linear, mlp, train, xor_easy
+from refnet import mlp, train
+from refnet.data import linear, xor_easy
 from refnet.layers import Layer, Linear, ReLU, Sigmoid
 from refnet.losses import BCE, MSE
 from refnet.network import Network
-from refnet.numerics import (
-    EarlyWarning, FlagEvent, Guard, NonFiniteEvent, NonFiniteInputError, NumericalError,
-    NumericalWarning, as_guard, nonfinite_members,
+from refnet.events import (
+    EarlyWarning, FlagEvent, NonFiniteEvent, NonFiniteInputError, NumericalError, NumericalWarning,
+    nonfinite_members,
 )
+from refnet.guard import Guard, as_guard
 from refnet.observe import Site
 from refnet.precision import FloatArray
 from tests.tolerances import ALL_DTYPES, DTYPES
@@ -259,7 +261,7 @@ def _lab_linear(dtype: str, observer: Probe | None = None) -> Network:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_h_lab_linear_network_caught_at_first_nonfinite_epoch(dtype: str) -> None:
     x, y = xor_easy()
-    kwargs: dict[str, object] = dict(lr=LAB_LINEAR_LR, epochs=50, batch_size=20, convention="lab")
+    kwargs: dict[str, object] = dict(lr=LAB_LINEAR_LR, epochs=50, batch_size=20, convention="lab-sum")
     probe = Probe()  # independent measurement of the first non-finite array
     history = train(_lab_linear(dtype, probe), x, y, guard="off", **kwargs)  # type: ignore[arg-type]
     assert not np.isfinite(history.loss).all()  # the lab's symptom: training goes non-finite
@@ -296,7 +298,7 @@ def _two_member_run(mode: str | Guard, dtype: str = "float64") -> Network:
     x, y = xor_easy()
     net = mlp(2, (6, 6), 1, activation="none", output_activation="none", loss="mse",
               bias=[True, True, True], dtype=dtype, seed=[0, 0])
-    train(net, x, y, lr=[1e-4, LAB_LINEAR_LR], epochs=30, batch_size=20, convention="lab", guard=mode)
+    train(net, x, y, lr=[1e-4, LAB_LINEAR_LR], epochs=30, batch_size=20, convention="lab-sum", guard=mode)
     return net
 
 
@@ -325,7 +327,7 @@ def test_off_mode_attaches_nothing_and_leaks_no_warning() -> None:
     net = _lab_linear("float64")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        history = train(net, x, y, lr=0.1, epochs=5, batch_size=20, convention="lab", guard="off")
+        history = train(net, x, y, lr=0.1, epochs=5, batch_size=20, convention="lab-sum", guard="off")
     assert not np.isfinite(history.loss).all() and net.observer is None
     guard = as_guard(net, None)
     with guard:
@@ -384,7 +386,7 @@ def test_eager_mode_reports_the_same_event() -> None:
     for eager in (False, True):
         net = _lab_linear("float32")
         with pytest.raises(NumericalError) as info:
-            train(net, x, y, lr=LAB_LINEAR_LR, epochs=50, batch_size=20, convention="lab",
+            train(net, x, y, lr=LAB_LINEAR_LR, epochs=50, batch_size=20, convention="lab-sum",
                   guard=Guard(net, "raise", eager=eager))
         reports.append(info.value.event)
     assert reports[0] == reports[1]
@@ -400,10 +402,10 @@ def test_nonfinite_members_mask() -> None:
 
 # -- the hot path misses nothing: differential test against a per-array oracle ----------------------
 @pytest.mark.parametrize("activation,convention,dtype,lr", [
-    ("none", "lab", "float32", 0.05),     # first bad array: a weight gradient (left out of the hot path)
-    ("relu", "lab", "float32", 0.05),     # a weight gradient below a ReLU
-    ("relu", "lab", "float64", 0.05),     # an input gradient
-    ("tanh", "lab", "float32", 3.0),      # an input gradient through tanh
+    ("none", "lab-sum", "float32", 0.05),     # first bad array: a weight gradient (left out of the hot path)
+    ("relu", "lab-sum", "float32", 0.05),     # a weight gradient below a ReLU
+    ("relu", "lab-sum", "float64", 0.05),     # an input gradient
+    ("tanh", "lab-sum", "float32", 3.0),      # an input gradient through tanh
     ("tanh", "default", "float32", 3.0),  # the loss terms, epoch 6
     ("relu", "default", "float64", 3.0),  # the loss terms, epoch 95
 ])
