@@ -1,0 +1,118 @@
+"""The optimizer: its update rule worked by hand, its state, and what train accumulates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from refnet import SGD, mlp, train
+from refnet.data import xor_easy
+from refnet.network import mean_terms
+from refnet.train import prepare_data
+
+
+def test_momentum_by_hand_three_steps() -> None:
+    # lr = 0.5, mu = 0.25 (powers of two: every value below is exact in binary)
+    # p0 = 1, gradients 2, 4, -8:
+    #   s1 = 0.5*2              = 1        p1 = 1 - 1      = 0
+    #   s2 = 0.5*4 + 0.25*1     = 2.25     p2 = 0 - 2.25   = -2.25
+    #   s3 = 0.5*(-8) + 0.25*2.25 = -3.4375  p3 = -2.25 + 3.4375 = 1.1875
+    opt = SGD(0.5, momentum=0.25)
+    p = np.array([[[1.0]]])
+    seen = []
+    for g in (2.0, 4.0, -8.0):
+        grad = np.array([[[g]]])
+        new = opt.update("w", p, grad)
+        assert new is not p and grad[0, 0, 0] == g  # nothing given is written into
+        p = new
+        seen.append(float(p[0, 0, 0]))
+    assert seen == [0.0, -2.25, 1.1875]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_momentum_follows_the_documented_formula_over_many_steps(dtype: str) -> None:
+    rng = np.random.default_rng(0)
+    dt = np.dtype(dtype).type
+    lr, mu = 0.1, 0.9
+    opt = SGD(lr, momentum=mu)
+    p = rng.standard_normal((1, 3, 2)).astype(dtype)
+    s = None
+    expected = p.copy()
+    for _ in range(200):
+        g = rng.standard_normal((1, 3, 2)).astype(dtype)
+        p = opt.update(("layer", "W"), p, g)
+        step = dt(lr) * g if s is None else dt(lr) * g + dt(mu) * s
+        s = step
+        expected = expected - step
+        assert p.dtype == np.dtype(dtype)
+    assert p.tobytes() == expected.tobytes()
+
+
+def test_velocities_are_kept_per_key_and_reset() -> None:
+    opt = SGD(1.0, momentum=0.5)
+    one = np.ones((1, 1, 1))
+    opt.update("a", one, one)
+    assert opt.update("b", one, one)[0, 0, 0] == 0.0  # first step of "b": no velocity from "a"
+    assert opt.update("a", one, one)[0, 0, 0] == -0.5  # 1 - (1 + 0.5 * 1)
+    opt.reset()
+    assert opt.update("a", one, one)[0, 0, 0] == 0.0
+
+
+def test_one_optimizer_over_two_calls_equals_one_long_call() -> None:
+    x, y = xor_easy()
+    whole, split = mlp(seed=3), mlp(seed=3)
+    h = train(whole, x, y, lr=0.3, momentum=0.9, epochs=80)
+    opt = SGD(0.3, momentum=0.9)
+    h1 = train(split, x, y, optimizer=opt, epochs=30)
+    h2 = train(split, x, y, optimizer=opt, epochs=50)
+    assert np.concatenate([h1.loss, h2.loss]).tobytes() == h.loss.tobytes()
+    assert whole.get_flat().tobytes() == split.get_flat().tobytes()
+    fresh = mlp(seed=3)
+    train(fresh, x, y, lr=0.3, momentum=0.9, epochs=30)
+    train(fresh, x, y, lr=0.3, momentum=0.9, epochs=50)  # velocity restarts: a different run
+    assert fresh.get_flat().tobytes() != whole.get_flat().tobytes()
+
+
+def test_optimizer_and_lr_are_exclusive() -> None:
+    x, y = xor_easy()
+    net = mlp(seed=0)
+    with pytest.raises(ValueError, match="^optimizer"):
+        train(net, x, y, lr=0.1, optimizer=SGD(0.1), epochs=1)
+    with pytest.raises(TypeError, match="^lr"):
+        train(net, x, y, epochs=1)
+    with pytest.raises(TypeError, match="^optimizer"):
+        train(net, x, y, optimizer="sgd", epochs=1)  # type: ignore[arg-type]
+
+
+def test_float32_epoch_loss_is_accumulated_in_float32() -> None:
+    x, y = xor_easy()
+    net, ref = mlp(seed=4, dtype="float32"), mlp(seed=4, dtype="float32")
+    h = train(net, x, y, lr=0.5, epochs=40, batch_size=1)
+    xa, ya = prepare_data(ref, x, y)
+    in32, in64 = [], []
+    opt = SGD(0.5)
+    from refnet.train import step
+    for _ in range(40):
+        total32, total64 = np.zeros(1, np.float32), np.zeros(1, np.float64)
+        for i in range(21):
+            part = step(ref, opt, xa[:, i:i + 1], ya[:, i:i + 1], None)
+            total32 = total32 + np.float32(1 / 21) * part
+            total64 = total64 + (1 / 21) * part.astype(np.float64)
+        in32.append(total32[0])
+        in64.append(np.float32(total64[0]))
+    assert h.loss[:, 0].tobytes() == np.array(in32, np.float32).tobytes()
+    assert h.loss[:, 0].tobytes() != np.array(in64, np.float32).tobytes()  # the test can tell them apart
+
+
+def test_the_mean_loss_divides_by_rows_times_outputs() -> None:
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    t = np.array([[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    net = mlp(2, (3,), 2, seed=1)
+    y0 = net.predict(x)
+    h = train(net, x, t, lr=0.1, epochs=1)
+    expected = np.sum((y0[0] - t) ** 2) / 6
+    assert h.loss[0, 0] == pytest.approx(expected, rel=1e-15)
+    xa, ta = prepare_data(net, x, t)
+    terms = net.loss.terms(net.forward(xa), ta)
+    assert mean_terms(terms).shape == (1,)
+    assert float(mean_terms(terms)[0]) == pytest.approx(float(np.sum(terms)) / 6, rel=1e-15)
