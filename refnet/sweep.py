@@ -33,9 +33,9 @@ from typing import TextIO
 import numpy as np
 import numpy.typing as npt
 
-from .init import InitName
+from .init import INITIALISERS, InitName
 from .kernels import KERNELS, KernelName
-from .layers import ActivationName
+from .layers import ActivationName, SigmoidFormula
 from .losses import LossName
 from .network import Network, mlp
 from .events import nonfinite_members
@@ -67,6 +67,9 @@ class Member:
     dtype: DTypeName = "float64"
     convention: ConventionLike = "default"
     kernel: KernelName = "blas"
+    init: InitName | None = None
+    """Initialisation scheme of this member (``None``: the setup's). Members of one
+    group may differ in it: each member's weights are drawn as if it were alone."""
 
     def check(self, name: str = "member") -> Member:
         """Validate every field (errors name the member); returns ``self``."""
@@ -82,6 +85,8 @@ class Member:
             resolve(self.convention)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}.{exc}") from None
+        if self.init is not None and self.init not in INITIALISERS:
+            raise ValueError(f"{name}.init: expected one of {tuple(INITIALISERS)}, got {self.init!r}")
         if self.kernel not in KERNELS:
             raise ValueError(f"{name}.kernel: expected one of {tuple(KERNELS)}, got {self.kernel!r}")
         return self
@@ -129,6 +134,31 @@ class Setup:
                    output_activation=self.output_activation, loss=self.loss, bias=self.bias,
                    init=self.init, dtype=dtype, seed=list(seeds), kernel=kernel,
                    bce_delta=self.bce_delta)
+
+    def build_for(self, members: Sequence[Member]) -> Network:
+        """The ensemble of ``members`` (one group): member ``k`` starts from the weights of
+        ``build_for([members[k]])``, drawn with its own seed and init; every Sigmoid layer
+        uses the formula of the members' convention (the lab readings' ``sigmoid``)."""
+        first = members[0]
+        reading = resolve(first.convention)
+        sigmoid: SigmoidFormula = reading.sigmoid if reading is not None else "stable"
+
+        def make(seeds: Sequence[int], init: InitName) -> Network:
+            return mlp(self.inputs, self.hidden, self.outputs, activation=self.activation,
+                       output_activation=self.output_activation, loss=self.loss, bias=self.bias,
+                       init=init, dtype=first.dtype, seed=list(seeds), kernel=first.kernel,
+                       bce_delta=self.bce_delta, sigmoid=sigmoid)
+
+        net = make([m.seed for m in members], self.init)
+        others = [(k, m.seed, m.init) for k, m in enumerate(members)
+                  if m.init is not None and m.init != self.init]
+        if others:
+            params = net.get_params()
+            for k, seed, init in others:
+                for name, value in make([seed], init).get_params().items():
+                    params[name][k] = value[0]
+            net.set_params(dict(params))
+        return net
 
     def bytes_per_member(self, dtype: DTypeName = "float64") -> int:
         """One member's activations on a batch plus its parameters, in bytes.
@@ -211,7 +241,7 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
     dtype, convention, kernel = first.dtype, first.convention, first.kernel
     k_all = len(members)
     epochs = setup.epochs
-    net = setup.build([m.seed for m in members], dtype, kernel)
+    net = setup.build_for(members)
     xa, ya = prepare_data(net, setup.x, setup.y)
     lr = np.array([m.lr for m in members], dtype=np.float64)
     keep = kept_epochs(epochs, opts.keep_every)
@@ -250,14 +280,14 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
                 active = active[alive]
                 if not active.size:
                     break
-                survivors = setup.build([members[int(k)].seed for k in active], dtype, kernel)
+                survivors = setup.build_for([members[int(k)] for k in active])
                 survivors.set_params({name: v[alive] for name, v in params.items()})
                 net = survivors
     while done < epochs:  # every member frozen: the rest of the history was not computed
         n = min(block, epochs - done)
         tracker.update(np.full((n, k_all), np.nan))
         done += n
-    final = setup.build([m.seed for m in members], dtype, kernel)
+    final = setup.build_for(members)
     values = {name: np.empty_like(v) for name, v in final.named_params().items()}
     params_now = net.get_params() if active.size else {}
     for name in values:

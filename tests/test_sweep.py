@@ -446,3 +446,20 @@ def test_unlike_workers_are_caught_and_pinned_workers_agree(monkeypatch: pytest.
             both_pinned = _Alternating(pinned, pinned)
             res = sweep(LAB, members, executor=both_pinned, chunk_size=1)
             assert {r.fingerprint for r in res} == {pinned_fp}
+
+
+@pytest.mark.parametrize("convention", ["lab", "lab-sum", "default"])
+def test_members_with_their_own_init_and_reading_equal_their_runs_alone(convention: str) -> None:
+    setup = Setup(X, Y, epochs=150, activation="relu", loss="bce")
+    members = [Member(s, lr, convention=convention, init=init)
+               for s in range(3) for init in (None, "xavier", "he") for lr in (0.001, 0.01)]
+    results = sweep(setup, members, workers=0, chunk_size=len(members))
+    for r in results:
+        alone = setup.build_for([r.member])
+        assert alone.get_flat().tobytes() == setup.build_for(members).get_flat()[r.index:r.index + 1].tobytes()
+        hist = train(alone, X, Y, lr=r.member.lr, epochs=150, convention=convention)
+        assert hist.loss[:, 0].tobytes() == r.loss.tobytes()
+        for name, value in alone.get_params().items():
+            assert value.tobytes() == r.params[name].tobytes(), name
+    with pytest.raises(ValueError, match=r"^members\[0\]\.init"):
+        sweep(setup, [Member(0, 0.1, init="glorot")], workers=0)  # type: ignore[arg-type]
