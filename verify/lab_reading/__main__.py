@@ -1,0 +1,92 @@
+"""``python -m verify.lab_reading``: which reading of the lab's elided arithmetic reproduces the lab.
+
+Trains the lab's experiments (linear data, learning rates, hidden units, XOR,
+MSE vs BCE, ReLU vs sigmoid, ReLU + BCE learning rates, no activation, the lr
+pair) under every reading of the formulas the lab does not show (loss-gradient
+reduction, MSE derivative, log base of the reported BCE loss, sigmoid formula,
+batching), for seeds 0-9 and the three init schemes, and scores each reading
+by the fraction of (seed, init) pairs for which each observation the lab
+reports holds. Exit 0 when the best-scoring reading is refnet's
+``convention="lab"``.
+
+Full mode trains about a billion network-epochs (the lab's own horizons, up to
+500,000 epochs): tens of minutes on two cores. ``--quick`` compares four
+readings on two seeds with short horizons, for tests and the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from refnet.conventions import READINGS
+from refnet.sweep import default_workers
+
+import numpy as np
+
+from .observations import EXPERIMENTS, INITS, SEEDS, Horizon
+from .report import write_report
+from .runs import plan, run_plan
+from .scoring import all_readings, choose, quick_readings, score
+
+__all__ = ["main"]
+
+QUICK_SEEDS = (0, 1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m verify.lab_reading", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="4 readings, seeds 0-1, short horizons (seconds; for tests and the suite)")
+    p.add_argument("--out", default="out/lab_reading", help="report directory (default out/lab_reading)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="worker processes (default: the cores available; 0 trains in this process)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.workers < 0:
+        parser.error(f"--workers: expected an integer >= 0, got {args.workers}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out: {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out: cannot create {out}: {exc.strerror}")
+    mode: Horizon = "quick" if args.quick else "full"
+    readings = quick_readings() if args.quick else all_readings()
+    seeds = QUICK_SEEDS if args.quick else SEEDS
+    p = plan(readings, seeds, mode)
+    outcomes, seconds = run_plan(p, workers=args.workers, quiet=args.quiet)
+    scores = score(readings, outcomes)
+    choice = choose(scores)
+    lab = READINGS["lab"]
+    complete = all(np.all((0.0 <= v) & (v <= 1.0)) for s in scores for v in s.fractions.values()) and \
+        all(o.final_loss.shape == (len(seeds), len(INITS), len(EXPERIMENTS[k].lrs)) for (k, _), o in outcomes.items())
+    # quick horizons are far shorter than the lab's: quick mode checks the pipeline, it does not choose
+    ok = complete if args.quick else complete and lab in choice.tied
+    write_report(out, mode, p, outcomes, scores, choice, seconds, ok)
+    best = choice.best
+    print(f"lab reading ({mode}): {len(readings)} readings, {len(p.jobs)} distinct runs, "
+          f"{p.total:,} network-epochs in {seconds:.0f} s")
+    print(f"best: {best.reading.label} scores {best.total:.2f} of {len(best.fractions)}"
+          + (f"; runner-up {choice.runner_up.reading.label} {choice.runner_up.total:.2f}"
+             if choice.runner_up else ""))
+    if args.quick:
+        print("quick mode: horizons too short to choose a reading; the full report decides")
+    else:
+        print(f"refnet's convention='lab' is {lab.label}: "
+              f"{'the best-supported reading' if ok else 'NOT the best-supported reading'}")
+    print(f"report: {out / 'report.md'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
