@@ -118,7 +118,8 @@ def test_findings_checks_and_convention_gaps(quick_report: tuple[int, Path, dict
 
 
 def test_convergence_epoch() -> None:
-    assert convergence_epoch(np.array([1.0, 0.5, 0.02, 0.01, 0.001])) == 4
+    assert convergence_epoch(np.array([1.0, 0.5, 0.02, 0.009, 0.001])) == 4
+    assert convergence_epoch(np.array([1.0, 0.5, 0.02, 0.01, 0.001])) == 5  # exactly 1% is not below
     assert convergence_epoch(np.array([1.0, 0.5, 0.2])) is None
     assert convergence_epoch(np.array([np.nan, 0.0])) is None
     assert convergence_epoch(np.array([], dtype=np.float64)) is None

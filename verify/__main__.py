@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import JSON, markdown_table, write_html
+from .common.report import JSON, markdown_table, write_html
 
 __all__ = ["main", "Study", "STUDIES", "Part", "run_study"]
 

@@ -17,15 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from refnet import linear, mlp, train, xor_easy
+from refnet.outcomes import first_below
 
-__all__ = ["main", "first_below"]
-
-
-def first_below(loss: npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.int64]:
-    """Per member, the count of epochs until the loss first fell below ``threshold`` (-1: never)."""
-    below = loss < threshold
-    out: npt.NDArray[np.int64] = np.where(below.any(axis=0), np.argmax(below, axis=0) + 1, -1)
-    return out
+__all__ = ["main"]
 
 
 def _fmt(values: npt.NDArray[np.float64]) -> str:

@@ -1,7 +1,7 @@
 """The overflow study's report: findings in sentences, tables, figures, console summary.
 
 Every sentence of :func:`findings` is built from a measured number of the
-:class:`verify.overflow.Study` it describes.
+:class:`verify.overflow.study.Study` it describes.
 """
 
 from __future__ import annotations
@@ -10,18 +10,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from refnet.data import xor_easy
 
-from .overflow_figures import Curve
-from .overflow_grid import GridSpec, Run
-from .report import Cell
-
-if TYPE_CHECKING:
-    from .overflow import Study
+from ..common.report import Cell, Report, to_json
+from .figures import (Curve, boundary_figure, drift_figure, magnitudes_figure, outcome_map,
+                      threshold_figure)
+from .grid import GridSpec, Run
+from .study import Study
 
 __all__ = ["findings", "write_report", "console", "threshold_summary", "cell_table", "first_crossings"]
 
@@ -205,10 +203,6 @@ def findings(study: Study) -> list[str]:
 
 def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     """``report.md``, ``report.json`` and the figures in ``directory``."""
-    from .overflow_figures import (boundary_figure, drift_figure, magnitudes_figure, outcome_map,
-                                   threshold_figure)
-    from .report import Report, to_json
-
     cfg = study.config
     spec = cfg.grid
     rep = Report("overflow", "The lab's no-activation overflow: reproduced and explained", directory)

@@ -221,7 +221,7 @@ def sharpness_path(net: Network, x: npt.NDArray[np.float64], y: npt.NDArray[np.f
     mean-loss Hessian's lambda_max (float64) after each chunk, until a value is non-finite."""
     from refnet.train import train
 
-    from .hessian import hessian
+    from ..common.hessian import hessian
 
     path = SharpnessPath(convention, lr, batch_size)
     path.epochs.append(0)

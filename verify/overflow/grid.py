@@ -29,7 +29,7 @@ from refnet.network import Network, mlp
 from refnet.observe import Observer
 from refnet.train import train
 
-from .hessian import point_hessians, top_eigenvalue
+from ..common.hessian import point_hessians, top_eigenvalue
 
 __all__ = [
     "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "batches", "first_nonfinite",

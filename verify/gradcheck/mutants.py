@@ -211,7 +211,7 @@ def table(results: Sequence[MutantResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verify.mutants", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m verify.gradcheck.mutants", description=__doc__.split("\n")[0])
     parser.add_argument("--dtype", choices=("float32", "float64", "all"), default="all",
                         help="precision to check the mutants in (default: both)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs and weights")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from .overflow_grid import Run
-from .overflow_runs import SharpnessPath
+from .grid import Run
+from .runs import SharpnessPath
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

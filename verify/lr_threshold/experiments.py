@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import math
 import time
-from fractions import Fraction
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from .boxcount import BoxFit, boundary_edges, dyadic_sizes, fit_dimension, box_counts, label_boundary_fit
-from .lr_runs import RunRecord, RunSpec, run_specs
+from .runs import LabRun, RunRecord, lab_run, run_specs
 from .ulp import (exact_fraction, from_ordinal, hex_exact, ordinal, ordinal_grid, ulps_between,
                   decimal_exact)
 
@@ -47,8 +48,8 @@ class Pinned:
     seed: int
     epochs: int
 
-    def spec(self, lr: float, **kw: Any) -> RunSpec:
-        return RunSpec(self.seed, lr, self.init, epochs=kw.pop("epochs", self.epochs), **kw)
+    def spec(self, lr: float, **kw: Any) -> LabRun:
+        return lab_run(self.seed, lr, self.init, epochs=kw.pop("epochs", self.epochs), **kw)
 
 
 
@@ -65,21 +66,16 @@ class Study:
     """Epochs of the scans (E2, E3, E4, E7); E0 uses ``pinned.epochs``."""
     workers: int = 2
     log: Log = field(default=lambda _m: None)
+    executor: Executor | None = None
+    """Worker processes shared by every run of the study (:func:`refnet.sweep.process_pool`)."""
+    quiet: bool = True
+    """No progress lines from the sweeps."""
     records: list[RunRecord] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def run(self, specs: Sequence[RunSpec], tag: str, checkpoints: Sequence[int] = ()) -> list[RunRecord]:
-        t0 = time.perf_counter()
-        last = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            now = time.perf_counter()
-            if now - last[0] > 5 or done == total:
-                last[0] = now
-                self.log(f"  {tag}: {done / max(total, 1):.0%} of {len(specs)} runs "
-                         f"({now - t0:.0f} s)")
-
-        recs = run_specs(specs, checkpoints=checkpoints, workers=self.workers, progress=progress)
+    def run(self, specs: Sequence[LabRun], tag: str, checkpoints: Sequence[int] = ()) -> list[RunRecord]:
+        recs = run_specs(specs, checkpoints=checkpoints, workers=self.workers, executor=self.executor,
+                         quiet=self.quiet, label=f"  {tag}")
         for r in recs:
             r.readout["tag"] = tag
         self.records.extend(recs)
@@ -89,7 +85,7 @@ class Study:
                epochs: int | None = None) -> list[RunRecord]:
         s = self.pinned.seed if seed is None else seed
         e = self.horizon if epochs is None else epochs
-        return self.run([RunSpec(s, r, self.pinned.init, epochs=e) for r in rates], tag)
+        return self.run([lab_run(s, r, self.pinned.init, epochs=e) for r in rates], tag)
 
 
 def trains(outcome: str) -> bool:
@@ -99,7 +95,8 @@ def trains(outcome: str) -> bool:
 # ------------------------------------------------------------------ search
 
 def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int, log: Log,
-           checkpoints: Sequence[int] = ()) -> dict[str, Any]:
+           checkpoints: Sequence[int] = (), executor: Executor | None = None,
+           quiet: bool = True) -> dict[str, Any]:
     """Run the pair for every (init, seed) to ``epochs``; where and when do the labels differ?
 
     Two statistics per init scheme: the fraction of seeds whose labels
@@ -110,8 +107,8 @@ def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int
     scheme with a pair differing at ``epochs`` (lower rate converging), else
     the seed with the widest such window, pinned at its middle epoch.
     """
-    specs = [RunSpec(s, lr, init, epochs=epochs) for init in inits for s in seeds for lr in PAIR]
-    study = Study(Pinned(inits[0], seeds[0], epochs), epochs, workers, log)
+    specs = [lab_run(s, lr, init, epochs=epochs) for init in inits for s in seeds for lr in PAIR]
+    study = Study(Pinned(inits[0], seeds[0], epochs), epochs, workers, log, executor, quiet=quiet)
     recs = study.run(specs, "search", checkpoints)
     per_init: dict[str, dict[str, Any]] = {}
     differing: list[dict[str, Any]] = []
@@ -212,7 +209,7 @@ def zoom_scan(study: Study, center: float, count: int, widths: Sequence[float] =
     """E3: ``count`` rates per window centred on ``center``; changes and box-counting dimension."""
     windows: list[tuple[str, float | None, list[int]]] = [(f"{w:.0e}", w, _window(center, w, count)) for w in widths]
     windows.append(("consecutive doubles", None, _window(center, None, count)))
-    specs = [RunSpec(study.pinned.seed, from_ordinal(o), study.pinned.init, epochs=study.horizon)
+    specs = [lab_run(study.pinned.seed, from_ordinal(o), study.pinned.init, epochs=study.horizon)
              for _, _, ords in windows for o in ords]
     recs = study.run(specs, "E3")
     out: list[dict[str, Any]] = []
@@ -284,7 +281,7 @@ def per_seed_boundaries(study: Study, seeds: Sequence[int], *, scan_points: int,
     """E7: for each seed, the label change nearest the lab's lower rate, bracketed to one ulp."""
     a = PAIR[0]
     rates = [from_ordinal(o) for o in _window(a, rel_width, scan_points)]
-    specs = [RunSpec(s, r, study.pinned.init, epochs=study.horizon) for s in seeds for r in rates]
+    specs = [lab_run(s, r, study.pinned.init, epochs=study.horizon) for s in seeds for r in rates]
     recs = study.run(specs, "E7 scan")
     out = []
     for i, s in enumerate(seeds):
