@@ -172,9 +172,10 @@ def run_specs(specs: Sequence[LabRun], *, checkpoints: Sequence[int] = (), worke
         # one chunk per worker at most (never more than ``chunk`` members), same dtype and kernel together
         order = sorted(index, key=lambda i: (str(precision(specs[i].dtype)), specs[i].kernel))
         per = max(1, min(chunk, -(-len(order) // max(1, workers))))
-        local = workers if executor is None and len(order) > per else 0
+        parallel = len(order) > per and (executor is not None or workers > 1)
         results = iter_sweep(lab_setup(init, epochs), [specs[i].member for i in order], chunk_size=per,
-                             workers=local, executor=executor if len(order) > per else None,
+                             workers=workers if parallel and executor is None else 0,
+                             executor=executor if parallel else None,
                              checkpoints=[c for c in checkpoints if 0 < c < epochs], quiet=quiet, label=label)
         for i, result in zip(order, results):
             out[i] = _record(specs[i], result)
