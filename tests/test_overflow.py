@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from refnet import mlp, train, xor_easy
-from verify import overflow
-from verify.hessian import curvature_along, hessian, point_hessians
-from verify.overflow_grid import GridSpec, boundaries, first_nonfinite, lab_linear, run_grid, sharpness
-from verify.overflow_runs import best_linear_accuracy, lab_symptom
-from verify.report import png_size
+from verify.overflow import cli
+from verify.overflow import study as overflow
+from verify.common.hessian import curvature_along, hessian, point_hessians
+from verify.overflow.grid import GridSpec, boundaries, first_nonfinite, lab_linear, run_grid, sharpness
+from verify.overflow.runs import best_linear_accuracy, lab_symptom
+from verify.common.report import png_size
 
 X, Y = xor_easy()
 
@@ -139,7 +140,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch, study: overflow.Study, seen: list[ov
         seen.append(cfg)
         return study
 
-    monkeypatch.setattr(overflow, "run_study", fake)
+    monkeypatch.setattr(cli, "run_study", fake)
 
 
 def test_quick_run_exits_zero_and_writes_the_report(
@@ -148,7 +149,7 @@ def test_quick_run_exits_zero_and_writes_the_report(
     seen: list[overflow.Config] = []
     _serve(monkeypatch, quick_study, seen)
     out = tmp_path / "report"
-    assert overflow.main(["--quick", "--quiet", "--report", str(out)]) == 0
+    assert cli.main(["--quick", "--quiet", "--report", str(out)]) == 0
     assert seen == [overflow.QUICK_CONFIG]
     assert "overflow: PASS" in capsys.readouterr().out
     doc = json.loads((out / "report.json").read_text())
@@ -198,6 +199,6 @@ def test_main_exits_one_with_the_reason_when_nothing_overflows(
     broken = dataclasses.replace(quick_study, reproduction=[
         dict(r, event=None) if r["output"] == "none" else r for r in quick_study.reproduction])
     _serve(monkeypatch, broken, [])
-    assert overflow.main(["--quick", "--quiet"]) == 1
+    assert cli.main(["--quick", "--quiet"]) == 1
     captured = capsys.readouterr()
     assert "no non-finite value" in captured.err and "FAIL" in captured.out

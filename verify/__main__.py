@@ -53,6 +53,7 @@ STUDIES: tuple[Study, ...] = (
     Study("overflow", ("--quick",), ()),  # its default grid alone takes about 5 minutes on 2 busy cores
     Study("lr_threshold", ("--quick",), ()),
     Study("experiments", (), ("--full",)),
+    Study("conventions"),
 )
 
 

@@ -6,7 +6,7 @@ A mutant is *caught* when at least one of its checks fails, either on the
 layer alone or inside the lab's 2-4-4-1 network (where it replaces
 ``linear_2``, a 4x4 layer with bias, or ``sigmoid_1``).
 
-``python -m verify.mutants`` prints one line per (mutant, dtype, level) and
+``python -m verify.gradcheck.mutants`` prints one line per (mutant, dtype, level) and
 exits 1 if any mutant escapes at either level.
 """
 

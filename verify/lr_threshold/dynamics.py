@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,8 +65,6 @@ class Separation:
     reaches_01: int | None
     """First sampled epoch with distance >= 0.1 (None if never)."""
     reaches_1: int | None
-    final_outcome: str = ""
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def lyapunov_fit(epochs: Sequence[int], distance: Sequence[float], saturation: float = 0.1) -> LyapunovFit:

@@ -124,14 +124,14 @@ def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int
         sa, sb = a.readout["steps_to_threshold"], b.readout["steps_to_threshold"]
         if a.outcome != b.outcome:
             st["differ"] += 1
-            differing.append({"init": init, "seed": a.spec.seed, "outcome_a": a.outcome, "outcome_b": b.outcome,
+            differing.append({"init": init, "seed": a.spec.member.seed, "outcome_a": a.outcome, "outcome_b": b.outcome,
                               "steps_a": sa, "steps_b": sb})
         if isinstance(sa, int) and isinstance(sb, int) and sa != sb:
             st["steps_differ"] += 1
             st["a_first" if sa < sb else "b_first"] += 1
         settled = a.readout.get("settled_epoch")
         if isinstance(settled, int) and isinstance(sb, int) and settled < sb and trains(a.outcome):
-            windows.append({"init": init, "seed": a.spec.seed, "steps_a": sa, "settled_a": settled,
+            windows.append({"init": init, "seed": a.spec.member.seed, "steps_a": sa, "settled_a": settled,
                             "steps_b": sb, "width": sb - settled})
     total = sum(v["seeds"] for v in per_init.values())
     n_diff = sum(v["differ"] for v in per_init.values())
@@ -252,12 +252,12 @@ def precision_ladder(study: Study, rates: dict[str, float]) -> dict[str, Any]:
     recs = study.run(specs, "E4")
     rows = []
     for rec in recs:
-        name = next(k for k, v in rates.items() if v == rec.spec.lr)
-        dt = np.dtype(rec.spec.dtype)
-        value = dt.type(np.float64(rec.spec.lr))  # what SGD uses: the double, rounded once
-        rows.append({"rate": name, "decimal": repr(rec.spec.lr), "dtype": rec.spec.dtype,
+        name = next(k for k, v in rates.items() if v == rec.spec.member.lr)
+        dt = np.dtype(rec.spec.member.dtype)
+        value = dt.type(np.float64(rec.spec.member.lr))  # what SGD uses: the double, rounded once
+        rows.append({"rate": name, "decimal": repr(rec.spec.member.lr), "dtype": rec.spec.member.dtype,
                      "value_hex": hex_exact(value), "value_decimal": decimal_exact(value),
-                     "error_vs_decimal": float(exact_fraction(value) - decimal_value(rec.spec.lr)),
+                     "error_vs_decimal": float(exact_fraction(value) - decimal_value(rec.spec.member.lr)),
                      "outcome": rec.outcome, "final_loss": rec.readout["final_loss"],
                      "steps_to_threshold": rec.readout["steps_to_threshold"],
                      "weights_sha256": rec.weights_sha256})
@@ -308,7 +308,7 @@ def horizon_check(study: Study, rates: Sequence[float], epochs: int, checkpoints
     """Rerun ``rates`` (pinned seed) for ``epochs`` and compare the label at each checkpoint."""
     specs = [study.pinned.spec(r, epochs=epochs) for r in rates]
     recs = study.run(specs, "horizon", checkpoints)
-    rows = [{"lr": r.spec.lr, "lr_hex": r.spec.lr.hex(),
+    rows = [{"lr": r.spec.member.lr, "lr_hex": r.spec.member.lr.hex(),
              "labels": {str(k): v for k, v in r.labels.items()}, "final": r.outcome} for r in recs]
     agree = {str(c): sum(1 for r in recs if r.labels.get(c) == r.outcome) for c in checkpoints}
     return {"epochs": epochs, "runs": len(recs), "rows": rows, "agree_with_final": agree}

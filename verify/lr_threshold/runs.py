@@ -65,25 +65,10 @@ class LabRun:
     init: str = "normal"
     epochs: int = LAB_EPOCHS
 
-    @property
-    def seed(self) -> int:
-        return self.member.seed
-
-    @property
-    def lr(self) -> float:
-        return self.member.lr
-
-    @property
-    def dtype(self) -> str:
-        return self.member.dtype
-
-    @property
-    def kernel(self) -> str:
-        return self.member.kernel
-
     def as_dict(self) -> dict[str, object]:
-        return {"seed": self.seed, "lr": self.lr, "init": self.init, "dtype": self.dtype,
-                "kernel": self.kernel, "epochs": self.epochs}
+        m = self.member
+        return {"seed": m.seed, "lr": m.lr, "init": self.init, "dtype": m.dtype, "kernel": m.kernel,
+                "epochs": self.epochs}
 
 
 def lab_run(seed: int, lr: float, init: str = "normal", *, dtype: str = "float64", kernel: str = "blas",
@@ -115,8 +100,16 @@ class RunRecord:
 
 
 def sha256(array: npt.NDArray[np.generic]) -> str:
-    """SHA-256 of an array's bytes in C order (dtype and shape are the caller's to record)."""
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    """SHA-256 of an array's value bytes in C order (dtype and shape are the caller's to record).
+
+    An x87 ``longdouble`` holds 10 value bytes in 16 (or 12); the rest is
+    padding whose content is whatever memory held, so it is left out: two
+    runs with equal values hash alike.
+    """
+    a = np.ascontiguousarray(array)
+    if a.dtype == np.longdouble and a.dtype.itemsize > 10 and np.finfo(np.longdouble).nmant == 63:
+        a = np.ascontiguousarray(a.reshape(-1).view(np.uint8).reshape(-1, a.dtype.itemsize)[:, :10])
+    return hashlib.sha256(a.tobytes()).hexdigest()
 
 
 def _log_epochs(epochs: int, count: int = 160, linear: int = 400) -> npt.NDArray[np.int64]:
@@ -148,7 +141,7 @@ def _record(run: LabRun, result: MemberResult) -> RunRecord:
     return RunRecord(
         spec=run, outcome=result.readout.outcome, readout=readout, labels=labels,
         weights_sha256=sha256(result.flat), loss_sha256=sha256(history),
-        lr_hex=hex_exact(precision(run.dtype).scalar(run.lr)),
+        lr_hex=hex_exact(precision(run.member.dtype).scalar(run.member.lr)),
         loss_samples=[(int(e) + 1, float(history[e])) for e in samples],
     )
 
@@ -170,7 +163,7 @@ def run_specs(specs: Sequence[LabRun], *, checkpoints: Sequence[int] = (), worke
     out: dict[int, RunRecord] = {}
     for (init, epochs), index in groups.items():
         # one chunk per worker at most (never more than ``chunk`` members), same dtype and kernel together
-        order = sorted(index, key=lambda i: (str(precision(specs[i].dtype)), specs[i].kernel))
+        order = sorted(index, key=lambda i: (str(precision(specs[i].member.dtype)), specs[i].member.kernel))
         per = max(1, min(chunk, -(-len(order) // max(1, workers))))
         parallel = len(order) > per and (executor is not None or workers > 1)
         results = iter_sweep(lab_setup(init, epochs), [specs[i].member for i in order], chunk_size=per,

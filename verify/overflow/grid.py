@@ -4,7 +4,7 @@ Every grid cell trains ``len(lrs) * len(seeds)`` networks at once as the
 members of one ensemble (member ``k`` is bitwise the network trained alone
 with its seed and learning rate), records the first epoch whose loss is not
 finite, and compares it with the gradient-descent stability bound computed
-from the exact loss Hessian at initialisation (see :mod:`verify.hessian`).
+from the exact loss Hessian at initialisation (see :mod:`verify.common.hessian`).
 
 Which Hessian bounds a step depends on the arithmetic convention:
 
@@ -27,12 +27,12 @@ import numpy.typing as npt
 
 from refnet.network import Network, mlp
 from refnet.observe import Observer
-from refnet.train import train
+from refnet.train import batch_slices, train
 
 from ..common.hessian import point_hessians, top_eigenvalue
 
 __all__ = [
-    "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "batches", "first_nonfinite",
+    "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "first_nonfinite",
     "Sharpness", "sharpness", "run_grid", "boundaries", "agreement", "predictors", "dtype_effect",
     "hidden_effect",
 ]
@@ -49,11 +49,6 @@ def lab_linear(hidden: int = LAB_HIDDEN, *, output: str = "none", dtype: str = "
     MSE, N(0, 1) initial weights; ``output="sigmoid"`` keeps the output sigmoid (second try)."""
     return mlp(2, (hidden, hidden), 1, activation="none", output_activation=output, loss="mse",
                bias=[True, True, True], dtype=dtype, seed=seed, observer=observer)
-
-
-def batches(n: int, batch_size: int) -> list[range]:
-    """Consecutive batches as :func:`refnet.train.train` forms them."""
-    return [range(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
 
 def first_nonfinite(loss: npt.NDArray[np.floating[npt.NBitBase]], net: Network) -> list[int | None]:
@@ -121,10 +116,10 @@ def sharpness(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], hidden: in
     step: dict[str, dict[int, float]] = {"lab": {}, "default": {}}
     for size in batch_sizes:
         lab = default = 0.0
-        for b in batches(n, size):
-            total = per_point[list(b)].sum(axis=0)
+        for b in batch_slices(n, size):  # the batches train() forms
+            total = per_point[b].sum(axis=0)
             lab = max(lab, top_eigenvalue(total))
-            default = max(default, top_eigenvalue(total / len(b)))
+            default = max(default, top_eigenvalue(total / (b.stop - b.start)))
         step["lab"][size] = lab
         step["default"][size] = default
     return Sharpness(hidden, seed, top_eigenvalue(per_point.mean(axis=0)), step)
