@@ -26,7 +26,9 @@ from refnet.network import Network
 from refnet.observe import Site
 from refnet.optim import SGD
 from refnet.precision import FloatArray
-from refnet.train import Convention, prepare_data, step
+from refnet.train import Convention, prepare_data, step, train
+
+from ..common.hessian import hessian
 
 __all__ = ["Trace", "SiteEvent", "Symptom", "lab_symptom", "best_linear_accuracy",
            "affine_residual", "presigmoid", "SharpnessPath", "sharpness_path"]
@@ -219,10 +221,6 @@ def sharpness_path(net: Network, x: npt.NDArray[np.float64], y: npt.NDArray[np.f
                    checkpoints: int) -> SharpnessPath:
     """Train ``net`` (one member) in chunks of ``every`` epochs, measuring the full-batch
     mean-loss Hessian's lambda_max (float64) after each chunk, until a value is non-finite."""
-    from refnet.train import train
-
-    from ..common.hessian import hessian
-
     path = SharpnessPath(convention, lr, batch_size)
     path.epochs.append(0)
     with np.errstate(all="ignore"):
