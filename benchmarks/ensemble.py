@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def single() -> float:
         net = refnet.mlp(activation="relu", loss="bce", seed=0)
         t = time.perf_counter()
-        refnet.train(net, x, y, lr=lr0, epochs=args.single_epochs, convention="lab")
+        refnet.train(net, x, y, lr=lr0, epochs=args.single_epochs, convention="lab-sum")
         return args.single_epochs / (time.perf_counter() - t)
 
     print(f"baseline and single network: {args.single_epochs} epochs, best of {args.repeats}", file=sys.stderr)
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chunk = default_chunk_size(setup)
     print(f"sweeps: {args.networks} networks x {args.sweep_epochs} epochs, chunks of {chunk}", file=sys.stderr)
     for kernel in ("blas", "portable"):
-        members = [m for s, r in zip(seeds, lrs) for m in grid([s], [r], convention="lab", kernel=kernel)]
+        members = [m for s, r in zip(seeds, lrs) for m in grid([s], [r], convention="lab-sum", kernel=kernel)]
         t = time.perf_counter()
         res = sweep(setup, members, workers=args.workers, quiet=False)
         e2e_seconds = time.perf_counter() - t

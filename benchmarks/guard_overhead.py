@@ -55,9 +55,9 @@ def run_once(variant: str, epochs: int, dtype: str, batch_size: int | None) -> t
     net = mlp(dtype=dtype, seed=0)
     cpu = time.thread_time()
     if variant == "none":
-        history = train(net, x, y, lr=0.1, epochs=epochs, convention="lab", batch_size=batch_size)
+        history = train(net, x, y, lr=0.1, epochs=epochs, convention="lab-sum", batch_size=batch_size)
     else:
-        history = train(net, x, y, lr=0.1, epochs=epochs, convention="lab", batch_size=batch_size,
+        history = train(net, x, y, lr=0.1, epochs=epochs, convention="lab-sum", batch_size=batch_size,
                         guard=variant)
     cpu = time.thread_time() - cpu
     if not np.isfinite(history.loss).all() or history.accuracy[0] < 50.0:
@@ -133,7 +133,7 @@ def breakdown(steps: int = 200, rounds: int = 100, dtype: str = "float64") -> di
         for name, make in makers.items():
             net = mlp(dtype=dtype, seed=0)
             xa, ya = prepare_data(net, x, y)
-            opt = SGD(net, 0.1)
+            opt = SGD(0.1)
             watcher = make(net)
             rows = slice(0, xa.shape[1])
             with np.errstate(all="ignore"), (watcher if isinstance(watcher, Guard) else nullcontext()):
@@ -144,7 +144,7 @@ def breakdown(steps: int = 200, rounds: int = 100, dtype: str = "float64") -> di
                 for i in range(steps):
                     if obs is not None:
                         obs.at(i, i, rows)
-                    step(net, opt, xa, ya, "lab")
+                    step(net, opt, xa, ya, "lab-sum")
                 best[name] = min(best[name], 1e6 * (time.thread_time() - start) / steps)
     return best
 

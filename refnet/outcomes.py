@@ -24,7 +24,7 @@ from .network import Network
 from .precision import FloatArray
 
 __all__ = ["Outcome", "Criteria", "Readout", "judge", "dead_units", "LossSummary", "LossTracker",
-           "summarize", "judge_summary"]
+           "summarize", "judge_summary", "first_below"]
 
 Outcome = Literal["converged", "diverged", "stalled"]
 
@@ -93,6 +93,33 @@ class LossSummary:
     last_mean: npt.NDArray[np.float64]
 
 
+def first_below(loss: npt.ArrayLike, threshold: float | npt.ArrayLike, *,
+                settled: bool = False) -> npt.NDArray[np.int64]:
+    """The one "converged at" rule: epochs completed when the loss first went below ``threshold``.
+
+    ``loss`` is a history with epochs on axis 0: ``(epochs,)`` or
+    ``(epochs, K)``; ``threshold`` broadcasts against one epoch's losses
+    (a number, or one per member). A loss counts as below when it is finite
+    and strictly less than the threshold (NaN and inf never converge). With
+    ``settled``, the epoch from which the loss stays below to the last epoch
+    instead of the first crossing. Returns the 1-based epoch count per member
+    (shape ``loss.shape[1:]``), ``-1`` where there is none.
+    """
+    hist = np.asarray(loss, dtype=np.float64)
+    if hist.ndim == 0:
+        raise ValueError("loss: expected a history with epochs on axis 0, got a scalar")
+    with np.errstate(invalid="ignore"):
+        below = np.isfinite(hist) & (hist < np.asarray(threshold, dtype=np.float64))
+    if not hist.shape[0]:
+        return np.full(hist.shape[1:], -1, dtype=np.int64)
+    if settled:
+        above = ~below[::-1]
+        last_above = hist.shape[0] - 1 - np.argmax(above, axis=0)  # 0-based; meaningless where none is above
+        out = np.where(above.any(axis=0), last_above + 2, 1)
+        return np.asarray(np.where(below[-1], out, -1), dtype=np.int64)
+    return np.asarray(np.where(below.any(axis=0), np.argmax(below, axis=0) + 1, -1), dtype=np.int64)
+
+
 def _window(criteria: Criteria, epochs: int) -> int:
     return max(1, min(criteria.window, epochs))
 
@@ -117,7 +144,8 @@ def summarize(loss: FloatArray, criteria: Criteria = Criteria()) -> LossSummary:
             continue
         finite = np.isfinite(h)
         final[k] = h[-1]
-        below[k] = _first(finite & (h < criteria.loss_threshold))
+        at = int(first_below(h, criteria.loss_threshold))
+        below[k] = at - 1 if at > 0 else -1
         with np.errstate(all="ignore"):
             blown[k] = _first(~finite | (h > criteria.blowup_factor * h[0]))
         first_mean[k] = np.mean(h[:w])

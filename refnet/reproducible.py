@@ -17,21 +17,34 @@ in a process that imports NumPy after they are set: a worker, a subprocess,
 or a shell (``env $(python -m refnet.reproducible) python ...``).
 :func:`fingerprint` hashes these functions' results on fixed inputs: two
 processes with the same fingerprint compute them alike on every probe.
+:func:`environment` records, for a report, everything else a result's last
+bits may depend on: Python, NumPy and its BLAS build, the CPU features read at
+run time, thread variables, the platform and a hash of refnet's source.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import io
+import os
+import platform
 import sys
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["PIN_VARIABLE", "simd_targets", "baseline", "pinned_environment", "fingerprint",
-           "blas_fingerprint", "kernel_fingerprint", "describe", "main"]
+__all__ = ["PIN_VARIABLE", "THREAD_VARS", "simd_targets", "baseline", "cpu_features", "pinned_environment",
+           "fingerprint", "blas_fingerprint", "kernel_fingerprint", "describe", "blas_config", "source_hash",
+           "environment", "main"]
 
 PIN_VARIABLE = "NPY_DISABLE_CPU_FEATURES"
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Variables that set BLAS/OpenMP thread counts (read when NumPy is imported)."""
 
 
 def _umath() -> object:
@@ -57,6 +70,19 @@ def baseline() -> list[str]:
     return [str(f) for f in getattr(_umath(), "__cpu_baseline__", [])]
 
 
+def cpu_features() -> dict[str, list[str]]:
+    """Baseline, dispatch targets, the features this CPU enables and the targets in use (run time)."""
+    umath = _umath()
+    features: dict[str, bool] = dict(getattr(umath, "__cpu_features__", {}))
+    targets = simd_targets()
+    return {
+        "baseline": baseline(),
+        "dispatch": list(targets),
+        "enabled": sorted(k for k, v in features.items() if v),
+        "dispatch_in_use": [k for k, on in targets.items() if on],
+    }
+
+
 def pinned_environment() -> dict[str, str]:
     """Variables that make elementary functions and BLAS take fixed paths.
 
@@ -65,12 +91,7 @@ def pinned_environment() -> dict[str, str]:
     equivalents) keeps the BLAS on one thread. The BLAS kernel itself still
     depends on the CPU; use the ``portable`` kernel for products.
     """
-    return {
-        PIN_VARIABLE: ",".join(simd_targets()),
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    }
+    return {PIN_VARIABLE: ",".join(simd_targets()), **{name: "1" for name in THREAD_VARS}}
 
 
 def _probe(dtype: str) -> np.ndarray:
@@ -120,6 +141,51 @@ def describe() -> dict[str, object]:
     """NumPy version, SIMD baseline and targets in use, and the fingerprint."""
     return {"numpy": np.__version__, "baseline": baseline(), "targets": simd_targets(),
             "fingerprint": fingerprint(), "blas_fingerprint": blas_fingerprint()}
+
+
+def blas_config() -> dict[str, object]:
+    """The BLAS and LAPACK NumPy was built with, and its SIMD extensions (``np.show_config``)."""
+    try:
+        cfg: Any = np.show_config(mode="dicts")
+    except TypeError:  # pragma: no cover - NumPy < 1.25
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            np.show_config()
+        return {"text": buf.getvalue()}
+    deps = cfg.get("Build Dependencies", {}) if isinstance(cfg, dict) else {}
+    out: dict[str, object] = {}
+    for key in ("blas", "lapack"):
+        info = deps.get(key, {})
+        out[key] = {k: info.get(k) for k in ("name", "version", "openblas configuration") if k in info}
+    out["simd"] = cfg.get("SIMD Extensions", {}) if isinstance(cfg, dict) else {}
+    return out
+
+
+def source_hash() -> str:
+    """SHA-256 over refnet's ``.py`` files (sorted by name): which core produced the bits."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def environment() -> dict[str, object]:
+    """What a result's bits may depend on besides its inputs, for a report (see the module docstring)."""
+    return {
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "numpy": np.__version__,
+        "blas": blas_config(),
+        "cpu_features": cpu_features(),
+        "threads": {v: os.environ.get(v) for v in (*THREAD_VARS, PIN_VARIABLE)},
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "longdouble": {"nmant": int(np.finfo(np.longdouble).nmant), "itemsize": np.dtype(np.longdouble).itemsize},
+        "refnet_source_sha256": source_hash(),
+    }
 
 
 def main() -> int:

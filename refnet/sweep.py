@@ -49,7 +49,7 @@ from .train import prepare_data, train
 from .validation import check_int
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
-           "run_chunk", "default_chunk_size", "default_workers"]
+           "process_pool", "default_chunk_size", "default_workers"]
 
 CACHE_BYTES = 1024 * 1024
 """Budget of :meth:`Setup.bytes_per_member` summed over a chunk: the size of a
@@ -206,6 +206,15 @@ class MemberResult:
     nonfinite: NonFinite
     fingerprint: str = ""
     """:func:`refnet.reproducible.kernel_fingerprint` of the process that trained it."""
+    checkpoints: dict[int, Readout] = field(default_factory=dict)
+    """Readouts after each requested checkpoint epoch (see ``checkpoints`` of :func:`iter_sweep`),
+    judged on the parameters and losses of the first that many epochs."""
+
+    @property
+    def flat(self) -> FloatArray:
+        """The final parameters as one ``(n_params,)`` vector, in :meth:`Network.get_flat` order."""
+        out: FloatArray = np.concatenate([v.reshape(-1) for v in self.params.values()])
+        return out
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,7 @@ class _Options:
     keep_every: int
     stop_diverged: bool
     check_every: int
+    checkpoints: tuple[int, ...] = ()
 
 
 def kept_epochs(epochs: int, every: int) -> npt.NDArray[np.int64]:
@@ -221,19 +231,6 @@ def kept_epochs(epochs: int, every: int) -> npt.NDArray[np.int64]:
     if epochs and idx[-1] != epochs - 1:
         idx = np.append(idx, np.int64(epochs - 1))
     return idx
-
-
-def run_chunk(setup: Setup, members: Sequence[Member], keep_every: int = 1,
-              stop_diverged: bool = False, check_every: int = 1000) -> list[MemberResult]:
-    """Train ``members`` (one group) as one ensemble; per-member results.
-
-    Training runs in blocks of ``check_every`` epochs (one call of
-    :func:`refnet.train.train` each; with momentum, one block, since the
-    velocity lives in the call). Between blocks, members with a non-finite
-    parameter are frozen and dropped from the ensemble when
-    ``stop_diverged``; the others carry on unchanged, bit for bit.
-    """
-    return _run_chunk(setup, list(members), _Options(keep_every, stop_diverged, check_every), 0)
 
 
 def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int) -> list[MemberResult]:
@@ -253,9 +250,11 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
     frozen: dict[int, dict[str, FloatArray]] = {}
     active = np.arange(k_all)
     block = epochs if setup.momentum else max(1, opts.check_every)
+    stops = [c for c in opts.checkpoints if 0 < c < epochs]
+    at: list[list[Readout]] = []
     done = 0
     while done < epochs:
-        n = min(block, epochs - done)
+        n = min(block, epochs - done, *(c - done for c in stops if c > done))
         hist = train(net, xa[0], ya[0], lr=lr[active], epochs=n, batch_size=setup.batch_size,
                      convention=convention, momentum=setup.momentum).loss
         full = np.full((n, k_all), np.nan, dtype=hist.dtype)
@@ -268,6 +267,9 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
         sel = (keep >= done) & (keep < done + n)
         kept[sel] = full[keep[sel] - done]
         done += n
+        if done in stops:
+            now = _assemble(setup, members, net, active, frozen)
+            at.append(judge_summary(now, xa, ya, tracker.summary(), setup.criteria))
         if opts.stop_diverged and done < epochs:
             dead = nonfinite_members(net.get_flat())
             if dead.any():
@@ -287,15 +289,8 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
         n = min(block, epochs - done)
         tracker.update(np.full((n, k_all), np.nan))
         done += n
-    final = setup.build_for(members)
-    values = {name: np.empty_like(v) for name, v in final.named_params().items()}
-    params_now = net.get_params() if active.size else {}
-    for name in values:
-        if active.size:
-            values[name][active] = params_now[name]
-        for k_frozen, p in frozen.items():
-            values[name][k_frozen] = p[name][0]
-    final.set_params(dict(values))
+    final = _assemble(setup, members, net, active, frozen)
+    values = final.named_params()
     readouts = judge_summary(final, xa, ya, tracker.summary(), setup.criteria)
     finite = ~nonfinite_members(final.get_flat())
     machine = kernel_fingerprint(kernel)
@@ -305,13 +300,41 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
                        bool(finite[k]), int(stopped[k]) if stopped[k] >= 0 else None)
         results.append(MemberResult(offset + k, m, kept[:, k].copy(), keep,
                                     {name: v[k : k + 1].copy() for name, v in values.items()},
-                                    readouts[k], nf, machine))
+                                    readouts[k], nf, machine,
+                                    {c: r[k] for c, r in zip(stops, at)}))
     return results
+
+
+def _assemble(setup: Setup, members: list[Member], net: Network, active: npt.NDArray[np.intp],
+              frozen: dict[int, dict[str, FloatArray]]) -> Network:
+    """The whole chunk as one network: the members still training and those frozen."""
+    if active.size == len(members):
+        return net
+    whole = setup.build_for(members)
+    values = {name: np.empty_like(v) for name, v in whole.named_params().items()}
+    params_now = net.get_params() if active.size else {}
+    for name in values:
+        if active.size:
+            values[name][active] = params_now[name]
+        for k_frozen, p in frozen.items():
+            values[name][k_frozen] = p[name][0]
+    whole.set_params(dict(values))
+    return whole
 
 
 def _chunk_task(setup: Setup, members: list[Member], opts: _Options, offset: int) -> list[MemberResult]:
     with np.errstate(all="ignore"):
         return _run_chunk(setup, members, opts, offset)
+
+
+def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """The local worker processes :func:`iter_sweep` uses when given no executor.
+
+    ``spawn`` processes (no fork of a multi-threaded parent); pass one pool as
+    ``executor`` to many sweeps to start the workers once.
+    """
+    n = default_workers() if workers is None else check_int("workers", workers, 1)
+    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
 
 
 def default_workers() -> int:
@@ -369,7 +392,9 @@ def iter_sweep(
     check_every: int = 1000,
     in_flight: int | None = None,
     same_math: bool = True,
+    checkpoints: Sequence[int] = (),
     quiet: bool = True,
+    label: str = "sweep",
     stream: TextIO | None = None,
 ) -> Iterator[MemberResult]:
     """Train every member; yield its :class:`MemberResult` in input order.
@@ -399,8 +424,15 @@ def iter_sweep(
         Raise ``RuntimeError`` if two chunks of one kernel ran in processes
         whose elementary functions (and, for ``blas``, BLAS products) differ,
         as on a cluster of unlike machines (see :mod:`refnet.reproducible`).
+    checkpoints
+        Epochs (strictly between 0 and ``setup.epochs``) after which every
+        member is judged too (:attr:`MemberResult.checkpoints`); training is
+        cut there, which changes no bit (not with momentum, whose velocity
+        lives in one :func:`refnet.train.train` call).
     quiet
         No progress lines on stderr (or ``stream``).
+    label
+        What the progress lines call the sweep.
     """
     _check_setup(setup)
     every = check_int("keep_every", keep_every, 1)
@@ -408,15 +440,18 @@ def iter_sweep(
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
     n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
-    opts = _Options(every, bool(stop_diverged), check)
+    stops = tuple(sorted({check_int("checkpoints[]", c, 1) for c in checkpoints}))
+    if stops and setup.momentum:
+        raise ValueError("checkpoints: not with momentum (the velocity lives in one train call)")
+    opts = _Options(every, bool(stop_diverged), check, stops)
     total = len(members) if isinstance(members, Sequence) else None
     own: Executor | None = None
     if executor is None and n_workers > 0:
-        own = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"))
+        own = process_pool(n_workers)
         executor = own
     depth = in_flight if in_flight is not None else 2 * max(1, n_workers)
     check_int("in_flight", depth, 1)
-    progress = Progress(total or 0, "sweep", quiet=quiet, unit="networks", stream=stream)
+    progress = Progress(total or 0, label, quiet=quiet, unit="networks", stream=stream)
     start = time.monotonic()
     done_nets = 0
     chunks = _chunks(members, chunk_size, setup)
@@ -468,14 +503,16 @@ def sweep(
     check_every: int = 1000,
     in_flight: int | None = None,
     same_math: bool = True,
+    checkpoints: Sequence[int] = (),
     quiet: bool = True,
+    label: str = "sweep",
     stream: TextIO | None = None,
 ) -> list[MemberResult]:
     """All results of :func:`iter_sweep` as a list (for sweeps that fit in memory)."""
     return list(iter_sweep(setup, members, chunk_size=chunk_size, workers=workers,
                            executor=executor, keep_every=keep_every, stop_diverged=stop_diverged,
                            check_every=check_every, in_flight=in_flight, same_math=same_math,
-                           quiet=quiet, stream=stream))
+                           checkpoints=checkpoints, quiet=quiet, label=label, stream=stream))
 
 
 def grid(seeds: Iterable[int], lrs: Iterable[float], *, dtype: DTypeName = "float64",

@@ -101,12 +101,13 @@ def _apply(net: Network, opt: SGD, index: int, grads: dict[str, FloatArray]) -> 
         net.observe_update(index, name, new, (old, g))
 
 
-def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, reading: Reading | None) -> FloatArray:
+def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, convention: ConventionLike | None) -> FloatArray:
     """One gradient-descent step on a batch; returns the mean loss per member before it.
 
-    ``reading`` ``None`` is the default convention. A reading's loss is reported
-    in its units (see :class:`~refnet.conventions.Reading`).
+    ``convention`` ``None`` or ``default`` is the default convention; a reading's
+    loss is reported in its units (see :class:`~refnet.conventions.Reading`).
     """
+    reading = convention if convention is None or isinstance(convention, Reading) else resolve(convention)
     if reading is None:
         loss, all_grads = net.gradients(x, t)
         for i, grads in enumerate(all_grads):

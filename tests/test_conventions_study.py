@@ -1,19 +1,45 @@
-"""verify.conventions: epochs-to-threshold counting and a small run."""
+"""verify.conventions: the one epochs-to-threshold rule, a small run and its report for the suite."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from verify.conventions import first_below, main
+import verify.__main__ as suite
+from refnet.outcomes import first_below
+from verify.conventions import main
 
 
 def test_first_below_counts_completed_epochs() -> None:
     loss = np.array([[0.5, 0.5], [0.2, 0.5], [0.05, 0.4]])
     assert first_below(loss, 0.1).tolist() == [3, -1]
+    assert first_below(loss[:, 0], 0.1) == 3
+
+
+def test_first_below_settled_and_non_finite() -> None:
+    loss = np.array([[0.05, 0.05, np.nan], [0.5, 0.05, 0.05], [0.05, 0.05, 0.05]])
+    assert first_below(loss, 0.1).tolist() == [1, 1, 2]
+    assert first_below(loss, 0.1, settled=True).tolist() == [3, 1, 2]
+    assert first_below(np.array([0.05, 0.5]), 0.1, settled=True) == -1
+    assert first_below(np.empty((0, 2)), 0.1).tolist() == [-1, -1]
 
 
 def test_small_run_prints_both_data_sets(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--seeds", "0", "--epochs-xor", "20", "--epochs-linear", "20", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.count("lab(lr) vs default(lr x N)") == 2
+
+
+def test_report_for_the_suite(tmp_path: Path) -> None:
+    assert main(["--seeds", "0", "1", "--epochs-xor", "200", "--epochs-linear", "100", "--quiet",
+                 "--report", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert doc["ok"] is True and doc["data"]["closer_to_rescaled"] == [True] * 4
+    assert (tmp_path / "report.md").read_text(encoding="utf-8").startswith("# The lab's arithmetic")
+
+
+def test_the_suite_runs_conventions() -> None:
+    assert "conventions" in [s.name for s in suite.STUDIES]

@@ -88,7 +88,7 @@ def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[s
         assert r["epochs"] == (sizes.linear_epochs if r["data"] == "linear" else sizes.xor_epochs)
         assert r["seed"] in range(SEEDS) and 0.0 <= r["accuracy"] <= 100.0
         assert r["seconds"] > 0 and r["outcome"] in ("converged", "stalled", "diverged")
-    lab_lrs = sorted({r["lr"] for r in runs if r["data"] == "linear" and r["convention"] == "lab"
+    lab_lrs = sorted({r["lr"] for r in runs if r["data"] == "linear" and r["convention"] == "lab-sum"
                       and r["hidden"] == [4, 4]})
     assert lab_lrs == sorted(LR_SWEEP)
     assert sorted({r["hidden"][0] for r in runs}) == sorted(HIDDEN_SWEEP)
@@ -96,7 +96,7 @@ def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[s
     assert len(all_runs["rows"]) == len(runs)
     assert all_runs["headers"][-5:] == ["final loss", "accuracy %", "outcome", "converged at", "time (s)"]
     # The lab's baseline: sigmoid/MSE reaches 100% on linear data for every seed.
-    base = [r for r in runs if r["data"] == "linear" and r["convention"] == "lab" and r["lr"] == 0.05
+    base = [r for r in runs if r["data"] == "linear" and r["convention"] == "lab-sum" and r["lr"] == 0.05
             and r["hidden"] == [4, 4]]
     assert len(base) == SEEDS and all(r["accuracy"] == 100.0 for r in base)
 
@@ -118,7 +118,8 @@ def test_findings_checks_and_convention_gaps(quick_report: tuple[int, Path, dict
 
 
 def test_convergence_epoch() -> None:
-    assert convergence_epoch(np.array([1.0, 0.5, 0.02, 0.01, 0.001])) == 4
+    assert convergence_epoch(np.array([1.0, 0.5, 0.02, 0.009, 0.001])) == 4
+    assert convergence_epoch(np.array([1.0, 0.5, 0.02, 0.01, 0.001])) == 5  # exactly 1% is not below
     assert convergence_epoch(np.array([1.0, 0.5, 0.2])) is None
     assert convergence_epoch(np.array([np.nan, 0.0])) is None
     assert convergence_epoch(np.array([], dtype=np.float64)) is None

@@ -25,8 +25,9 @@ from refnet.network import mlp
 from refnet.precision import FloatArray
 from tests.strategies import layer_case, loss_case, values
 from tests.tolerances import DTYPES
-from verify import gradcheck as vgc
-from verify import mutants as mt
+from verify.gradcheck import cli as vgc_cli
+from verify.gradcheck import study as vgc
+from verify.gradcheck import mutants as mt
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -282,7 +283,7 @@ def test_command_passes_lists_every_component_and_is_deterministic(tmp_path: Pat
     path = tmp_path / "gc.json"
     # --quick: every component in both dtypes, one seed and the two small shapes (the full
     # run is the same code over more cases; it is exercised by `python -m verify`)
-    assert vgc.main(["--quick", "--json", str(path), "--quiet"]) == vgc.EXIT_PASS
+    assert vgc_cli.main(["--quick", "--json", str(path), "--quiet"]) == vgc.EXIT_PASS
     doc = json.loads(path.read_text())
     assert doc["passed"] is True
     seen = {(r["component"], r["dtype"], r["wrt"]) for r in doc["rows"]}
@@ -296,14 +297,14 @@ def test_command_passes_lists_every_component_and_is_deterministic(tmp_path: Pat
     assert all(r["status"] == "PASS" for r in doc["rows"])
     assert all(m["caught"] for m in doc["mutants"]) and len(doc["mutants"]) == 24
     capsys.readouterr()
-    assert vgc.main(["--quick", "--dtype", "float32", "--seed", "3"]) == 0
+    assert vgc_cli.main(["--quick", "--dtype", "float32", "--seed", "3"]) == 0
     first = capsys.readouterr().out
-    assert vgc.main(["--quick", "--dtype", "float32", "--seed", "3"]) == 0
+    assert vgc_cli.main(["--quick", "--dtype", "float32", "--seed", "3"]) == 0
     assert capsys.readouterr().out == first and "PASS" in first
 
 
 def test_report_and_exit_codes(tmp_path: Path) -> None:
-    assert vgc.main(["--quick", "--quiet", "--dtype", "float64", "--report", str(tmp_path)]) == 0
+    assert vgc_cli.main(["--quick", "--quiet", "--dtype", "float64", "--report", str(tmp_path)]) == 0
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["ok"] is True and doc["data"]["passed"] is True
     assert (tmp_path / "report.md").read_text().startswith("# Finite-difference gradient check")

@@ -14,11 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verify import lr_threshold
-from verify.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
+from verify.lr_threshold.study import PINNED, SCHEMA
+from verify.lr_threshold.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
                              label_boundary_fit)
-from verify.lr_experiments import PAIR, Study, multisection
-from verify.lr_runs import RunRecord, RunSpec, settled_epoch
-from verify.ulp import (add_ulps, decimal_exact, exact_fraction, from_ordinal, grid, hex_exact, midpoint,
+from verify.lr_threshold.experiments import PAIR, Study, multisection
+from verify.lr_threshold.runs import RunRecord, lab_run, settled_epoch
+from verify.lr_threshold.ulp import (add_ulps, decimal_exact, exact_fraction, from_ordinal, grid, hex_exact, midpoint,
                         ordinal, ordinal_grid, spacing, ulps_between)
 
 finite64 = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
@@ -131,13 +132,13 @@ class _FakeStudy(Study):
     """Labels from a threshold rate instead of training: converged below it."""
 
     def __init__(self, boundary: float) -> None:
-        super().__init__(lr_threshold.PINNED, 1)
+        super().__init__(PINNED, 1)
         self.boundary = boundary
         self.calls = 0
 
     def labels(self, rates: Any, tag: str, seed: int | None = None, epochs: int | None = None) -> list[RunRecord]:
         self.calls += len(rates)
-        return [RunRecord(RunSpec(0, r), "converged" if r < self.boundary else "stalled", {}, {}, "", "", "")
+        return [RunRecord(lab_run(0, r), "converged" if r < self.boundary else "stalled", {}, {}, "", "", "")
                 for r in rates]
 
 
@@ -166,7 +167,7 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_quick_study_reproduces_e0_in_fresh_processes(quick_report: Path) -> None:
     data = json.loads((quick_report / "report.json").read_text())["data"]
-    assert data["schema"] == lr_threshold.SCHEMA
+    assert data["schema"] == SCHEMA
     e0 = data["experiments"]["E0"]
     assert e0["outcomes"][0] == "converged" and e0["outcomes"][1] != "converged"
     assert e0["identical_in_fresh_processes"] is True
@@ -195,3 +196,15 @@ def test_check_round_trip_and_detects_tampering(quick_report: Path, tmp_path: Pa
     assert lr_threshold.main(["--check", str(bad), "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "DIFFERS  lr=0.001490626 weights_sha256" in out
+
+
+def test_sha256_ignores_longdouble_padding() -> None:
+    from verify.lr_threshold.runs import sha256
+
+    a = np.array([1.5, -2.25, 1e-300], dtype=np.longdouble)
+    raw = a.view(np.uint8).copy()
+    if a.dtype.itemsize > 10 and np.finfo(np.longdouble).nmant == 63:
+        raw.reshape(3, -1)[:, 10:] = 0xAB  # other padding, same values
+    b = raw.view(np.longdouble)
+    assert np.array_equal(a, b) and sha256(a) == sha256(b)
+    assert sha256(np.array([1.5])) == sha256(np.array([1.5])) != sha256(np.array([1.25]))

@@ -11,11 +11,12 @@ import pytest
 
 from refnet import mlp, train
 from refnet.data import xor_easy
-from verify import overflow
-from verify.hessian import curvature_along, hessian, point_hessians
-from verify.overflow_grid import GridSpec, boundaries, first_nonfinite, lab_linear, run_grid, sharpness
-from verify.overflow_runs import best_linear_accuracy, lab_symptom
-from verify.report import png_size
+from verify.overflow import cli
+from verify.overflow import study as overflow
+from verify.common.hessian import curvature_along, hessian, point_hessians
+from verify.overflow.grid import GridSpec, boundaries, first_nonfinite, lab_linear, run_grid, sharpness
+from verify.overflow.runs import best_linear_accuracy, lab_symptom
+from verify.common.report import png_size
 
 X, Y = xor_easy()
 
@@ -50,9 +51,9 @@ def test_point_hessians_average_to_the_batch_hessian_and_match_second_difference
 def test_lab_step_sharpness_is_the_batch_sum() -> None:
     s = sharpness(X, Y, 6, 0, (20, 21))
     # full batch: the summed loss is N times the mean loss
-    assert s.step["lab"][21] == pytest.approx(21 * s.full, rel=1e-9)
+    assert s.step["lab-sum"][21] == pytest.approx(21 * s.full, rel=1e-9)
     assert s.step["default"][21] == pytest.approx(s.full, rel=1e-9)
-    assert s.step["lab"][20] > 10 * s.step["default"][20]
+    assert s.step["lab-sum"][20] > 10 * s.step["default"][20]
 
 
 # -- reproduction, both dtypes ----------------------------------------------------------------
@@ -60,7 +61,7 @@ CFG = overflow.QUICK_CONFIG
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab", "default"])
+@pytest.mark.parametrize("convention", ["lab-sum", "default"])
 def test_first_try_overflows_and_the_guard_catches_it_where_the_trace_saw_it(dtype: str, convention: str) -> None:
     run = overflow.reproduce(CFG, convention, dtype, "none")  # type: ignore[arg-type]
     event = run["event"]
@@ -78,7 +79,7 @@ def test_first_try_overflows_and_the_guard_catches_it_where_the_trace_saw_it(dty
 
 
 def test_lab_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
-    event = overflow.reproduce(CFG, "lab", "float64", "none")["event"]
+    event = overflow.reproduce(CFG, "lab-sum", "float64", "none")["event"]
     assert isinstance(event, dict)
     assert (event["epoch"], event["step"], event["phase"], event["layer_name"], event["role"]) == \
         (1, 2, "loss", "mse", "loss terms")
@@ -86,7 +87,7 @@ def test_lab_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_second_try_with_output_sigmoid_stays_finite(dtype: str) -> None:
-    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), "lab", dtype, "sigmoid")
+    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), "lab-sum", dtype, "sigmoid")
     assert run["event"] is None
     assert isinstance(run["accuracy"], float) and run["accuracy"] < 100.0
 
@@ -95,7 +96,7 @@ def test_second_try_with_output_sigmoid_stays_finite(dtype: str) -> None:
 def test_guard_off_shows_the_lab_symptom_and_no_warning_escapes(dtype: str) -> None:
     # pytest turns any escaping warning into an error (filterwarnings = error)
     net = lab_linear(6, dtype=dtype, seed=0)
-    s = lab_symptom(net, X, Y, lr=0.1, epochs=3, batch_size=20, convention="lab")
+    s = lab_symptom(net, X, Y, lr=0.1, epochs=3, batch_size=20, convention="lab-sum")
     assert s.predictions_nan == s.predictions == 21
     assert s.accuracy == 0.0
     assert any(not np.isfinite(v) for v in s.loss)
@@ -106,21 +107,21 @@ def test_guard_off_shows_the_lab_symptom_and_no_warning_escapes(dtype: str) -> N
 def test_trained_ensemble_member_equals_the_network_trained_alone() -> None:
     lrs = np.array([1e-4, 1e-1])
     net = lab_linear(6, seed=[4, 4])
-    hist = train(net, X, Y, lr=lrs, epochs=5, batch_size=20, convention="lab")
+    hist = train(net, X, Y, lr=lrs, epochs=5, batch_size=20, convention="lab-sum")
     alone = lab_linear(6, seed=4)
-    hist1 = train(alone, X, Y, lr=0.1, epochs=5, batch_size=20, convention="lab")
+    hist1 = train(alone, X, Y, lr=0.1, epochs=5, batch_size=20, convention="lab-sum")
     np.testing.assert_array_equal(hist.loss[:, 1], hist1.loss[:, 0])
     assert first_nonfinite(hist.loss, net)[1] == first_nonfinite(hist1.loss, alone)[0] is not None
     assert first_nonfinite(hist.loss, net)[0] is None
 
 
 def test_grid_thresholds_scale_with_batch_size_only_under_the_lab_convention() -> None:
-    spec = GridSpec(lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(1, 21), conventions=("lab", "default"),
+    spec = GridSpec(lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(1, 21), conventions=("lab-sum", "default"),
                     dtypes=("float64",), hidden=(6,), seeds=(0,), epochs=60)
     sharp = {(6, 0): sharpness(X, Y, 6, 0, spec.batch_sizes)}
     rows = {(r["convention"], r["batch_size"]): r for r in boundaries(run_grid(spec, X, Y, sharp))}
-    assert rows[("lab", 21)]["lr_diverged"] < rows[("lab", 1)]["lr_diverged"]  # type: ignore[operator]
-    assert rows[("lab", 21)]["lr_diverged"] < rows[("default", 21)]["lr_diverged"]  # type: ignore[operator]
+    assert rows[("lab-sum", 21)]["lr_diverged"] < rows[("lab-sum", 1)]["lr_diverged"]  # type: ignore[operator]
+    assert rows[("lab-sum", 21)]["lr_diverged"] < rows[("default", 21)]["lr_diverged"]  # type: ignore[operator]
 
 
 def test_best_linear_accuracy_is_exact() -> None:
@@ -140,7 +141,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch, study: overflow.Study, seen: list[ov
         seen.append(cfg)
         return study
 
-    monkeypatch.setattr(overflow, "run_study", fake)
+    monkeypatch.setattr(cli, "run_study", fake)
 
 
 def test_quick_run_exits_zero_and_writes_the_report(
@@ -149,7 +150,7 @@ def test_quick_run_exits_zero_and_writes_the_report(
     seen: list[overflow.Config] = []
     _serve(monkeypatch, quick_study, seen)
     out = tmp_path / "report"
-    assert overflow.main(["--quick", "--quiet", "--report", str(out)]) == 0
+    assert cli.main(["--quick", "--quiet", "--report", str(out)]) == 0
     assert seen == [overflow.QUICK_CONFIG]
     assert "overflow: PASS" in capsys.readouterr().out
     doc = json.loads((out / "report.json").read_text())
@@ -199,6 +200,6 @@ def test_main_exits_one_with_the_reason_when_nothing_overflows(
     broken = dataclasses.replace(quick_study, reproduction=[
         dict(r, event=None) if r["output"] == "none" else r for r in quick_study.reproduction])
     _serve(monkeypatch, broken, [])
-    assert overflow.main(["--quick", "--quiet"]) == 1
+    assert cli.main(["--quick", "--quiet"]) == 1
     captured = capsys.readouterr()
     assert "no non-finite value" in captured.err and "FAIL" in captured.out

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 import verify.__main__ as suite  # noqa: E402
-from verify.report import Report, html_page, markdown_table, png_size  # noqa: E402
+from verify.common.report import Report, html_page, markdown_table, png_size  # noqa: E402
 
 CALLS: list[tuple[str, list[str]]] = []
 
@@ -168,7 +168,7 @@ def test_stale_reports_are_removed_before_a_study_runs(stubs: None, tmp_path: Pa
 
 def test_default_studies_and_their_modes() -> None:
     studies = {s.name: s for s in suite.STUDIES}
-    assert list(studies) == ["gradcheck", "overflow", "lr_threshold", "experiments"]
+    assert list(studies) == ["gradcheck", "overflow", "lr_threshold", "experiments", "conventions"]
     assert studies["lr_threshold"].default_args == ("--quick",) and studies["lr_threshold"].full_args == ()
     assert studies["overflow"].default_args == ("--quick",) and studies["gradcheck"].default_args == ()
     assert studies["experiments"].full_args == ("--full",)
@@ -204,7 +204,7 @@ def test_heartbeat_reports_a_long_study_unless_quiet(capsys: pytest.CaptureFixtu
 
 
 def test_html_keeps_code_spans_literal(tmp_path: Path) -> None:
-    from verify.report import html_page
+    from verify.common.report import html_page
 
     page = html_page("step `h = cbrt(eps) * max(|x|, 1)` is *the* step, see [docs](a.md)", tmp_path, "t")
     assert "<code>h = cbrt(eps) * max(|x|, 1)</code>" in page
@@ -212,7 +212,7 @@ def test_html_keeps_code_spans_literal(tmp_path: Path) -> None:
 
 
 def test_html_does_not_read_arithmetic_as_emphasis(tmp_path: Path) -> None:
-    from verify.report import html_page
+    from verify.common.report import html_page
 
     page = html_page("| rule |\n| --- |\n| lr * lambda / 2, lr_eff = lr * B |\n", tmp_path, "t")
     assert "lr * lambda / 2, lr_eff = lr * B" in page and "<em>" not in page

@@ -34,7 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import JSON, markdown_table, write_html
+from refnet import __version__ as refnet_version
+
+from .common.report import JSON, markdown_table, write_html
 
 __all__ = ["main", "Study", "STUDIES", "Part", "run_study"]
 
@@ -53,6 +55,7 @@ STUDIES: tuple[Study, ...] = (
     Study("overflow", ("--quick",), ()),  # its default grid alone takes about 5 minutes on 2 busy cores
     Study("lr_threshold", ("--quick",), ()),
     Study("experiments", (), ("--full",)),
+    Study("conventions"),
 )
 
 
@@ -159,10 +162,6 @@ def _embed_part(part: Part) -> str:
 
 
 def _versions() -> dict[str, JSON]:
-    try:
-        from refnet import __version__ as refnet_version
-    except ImportError:  # pragma: no cover - refnet is this repository
-        refnet_version = "unknown"
     return {"python": platform.python_version(), "numpy": np.__version__, "refnet": refnet_version,
             "platform": platform.platform()}
 

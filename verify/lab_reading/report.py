@@ -10,7 +10,7 @@ import numpy as np
 
 from refnet.conventions import READINGS, Reading
 
-from verify.report import JSON, Cell, Report
+from verify.common.report import JSON, Cell, Report
 
 from .observations import ASSUMPTIONS, EXPERIMENTS, INITS, OBSERVATIONS, Horizon, Outcomes
 from .runs import Job, Plan, reported, training_reading

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import math
 import time
-from fractions import Fraction
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
+from refnet.init import InitName
 
 from .boxcount import BoxFit, boundary_edges, dyadic_sizes, fit_dimension, box_counts, label_boundary_fit
-from .lr_runs import RunRecord, RunSpec, run_specs
+from .runs import LabRun, RunRecord, lab_run, run_specs
 from .ulp import (exact_fraction, from_ordinal, hex_exact, ordinal, ordinal_grid, ulps_between,
                   decimal_exact)
 
@@ -43,12 +45,12 @@ SEARCH_SEEDS = 256
 class Pinned:
     """The E0 configuration: init scheme, seed and epoch count."""
 
-    init: str
+    init: InitName
     seed: int
     epochs: int
 
-    def spec(self, lr: float, **kw: Any) -> RunSpec:
-        return RunSpec(self.seed, lr, self.init, epochs=kw.pop("epochs", self.epochs), **kw)
+    def spec(self, lr: float, **kw: Any) -> LabRun:
+        return lab_run(self.seed, lr, self.init, epochs=kw.pop("epochs", self.epochs), **kw)
 
 
 
@@ -65,21 +67,16 @@ class Study:
     """Epochs of the scans (E2, E3, E4, E7); E0 uses ``pinned.epochs``."""
     workers: int = 2
     log: Log = field(default=lambda _m: None)
+    executor: Executor | None = None
+    """Worker processes shared by every run of the study (:func:`refnet.sweep.process_pool`)."""
+    quiet: bool = True
+    """No progress lines from the sweeps."""
     records: list[RunRecord] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def run(self, specs: Sequence[RunSpec], tag: str, checkpoints: Sequence[int] = ()) -> list[RunRecord]:
-        t0 = time.perf_counter()
-        last = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            now = time.perf_counter()
-            if now - last[0] > 5 or done == total:
-                last[0] = now
-                self.log(f"  {tag}: {done / max(total, 1):.0%} of {len(specs)} runs "
-                         f"({now - t0:.0f} s)")
-
-        recs = run_specs(specs, checkpoints=checkpoints, workers=self.workers, progress=progress)
+    def run(self, specs: Sequence[LabRun], tag: str, checkpoints: Sequence[int] = ()) -> list[RunRecord]:
+        recs = run_specs(specs, checkpoints=checkpoints, workers=self.workers, executor=self.executor,
+                         quiet=self.quiet, label=f"  {tag}")
         for r in recs:
             r.readout["tag"] = tag
         self.records.extend(recs)
@@ -89,7 +86,7 @@ class Study:
                epochs: int | None = None) -> list[RunRecord]:
         s = self.pinned.seed if seed is None else seed
         e = self.horizon if epochs is None else epochs
-        return self.run([RunSpec(s, r, self.pinned.init, epochs=e) for r in rates], tag)
+        return self.run([lab_run(s, r, self.pinned.init, epochs=e) for r in rates], tag)
 
 
 def trains(outcome: str) -> bool:
@@ -99,7 +96,8 @@ def trains(outcome: str) -> bool:
 # ------------------------------------------------------------------ search
 
 def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int, log: Log,
-           checkpoints: Sequence[int] = ()) -> dict[str, Any]:
+           checkpoints: Sequence[int] = (), executor: Executor | None = None,
+           quiet: bool = True) -> dict[str, Any]:
     """Run the pair for every (init, seed) to ``epochs``; where and when do the labels differ?
 
     Two statistics per init scheme: the fraction of seeds whose labels
@@ -110,8 +108,8 @@ def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int
     scheme with a pair differing at ``epochs`` (lower rate converging), else
     the seed with the widest such window, pinned at its middle epoch.
     """
-    specs = [RunSpec(s, lr, init, epochs=epochs) for init in inits for s in seeds for lr in PAIR]
-    study = Study(Pinned(inits[0], seeds[0], epochs), epochs, workers, log)
+    specs = [lab_run(s, lr, init, epochs=epochs) for init in inits for s in seeds for lr in PAIR]
+    study = Study(Pinned(inits[0], seeds[0], epochs), epochs, workers, log, executor, quiet=quiet)
     recs = study.run(specs, "search", checkpoints)
     per_init: dict[str, dict[str, Any]] = {}
     differing: list[dict[str, Any]] = []
@@ -127,14 +125,14 @@ def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int
         sa, sb = a.readout["steps_to_threshold"], b.readout["steps_to_threshold"]
         if a.outcome != b.outcome:
             st["differ"] += 1
-            differing.append({"init": init, "seed": a.spec.seed, "outcome_a": a.outcome, "outcome_b": b.outcome,
+            differing.append({"init": init, "seed": a.spec.member.seed, "outcome_a": a.outcome, "outcome_b": b.outcome,
                               "steps_a": sa, "steps_b": sb})
         if isinstance(sa, int) and isinstance(sb, int) and sa != sb:
             st["steps_differ"] += 1
             st["a_first" if sa < sb else "b_first"] += 1
         settled = a.readout.get("settled_epoch")
         if isinstance(settled, int) and isinstance(sb, int) and settled < sb and trains(a.outcome):
-            windows.append({"init": init, "seed": a.spec.seed, "steps_a": sa, "settled_a": settled,
+            windows.append({"init": init, "seed": a.spec.member.seed, "steps_a": sa, "settled_a": settled,
                             "steps_b": sb, "width": sb - settled})
     total = sum(v["seeds"] for v in per_init.values())
     n_diff = sum(v["differ"] for v in per_init.values())
@@ -212,7 +210,7 @@ def zoom_scan(study: Study, center: float, count: int, widths: Sequence[float] =
     """E3: ``count`` rates per window centred on ``center``; changes and box-counting dimension."""
     windows: list[tuple[str, float | None, list[int]]] = [(f"{w:.0e}", w, _window(center, w, count)) for w in widths]
     windows.append(("consecutive doubles", None, _window(center, None, count)))
-    specs = [RunSpec(study.pinned.seed, from_ordinal(o), study.pinned.init, epochs=study.horizon)
+    specs = [lab_run(study.pinned.seed, from_ordinal(o), study.pinned.init, epochs=study.horizon)
              for _, _, ords in windows for o in ords]
     recs = study.run(specs, "E3")
     out: list[dict[str, Any]] = []
@@ -255,12 +253,12 @@ def precision_ladder(study: Study, rates: dict[str, float]) -> dict[str, Any]:
     recs = study.run(specs, "E4")
     rows = []
     for rec in recs:
-        name = next(k for k, v in rates.items() if v == rec.spec.lr)
-        dt = np.dtype(rec.spec.dtype)
-        value = dt.type(np.float64(rec.spec.lr))  # what SGD uses: the double, rounded once
-        rows.append({"rate": name, "decimal": repr(rec.spec.lr), "dtype": rec.spec.dtype,
+        name = next(k for k, v in rates.items() if v == rec.spec.member.lr)
+        dt = np.dtype(rec.spec.member.dtype)
+        value = dt.type(np.float64(rec.spec.member.lr))  # what SGD uses: the double, rounded once
+        rows.append({"rate": name, "decimal": repr(rec.spec.member.lr), "dtype": rec.spec.member.dtype,
                      "value_hex": hex_exact(value), "value_decimal": decimal_exact(value),
-                     "error_vs_decimal": float(exact_fraction(value) - decimal_value(rec.spec.lr)),
+                     "error_vs_decimal": float(exact_fraction(value) - decimal_value(rec.spec.member.lr)),
                      "outcome": rec.outcome, "final_loss": rec.readout["final_loss"],
                      "steps_to_threshold": rec.readout["steps_to_threshold"],
                      "weights_sha256": rec.weights_sha256})
@@ -284,7 +282,7 @@ def per_seed_boundaries(study: Study, seeds: Sequence[int], *, scan_points: int,
     """E7: for each seed, the label change nearest the lab's lower rate, bracketed to one ulp."""
     a = PAIR[0]
     rates = [from_ordinal(o) for o in _window(a, rel_width, scan_points)]
-    specs = [RunSpec(s, r, study.pinned.init, epochs=study.horizon) for s in seeds for r in rates]
+    specs = [lab_run(s, r, study.pinned.init, epochs=study.horizon) for s in seeds for r in rates]
     recs = study.run(specs, "E7 scan")
     out = []
     for i, s in enumerate(seeds):
@@ -311,7 +309,7 @@ def horizon_check(study: Study, rates: Sequence[float], epochs: int, checkpoints
     """Rerun ``rates`` (pinned seed) for ``epochs`` and compare the label at each checkpoint."""
     specs = [study.pinned.spec(r, epochs=epochs) for r in rates]
     recs = study.run(specs, "horizon", checkpoints)
-    rows = [{"lr": r.spec.lr, "lr_hex": r.spec.lr.hex(),
+    rows = [{"lr": r.spec.member.lr, "lr_hex": r.spec.member.lr.hex(),
              "labels": {str(k): v for k, v in r.labels.items()}, "final": r.outcome} for r in recs]
     agree = {str(c): sum(1 for r in recs if r.labels.get(c) == r.outcome) for c in checkpoints}
     return {"epochs": epochs, "runs": len(recs), "rows": rows, "agree_with_final": agree}

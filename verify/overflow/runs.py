@@ -26,7 +26,11 @@ from refnet.network import Network
 from refnet.observe import Site
 from refnet.optim import SGD
 from refnet.precision import FloatArray
-from refnet.train import Convention, prepare_data, step
+from refnet.train import prepare_data, step, train
+from refnet.precision import DTypeName
+from refnet.conventions import Convention
+
+from ..common.hessian import hessian
 
 __all__ = ["Trace", "SiteEvent", "Symptom", "lab_symptom", "best_linear_accuracy",
            "affine_residual", "presigmoid", "SharpnessPath", "sharpness_path"]
@@ -97,7 +101,7 @@ class Trace:
 class Symptom:
     """What the lab saw, replayed with the guard off."""
 
-    dtype: str
+    dtype: DTypeName
     epochs: int
     warnings: list[dict[str, object]]
     """Each recorded warning: epoch, step, the lab expression, category, message."""
@@ -115,7 +119,7 @@ def lab_symptom(net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, lr: float, 
     ``np.mean((y - t) ** 2)`` on every batch before its step, then the lab's thresholding
     of the predictions, with every floating-point warning recorded (none escapes)."""
     xa, ta = prepare_data(net, x, y)
-    opt = SGD(net, lr)
+    opt = SGD(lr)
     n = xa.shape[1]
     found: list[dict[str, object]] = []
     losses: list[float] = []
@@ -203,7 +207,7 @@ def affine_residual(net: Network, lo: float = -0.5, hi: float = 1.5, points: int
 class SharpnessPath:
     """Loss, largest |parameter| and Hessian lambda_max at checkpoints along one run."""
 
-    convention: str
+    convention: Convention
     lr: float
     batch_size: int
     epochs: list[int] = field(default_factory=list)
@@ -215,14 +219,10 @@ class SharpnessPath:
 
 
 def sharpness_path(net: Network, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *,
-                   lr: float, batch_size: int, convention: str, every: int,
+                   lr: float, batch_size: int, convention: Convention, every: int,
                    checkpoints: int) -> SharpnessPath:
     """Train ``net`` (one member) in chunks of ``every`` epochs, measuring the full-batch
     mean-loss Hessian's lambda_max (float64) after each chunk, until a value is non-finite."""
-    from refnet.train import train
-
-    from .hessian import hessian
-
     path = SharpnessPath(convention, lr, batch_size)
     path.epochs.append(0)
     with np.errstate(all="ignore"):

@@ -23,13 +23,10 @@ stayed finite; otherwise 1 with the reason.
 
 from __future__ import annotations
 
-import argparse
 import platform
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -39,17 +36,21 @@ from refnet.network import mlp
 from refnet.events import NumericalError
 from refnet.guard import Guard
 from refnet.outcomes import judge
-from refnet.train import Convention, prepare_data, train
+from refnet.train import prepare_data, train
+from refnet.precision import DTypeName
+from refnet.conventions import Convention
+from refnet.layers import ActivationName
 
-from .hessian import curvature_along, hessian, replicate
-from .overflow_figures import Boundary
-from .overflow_grid import (FULL, LAB_BATCH, LAB_HIDDEN, LAB_LR, QUICK, GridSpec, Run, Sharpness,
+from ..common.hessian import curvature_along, hessian, replicate
+from ..common.console import Console
+from .figures import Boundary
+from .grid import (FULL, LAB_BATCH, LAB_HIDDEN, LAB_LR, QUICK, GridSpec, Run, Sharpness,
                             boundaries, dtype_effect, hidden_effect, lab_linear, predictors, run_grid,
                             sharpness)
-from .overflow_runs import (SharpnessPath, Symptom, Trace, affine_residual, best_linear_accuracy,
+from .runs import (SharpnessPath, Symptom, Trace, affine_residual, best_linear_accuracy,
                             lab_symptom, presigmoid, sharpness_path)
 
-__all__ = ["Config", "main", "run_study"]
+__all__ = ["Config", "QUICK_CONFIG", "Study", "run_study", "verdict", "reproduce"]
 
 EARLY_LEVELS = (0.25, 0.5)
 """Early-warning levels: ``|a| >= max ** 0.25`` and ``max ** 0.5`` (squaring would overflow)."""
@@ -84,14 +85,8 @@ QUICK_CONFIG = Config(first_epochs=200, second_epochs=500, limit_epochs=300, sig
                       limit_seeds=4, grid=QUICK, quick=True)
 
 
-def _log(quiet: bool, message: str) -> None:
-    if not quiet:
-        sys.stderr.write(message + "\n")
-        sys.stderr.flush()
-
-
 # -- 1. reproduction ------------------------------------------------------------------
-def reproduce(cfg: Config, convention: Convention, dtype: str, output: str) -> dict[str, object]:
+def reproduce(cfg: Config, convention: Convention, dtype: DTypeName, output: ActivationName) -> dict[str, object]:
     """One lab run with the guard in raise mode and a trace beside it."""
     x, y = xor_easy()
     net = lab_linear(cfg.hidden, output=output, dtype=dtype, seed=cfg.seed)
@@ -131,11 +126,11 @@ def reproduce(cfg: Config, convention: Convention, dtype: str, output: str) -> d
     }
 
 
-def symptom(cfg: Config, dtype: str, epochs: int) -> Symptom:
+def symptom(cfg: Config, dtype: DTypeName, epochs: int) -> Symptom:
     """The lab's first try with the guard off (lab convention), warnings recorded."""
     x, y = xor_easy()
     net = lab_linear(cfg.hidden, dtype=dtype, seed=cfg.seed)
-    return lab_symptom(net, x, y, lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size, convention="lab")
+    return lab_symptom(net, x, y, lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size, convention="lab-sum")
 
 
 # -- 2. the bound and the grid ----------------------------------------------------------
@@ -184,7 +179,7 @@ def linear_limit(cfg: Config) -> tuple[dict[str, object], list[Boundary]]:
     single = replicate(net, net.get_flat()[best:best + 1])
     second = lab_linear(cfg.hidden, output="sigmoid", seed=cfg.seed)
     h2 = train(second, x, y, lr=cfg.lr, epochs=cfg.second_epochs, batch_size=cfg.batch_size,
-               convention="lab", guard="raise")
+               convention="lab-sum", guard="raise")
     xa, ta = prepare_data(second, x, y)
     read = judge(second, xa, ta, h2.loss)[0]
     logits = presigmoid(second, x)
@@ -261,6 +256,7 @@ class Study:
 
 def run_study(cfg: Config, quiet: bool = True) -> Study:
     """Run every part of the study with ``cfg``."""
+    log = Console("overflow", quiet=quiet)
     t0 = time.perf_counter()
     x, y = xor_easy()
     env = {"python": platform.python_version(), "numpy": np.__version__,
@@ -268,12 +264,12 @@ def run_study(cfg: Config, quiet: bool = True) -> Study:
            "machine": platform.machine()}
     repro: list[dict[str, object]] = []
     for output in ("none", "sigmoid"):
-        for conv in ("lab", "default"):
+        for conv in ("lab-sum", "default"):
             for dtype in ("float64", "float32"):
-                _log(quiet, f"overflow: reproducing output={output} {conv} {dtype}")
+                log(f"reproducing output={output} {conv} {dtype}")
                 repro.append(reproduce(cfg, conv, dtype, output))
     symptoms = [symptom(cfg, d, 5) for d in ("float64", "float32")]
-    _log(quiet, "overflow: Hessian validation and bounds")
+    log("Hessian validation and bounds")
     check = validate_hessian(cfg)
     spec = cfg.grid
     sharp: dict[tuple[int, int], Sharpness] = {}
@@ -288,11 +284,11 @@ def run_study(cfg: Config, quiet: bool = True) -> Study:
         "seed": cfg.seed, "hidden": cfg.hidden, "batch_size": cfg.batch_size, "lr": cfg.lr,
         "lambda_max_full_batch_mean": lab_sharp.full,
         "bound_full_batch": 2.0 / lab_sharp.full,
-        "lab_step_sharpness": lab_sharp.step["lab"][cfg.batch_size],
+        "lab_step_sharpness": lab_sharp.step["lab-sum"][cfg.batch_size],
         "default_step_sharpness": lab_sharp.step["default"][cfg.batch_size],
-        "lab_step_bound": lab_sharp.bound("lab", cfg.batch_size),
+        "lab_step_bound": lab_sharp.bound("lab-sum", cfg.batch_size),
         "default_step_bound": lab_sharp.bound("default", cfg.batch_size),
-        "lab_lr_over_lab_bound": cfg.lr / lab_sharp.bound("lab", cfg.batch_size),
+        "lab_lr_over_lab_bound": cfg.lr / lab_sharp.bound("lab-sum", cfg.batch_size),
         "lab_lr_over_default_bound": cfg.lr / lab_sharp.bound("default", cfg.batch_size),
         "batch1_step_bound": sharpness(x, y, cfg.hidden, cfg.seed, (1,)).bound("default", 1),
     }
@@ -301,15 +297,15 @@ def run_study(cfg: Config, quiet: bool = True) -> Study:
 
     def tick(label: str) -> None:
         done[0] += 1
-        _log(quiet, f"overflow: grid {done[0]}/{cells}: {label}")
+        log(f"grid {done[0]}/{cells}: {label}")
 
     runs = run_grid(spec, x, y, sharp, tick)
-    _log(quiet, "overflow: linear limit")
+    log("linear limit")
     limit, panels = linear_limit(cfg)
-    _log(quiet, "overflow: sharpness along training, batch size 1")
+    log("sharpness along training, batch size 1")
     drift = [sharpness_path(lab_linear(cfg.hidden, seed=cfg.seed), x, y, lr=cfg.drift_lr, batch_size=1,
                             convention=c, every=cfg.drift_every, checkpoints=cfg.drift_checkpoints)
-             for c in ("lab", "default")]
+             for c in ("lab-sum", "default")]
     return Study(cfg, env, repro, symptoms, check, bound, list(sharp.values()), runs,
                  boundaries(runs), predictors(runs), limit, panels, drift, time.perf_counter() - t0)
 
@@ -334,42 +330,3 @@ def verdict(study: Study) -> tuple[bool, str]:
         return False, "; ".join(problems)
     return True, (f"overflow reproduced in all {len(study.first_try())} first-try runs and caught by "
                   "the guard where the independent trace first saw it; the second try stayed finite")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m verify.overflow",
-        description="Reproduce the lab's no-activation overflow, catch it with the guard, and "
-                    "test the explanations against the Hessian stability bound.")
-    parser.add_argument("--report", metavar="DIR", type=Path,
-                        help="write DIR/report.md, DIR/report.json and PNG figures")
-    parser.add_argument("--quick", action="store_true",
-                        help="reduced grid and shorter runs (under 30 s, for tests)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the reproduced network (default 0)")
-    parser.add_argument("--lr", type=float, default=LAB_LR,
-                        help=f"learning rate of the reproduction (default {LAB_LR}, the lab's)")
-    args = parser.parse_args(argv)
-    if args.seed < 0:
-        parser.error("--seed: expected an integer >= 0")
-    if not np.isfinite(args.lr) or args.lr <= 0:
-        parser.error("--lr: expected a finite value > 0")
-    base = QUICK_CONFIG if args.quick else Config()
-    cfg = Config(**{**{k: getattr(base, k) for k in Config.__dataclass_fields__},
-                    "seed": args.seed, "lr": args.lr})
-    from .overflow_report import console, write_report
-
-    study = run_study(cfg, quiet=args.quiet)
-    ok, summary = verdict(study)
-    print(console(study, ok, summary))
-    if args.report is not None:
-        path = write_report(study, args.report, ok, summary)
-        _log(args.quiet, f"overflow: report written to {path}")
-    if not ok:
-        print(f"overflow: exit 1: {summary}", file=sys.stderr)
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+from refnet.precision import DTypeName
 
-from .overflow_grid import Run
-from .overflow_runs import SharpnessPath
+from .grid import Run
+from .runs import SharpnessPath
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,7 +35,7 @@ class Curve:
     """One traced run: per step, log10 of the largest |weight| and |activation|."""
 
     label: str
-    dtype: str
+    dtype: DTypeName
     steps_per_epoch: int
     weight: list[float]
     activation: list[float]
@@ -82,14 +83,14 @@ def magnitudes_figure(curves: Sequence[Curve]) -> Figure:
     return fig
 
 
-def outcome_map(runs: Sequence[Run], hidden: int, dtype: str,
+def outcome_map(runs: Sequence[Run], hidden: int, dtype: DTypeName,
                 bounds: dict[tuple[str, int], float]) -> Figure:
     """Fraction of seeds that diverged over lr x batch size, one panel per convention;
     ``bounds[(convention, batch)]`` (median 2/s) is drawn on top."""
     _agg()
     import matplotlib.pyplot as plt
 
-    convs = sorted({r.convention for r in runs}, key=lambda c: c != "lab")
+    convs = sorted({r.convention for r in runs}, key=lambda c: c != "lab-sum")
     lrs = sorted({r.lr for r in runs})
     sizes = sorted({r.batch_size for r in runs})
     fig, axes = plt.subplots(1, len(convs), figsize=(5.8 * len(convs), 4.6), squeeze=False,
@@ -134,13 +135,13 @@ def outcome_map(runs: Sequence[Run], hidden: int, dtype: str,
     return fig
 
 
-def threshold_figure(rows: Sequence[dict[str, object]], hidden: int, dtype: str) -> Figure:
+def threshold_figure(rows: Sequence[dict[str, object]], hidden: int, dtype: DTypeName) -> Figure:
     """Measured divergence threshold against the bound, per batch size and convention."""
     _agg()
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    colours = {"lab": "tab:red", "default": "tab:blue"}
+    colours = {"lab-sum": "tab:red", "default": "tab:blue"}
     for conv, colour in colours.items():
         sel = [r for r in rows if r["convention"] == conv and r["dtype"] == dtype and r["hidden"] == hidden]
         sizes = sorted({int(str(r["batch_size"])) for r in sel})

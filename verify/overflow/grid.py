@@ -4,7 +4,7 @@ Every grid cell trains ``len(lrs) * len(seeds)`` networks at once as the
 members of one ensemble (member ``k`` is bitwise the network trained alone
 with its seed and learning rate), records the first epoch whose loss is not
 finite, and compares it with the gradient-descent stability bound computed
-from the exact loss Hessian at initialisation (see :mod:`verify.hessian`).
+from the exact loss Hessian at initialisation (see :mod:`verify.common.hessian`).
 
 Which Hessian bounds a step depends on the arithmetic convention:
 
@@ -27,12 +27,15 @@ import numpy.typing as npt
 
 from refnet.network import Network, mlp
 from refnet.observe import Observer
-from refnet.train import train
+from refnet.train import batch_slices, train
+from refnet.precision import DTypeName
+from refnet.conventions import Convention
+from refnet.layers import ActivationName
 
-from .hessian import point_hessians, top_eigenvalue
+from ..common.hessian import point_hessians, top_eigenvalue
 
 __all__ = [
-    "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "batches", "first_nonfinite",
+    "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "first_nonfinite",
     "Sharpness", "sharpness", "run_grid", "boundaries", "agreement", "predictors", "dtype_effect",
     "hidden_effect",
 ]
@@ -43,17 +46,12 @@ LAB_BATCH = 20
 LAB_HIDDEN = 6
 
 
-def lab_linear(hidden: int = LAB_HIDDEN, *, output: str = "none", dtype: str = "float64",
+def lab_linear(hidden: int = LAB_HIDDEN, *, output: ActivationName = "none", dtype: DTypeName = "float64",
                seed: int | Sequence[int] = 0, observer: Observer | None = None) -> Network:
     """The lab's no-activation network: Linear(2,h) -> Linear(h,h) -> Linear(h,1), all biases,
     MSE, N(0, 1) initial weights; ``output="sigmoid"`` keeps the output sigmoid (second try)."""
     return mlp(2, (hidden, hidden), 1, activation="none", output_activation=output, loss="mse",
                bias=[True, True, True], dtype=dtype, seed=seed, observer=observer)
-
-
-def batches(n: int, batch_size: int) -> list[range]:
-    """Consecutive batches as :func:`refnet.train.train` forms them."""
-    return [range(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
 
 def first_nonfinite(loss: npt.NDArray[np.floating[npt.NBitBase]], net: Network) -> list[int | None]:
@@ -87,11 +85,11 @@ class GridSpec:
 
 FULL = GridSpec(
     lrs=tuple(float(f"{v:.3g}") for v in np.geomspace(1e-4, 1.0, 13)),
-    batch_sizes=(1, 2, 5, 10, 20, 21), conventions=("lab", "default"),
+    batch_sizes=(1, 2, 5, 10, 20, 21), conventions=("lab-sum", "default"),
     dtypes=("float64", "float32"), hidden=(4, 6, 8), seeds=tuple(range(8)), epochs=1000,
 )
 QUICK = GridSpec(
-    lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(2, 20), conventions=("lab", "default"),
+    lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(2, 20), conventions=("lab-sum", "default"),
     dtypes=("float64", "float32"), hidden=(6,), seeds=(0, 1, 2), epochs=100,
 )
 
@@ -107,25 +105,25 @@ class Sharpness:
     step: dict[str, dict[int, float]]
     """``step[convention][batch_size]``: the largest over the batches of the loss each step descends."""
 
-    def bound(self, convention: str, batch_size: int) -> float:
+    def bound(self, convention: Convention, batch_size: int) -> float:
         """``2 / s``: the largest stable learning rate for that convention and batch size."""
         return 2.0 / self.step[convention][batch_size]
 
 
 def sharpness(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], hidden: int, seed: int,
-              batch_sizes: Sequence[int], output: str = "none") -> Sharpness:
+              batch_sizes: Sequence[int], output: ActivationName = "none") -> Sharpness:
     """Hessian eigenvalues of the lab network at its float64 initialisation."""
     net = lab_linear(hidden, output=output, seed=seed)
     per_point = point_hessians(net, x, y)
     n = x.shape[0]
-    step: dict[str, dict[int, float]] = {"lab": {}, "default": {}}
+    step: dict[str, dict[int, float]] = {"lab-sum": {}, "default": {}}
     for size in batch_sizes:
         lab = default = 0.0
-        for b in batches(n, size):
-            total = per_point[list(b)].sum(axis=0)
+        for b in batch_slices(n, size):  # the batches train() forms
+            total = per_point[b].sum(axis=0)
             lab = max(lab, top_eigenvalue(total))
-            default = max(default, top_eigenvalue(total / len(b)))
-        step["lab"][size] = lab
+            default = max(default, top_eigenvalue(total / (b.stop - b.start)))
+        step["lab-sum"][size] = lab
         step["default"][size] = default
     return Sharpness(hidden, seed, top_eigenvalue(per_point.mean(axis=0)), step)
 
@@ -134,8 +132,8 @@ def sharpness(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], hidden: in
 class Run:
     """One trained member of the grid."""
 
-    convention: str
-    dtype: str
+    convention: Convention
+    dtype: DTypeName
     hidden: int
     batch_size: int
     lr: float
@@ -222,7 +220,7 @@ def predictors(runs: Sequence[Run]) -> dict[str, dict[str, float]]:
     cands = {
         "lr * lambda_full / 2 (batching ignored)": lambda r: r.lr * r.full_sharpness / 2,
         "lr_eff * lambda_full / 2, lr_eff = lr * B under lab": lambda r: (
-            r.lr * (r.batch_size if r.convention == "lab" else 1) * r.full_sharpness / 2),
+            r.lr * (r.batch_size if r.convention == "lab-sum" else 1) * r.full_sharpness / 2),
         "lr * s / 2 (exact per-batch step Hessian)": lambda r: r.ratio,
         "batch size alone (B >= 20)": lambda r: 2.0 if r.batch_size >= 20 else 0.0,
     }

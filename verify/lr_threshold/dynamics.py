@@ -11,7 +11,7 @@ of ``log distance`` per epoch, fitted by least squares over the growth phase
 
 E6 measures the Hessian of the summed BCE loss (the loss whose gradient the
 lab's convention descends: ``N`` times the mean-loss Hessian of
-:func:`verify.hessian.hessian`, central differences of backpropagated
+:func:`verify.common.hessian.hessian`, central differences of backpropagated
 gradients) along a run; gradient descent on a quadratic is stable only while
 its largest eigenvalue stays below ``2 / lr``.
 """
@@ -20,18 +20,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from refnet.data import xor_easy
+from refnet.layers import Linear
 from refnet.network import Network
-from refnet.train import prepare_data, train
+from refnet.optim import SGD
+from refnet.train import prepare_data, step, train
+from refnet.precision import DTypeName
+from refnet.init import InitName
 
-from .hessian import hessian
-from .lr_runs import RunSpec, build
+from ..common.hessian import hessian
+from .runs import lab_setup, sha256
+from .ulp import add_ulps
 
 __all__ = ["Mechanism", "mechanism", "activation_pattern", "Separation", "separations", "most_sensitive_parameter", "KINK_ASYMMETRY", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
 
@@ -62,8 +67,6 @@ class Separation:
     reaches_01: int | None
     """First sampled epoch with distance >= 0.1 (None if never)."""
     reaches_1: int | None
-    final_outcome: str = ""
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def lyapunov_fit(epochs: Sequence[int], distance: Sequence[float], saturation: float = 0.1) -> LyapunovFit:
@@ -100,14 +103,14 @@ def _first(epochs: Sequence[int], distance: Sequence[float], level: float) -> in
     return None
 
 
-def most_sensitive_parameter(seed: int, init: str) -> int:
+def most_sensitive_parameter(seed: int, init: InitName) -> int:
     """Flat index of the parameter with the largest gradient at initialisation.
 
     A weight of a dead ReLU unit has a zero gradient forever, and a 1-ulp
     nudge to it never grows; the weight the loss is most sensitive to is
     the informative one to perturb.
     """
-    net = build([RunSpec(seed, 1e-3, init)])
+    net = lab_setup(init).build([seed])
     x, y = xor_easy()
     xa, ya = prepare_data(net, x, y)
     with np.errstate(all="ignore"):
@@ -116,23 +119,22 @@ def most_sensitive_parameter(seed: int, init: str) -> int:
     return int(np.argmax(np.abs(flat)))
 
 
-def separations(seed: int, lr: float, partner_lr: float, *, init: str = "normal", epochs: int,
+def separations(seed: int, lr: float, partner_lr: float, *, init: InitName = "normal", epochs: int,
                 sample_every: int, longdouble: bool = True) -> list[Separation]:
     """E5: distances between the base run and its perturbed twins (see the module docstring)."""
-    from .ulp import add_ulps  # local: keeps the import list of this module short
-
+    setup = lab_setup(init, epochs)
     j = most_sensitive_parameter(seed, init)
-    names = [f"{name}[{i}]" for name, v in build([RunSpec(seed, lr, init)]).named_params().items()
+    names = [f"{name}[{i}]" for name, v in setup.build([seed]).named_params().items()
              for i in range(int(np.prod(v.shape[1:])))]
     labels = ["lr + 1 ulp", f"lr -> {partner_lr!r}", f"weight {names[j]} + 1 ulp"]
-    specs = [RunSpec(seed, lr, init, epochs=epochs), RunSpec(seed, add_ulps(lr, 1), init, epochs=epochs),
-             RunSpec(seed, partner_lr, init, epochs=epochs),
-             RunSpec(seed, lr, init, epochs=epochs, perturb_index=j, perturb_ulps=1)]
-    net = build(specs)
-    nets: list[tuple[Network, npt.NDArray[np.float64]]] = [
-        (net, np.array([s.lr for s in specs], dtype=np.float64))]
+    rates = [lr, add_ulps(lr, 1), partner_lr, lr]
+    net = setup.build([seed] * len(rates))
+    flat = net.get_flat().copy()
+    flat[3, j] = add_ulps(float(flat[3, j]), 1, "float64")  # the last twin starts 1 ulp away in weight j
+    net.set_flat(flat)
+    nets: list[tuple[Network, npt.NDArray[np.float64]]] = [(net, np.array(rates, dtype=np.float64))]
     if longdouble:
-        ld = build([RunSpec(seed, lr, init, dtype="longdouble", epochs=epochs)])
+        ld = setup.build([seed], "longdouble")
         nets.append((ld, np.array([lr], dtype=np.float64)))
         labels.append("float64 vs longdouble")
     x, y = xor_easy()
@@ -141,8 +143,8 @@ def separations(seed: int, lr: float, partner_lr: float, *, init: str = "normal"
     done = 0
     while done < epochs:
         n = min(sample_every, epochs - done)
-        for network, rates in nets:
-            train(network, x, y, lr=rates, epochs=n, convention="lab")
+        for network, rates_k in nets:
+            train(network, x, y, lr=rates_k, epochs=n, convention="lab-sum")
         done += n
         samples.append(done)
         base = net.get_flat()
@@ -189,11 +191,10 @@ class Sharpness:
     """Largest top eigenvalue over the smooth samples."""
 
 
-def sharpness_trace(seed: int, lr: float, *, init: str = "normal", epochs: int, every: int,
-                    dtype: str = "float64") -> Sharpness:
+def sharpness_trace(seed: int, lr: float, *, init: InitName = "normal", epochs: int, every: int,
+                    dtype: DTypeName = "float64") -> Sharpness:
     """E6: train one run and measure the Hessian spectrum every ``every`` epochs (and at 0)."""
-    spec = RunSpec(seed, lr, init, epochs=epochs)
-    net = build([spec])
+    net = lab_setup(init, epochs).build([seed])
     x, y = xor_easy()
     xa, ya = prepare_data(net, x, y)
     n_points = float(xa.shape[1])
@@ -217,7 +218,7 @@ def sharpness_trace(seed: int, lr: float, *, init: str = "normal", epochs: int, 
         if done >= epochs:
             break
         n = min(every, epochs - done)
-        train(net, x, y, lr=np.array([lr]), epochs=n, convention="lab")
+        train(net, x, y, lr=np.array([lr]), epochs=n, convention="lab-sum")
         done += n
     thr = 2.0 / lr
     smooth = [a <= KINK_ASYMMETRY and math.isfinite(t) for a, t in zip(asym, top)]
@@ -229,8 +230,6 @@ def sharpness_trace(seed: int, lr: float, *, init: str = "normal", epochs: int, 
 
 def activation_pattern(net: Network, x: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.bool_]:
     """``(K, layers, N, units)``: which hidden pre-activations are > 0 on each training point."""
-    from refnet.layers import Linear
-
     masks = []
     h = x
     last = net.linears[-1]
@@ -263,21 +262,16 @@ class Mechanism:
     weights_sha256: tuple[str, str]
 
 
-def mechanism(seed: int, init: str, lo: float, hi: float, epochs: int) -> Mechanism:
+def mechanism(seed: int, init: InitName, lo: float, hi: float, epochs: int) -> Mechanism:
     """Train ``lo`` and ``hi`` side by side, step by step, comparing ReLU patterns each epoch.
 
     Uses :func:`refnet.train.step` directly (the loop :func:`refnet.train.train`
     runs), so the final weights hash equal the runs' of the scans.
     """
-    from refnet.optim import SGD
-    from refnet.train import step
-
-    from .lr_runs import sha256
-
-    net = build([RunSpec(seed, lo, init, epochs=epochs), RunSpec(seed, hi, init, epochs=epochs)])
+    net = lab_setup(init, epochs).build([seed, seed])
     x, y = xor_easy()
     xa, ya = prepare_data(net, x, y)
-    opt = SGD(net, np.array([lo, hi]))
+    opt = SGD(np.array([lo, hi]))
     first: int | None = None
     sites: list[tuple[int, int, int]] = []
     before = float("nan")
@@ -297,7 +291,7 @@ def mechanism(seed: int, init: str, lo: float, hi: float, epochs: int) -> Mechan
             if first is not None and e == first + 100:
                 flat = net.get_flat()
                 after = float(np.linalg.norm(flat[1] - flat[0]))
-            loss = np.asarray(step(net, opt, xa, ya, "lab"), dtype=np.float64)
+            loss = np.asarray(step(net, opt, xa, ya, "lab-sum"), dtype=np.float64)
     flat = net.get_flat()
     return Mechanism((lo, hi), epochs, first, sites, before, after, differs,
                      float(np.linalg.norm(flat[1] - flat[0])), (float(loss[0]), float(loss[1])),

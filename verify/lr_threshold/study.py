@@ -39,17 +39,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .lr_env import THREAD_VARS, dispatch_features, fingerprint, read_worker, run_fresh
-from .lr_experiments import (PAIR, SEARCH_INITS, decimal_value, SEARCH_SEEDS, Pinned, Study, horizon_check,
+from refnet.reproducible import THREAD_VARS, cpu_features
+from refnet.sweep import process_pool
+from refnet.kernels import KernelName
+
+from ..common.console import Console
+from .dynamics import mechanism, separations, sharpness_trace
+from .env import fingerprint, read_worker, run_fresh
+from .experiments import (PAIR, SEARCH_INITS, decimal_value, SEARCH_SEEDS, Pinned, Study, horizon_check,
                              multisection, per_seed_boundaries, precision_ladder, search, trains, zoom_scan)
-from .lr_runs import CRITERIA, LAB, LAB_EPOCHS, RunRecord, RunSpec, default_workers, run_group
+from .runs import CRITERIA, LAB, LAB_EPOCHS, RunRecord, lab_run, run_specs
 from .ulp import exact_fraction, spacing, ulps_between
 
-__all__ = ["main", "PINNED", "SCHEMA", "SEARCH_SUMMARY", "e0_pair"]
+__all__ = ["PINNED", "QUICK_PINNED", "SCHEMA", "SEARCH_SUMMARY", "e0_pair", "compare", "record_json",
+           "run_study", "summary_lines", "fmt_number"]
 
 SCHEMA = "refnet.verify.lr_threshold/1"
 
@@ -76,32 +84,17 @@ QUICK_PINNED = Pinned("normal", 136, 8_362)
 
 
 
-class Console:
-    """Progress on stderr (unless quiet); the summary on stdout."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.t0 = time.perf_counter()
-
-    def __call__(self, msg: str) -> None:
-        if not self.quiet:
-            print(f"[lr_threshold {time.perf_counter() - self.t0:6.0f} s] {msg}", file=sys.stderr, flush=True)
-
-
 # ------------------------------------------------------------------ E0 / E1
 
-def e0_pair(pinned: Pinned, *, kernel: str = "blas", epochs: int | None = None,
+def e0_pair(pinned: Pinned, *, kernel: KernelName = "blas", epochs: int | None = None,
             checkpoints: Sequence[int] = ()) -> list[RunRecord]:
     """The pair under ``pinned`` as one two-member ensemble (each member's bits are its own)."""
     e = pinned.epochs if epochs is None else epochs
-    specs = [RunSpec(pinned.seed, lr, pinned.init, kernel=kernel, epochs=e) for lr in PAIR]
-    out = run_group(specs, checkpoints)
-    if isinstance(out, tuple):  # pragma: no cover
-        raise TypeError("run_group: unexpected trajectories")
-    return out
+    return run_specs([lab_run(pinned.seed, lr, pinned.init, kernel=kernel, epochs=e) for lr in PAIR],
+                     checkpoints=checkpoints)
 
 
-def _record_json(r: RunRecord, samples: bool = False) -> dict[str, Any]:
+def record_json(r: RunRecord, samples: bool = False) -> dict[str, Any]:
     d = r.as_dict()
     if not samples:
         d.pop("loss_samples", None)
@@ -109,16 +102,6 @@ def _record_json(r: RunRecord, samples: bool = False) -> dict[str, Any]:
     fl = r.readout.get("final_loss")
     d["final_loss_hex"] = float(fl).hex() if isinstance(fl, float) else None
     return d
-
-
-def _worker(out: Path, args: argparse.Namespace) -> int:
-    pinned = Pinned(args.w_init, args.w_seed, args.w_epochs)
-    recs = e0_pair(pinned, kernel=args.w_kernel, checkpoints=args.w_checkpoints or ())
-    env = fingerprint()
-    out.write_text(json.dumps({"records": [_record_json(r) for r in recs],
-                               "cpu_features": env["cpu_features"], "threads": env["threads"]}),
-                   encoding="utf-8")
-    return 0
 
 
 def _fresh_runs(jobs: Sequence[tuple[str, Pinned, str, dict[str, str | None]]], log: Console,
@@ -181,7 +164,7 @@ def run_e0(pinned: Pinned, horizon: int, log: Console, fresh: int = 2) -> dict[s
     checkpoints = sorted({c for c in (horizon, 20_000, 100_000, 200_000) if 0 < c < pinned.epochs})
     log(f"E0: pair, {pinned.init} seed {pinned.seed}, {pinned.epochs} epochs (in process)")
     recs = e0_pair(pinned, checkpoints=checkpoints)
-    here = [_record_json(r, samples=True) for r in recs]
+    here = [record_json(r, samples=True) for r in recs]
     jobs: list[tuple[str, Pinned, str, dict[str, str | None]]] = [
         (f"fresh {i + 1}", pinned, "blas", {}) for i in range(fresh)]
     fresh_out = _fresh_runs(jobs, log, checkpoints) if fresh else {}
@@ -208,7 +191,7 @@ def run_e0(pinned: Pinned, horizon: int, log: Console, fresh: int = 2) -> dict[s
 def run_e1(pinned: Pinned, horizon: int, e0: dict[str, Any], log: Console) -> dict[str, Any]:
     """E1: threads, CPU features, kernel; does either label change?"""
     t0 = time.perf_counter()
-    feats = dispatch_features()
+    feats = cpu_features()["dispatch_in_use"]
     one: dict[str, str | None] = {v: "1" for v in THREAD_VARS}
     two: dict[str, str | None] = {v: "2" for v in THREAD_VARS}
     jobs: list[tuple[str, Pinned, str, dict[str, str | None]]] = [
@@ -255,8 +238,6 @@ def run_e1(pinned: Pinned, horizon: int, e0: dict[str, Any], log: Console) -> di
 
 def run_e5(pinned: Pinned, epochs: int, every: int, log: Console) -> dict[str, Any]:
     """E5: separations from the lower rate's run; Lyapunov fits; O(1) times vs the horizon."""
-    from .lr_dynamics import separations
-
     t0 = time.perf_counter()
     log(f"E5: separation growth over {epochs} epochs (sampled every {every})")
     seps = separations(pinned.seed, PAIR[0], PAIR[1], init=pinned.init, epochs=epochs, sample_every=every)
@@ -270,8 +251,6 @@ def run_e5(pinned: Pinned, epochs: int, every: int, log: Console) -> dict[str, A
 
 def run_e6(pinned: Pinned, epochs: int, every: int, log: Console) -> dict[str, Any]:
     """E6: top eigenvalue of the summed-loss Hessian along both runs of the pair."""
-    from .lr_dynamics import sharpness_trace
-
     t0 = time.perf_counter()
     log(f"E6: Hessian every {every} epochs over {epochs} epochs, both rates")
     traces = []
@@ -476,7 +455,20 @@ def _plan(args: argparse.Namespace, pinned: Pinned) -> dict[str, Any]:
 
 
 def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
-    """Every experiment the plan asks for; returns the report's data."""
+    """Every experiment the plan asks for; returns the report's data.
+
+    The ensembles of every experiment share one pool of ``args.workers``
+    processes (:func:`refnet.sweep.process_pool`).
+    """
+    pool = process_pool(args.workers) if args.workers > 1 else None
+    try:
+        return _run_study(args, log, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_study(args: argparse.Namespace, log: Console, pool: Executor | None) -> dict[str, Any]:
     t_start = time.perf_counter()
     ex: dict[str, Any] = {}
     if args.search:
@@ -485,7 +477,7 @@ def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
         log(f"search: pair x seeds 0..{args.search_seeds - 1} x {', '.join(inits)} to {args.search_epochs} epochs")
         t0 = time.perf_counter()
         ex["search"] = search(seeds, inits, args.search_epochs, args.workers, log,
-                              checkpoints=(10_000,))
+                              checkpoints=(10_000,), executor=pool, quiet=log.quiet)
         ex["search"]["seconds"] = time.perf_counter() - t0
         found = ex["search"]["pinned"]
         pinned = Pinned(found["init"], found["seed"], found["epochs"]) if found else PINNED
@@ -501,7 +493,7 @@ def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
     e0 = ex["E0"]
     log(f"E0: {e0['outcomes']}, reproduced={e0['reproduced']}, identical in fresh processes="
         f"{e0['identical_in_fresh_processes']}")
-    study = Study(pinned, h, args.workers, log)
+    study = Study(pinned, h, args.workers, log, pool, quiet=log.quiet)
     if plan["e1"]:
         ex["E1"] = run_e1(pinned, h, e0, log)
     a, b = PAIR
@@ -512,8 +504,6 @@ def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
         e2 = multisection(study, a, b, la, lb, seed=pinned.seed, per_round=plan["e2_per_round"], tag="E2",
                           min_ulps=plan["e2_min_ulps"])
         if e2["ulps"] == 1:
-            from .lr_dynamics import mechanism
-
             log("E2 mechanism: the bracket's two runs side by side, ReLU patterns compared every epoch")
             mech = asdict(mechanism(pinned.seed, pinned.init, e2["lo"], e2["hi"], h))
             e2["mechanism"] = mech
@@ -562,7 +552,7 @@ def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
                                       sorted(c for c in {pinned.epochs, h, 20_000, 60_000, 100_000} if c < far))
         ex["horizon"]["seconds"] = time.perf_counter() - t0
     ex["verdicts"] = verdicts(ex)
-    runs = [_record_json(r) for r in study.records]
+    runs = [record_json(r) for r in study.records]
     return {"schema": SCHEMA, "environment": fingerprint(), "pinned": asdict(pinned), "plan": {
         k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
         "inputs": {"pair": list(PAIR), "pair_hex": [x.hex() for x in PAIR], "lab": LAB,
@@ -570,9 +560,9 @@ def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
         "experiments": ex, "runs": runs, "seconds": time.perf_counter() - t_start}
 
 
-# ------------------------------------------------------------------ report
+# ------------------------------------------------------------------ summary
 
-def _fmt(x: object, digits: int = 4) -> str:
+def fmt_number(x: object, digits: int = 4) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}g}"
     return str(x)
@@ -602,17 +592,17 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     if "E3" in ex:
         lines.append("E3 changes per window: " + ", ".join(f"{w['window']}: {w['changes']}" for w in ex["E3"]["windows"]))
         pd = ex["E3"]["pooled_dimension"]
-        lines.append(f"E3 pooled box-counting dimension {_fmt(pd['dimension'])} (RMS residual {_fmt(pd['rms_residual'])})")
+        lines.append(f"E3 pooled box-counting dimension {fmt_number(pd['dimension'])} (RMS residual {fmt_number(pd['rms_residual'])})")
     if "E4" in ex:
         lines.append("E4: " + "; ".join(f"{r['rate']} {r['dtype']} {r['outcome']}" for r in ex["E4"]["rows"]))
     if "E5" in ex:
         for sp in ex["E5"]["separations"]:
-            lines.append(f"E5 {sp['label']}: lambda={_fmt(sp['fit']['exponent'])}/epoch, reaches 0.1 at "
+            lines.append(f"E5 {sp['label']}: lambda={fmt_number(sp['fit']['exponent'])}/epoch, reaches 0.1 at "
                          f"{sp['reaches_0.1']}")
     if "E6" in ex:
         for t in ex["E6"]["traces"]:
-            lines.append(f"E6 lr={t['lr']!r}: smooth max lambda_max = {_fmt(t['smooth_max'])} = "
-                         f"{_fmt(t['max_ratio'])} x 2/lr ({t['kink_samples']} kink samples set aside)")
+            lines.append(f"E6 lr={t['lr']!r}: smooth max lambda_max = {fmt_number(t['smooth_max'])} = "
+                         f"{fmt_number(t['max_ratio'])} x 2/lr ({t['kink_samples']} kink samples set aside)")
     if "E7" in ex:
         for e in ex["E7"]["per_seed"]:
             lines.append(f"E7 seed {e['seed']}: " + (f"boundary at {e['lo']!r} ({e['relative_offset']:+.3e} rel. to "
@@ -622,240 +612,3 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"{h} ({v['hypothesis']}): {v['verdict']}")
     lines.append(f"run time {data['seconds']:.0f} s")
     return lines
-
-
-def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
-    """``report.md``, ``report.json`` and figures in ``directory``."""
-    from .lr_figures import outcome_strips, pair_losses, separation_growth, sharpness_plot
-    from .report import Report, to_json
-
-    ex = data["experiments"]
-    rep = Report("lr_threshold", "Learning-rate threshold: 0.001490625 vs 0.001490626", directory)
-    rep.section("Summary")
-    rep.text("\n".join(f"- {line}" for line in summary_lines(data)))
-    rep.section("Inputs and environment")
-    env = data["environment"]
-    rep.text(f"Lab configuration: {json.dumps(LAB)}; criteria {json.dumps(data['inputs']['criteria'])}.",
-             f"Python {env['python']}, NumPy {env['numpy']}, BLAS {json.dumps(env['blas'].get('blas'))}, "
-             f"platform {env['platform']}, CPU dispatch features in use {env['cpu_features']['dispatch_in_use']}, "
-             f"thread variables {json.dumps(env['threads'])}, refnet source sha256 "
-             f"`{env['refnet_source_sha256'][:16]}`, commit `{env['git_commit']}`.",
-             f"Plan: {json.dumps(data['plan'])}.")
-    s = ex.get("search", {})
-    rep.section("Search (E0's configuration)")
-    if s.get("pairs_tried"):
-        rows = [[init, v["seeds"], v["converged_a"], v["converged_b"], v["differ"], v["fraction_differ"],
-                 v["steps_differ"], v["a_first"], v["b_first"]] for init, v in s["per_init"].items()]
-        rep.table(["init", "seeds", "lower converged", "upper converged", "labels differ", "fraction",
-                   "threshold epoch differs", "lower first", "upper first"], rows,
-                  caption=f"The pair for seeds {s['seeds'][0]}..{s['seeds'][1]} to {s['epochs']} epochs"
-                          + (" (stored result of `--search`)" if s.get("stored") else ""))
-        if s.get("timing_windows"):
-            rep.table(["init", "seed", "lower crosses at", "upper crosses at", "window (epochs)"],
-                      [[w["init"], w["seed"], w["steps_a"], w["steps_b"], w["width"]] for w in s["timing_windows"][:10]],
-                      caption="Widest epoch windows in which the lower rate has converged and the upper has not")
-        rep.text(f"Pinned: {json.dumps(s.get('pinned'))}.")
-    e0 = ex["E0"]
-    rep.section("E0 reproduce")
-    rep.table(["lr", "lr (hex)", "outcome", "final loss", "accuracy %", "steps to threshold", "dead units",
-               "plateau ratio", "weights sha256", "loss sha256"],
-              [[repr(r["spec"]["lr"]), r["lr_hex"], r["outcome"], r["readout"]["final_loss"], r["readout"]["accuracy"],
-                r["readout"]["steps_to_threshold"], r["readout"]["dead_units"], r["readout"]["plateau_ratio"],
-                r["weights_sha256"][:16], r["loss_sha256"][:16]] for r in e0["runs"]])
-    rep.text(f"Fresh processes: {json.dumps({k: v['all_match'] for k, v in e0['fresh'].items()})}; "
-             f"labels at checkpoints {json.dumps(e0['labels_at_checkpoints'])}.")
-    curves = [(f"lr={r['spec']['lr']!r} ({r['outcome']})", r["loss_samples"]) for r in e0["runs"]]
-    rep.figure(pair_losses(curves, CRITERIA.loss_threshold), "pair_losses.png",
-               "E0: loss per epoch of the pair (left log-log; right the last quarter and the threshold)")
-    if "E1" in ex:
-        rep.section("E1 environment")
-        rep.table(["variant", "epochs", "outcomes", "reference", "labels change", "weights identical",
-                   "final loss", "steps"],
-                  [[v["variant"], v.get("epochs"), str(v.get("outcomes", v.get("error"))),
-                    str(v.get("reference_outcomes")), v.get("labels_change"), str(v.get("weights_identical")),
-                    str([_fmt(x, 6) for x in v.get("final_loss", [])]), str(v.get("steps_to_threshold"))]
-                   for v in ex["E1"]["variants"]])
-    e2 = ex.get("E2", {})
-    if "lo" in e2:
-        rep.section("E2 bisection")
-        rep.text(f"Bracket [{e2['lo_hex']}, {e2['hi_hex']}] = [{e2['lo_decimal']}, {e2['hi_decimal']}], "
-                 f"{e2['ulps']} ulp wide: {e2['label_lo']} below, {e2['label_hi']} above; {e2['runs']} runs "
-                 f"in {e2['rounds']} rounds of {e2['per_round']}.")
-        m = e2.get("mechanism")
-        if m:
-            rep.text(f"Mechanism: trained side by side, the two runs first see a different ReLU on/off pattern at "
-                     f"epoch {m['first_pattern_epoch']} (sites (hidden layer, point, unit) {m['pattern_sites']}), "
-                     f"when their parameters are {m['distance_before']:.3g} apart; 100 epochs later "
-                     f"{m['distance_after_100']:.3g}, at the end {m['final_distance']:.3g}; the patterns differ on "
-                     f"{m['pattern_differs_epochs']} of {m['epochs']} epochs. Final losses "
-                     f"{m['final_loss'][0]:.10f} and {m['final_loss'][1]:.10f}.")
-    if "E3" in ex:
-        e3 = ex["E3"]
-        rep.section("E3 zoom scans")
-        rep.table(["window", "points", "spacing (ulps)", "changes", "converged", "stalled", "diverged",
-                   "dimension", "RMS residual"],
-                  [[w["window"], w["points"], f"{w['spacing_ulps_min']}..{w['spacing_ulps_max']}", w["changes"],
-                    w["counts"]["converged"], w["counts"]["stalled"], w["counts"]["diverged"],
-                    w["dimension"]["dimension"], w["dimension"]["rms_residual"]] for w in e3["windows"]],
-                  caption=f"Centre {e3['center_hex']}; never below {e3['min_spacing_ulps']} ulp spacing")
-        pd = e3["pooled_dimension"]
-        rep.text(f"Pooled box counts (sizes {pd['sizes']} edges): {pd['counts']}; dimension {_fmt(pd['dimension'])}"
-                 f" +- {_fmt(pd['stderr'])}, residuals {[round(r, 3) for r in pd['residuals']]}.")
-        rep.figure(outcome_strips(e3["windows"]), "outcome_strips.png",
-                   "E3: outcome per rate in each zoom window (left) and final loss (right)")
-    if "E4" in ex:
-        e4 = ex["E4"]
-        rep.section("E4 precision ladder")
-        rep.table(["rate", "dtype", "value (exact hex)", "outcome", "final loss", "steps"],
-                  [[r["rate"], r["dtype"], r["value_hex"], r["outcome"], r["final_loss"], r["steps_to_threshold"]]
-                   for r in e4["rows"]])
-        rep.text(f"ulps between consecutive rates: float64 {json.dumps(e4['ulps_float64'])}, "
-                 f"float32 {json.dumps(e4['ulps_float32'])}.")
-    if "E5" in ex:
-        e5 = ex["E5"]
-        rep.section("E5 separation")
-        rep.table(["perturbation", "lambda (1/epoch)", "doubling (epochs)", "R^2", "fit epochs",
-                   "first nonzero", "reaches 0.1", "reaches 1"],
-                  [[sp["label"], sp["fit"]["exponent"], sp["fit"]["doubling_epochs"], sp["fit"]["r_squared"],
-                    f"{sp['fit']['start']}..{sp['fit']['stop']}", sp["first_nonzero"], sp["reaches_0.1"],
-                    sp["reaches_1"]] for sp in e5["separations"]])
-        rep.figure(separation_growth(e5["separations"], data["pinned"]["epochs"]), "separation.png",
-                   "E5: distance between trajectories (log scale); dotted line: E0's epochs")
-    if "E6" in ex:
-        rep.section("E6 sharpness")
-        rep.table(["lr", "2/lr", "samples", "smooth max lambda_max", "ratio to 2/lr", "first smooth above 2/lr",
-                   "kink samples", "max lambda_max incl. kinks"],
-                  [[repr(t["lr"]), t["threshold"], len(t["epochs"]), t["smooth_max"], t["max_ratio"], t["first_above"],
-                    t["kink_samples"], max(t["top"])] for t in ex["E6"]["traces"]],
-                  caption="Kink samples: relative asymmetry of the raw difference quotient above 1e-6 (smooth "
-                          "samples are near 1e-11); the finite-difference step crossed a ReLU kink there")
-        rep.figure(sharpness_plot(ex["E6"]["traces"]), "sharpness.png",
-                   "E6: top eigenvalue of the summed-loss Hessian vs 2/lr")
-    if "E7" in ex:
-        rep.section("E7 per-seed boundaries")
-        rep.table(["seed", "changes in scan", "boundary lo", "boundary (hex)", "rel. offset from 0.001490625",
-                   "labels", "runs"],
-                  [[e["seed"], e["scan_changes"], repr(e["lo"]) if "lo" in e else None, e.get("lo_hex"), e.get("relative_offset"),
-                    f"{e.get('label_lo')} | {e.get('label_hi')}" if "lo" in e else None, e.get("runs")]
-                   for e in ex["E7"]["per_seed"]])
-    if "horizon" in ex:
-        hz = ex["horizon"]
-        rep.section("Horizon check")
-        rep.table(["lr", "lr (hex)", *[f"label at {k}" for k in hz["rows"][0]["labels"]]],
-                  [[repr(r["lr"]), r["lr_hex"], *r["labels"].values()] for r in hz["rows"]])
-    rep.section("Verdicts")
-    for h, v in ex["verdicts"].items():
-        rep.text(f"**{h}: {v['hypothesis']}: {v['verdict']}.** {v['evidence']} (cites {', '.join(v['cites'])})")
-    rep.data.update({k: to_json(v) for k, v in data.items()})
-    return rep.write(ok, "E0 reproduced deterministically" if ok else "E0 did not reproduce deterministically")
-
-
-# ------------------------------------------------------------------ check
-
-def check(path: Path, log: Console) -> tuple[bool, list[str]]:
-    """Rerun E0 from a stored report; field by field, what matches bitwise here."""
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    data = doc.get("data", doc)
-    if data.get("schema") != SCHEMA:
-        raise ValueError(f"check: {path} has schema {data.get('schema')!r}, expected {SCHEMA!r}")
-    p = data["pinned"]
-    pinned = Pinned(p["init"], int(p["seed"]), int(p["epochs"]))
-    stored = data["experiments"]["E0"]["runs"]
-    log(f"check: rerunning E0 ({pinned})")
-    recs = e0_pair(pinned)
-    here = [_record_json(r) for r in recs]
-    rows = compare(stored, here)
-    lines = [f"{'match' if r['match'] else 'DIFFERS'}  lr={r['lr']!r} {r['field']}: "
-             f"stored {r['reference']!r} here {r['here']!r}" for r in rows]
-    env_then, env_now = data["environment"], fingerprint()
-    for key in ("python", "numpy", "platform", "refnet_source_sha256", "cpu_features", "threads", "blas"):
-        same = env_then.get(key) == env_now.get(key)
-        lines.append(f"environment {key}: {'same' if same else 'differs'}")
-    return all(r["match"] for r in rows), lines
-
-
-# ------------------------------------------------------------------ CLI
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m verify.lr_threshold", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--report", metavar="DIR", type=Path, help="write report.md, report.json and PNG figures to DIR")
-    p.add_argument("--check", metavar="REPORT_JSON", type=Path,
-                   help="rerun E0 from a stored report.json and compare every field bitwise; nothing else runs")
-    p.add_argument("--render", metavar="REPORT_JSON", type=Path,
-                   help="rewrite report.md and the figures in --report DIR from a stored report.json (no runs)")
-    p.add_argument("--quick", action="store_true", help="E0 plus a reduced E2 and E3 (for tests, under 60 s)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--search", action="store_true",
-                   help=f"rerun the search for E0's configuration first: the pair for seeds 0..N-1 "
-                        f"(--search-seeds) and init schemes {', '.join(SEARCH_INITS)}, to --search-epochs")
-    p.add_argument("--search-seeds", type=int, default=SEARCH_SEEDS, help="seeds per init scheme in --search")
-    p.add_argument("--search-epochs", type=int, default=20_000,
-                   help="epochs per search run (the pinned epoch count is chosen inside this horizon)")
-    p.add_argument("--search-inits", default=",".join(SEARCH_INITS),
-                   help="comma-separated init schemes to search, in order of preference")
-    p.add_argument("--seed", type=int, default=None, help="override the pinned seed")
-    p.add_argument("--init", choices=("normal", "xavier", "he"), default=None, help="override the pinned init")
-    p.add_argument("--epochs", type=int, default=None, help="override the pinned epoch count")
-    p.add_argument("--horizon", type=int, default=None, help="epochs of the scans (default: the pinned epochs)")
-    p.add_argument("--per-round", type=int, default=1,
-                   help="rates per E2/E7 round (1 = plain bisection, about 33 runs between the pair)")
-    p.add_argument("--points", type=int, default=64, help="rates per E3 zoom window")
-    p.add_argument("--e5-epochs", type=int, default=None, help="epochs of E5 (default: twice the pinned epochs)")
-    p.add_argument("--e5-every", type=int, default=10, help="E5 sampling interval in epochs")
-    p.add_argument("--e7-seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6], help="seeds for E7")
-    p.add_argument("--e7-per-round", type=int, default=4, help="rates per E7 multisection round")
-    p.add_argument("--e7-points", type=int, default=32, help="E7 coarse scan points per seed")
-    p.add_argument("--e7-width", type=float, default=1.0,
-                   help="E7 coarse scan: relative width around 0.001490625 (1.0 = 0.5x to 1.5x)")
-    p.add_argument("--horizon-epochs", type=int, default=LAB_EPOCHS,
-                   help="epochs of the horizon check (default: the lab's 500,000)")
-    p.add_argument("--workers", type=int, default=default_workers(),
-                   help="worker processes for ensembles (default REFNET_WORKERS or 2)")
-    p.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--w-init", default="normal", help=argparse.SUPPRESS)
-    p.add_argument("--w-seed", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--w-epochs", type=int, default=LAB_EPOCHS, help=argparse.SUPPRESS)
-    p.add_argument("--w-kernel", default="blas", help=argparse.SUPPRESS)
-    p.add_argument("--w-checkpoint", dest="w_checkpoints", type=int, action="append", help=argparse.SUPPRESS)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.worker is not None:
-        return _worker(args.worker, args)
-    log = Console(args.quiet)
-    if args.check is not None:
-        ok, lines = check(args.check, log)
-        print("\n".join(lines))
-        print(f"E0 {'matches bitwise' if ok else 'DIFFERS'} on this machine")
-        return 0 if ok else 1
-    if args.render is not None:
-        if args.report is None:
-            raise SystemExit("--render: needs --report DIR")
-        doc = json.loads(args.render.read_text(encoding="utf-8"))
-        data = doc.get("data", doc)
-        if data.get("schema") != SCHEMA:
-            raise SystemExit(f"--render: {args.render} has schema {data.get('schema')!r}, expected {SCHEMA!r}")
-        e0 = data["experiments"]["E0"]
-        ok = bool(e0["reproduced"] and e0["identical_in_fresh_processes"])
-        print("\n".join(summary_lines(data)))
-        print(f"report: {write_report(data, args.report, ok)}")
-        return 0 if ok else 1
-    for name in ("search_seeds", "points", "per_round", "workers", "e5_every", "e7_points", "e7_per_round",
-                 "horizon_epochs"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')}: expected an integer >= 1")
-    data = run_study(args, log)
-    e0 = data["experiments"]["E0"]
-    ok = bool(e0["reproduced"] and e0["identical_in_fresh_processes"])
-    print("\n".join(summary_lines(data)))
-    if args.report is not None:
-        path = write_report(data, args.report, ok)
-        print(f"report: {path}")
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

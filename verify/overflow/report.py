@@ -1,7 +1,7 @@
 """The overflow study's report: findings in sentences, tables, figures, console summary.
 
 Every sentence of :func:`findings` is built from a measured number of the
-:class:`verify.overflow.Study` it describes.
+:class:`verify.overflow.study.Study` it describes.
 """
 
 from __future__ import annotations
@@ -10,18 +10,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from refnet.data import xor_easy
+from refnet.precision import DTypeName
 
-from .overflow_figures import Curve
-from .overflow_grid import GridSpec, Run
-from .report import Cell
-
-if TYPE_CHECKING:
-    from .overflow import Study
+from ..common.report import Cell, Report, to_json
+from .figures import (Curve, boundary_figure, drift_figure, magnitudes_figure, outcome_map,
+                      threshold_figure)
+from .grid import GridSpec, Run
+from .study import Study
 
 __all__ = ["findings", "write_report", "console", "threshold_summary", "cell_table", "first_crossings"]
 
@@ -29,7 +28,7 @@ __all__ = ["findings", "write_report", "console", "threshold_summary", "cell_tab
 def threshold_summary(rows: Sequence[dict[str, object]]) -> list[list[object]]:
     """Median over seeds of the threshold rows, per (convention, dtype, hidden, batch)."""
     keys = sorted({(str(r["convention"]), str(r["dtype"]), int(str(r["hidden"])), int(str(r["batch_size"])))
-                   for r in rows}, key=lambda k: (k[0] != "lab", k[1], k[2], k[3]))
+                   for r in rows}, key=lambda k: (k[0] != "lab-sum", k[1], k[2], k[3]))
     out: list[list[object]] = []
     for conv, dtype, hidden, b in keys:
         sel = [r for r in rows if (r["convention"], r["dtype"], r["hidden"], r["batch_size"]) == (conv, dtype, hidden, b)]
@@ -112,7 +111,7 @@ def findings(study: Study) -> list[str]:
     rows = threshold_summary(study.thresholds)
     cfg = study.config
 
-    def row(conv: str, dtype: str, hidden: int, size: int) -> list[object] | None:
+    def row(conv: str, dtype: DTypeName, hidden: int, size: int) -> list[object] | None:
         for r in rows:
             if r[:4] == [conv, dtype, hidden, size]:
                 return r
@@ -132,7 +131,7 @@ def findings(study: Study) -> list[str]:
     h = cfg.hidden if cfg.hidden in spec.hidden else spec.hidden[0]
     d = "float64" if "float64" in spec.dtypes else spec.dtypes[0]
     sizes = sorted(spec.batch_sizes)
-    lab = [row("lab", d, h, s) for s in sizes]
+    lab = [row("lab-sum", d, h, s) for s in sizes]
     dflt = [row("default", d, h, s) for s in sizes]
     if all(r is not None for r in lab + dflt) and len(sizes) > 1:
         def thr(r: list[object] | None) -> str:
@@ -144,7 +143,7 @@ def findings(study: Study) -> list[str]:
             f"{_fmt(min(float(str(r[6])) for r in dflt if r is not None and r[6] is not None))} and "
             f"{_fmt(max(float(str(r[6])) for r in dflt if r is not None and r[6] is not None))}: "
             "batch size matters through the summed gradient, which scales the step.")
-        lab_lr_div = [r for r in study.runs if r.convention == "lab" and r.lr >= cfg.lr]
+        lab_lr_div = [r for r in study.runs if r.convention == "lab-sum" and r.lr >= cfg.lr]
         if lab_lr_div:
             frac = sum(r.diverged for r in lab_lr_div) / len(lab_lr_div)
             out.append(
@@ -205,10 +204,6 @@ def findings(study: Study) -> list[str]:
 
 def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     """``report.md``, ``report.json`` and the figures in ``directory``."""
-    from .overflow_figures import (boundary_figure, drift_figure, magnitudes_figure, outcome_map,
-                                   threshold_figure)
-    from .report import Report, to_json
-
     cfg = study.config
     spec = cfg.grid
     rep = Report("overflow", "The lab's no-activation overflow: reproduced and explained", directory)
@@ -319,7 +314,7 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     rep.section("Verdict on the lab's explanation")
     rep.text(*(f"- {s}" for s in findings(study)))
     # the lab's own setting first: lab convention, float64 (NumPy's default)
-    order = sorted(study.first_try(), key=lambda r: (r["convention"] != "lab", r["dtype"] != "float64"))
+    order = sorted(study.first_try(), key=lambda r: (r["convention"] != "lab-sum", r["dtype"] != "float64"))
     first = next((r["event"] for r in order if r["event"] is not None), None)
     rep.data.update({
         "config": to_json({**asdict(cfg), "grid": asdict(spec)}),

@@ -6,7 +6,7 @@ A mutant is *caught* when at least one of its checks fails, either on the
 layer alone or inside the lab's 2-4-4-1 network (where it replaces
 ``linear_2``, a 4x4 layer with bias, or ``sigmoid_1``).
 
-``python -m verify.mutants`` prints one line per (mutant, dtype, level) and
+``python -m verify.gradcheck.mutants`` prints one line per (mutant, dtype, level) and
 exits 1 if any mutant escapes at either level.
 """
 
@@ -24,6 +24,7 @@ from refnet import gradcheck as gc
 from refnet.layers import Layer, Linear, Sigmoid
 from refnet.network import Network, mlp
 from refnet.precision import FloatArray
+from refnet.precision import DTypeName
 
 __all__ = [
     "MUTANTS", "Mutant", "MutantResult", "scale_for", "mutant_draw", "mutant_network",
@@ -117,7 +118,7 @@ class MutantResult:
     """Whether one mutant was caught in one dtype at one level (layer or network)."""
 
     mutant: str
-    dtype: str
+    dtype: DTypeName
     level: str
     caught: bool
     by: str        # the failing wrt and why (largest ratio or the fault)
@@ -129,7 +130,7 @@ class MutantResult:
                 "caught": self.caught, "by": self.by, "ratio": ratio}
 
 
-def mutant_draw(m: Mutant, dtype: str, n: int, size: int, reference: str | None = None,
+def mutant_draw(m: Mutant, dtype: DTypeName, n: int, size: int, reference: DTypeName | None = None,
                 ) -> Callable[[np.random.Generator], list[gc.Problem]]:
     """Draw the mutant layer (square ``size``), its input ``(1, n, size)`` and ``dy``."""
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
@@ -148,7 +149,7 @@ def mutant_draw(m: Mutant, dtype: str, n: int, size: int, reference: str | None 
     return draw
 
 
-def mutant_network(m: Mutant, dtype: str, seed: int) -> Network:
+def mutant_network(m: Mutant, dtype: DTypeName, seed: int) -> Network:
     """The lab's network with ``linear_2`` or ``sigmoid_1`` replaced by the mutant."""
     net = mlp(2, (4, 4), 1, dtype=dtype, seed=seed)
     layers: list[Layer] = []
@@ -162,7 +163,7 @@ def mutant_network(m: Mutant, dtype: str, seed: int) -> Network:
     return Network(layers, net.loss, net.precision)
 
 
-def _verdict(m: Mutant, dtype: str, level: str, results: Sequence[gc.Result]) -> MutantResult:
+def _verdict(m: Mutant, dtype: DTypeName, level: str, results: Sequence[gc.Result]) -> MutantResult:
     def score(r: gc.Result) -> float:
         return max(r.ratio, r.reference or 0.0)
 
@@ -180,7 +181,7 @@ def _verdict(m: Mutant, dtype: str, level: str, results: Sequence[gc.Result]) ->
     return MutantResult(m.name, dtype, level, True, f"{r.wrt}: {why}", score(r))
 
 
-def check_mutant(m: Mutant, dtype: str, seed: int, *, n: int = 4, size: int = 3) -> list[MutantResult]:
+def check_mutant(m: Mutant, dtype: DTypeName, seed: int, *, n: int = 4, size: int = 3) -> list[MutantResult]:
     """Check one mutant alone (batch ``n``, square ``size``) and inside the lab network.
 
     The layer level uses the layer's own precision only. The network level also compares
@@ -211,7 +212,7 @@ def table(results: Sequence[MutantResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verify.mutants", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m verify.gradcheck.mutants", description=__doc__.split("\n")[0])
     parser.add_argument("--dtype", choices=("float32", "float64", "all"), default="all",
                         help="precision to check the mutants in (default: both)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs and weights")

@@ -1,24 +1,19 @@
-"""``python -m verify.gradcheck``: finite-difference proof of every refnet gradient.
+"""Finite-difference proof of every refnet gradient (the gradcheck study's cases and report).
 
 Checks Linear (with and without bias), Sigmoid, ReLU, Tanh, Identity, MSE,
 BCE (with delta), BCE from logits, and the lab's whole 2-4-4-1 network (alone,
 as a 2-member ensemble, and its ReLU/BCE-from-logits variant), in float32 and
 float64, over several seeds and shapes, with :mod:`refnet.gradcheck`. Then it
-runs the deliberately wrong backward passes of :mod:`verify.mutants` and
+runs the deliberately wrong backward passes of :mod:`verify.gradcheck.mutants` and
 requires each to be caught, alone and inside the lab network. Float32 results
 are also compared with float64 finite differences of the same component
-(``vs-f64``). Prints one row per (component, dtype, wrt): the
-worst case over seeds and shapes. Exit 0 when everything passes and every
-mutant is caught, 1 on any failure or escaped mutant, 2 when inconclusive
-(a kink redraw budget ran out).
+(``vs-f64``). One row per (component, dtype, wrt): the worst case over seeds
+and shapes.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,15 +25,17 @@ from refnet import gradcheck as gc
 from refnet.layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
 from refnet.losses import BCE, MSE, BCEWithLogits, Loss
 from refnet.network import mlp
+from refnet.precision import DTypeName
 
+from ..common.report import Report, to_json
 from . import mutants as mt
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "main", "Case", "Row", "cases", "run", "aggregate", "table", "layer_draw", "loss_draw",
-    "network_draw", "exit_code", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE",
+    "Case", "Row", "cases", "run", "aggregate", "table", "layer_draw", "loss_draw",
+    "network_draw", "exit_code", "write_report", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE",
 ]
 
 EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 2
@@ -54,17 +51,17 @@ class Case:
     """One component in one dtype and shape, drawn from one seed."""
 
     component: str
-    dtype: str
+    dtype: DTypeName
     shape: str
     seed: int
     draw: Draw
 
 
-def _reference(dtype: str) -> str | None:
+def _reference(dtype: DTypeName) -> DTypeName | None:
     return "float64" if dtype == "float32" else None
 
 
-def layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
+def layer_draw(kind: str, dtype: DTypeName, n: int, fin: int, fout: int) -> Draw:
     """Draw a layer of ``kind`` (``Linear``, ``Linear (no bias)`` or an activation), its
     input ``(1, n, fin)`` and upstream gradient; weights, inputs and ``dy`` standard normal."""
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
@@ -84,7 +81,7 @@ def layer_draw(kind: str, dtype: str, n: int, fin: int, fout: int) -> Draw:
     return draw
 
 
-def loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
+def loss_draw(kind: str, dtype: DTypeName, n: int, f: int) -> Draw:
     """Draw 0/1 targets and predictions ``(1, n, f)``: probabilities in [0.02, 0.98] for
     BCE, ``3 * N(0, 1)`` values (logits) otherwise."""
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
@@ -102,7 +99,7 @@ def loss_draw(kind: str, dtype: str, n: int, f: int) -> Draw:
     return draw
 
 
-def network_draw(kind: str, dtype: str, members: int) -> Draw:
+def network_draw(kind: str, dtype: DTypeName, members: int) -> Draw:
     """Draw the lab's 2-4-4-1 network (or its ReLU/BCE-from-logits variant) with ``members``
     members, seeds taken from the generator, on the four XOR points."""
     def draw(rng: np.random.Generator) -> list[gc.Problem]:
@@ -253,8 +250,6 @@ def _taylor_figure(seed: int) -> tuple[Figure, list[list[object]]]:
 
 def write_report(directory: Path, rows: Sequence[Row], mutants: Sequence[mt.MutantResult],
                  code: int, seed: int, dtypes: Sequence[str]) -> None:
-    from .report import Report, to_json
-
     rep = Report("gradcheck", "Finite-difference gradient check", directory)
     rep.section("Method")
     rep.text(
@@ -284,52 +279,3 @@ def write_report(directory: Path, rows: Sequence[Row], mutants: Sequence[mt.Muta
     fails = sum(r.result.status == "FAIL" for r in rows)
     caught = sum(m.caught for m in mutants)
     rep.write(code == EXIT_PASS, f"{len(rows)} rows, {fails} failed; {caught}/{len(mutants)} mutant checks caught")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verify.gradcheck", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dtype", choices=("float32", "float64", "all"), default="all",
-                        help="precision(s) to check (default: all = float32 and float64)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="base seed: cases use seeds N, N+1, N+2 (inputs drawn from default_rng([seed, attempt]))")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="write the rows, the mutants and an overall `passed` to this JSON file")
-    parser.add_argument("--report", type=Path, default=None, metavar="DIR",
-                        help="write DIR/report.md, DIR/report.json and DIR/taylor.png (for python -m verify)")
-    parser.add_argument("--quick", action="store_true",
-                        help="one seed and the two small shapes per component (for tests)")
-    parser.add_argument("--quiet", action="store_true", help="no table on stdout and no progress on stderr")
-    args = parser.parse_args(argv)
-    dtypes = ("float32", "float64") if args.dtype == "all" else (args.dtype,)
-
-    def progress(msg: str) -> None:
-        if not args.quiet:
-            print(f"gradcheck: {msg}", file=sys.stderr, flush=True)
-
-    results = run(cases(dtypes, args.seed, args.quick), progress if not args.quiet else None)
-    rows = aggregate(results)
-    progress("mutants")
-    mutants = mt.check_mutants(dtypes, args.seed)
-    code = exit_code(rows, mutants)
-    if not args.quiet:
-        print(table(rows))
-        print()
-        print(mt.table(mutants))
-        print()
-        verdict = {EXIT_PASS: "PASS", EXIT_FAIL: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}[code]
-        print(f"{verdict}: {sum(r.result.status == 'PASS' for r in rows)}/{len(rows)} rows pass, "
-              f"{sum(m.caught for m in mutants)}/{len(mutants)} mutant checks caught "
-              f"({len(mt.MUTANTS)} mutants x {len(dtypes)} dtypes x layer and network)")
-    if args.json is not None:
-        doc = {"passed": code == EXIT_PASS, "exit_code": code, "seed": args.seed, "dtypes": list(dtypes),
-               "rows": [r.as_dict() for r in rows], "mutants": [m.as_dict() for m in mutants],
-               "cases": [dict(r.as_dict(), case_shape=c.shape) for c, r in results]}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    if args.report is not None:
-        write_report(args.report, rows, mutants, code, args.seed, dtypes)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

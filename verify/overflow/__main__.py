@@ -1,0 +1,5 @@
+"""``python -m verify.overflow``: see :mod:`verify.overflow.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())
