@@ -336,7 +336,7 @@ def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "
                           f"the layers disagree on the update order: {', '.join(inside)} update before sending "
                           f"the gradient down, {', '.join(after)} after", {"per_layer": dict(per_layer)})
     elif update_intent != "detect" and orders and orders != {update_intent}:
-        name = next(k for k, v in per_layer.items() if v is not None)
+        name = next(k for k, v in reversed(list(per_layer.items())) if v is not None)  # first in backward order
         if update_intent == "after":
             msg = (f"{name}.backward sends the gradient down through the updated weights "
                    "(returns prev_grad @ (w - lr dw)^T): the update is applied before the gradient is "
