@@ -97,7 +97,6 @@ class _LinearView(_Student, Linear):
         Linear.__init__(self, w, b, name=info.name)
         self.student, self.info, self.after = student, info, None
         self.recovery: dict[str, Arr] = {}
-        self.raw: dict[str, Arr] = {}
 
     def _write(self, s: object) -> None:
         set_w(s, self.params["W"][0])
@@ -119,7 +118,6 @@ class _LinearView(_Student, Linear):
         w1 = get_w(s)
         out: dict[str, FloatArray] = {}
         dw = (w0 - w1) / RECOVERY_LR if w1.shape == w0.shape else w1
-        self.raw["W"] = np.asarray(dw, dtype=np.float64)
         out["W"] = dw.reshape(1, *dw.shape)
         self.recovery["W"] = _EPS * (np.abs(w0) + np.abs(w1 if w1.shape == w0.shape else w0)) / (2 * RECOVERY_LR)
         if b0 is not None:
@@ -128,7 +126,6 @@ class _LinearView(_Student, Linear):
                 db = (np.broadcast_to(b0, b1.shape) - b1) / RECOVERY_LR
             except ValueError:
                 db = b1
-            self.raw["b"] = np.asarray(db, dtype=np.float64)
             out["b"] = db.reshape(1, 1, -1) if db.size == b0.size else db.reshape(1, *db.shape[-2:])
             self.recovery["b"] = _EPS * np.abs(b0) / RECOVERY_LR * 1.5
         return out
