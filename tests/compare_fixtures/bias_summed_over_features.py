@@ -1,0 +1,15 @@
+"""Mistake: the bias gradient summed over the features (axis 1), not over the batch."""
+
+from lab_correct import Linear, Net
+
+
+class WrongLinear(Linear):
+    def backward(self, prev_grad, lr=0.1):
+        self.w -= lr * (self.x.T @ prev_grad)
+        if self.has_bias:
+            self.b = self.b - lr * prev_grad.sum(axis=1, keepdims=True)
+        return prev_grad @ self.w.T
+
+
+class Net(Net):
+    linear = WrongLinear

@@ -1,0 +1,176 @@
+"""``python -m verify.compare``: every fixture caught and named by the check meant to catch it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refnet.data import xor_easy
+from refnet.train import train
+from verify.compare import main
+from verify.compare.adapter import load, recognise
+from verify.compare.cli import check
+from verify.compare.onestep import build_refnet, walk
+
+FIXTURES = Path(__file__).parent / "compare_fixtures"
+EPOCHS = 15
+
+
+def spec(name: str, cls: str = "Net") -> str:
+    return f"{FIXTURES / name}.py:{cls}"
+
+
+def first_failure(name: str, **kw: object) -> tuple[str, str]:
+    report = check(spec(name), epochs=EPOCHS, **kw)  # type: ignore[arg-type]
+    first = report.first_failure
+    assert first is not None and first.failure is not None, f"{name} passed every check"
+    return first.name, first.failure.message
+
+
+@pytest.mark.parametrize("name, cls", [("lab_correct", "Net"), ("lab_correct", "ReluBceNet"),
+                                       ("textbook_correct", "Net")])
+def test_correct_implementations_pass_all_three_checks(name: str, cls: str) -> None:
+    report = check(spec(name, cls), epochs=EPOCHS)
+    assert [c.status for c in report.checks] == ["PASS", "PASS", "PASS"], report.first_failure
+
+
+def test_conventions_are_detected_and_named() -> None:
+    lab = check(spec("lab_correct"), epochs=EPOCHS)
+    assert lab.convention["loss gradient"].startswith("summed (N = 21")
+    assert lab.convention["update"].startswith("inside backward")
+    assert lab.settings["refnet"] == "convention='lab', lr 0.1"
+    text = check(spec("textbook_correct"), epochs=EPOCHS)
+    assert text.convention["loss gradient"].startswith("mean")
+    assert text.convention["update"].startswith("after")
+    assert text.settings["refnet"] == "convention='default', lr 0.1"
+    mixed = check(spec("update_before_meant_after"), epochs=EPOCHS)   # mean gradient, update inside
+    assert mixed.passed
+    assert mixed.settings["refnet"] == f"convention='lab', lr {0.1 / 21:.6g}"
+
+
+@pytest.mark.parametrize("name, check_name, expected", [
+    ("sigmoid_y", "self-consistency",
+     "sigmoid_1.backward returns a gradient that differs from d(forward)/dx by a factor y / (y (1 - y)) "
+     "at every element"),
+    ("relu_mask_wrong_side", "self-consistency", "relu_1.backward has its mask on the wrong side"),
+    ("relu_mutates_prev_grad", "self-consistency", "relu_1.backward changes its prev_grad argument in place"),
+    ("relu_mutates_input", "self-consistency", "relu_1.forward changes its x argument in place"),
+    ("transposed_weight_gradient", "self-consistency", "linear_1 computes the weight gradient as prev_grad^T x"),
+    ("bias_not_summed", "self-consistency", "linear_1 does not sum the bias gradient over the batch"),
+    ("bias_summed_over_features", "self-consistency",
+     "linear_1 sums the bias gradient over features, not over the batch"),
+    ("bce_no_delta", "self-consistency", "loss_func.backward leaves out the delta 1e-07"),
+    ("mse_no_factor_2", "self-consistency", "the factor 2 is missing"),
+    ("stale_cache", "run", "departs from refnet's at epoch 2"),
+])
+def test_each_mistake_is_caught_and_named(name: str, check_name: str, expected: str) -> None:
+    which, message = first_failure(name)
+    assert which == check_name
+    assert expected in message, message
+
+
+def test_transposed_square_layer_is_named_transposed() -> None:
+    report = check(spec("transposed_weight_gradient"), epochs=EPOCHS)
+    lines = "\n".join(report.checks[0].lines)
+    assert "linear_2: FAIL" in lines and "output: PASS" in lines
+    from verify.compare.selfcheck import _rerun
+    student = recognise(load(spec("transposed_weight_gradient")))
+    assert "transposed: prev_grad^T x instead of x^T prev_grad" in _rerun(student, 2, 0)
+
+
+def test_intent_turns_a_legitimate_convention_into_a_named_failure() -> None:
+    assert check(spec("bce_no_batch_division"), epochs=EPOCHS).passed   # summed gradient: legitimate
+    which, message = first_failure("bce_no_batch_division", gradient="mean")
+    assert which == "self-consistency"
+    assert "the division by the batch size N is missing, but --gradient mean was asked for" in message
+    assert check(spec("update_before_meant_after"), epochs=EPOCHS).passed  # the lab's order: legitimate
+    which, message = first_failure("update_before_meant_after", update="after")
+    assert which == "one-step"
+    assert message.startswith("output.backward sends the gradient down through the updated weights")
+    which, message = first_failure("textbook_correct", update="inside")
+    assert which == "one-step" and "through the old weights" in message
+
+
+def test_one_step_walk_is_refnets_training_step_bit_for_bit() -> None:
+    student = recognise(load(spec("lab_correct")))
+    x, t = xor_easy()
+    for gradient, update, convention in (("summed", "inside", "lab"), ("mean", "after", "default")):
+        walked = build_refnet(student, student.net)
+        walk(student, walked, x, t, 0.1, gradient, update)  # type: ignore[arg-type]
+        trained = build_refnet(student, student.net)
+        train(trained, x, t, lr=0.1, epochs=1, convention=convention)
+        for key, value in trained.named_params().items():
+            assert value.tobytes() == walked.named_params()[key].tobytes(), (convention, key)
+
+
+def test_checks_never_touch_the_students_object() -> None:
+    student = recognise(load(spec("lab_correct")))
+    before = {k: np.array(getattr(v, "w"), copy=True) for k, v in getattr(student.net, "layers").items()
+              if hasattr(v, "w")}
+    check(spec("lab_correct"), epochs=3)
+    report = check(spec("lab_correct"), epochs=3)
+    assert report.passed
+    for k, w in before.items():
+        assert np.array_equal(getattr(getattr(student.net, "layers")[k], "w"), w)
+
+
+def test_command_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert main([spec("lab_correct"), "--epochs", "5", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["status"] == "PASS" and [c["status"] for c in data["checks"]] == ["PASS"] * 3
+    assert "linear_1: Linear 2 -> 4, bias (1, 4)" in capsys.readouterr().out
+    assert main([spec("sigmoid_y"), "--epochs", "5", "--quiet", "--json", str(out)]) == 1
+    data = json.loads(out.read_text())
+    assert data["first_failure"]["check"] == "self-consistency"
+    assert data["first_failure"]["site"] == "sigmoid_1.backward"
+    assert "FAIL (self-consistency): sigmoid_1.backward" in capsys.readouterr().out
+    assert main([spec("lab_correct"), "--data", "linear", "--epochs", "5", "--quiet"]) == 0
+
+
+BAD_CLASSES = {
+    "no_layers.py": ("class Net:\n    def forward(self, x):\n        return x\n", "has no attribute 'layers'"),
+    "raises.py": ("raise RuntimeError('boom')\n", "importing"),
+    "odd_layer.py": ("import numpy as np\nfrom collections import OrderedDict\n"
+                     "from lab_correct import Net as Base, Linear\n"
+                     "class Square:\n    def forward(self, x):\n        return x * x\n"
+                     "    def backward(self, g, lr=0.1):\n        return g\n"
+                     "class Net(Base):\n    def __init__(self):\n        super().__init__()\n"
+                     "        self.layers['sigmoid_1'] = Square()\n",
+                     "computes none of sigmoid, ReLU, tanh, identity"),
+}
+
+
+@pytest.mark.parametrize("filename", sorted(BAD_CLASSES))
+def test_objects_that_do_not_fit_exit_2_with_an_error_line(
+        filename: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    source, expected = BAD_CLASSES[filename]
+    path = tmp_path / filename
+    path.write_text(source)
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    assert main([f"{path}:Net", "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "python -m verify.compare: error:" in err and expected in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [[], ["no_colon.py"], ["missing.py:Net"], [f"{FIXTURES}/lab_correct.py:Nope"],
+                                  [f"{FIXTURES}/lab_correct.py:Linear"], ["x.py:Net", "--epochs", "0"],
+                                  ["x.py:Net", "--lr", "-1"], ["x.py:Net", "--data", "mnist"]])
+def test_bad_arguments_exit_2_without_traceback(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:   # argparse's own errors
+        code = int(exc.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
+
+
+def test_help_warns_that_importing_runs_the_students_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "importing the student's file runs their code" in capsys.readouterr().out

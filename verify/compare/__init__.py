@@ -1,0 +1,13 @@
+"""``python -m verify.compare``: check a student's hand-written backprop against refnet.
+
+The student's network, in the lab's structure (see :mod:`verify.compare.adapter`),
+is checked three ways: each layer's backward against finite differences of its
+own forward (:mod:`~verify.compare.selfcheck`), one step against refnet in ulps
+(:mod:`~verify.compare.onestep`), and a run of N epochs against refnet
+(:mod:`~verify.compare.run`). The report names the first failure
+(:mod:`~verify.compare.report`). Importing the student's file runs their code.
+"""
+
+from .cli import main
+
+__all__ = ["main"]
