@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from refnet import mlp, train
 from refnet.data import linear, xor_easy
+from refnet.conventions import Convention
 from refnet.outcomes import first_below
 
 from .common.report import Cell, Report, to_json
@@ -50,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  ("linear", linear(100, np.random.default_rng(0)), args.epochs_linear)):
         n = x.shape[0]
         curves = {}
-        for label, convention, lr in (("lab", "lab-sum", args.lr), ("default", "default", args.lr),
-                                      ("default x N", "default", args.lr * n)):
+        runs: tuple[tuple[str, Convention, float], ...] = (
+            ("lab", "lab-sum", args.lr), ("default", "default", args.lr), ("default x N", "default", args.lr * n))
+        for label, convention, lr in runs:
             net = mlp(seed=args.seeds)
             h = train(net, x, y, lr=lr, epochs=epochs, convention=convention, quiet=args.quiet,
                       label=f"{name} {label}")

@@ -13,6 +13,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from refnet.precision import DTypeName
+
 from ..common.console import Console
 from . import mutants as mt
 from .study import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, aggregate, cases, exit_code, run, table, write_report
@@ -34,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="one seed and the two small shapes per component (for tests)")
     parser.add_argument("--quiet", action="store_true", help="no table on stdout and no progress on stderr")
     args = parser.parse_args(argv)
-    dtypes = ("float32", "float64") if args.dtype == "all" else (args.dtype,)
+    dtypes: tuple[DTypeName, ...] = ("float32", "float64") if args.dtype == "all" else (args.dtype,)
 
     progress = Console("gradcheck", quiet=args.quiet)
     results = run(cases(dtypes, args.seed, args.quick), progress if not args.quiet else None)

@@ -191,13 +191,13 @@ def check_mutant(m: Mutant, dtype: DTypeName, seed: int, *, n: int = 4, size: in
     alone = gc.check_drawn(mutant_draw(m, dtype, n, size), seed=seed, taylor=False)
     x, t = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), np.array([[0], [1], [1], [0]])
     net = mutant_network(m, dtype, seed)
-    ref = "float64" if dtype == "float32" else None
+    ref: DTypeName | None = "float64" if dtype == "float32" else None
     inside = [gc.check(gc.network_problem(net, x, t, component=f"network+{m.name}", reference=ref),
                        seed=seed, taylor=False)]
     return [_verdict(m, dtype, "layer", alone), _verdict(m, dtype, "network", inside)]
 
 
-def check_mutants(dtypes: Sequence[str], seed: int) -> list[MutantResult]:
+def check_mutants(dtypes: Sequence[DTypeName], seed: int) -> list[MutantResult]:
     """Every mutant in every dtype, at both levels."""
     return [r for m in MUTANTS for dt in dtypes for r in check_mutant(m, dt, seed)]
 
@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs and weights")
     parser.add_argument("--quiet", action="store_true", help="print nothing; the exit code tells")
     args = parser.parse_args(argv)
-    dtypes = ("float32", "float64") if args.dtype == "all" else (args.dtype,)
+    dtypes: tuple[DTypeName, ...] = ("float32", "float64") if args.dtype == "all" else (args.dtype,)
     results = check_mutants(dtypes, args.seed)
     if not args.quiet:
         print(table(results))

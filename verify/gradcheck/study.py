@@ -117,7 +117,7 @@ ACTIVATION_SHAPES = ((4, 3), (1, 6), (24, 16))
 LOSS_SHAPES = ((4, 1), (8, 3), (32, 12))
 
 
-def cases(dtypes: Sequence[str], seed: int, quick: bool = False) -> list[Case]:
+def cases(dtypes: Sequence[DTypeName], seed: int, quick: bool = False) -> list[Case]:
     """Every case the command checks: components x dtypes x shapes x seeds."""
     seeds = [seed] if quick else [seed + i for i in range(SEEDS_PER_SHAPE)]
     out: list[Case] = []

@@ -35,7 +35,7 @@ PAIR = (0.001490625, 0.001490626)
 ZOOM_WIDTHS = tuple(10.0 ** -k for k in range(1, 13))
 """Relative window widths of E3 (then one window of consecutive doubles)."""
 
-SEARCH_INITS = ("normal", "xavier", "he")
+SEARCH_INITS: tuple[InitName, ...] = ("normal", "xavier", "he")
 """``normal`` (N(0, 1) weights and biases, the lab's ``np.random.randn``) is preferred."""
 SEARCH_SEEDS = 256
 """``--search`` tries seeds ``0 .. SEARCH_SEEDS - 1`` for each init scheme."""
@@ -95,7 +95,7 @@ def trains(outcome: str) -> bool:
 
 # ------------------------------------------------------------------ search
 
-def search(seeds: Sequence[int], inits: Sequence[str], epochs: int, workers: int, log: Log,
+def search(seeds: Sequence[int], inits: Sequence[InitName], epochs: int, workers: int, log: Log,
            checkpoints: Sequence[int] = (), executor: Executor | None = None,
            quiet: bool = True) -> dict[str, Any]:
     """Run the pair for every (init, seed) to ``epochs``; where and when do the labels differ?

@@ -160,7 +160,7 @@ def run_specs(specs: Sequence[LabRun], *, checkpoints: Sequence[int] = (), worke
     the executor: each member's arithmetic is its own. The full loss history
     of every run is kept (its hash is part of the record).
     """
-    groups: dict[tuple[str, int], list[int]] = {}
+    groups: dict[tuple[InitName, int], list[int]] = {}
     for i, s in enumerate(specs):
         groups.setdefault((s.init, s.epochs), []).append(i)
     out: dict[int, RunRecord] = {}

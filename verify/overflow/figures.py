@@ -35,7 +35,7 @@ class Curve:
     """One traced run: per step, log10 of the largest |weight| and |activation|."""
 
     label: str
-    dtype: DTypeName
+    dtype: str
     steps_per_epoch: int
     weight: list[float]
     activation: list[float]

@@ -76,8 +76,8 @@ class GridSpec:
 
     lrs: tuple[float, ...]
     batch_sizes: tuple[int, ...]
-    conventions: tuple[str, ...]
-    dtypes: tuple[str, ...]
+    conventions: tuple[Convention, ...]
+    dtypes: tuple[DTypeName, ...]
     hidden: tuple[int, ...]
     seeds: tuple[int, ...]
     epochs: int

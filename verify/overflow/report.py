@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from refnet.data import xor_easy
+from refnet.conventions import Convention
 from refnet.precision import DTypeName
 
 from ..common.report import Cell, Report, to_json
@@ -111,7 +112,7 @@ def findings(study: Study) -> list[str]:
     rows = threshold_summary(study.thresholds)
     cfg = study.config
 
-    def row(conv: str, dtype: DTypeName, hidden: int, size: int) -> list[object] | None:
+    def row(conv: Convention, dtype: DTypeName, hidden: int, size: int) -> list[object] | None:
         for r in rows:
             if r[:4] == [conv, dtype, hidden, size]:
                 return r

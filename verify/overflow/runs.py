@@ -101,7 +101,7 @@ class Trace:
 class Symptom:
     """What the lab saw, replayed with the guard off."""
 
-    dtype: DTypeName
+    dtype: str
     epochs: int
     warnings: list[dict[str, object]]
     """Each recorded warning: epoch, step, the lab expression, category, message."""
