@@ -51,7 +51,7 @@ from .losses import Reduction
 from .validation import check_int
 
 __all__ = ["Convention", "ConventionLike", "CONVENTIONS", "Reading", "READINGS", "MSEDerivative",
-           "LogBase", "resolve", "reading"]
+           "LogBase", "resolve", "reading", "sigmoid_of"]
 
 Convention = Literal["default", "lab", "lab-sum"]
 """Named conventions; any :class:`Reading` is accepted where a convention is."""
@@ -144,3 +144,10 @@ def resolve(convention: object) -> Reading | None:
     if convention == "default":
         return None
     return reading(convention)
+
+
+def sigmoid_of(convention: ConventionLike) -> SigmoidFormula:
+    """The sigmoid formula a network trained under ``convention`` must be built with
+    (``mlp(..., sigmoid=sigmoid_of(c))``): the reading's, ``stable`` for ``default``."""
+    r = resolve(convention)
+    return "stable" if r is None else r.sigmoid
