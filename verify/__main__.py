@@ -1,7 +1,8 @@
 """``python -m verify``: run every study and write one report.
 
-Runs, in order, ``verify.gradcheck``, ``verify.overflow --quick``,
-``verify.lr_threshold --quick`` and ``verify.experiments`` (``--full``: the
+Runs, in order, ``verify.lab_reading --quick``, ``verify.gradcheck``,
+``verify.overflow --quick``, ``verify.lr_threshold --quick``,
+``verify.experiments`` and ``verify.conventions`` (``--full``: the lab-reading,
 overflow and lr-threshold studies at their full size and ``experiments
 --full``, the lab's epochs; much longer) by importing each
 module and calling its ``main(["--report", "<out>/<name>", "--quiet", ...])``.
@@ -51,6 +52,7 @@ class Study:
 
 
 STUDIES: tuple[Study, ...] = (
+    Study("lab_reading", ("--quick",), ()),  # full mode: about 25 minutes on 2 cores
     Study("gradcheck"),
     Study("overflow", ("--quick",), ()),  # its default grid alone takes about 5 minutes on 2 busy cores
     Study("lr_threshold", ("--quick",), ()),

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="4 readings, seeds 0-1, short horizons (seconds; for tests and the suite)")
-    p.add_argument("--out", default="out/lab_reading", help="report directory (default out/lab_reading)")
+    p.add_argument("--report", default="out/lab_reading", help="report directory (default out/lab_reading)")
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="worker processes (default: the cores available; 0 trains in this process)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -53,13 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 0:
         parser.error(f"--workers: expected an integer >= 0, got {args.workers}")
-    out = Path(args.out)
+    out = Path(args.report)
     if out.exists() and not out.is_dir():
-        parser.error(f"--out: {out} exists and is not a directory")
+        parser.error(f"--report: {out} exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        parser.error(f"--out: cannot create {out}: {exc.strerror}")
+        parser.error(f"--report: cannot create {out}: {exc.strerror}")
     mode: Horizon = "quick" if args.quick else "full"
     readings = quick_readings() if args.quick else all_readings()
     seeds = QUICK_SEEDS if args.quick else SEEDS
