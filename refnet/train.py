@@ -37,11 +37,7 @@ HISTORY_BYTES = 4 * 1024**3
 
 @dataclass
 class History:
-    """What a run produced: loss per epoch and member, final accuracy.
-
-    For a single network (one member) :attr:`final` and :attr:`acc` are plain
-    floats; :attr:`final_loss` and :attr:`accuracy` keep the member axis.
-    """
+    """What a run produced: loss per epoch and member, final accuracy."""
 
     loss: FloatArray
     """``(epochs, K)`` mean loss of each epoch's forward passes, in the network's precision
