@@ -168,7 +168,8 @@ def test_stale_reports_are_removed_before_a_study_runs(stubs: None, tmp_path: Pa
 
 def test_default_studies_and_their_modes() -> None:
     studies = {s.name: s for s in suite.STUDIES}
-    assert list(studies) == ["gradcheck", "overflow", "lr_threshold", "experiments", "conventions"]
+    assert list(studies) == ["lab_reading", "gradcheck", "overflow", "lr_threshold", "experiments", "conventions"]
+    assert studies["lab_reading"].default_args == ("--quick",) and studies["lab_reading"].full_args == ()
     assert studies["lr_threshold"].default_args == ("--quick",) and studies["lr_threshold"].full_args == ()
     assert studies["overflow"].default_args == ("--quick",) and studies["gradcheck"].default_args == ()
     assert studies["experiments"].full_args == ("--full",)
