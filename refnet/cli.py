@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,7 +26,7 @@ from .losses import LOSSES
 from .network import mlp
 from .precision import SUPPORTED
 from .train import train
-from .validation import check_int, check_output_file, check_real
+from .validation import int_argument, output_file_argument, real_argument
 
 __all__ = ["main", "DEFAULTS", "EXIT_OK", "EXIT_NONFINITE", "EXIT_USAGE"]
 
@@ -45,44 +43,10 @@ DEFAULTS = {
     "epochs": 20000, "dtype": "float64", "seed": 0, "init": "normal",
 }
 
-T = TypeVar("T")
-
 _FLAGS = {"seed": "--seed", "n": "--n", "hidden": "--hidden", "lr": "--lr", "epochs": "--epochs",
           "batch_size": "--batch-size", "momentum": "--momentum", "convention": "--convention",
           "dtype": "--dtype", "init": "--init", "activation": "--activation", "loss": "--loss",
           "guard": "--guard", "mode": "--guard"}
-
-
-def _typed(what: str, parse: Callable[[str], T], check: Callable[[T], object]) -> Callable[[str], object]:
-    """An argparse ``type``: ``parse`` the text, then ``check`` the value (refnet's own check);
-    both errors read as argparse's (``argument --flag: expected ...``)."""
-    def convert(text: str) -> object:
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        try:
-            return check(value)
-        except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
-    return convert
-
-
-def _int_at_least(minimum: int) -> Callable[[str], object]:
-    return _typed("an integer", int, lambda v: check_int("value", v, minimum))
-
-
-def _real(minimum: float, maximum: float | None = None, *, open_minimum: bool = False,
-          open_maximum: bool = False) -> Callable[[str], object]:
-    return _typed("a number", float, lambda v: check_real("value", v, minimum=minimum, maximum=maximum,
-                                                         open_minimum=open_minimum, open_maximum=open_maximum))
-
-
-def _output_file(text: str) -> Path:
-    try:
-        return check_output_file("value", text)
-    except (TypeError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
 
 
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -91,17 +55,17 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     t = sub.add_parser("train", help="train the lab's perceptron and report loss and accuracy",
                        description=__doc__)
     t.add_argument("--data", choices=DATASETS, default="xor", help="data set (default xor)")
-    t.add_argument("--n", type=_int_at_least(1), default=100, help="points in the linear data set (>= 1, default 100)")
-    t.add_argument("--hidden", type=_int_at_least(1), nargs="+", default=DEFAULTS["hidden"],
+    t.add_argument("--n", type=int_argument(1), default=100, help="points in the linear data set (>= 1, default 100)")
+    t.add_argument("--hidden", type=int_argument(1), nargs="+", default=DEFAULTS["hidden"],
                    help="hidden layer sizes, each >= 1 (default 4 4)")
     t.add_argument("--activation", choices=sorted(ACTIVATIONS), default=DEFAULTS["activation"], help="hidden activation")
     t.add_argument("--loss", choices=sorted(LOSSES), default=DEFAULTS["loss"], help="loss function")
-    t.add_argument("--lr", type=_real(0.0, open_minimum=True), default=DEFAULTS["lr"],
+    t.add_argument("--lr", type=real_argument(0.0, open_minimum=True), default=DEFAULTS["lr"],
                    help="learning rate (> 0, and a positive normal number once rounded to --dtype)")
-    t.add_argument("--epochs", type=_int_at_least(0), default=DEFAULTS["epochs"],
+    t.add_argument("--epochs", type=int_argument(0), default=DEFAULTS["epochs"],
                    help="epochs (>= 0; the loss history must fit in refnet.train.HISTORY_BYTES)")
-    t.add_argument("--batch-size", type=_int_at_least(1), default=None, help="mini-batch size (default: full batch)")
-    t.add_argument("--momentum", type=_real(0.0, 1.0, open_maximum=True), default=0.0,
+    t.add_argument("--batch-size", type=int_argument(1), default=None, help="mini-batch size (default: full batch)")
+    t.add_argument("--momentum", type=real_argument(0.0, 1.0, open_maximum=True), default=0.0,
                    help="momentum in [0, 1)")
     t.add_argument("--convention", default="default",
                    help="'default' (mean loss, update after backward), 'lab' (the reading of the lab's "
@@ -109,15 +73,15 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                         "label such as 'lab[gradient=sum,batch=20]' (default: default)")
     t.add_argument("--dtype", choices=sorted(SUPPORTED), default=DEFAULTS["dtype"], help="precision of the network")
     t.add_argument("--init", choices=sorted(INITIALISERS), default=DEFAULTS["init"], help="initialisation scheme")
-    t.add_argument("--seed", type=_int_at_least(0), default=DEFAULTS["seed"],
+    t.add_argument("--seed", type=int_argument(0), default=DEFAULTS["seed"],
                    help="seed for the initial weights (and linear data), >= 0")
     t.add_argument("--guard", choices=MODES, default="raise",
                    help="non-finite detection: raise (stop at the first NaN/inf and report where; default), "
                         "warn or record (finish, then report the first event), off (only the final loss "
                         "is checked); a non-finite run exits 1 in every mode")
-    t.add_argument("--save", type=_output_file, default=None, metavar="PATH",
+    t.add_argument("--save", type=output_file_argument, default=None, metavar="PATH",
                    help="write the trained parameters to this .npz file (its folder must exist)")
-    t.add_argument("--plot", type=_output_file, default=None, metavar="PATH",
+    t.add_argument("--plot", type=output_file_argument, default=None, metavar="PATH",
                    help="write the comparison figure and learning curve to this PNG (its folder must exist; "
                         "needs matplotlib)")
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")

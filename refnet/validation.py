@@ -10,18 +10,22 @@ so a caller validates once and then uses what it was given back.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 __all__ = ["check_int", "check_real", "check_bool", "check_choice", "check_path",
-           "check_output_file", "check_output_dir"]
+           "check_output_file", "check_output_dir", "argument_type", "int_argument", "real_argument",
+           "output_file_argument", "output_dir_argument"]
 
 S = TypeVar("S", bound=str)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
@@ -127,3 +131,43 @@ def check_output_dir(name: str, value: object) -> Path:
         ancestor = ancestor.parent
     _writable_dir(name, ancestor, f"cannot create {str(path)!r}: ")
     return path
+
+
+# -- command lines: the same checks as argparse ``type=`` functions ---------------
+def argument_type(what: str, parse: Callable[[str], T], check: Callable[[T], R]) -> Callable[[str], R]:
+    """An argparse ``type``: ``parse`` the text (``ValueError``: "expected ``what``"),
+    then ``check`` the value with a check of this module called with the name
+    ``value``. Both errors become argparse's own line,
+    ``prog: error: argument --flag: expected ...``, exit status 2."""
+    def convert(text: str) -> R:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check(value)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+    return convert
+
+
+def int_argument(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """argparse ``type`` for an integer in ``[minimum, maximum]``."""
+    return argument_type("an integer", int, lambda v: check_int("value", v, minimum, maximum))
+
+
+def real_argument(minimum: float | None = None, maximum: float | None = None, *, open_minimum: bool = False,
+                  open_maximum: bool = False) -> Callable[[str], float]:
+    """argparse ``type`` for a finite real number in range (see :func:`check_real`)."""
+    return argument_type("a number", float, lambda v: check_real(
+        "value", v, minimum=minimum, maximum=maximum, open_minimum=open_minimum, open_maximum=open_maximum))
+
+
+def output_file_argument(text: str) -> Path:
+    """argparse ``type`` for a file to be written (see :func:`check_output_file`)."""
+    return argument_type("a path", str, lambda v: check_output_file("value", v))(text)
+
+
+def output_dir_argument(text: str) -> Path:
+    """argparse ``type`` for a folder to be written into (see :func:`check_output_dir`)."""
+    return argument_type("a path", str, lambda v: check_output_dir("value", v))(text)
