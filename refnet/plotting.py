@@ -19,13 +19,14 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def decisions(p: npt.ArrayLike) -> tuple[BoolArray, BoolArray, BoolArray]:
-    """Masks ``(class 0, class 1, undecided)`` of predicted probabilities: ``p > 0.5`` is
-    class 1, ``p <= 0.5`` class 0, and a NaN prediction neither (``NaN > 0.5`` is
-    false, which would otherwise paint it as class 0)."""
+    """Masks ``(class 0, class 1, undecided)`` of predicted probabilities, as
+    :func:`refnet.metrics.accuracy` counts them: ``p > 0.5`` is class 1, ``p < 0.5``
+    class 0, and NaN or exactly 0.5 neither (``NaN > 0.5`` is false, which would
+    otherwise paint a NaN prediction as class 0)."""
     q = np.asarray(p, dtype=np.float64).reshape(-1)
-    undecided = np.isnan(q)
-    one = ~undecided & (q > 0.5)
-    return ~undecided & ~one, one, undecided
+    one = q > 0.5
+    zero = q < 0.5
+    return zero, one, ~(zero | one)
 
 
 def plot_run(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
@@ -33,8 +34,8 @@ def plot_run(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
              path: str | os.PathLike[str], title: str = "") -> None:
     """Ground truth beside prediction (points coloured by class) and the learning curve.
 
-    NaN predictions are drawn as undecided (grey crosses, counted in the
-    legend); non-finite losses are left out of the learning curve, which says
+    NaN predictions (and exactly 0.5) are drawn as undecided (grey crosses,
+    counted in the legend), never as class 0; non-finite losses are left out of the learning curve, which says
     from which epoch on they are missing.
     """
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
@@ -46,7 +47,7 @@ def plot_run(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
         ax.scatter(x[one, 0], x[one, 1], c="tab:blue", label="class 1", s=18)
         if undecided.any():
             ax.scatter(x[undecided, 0], x[undecided, 1], c="tab:gray", marker="x", s=24,
-                       label=f"undecided: prediction NaN ({int(undecided.sum())})")
+                       label=f"undecided: p NaN or 0.5 ({int(undecided.sum())})")
         ax.set_title(name)
         ax.set_xlabel("x0 (input units)")
         ax.set_ylabel("x1 (input units)")
