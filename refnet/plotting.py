@@ -13,24 +13,54 @@ import numpy.typing as npt  # noqa: E402
 
 from .precision import FloatArray  # noqa: E402
 
-__all__ = ["plot_run"]
+__all__ = ["plot_run", "decisions"]
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+def decisions(p: npt.ArrayLike) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """Masks ``(class 0, class 1, undecided)`` of predicted probabilities, as
+    :func:`refnet.metrics.accuracy` counts them: ``p > 0.5`` is class 1, ``p < 0.5``
+    class 0, and NaN or exactly 0.5 neither (``NaN > 0.5`` is false, which would
+    otherwise paint a NaN prediction as class 0)."""
+    q = np.asarray(p, dtype=np.float64).reshape(-1)
+    one = q > 0.5
+    zero = q < 0.5
+    return zero, one, ~(zero | one)
 
 
 def plot_run(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
              p: FloatArray, loss: FloatArray,
              path: str | os.PathLike[str], title: str = "") -> None:
-    """Ground truth beside prediction (points coloured by class) and the learning curve."""
+    """Ground truth beside prediction (points coloured by class) and the learning curve.
+
+    NaN predictions (and exactly 0.5) are drawn as undecided (grey crosses,
+    counted in the legend), never as class 0; non-finite losses are left out of the learning curve, which says
+    from which epoch on they are missing.
+    """
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    pred = np.asarray(p, dtype=np.float64).reshape(-1) > 0.5
-    for ax, labels, name in ((axes[0], y.reshape(-1) > 0.5, "Ground truth"), (axes[1], pred, "Prediction (p > 0.5)")):
-        ax.scatter(x[~labels, 0], x[~labels, 1], c="tab:red", label="class 0", s=18)
-        ax.scatter(x[labels, 0], x[labels, 1], c="tab:blue", label="class 1", s=18)
+    truth = y.reshape(-1) > 0.5
+    panels = ((axes[0], (~truth, truth, np.zeros_like(truth)), "Ground truth"),
+              (axes[1], decisions(p), "Prediction (p > 0.5)"))
+    for ax, (zero, one, undecided), name in panels:
+        ax.scatter(x[zero, 0], x[zero, 1], c="tab:red", label="class 0", s=18)
+        ax.scatter(x[one, 0], x[one, 1], c="tab:blue", label="class 1", s=18)
+        if undecided.any():
+            ax.scatter(x[undecided, 0], x[undecided, 1], c="tab:gray", marker="x", s=24,
+                       label=f"undecided: p NaN or 0.5 ({int(undecided.sum())})")
         ax.set_title(name)
         ax.set_xlabel("x0 (input units)")
         ax.set_ylabel("x1 (input units)")
         ax.legend(loc="best", fontsize=8)
-    curve = np.asarray(loss, dtype=np.float64)
-    axes[2].semilogy(np.arange(1, curve.size + 1), curve)
+    curve = np.asarray(loss, dtype=np.float64).reshape(-1)
+    epochs = np.arange(1, curve.size + 1)
+    shown = np.isfinite(curve) & (curve > 0)
+    if shown.any():
+        axes[2].semilogy(epochs[shown], curve[shown], marker="o" if shown.sum() < 3 else "")
+    bad = ~np.isfinite(curve)
+    if bad.any():
+        axes[2].text(0.02, 0.02, f"loss NaN or inf from epoch {int(epochs[bad][0])} "
+                     f"({int(bad.sum())} epochs not drawn)", transform=axes[2].transAxes, fontsize=8)
     axes[2].set_xlabel("epoch")
     axes[2].set_ylabel("training loss (mean per point)")
     axes[2].set_title("Learning curve")

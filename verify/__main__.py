@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from refnet import __version__ as refnet_version
+from refnet.validation import output_dir_argument
 
 from .common.report import JSON, markdown_table, write_html
 
@@ -239,8 +240,8 @@ def _parser() -> argparse.ArgumentParser:
     names = [s.name for s in STUDIES]
     p = argparse.ArgumentParser(prog="python -m verify", description=(
         "Run refnet's verification studies (" + ", ".join(names) + ") and write one report."))
-    p.add_argument("--out", default="report", help="output folder for index.md, index.html, report.json and "
-                   "one folder per study (default: report)")
+    p.add_argument("--out", type=output_dir_argument, default=Path("report"), help="output folder for index.md, index.html, report.json and "
+                   "one folder per study (default: report); checked before any study runs")
     p.add_argument("--full", action="store_true", help="run every study at full size (the lab's epochs; "
                    "much longer) instead of the quick default of a few minutes")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr (the summary still prints)")
@@ -250,13 +251,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed its usage and error line (or the help)
+        return exc.code if isinstance(exc.code, int) else 2
     names = [s.name for s in STUDIES]
     if args.only:
         unknown = [n for n in args.only if n not in names]
         if unknown:
-            print(f"error: --only: unknown study {', '.join(unknown)}; choose from {', '.join(names)}",
-                  file=sys.stderr)
+            parser.print_usage(sys.stderr)
+            print(f"{parser.prog}: error: argument --only: unknown study {', '.join(unknown)}; "
+                  f"choose from {', '.join(names)}", file=sys.stderr)
             return 2
     studies = [s for s in STUDIES if not args.only or s.name in args.only]
     out = Path(args.out)
