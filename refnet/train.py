@@ -176,6 +176,12 @@ def train(
     data raises :class:`refnet.events.NonFiniteInputError` (a ``ValueError``
     carrying the ``input`` event) whatever the mode.
     """
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a Network, got {type(net).__name__}")
+    if not isinstance(quiet, (bool, np.bool_)):
+        raise TypeError(f"quiet: expected True or False, got {quiet!r}")
+    if not isinstance(label, str):
+        raise TypeError(f"label: expected a string, got {label!r}")
     reading = resolve(convention)
     if reading is not None:
         _check_reading(net, reading)

@@ -3,7 +3,7 @@
 A hypothesis property draws the arguments of ``mlp``, ``train`` and ``load`` from a
 mix of valid and invalid values; a table covers the Network methods, the
 gradient-check entry points and the cases of issue 11's "Why" list; known gaps in
-modules this suite does not own are strict xfails (they fail once fixed).
+modules this suite does not own are checked here too (guard naming, train, SGD, sweep prefixes).
 """
 
 from __future__ import annotations
@@ -331,13 +331,13 @@ def test_bce_logits_hard_label_gradient_against_a_wider_reference(dtype: str) ->
 
 
 # ----------------------------------------------------------------- known gaps in modules owned elsewhere
-@pytest.mark.xfail(reason="refnet/guard.py as_guard names the mode 'mode', not 'guard'", strict=True)
+
 def test_train_names_a_bad_guard() -> None:
     with pytest.raises(ValueError, match=r"^guard: "):
         train(mlp(), [[0.1, 0.2]], [[1.0]], lr=0.1, epochs=1, guard="bogus")  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(reason="refnet/train.py does not check net, quiet or label", strict=True)
+
 def test_train_checks_net_quiet_and_label() -> None:
     for kwargs, name in (({"quiet": "no"}, "quiet"), ({"label": 3}, "label")):
         with pytest.raises(TypeError, match=rf"^{name}: "):
@@ -346,14 +346,12 @@ def test_train_checks_net_quiet_and_label() -> None:
         train("net", [[0.1, 0.2]], [[1.0]], lr=0.1, epochs=1)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(reason="refnet/optim.py accepts an empty rate list", strict=True)
+
 def test_sgd_refuses_no_rates() -> None:
     with pytest.raises(ValueError, match=r"^lr: "):
         SGD([])
 
 
-@pytest.mark.xfail(reason="refnet/sweep.py: setup fields and a member's rounded lr are not named as such, "
-                          "stop_diverged is not checked", strict=True)
 def test_sweep_names_setup_and_member_fields() -> None:
     x, y = xor_easy()
     for setup, members, name in ((sw.Setup(x, y, epochs=1, hidden=4), [sw.Member(0, 0.1)], "setup.hidden"),  # type: ignore[arg-type]
