@@ -2,8 +2,8 @@
 
 A hypothesis property draws the arguments of ``mlp``, ``train`` and ``load`` from a
 mix of valid and invalid values; a table covers the Network methods, the
-gradient-check entry points and the cases of issue 11's "Why" list; known gaps in
-modules this suite does not own are checked here too (guard naming, train, SGD, sweep prefixes).
+gradient-check entry points, train, SGD, the guard, sweep and the cases of issue 11's
+"Why" list.
 """
 
 from __future__ import annotations
