@@ -1,11 +1,15 @@
-"""``python -m refnet train``: train the lab's network from the command line.
+"""python -m refnet: train the lab's network, evaluate saved weights, predict from them.
+
+Commands: train (build and train the lab's perceptron), eval (loss and
+accuracy of a saved network on a data set), predict (one probability per
+line for the points of a CSV file).
 
 Every argument is checked before any work starts (output paths included);
-a bad one is an argparse ``error:`` line and exit status 2, never a
-traceback. A run that goes non-finite exits 1: with ``--guard raise`` (the
-default), ``warn`` or ``record`` the guard's first event is printed (epoch,
-phase, layer, operation); with ``--guard off`` a non-finite final loss or
-parameter is one line on stderr.
+a bad one is an argparse error line and exit status 2, never a traceback.
+A training run that goes non-finite exits 1: with --guard raise (the
+default), warn or record the guard's first event is printed (epoch, phase,
+layer, operation); with --guard off a non-finite final loss or parameter is
+one line on stderr.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from .guard import MODES, Guard
 from .init import INITIALISERS
 from .layers import ACTIVATIONS
 from .losses import LOSSES
+from .io import read_network
+from .metrics import accuracy
 from .network import mlp
 from .precision import SUPPORTED
-from .train import train
-from .validation import int_argument, output_file_argument, real_argument
+from .train import prepare_data, train
+from .validation import input_file_argument, int_argument, output_file_argument, real_argument
 
 __all__ = ["main", "DEFAULTS", "EXIT_OK", "EXIT_NONFINITE", "EXIT_USAGE"]
 
@@ -49,34 +55,38 @@ _FLAGS = {"seed": "--seed", "n": "--n", "hidden": "--hidden", "lr": "--lr", "epo
           "guard": "--guard", "mode": "--guard"}
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help with every default shown and the description's paragraphs kept."""
+
+
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    p = argparse.ArgumentParser(prog="python -m refnet", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m refnet", description=__doc__, formatter_class=_Formatter)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the lab's perceptron and report loss and accuracy",
-                       description=__doc__)
-    t.add_argument("--data", choices=DATASETS, default="xor", help="data set (default xor)")
-    t.add_argument("--n", type=int_argument(1), default=100, help="points in the linear data set (>= 1, default 100)")
+                       description=__doc__, formatter_class=_Formatter)
+    t.add_argument("--data", choices=DATASETS, default="xor", help="data set")
+    t.add_argument("--n", type=int_argument(1), default=100, help="points in the linear data set (>= 1)")
     t.add_argument("--hidden", type=int_argument(1), nargs="+", default=DEFAULTS["hidden"],
-                   help="hidden layer sizes, each >= 1 (default 4 4)")
+                   help="hidden layer sizes, each >= 1")
     t.add_argument("--activation", choices=sorted(ACTIVATIONS), default=DEFAULTS["activation"], help="hidden activation")
     t.add_argument("--loss", choices=sorted(LOSSES), default=DEFAULTS["loss"], help="loss function")
     t.add_argument("--lr", type=real_argument(0.0, open_minimum=True), default=DEFAULTS["lr"],
                    help="learning rate (> 0, and a positive normal number once rounded to --dtype)")
     t.add_argument("--epochs", type=int_argument(0), default=DEFAULTS["epochs"],
                    help="epochs (>= 0; the loss history must fit in refnet.train.HISTORY_BYTES)")
-    t.add_argument("--batch-size", type=int_argument(1), default=None, help="mini-batch size (default: full batch)")
+    t.add_argument("--batch-size", type=int_argument(1), default=None, help="mini-batch size (none: full batch, or the reading's)")
     t.add_argument("--momentum", type=real_argument(0.0, 1.0, open_maximum=True), default=0.0,
                    help="momentum in [0, 1)")
     t.add_argument("--convention", default="default",
                    help="'default' (mean loss, update after backward), 'lab' (the reading of the lab's "
                         "arithmetic that reproduces it best), 'lab-sum' (summed gradient), or a reading's "
-                        "label such as 'lab[gradient=sum,batch=20]' (default: default)")
+                        "label such as 'lab[gradient=sum,batch=20]'")
     t.add_argument("--dtype", choices=sorted(SUPPORTED), default=DEFAULTS["dtype"], help="precision of the network")
     t.add_argument("--init", choices=sorted(INITIALISERS), default=DEFAULTS["init"], help="initialisation scheme")
     t.add_argument("--seed", type=int_argument(0), default=DEFAULTS["seed"],
                    help="seed for the initial weights (and linear data), >= 0")
     t.add_argument("--guard", choices=MODES, default="raise",
-                   help="non-finite detection: raise (stop at the first NaN/inf and report where; default), "
+                   help="non-finite detection: raise (stop at the first NaN/inf and report where), "
                         "warn or record (finish, then report the first event), off (only the final loss "
                         "is checked); a non-finite run exits 1 in every mode")
     t.add_argument("--save", type=output_file_argument, default=None, metavar="PATH",
@@ -85,6 +95,21 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                    help="write the comparison figure and learning curve to this PNG (its folder must exist; "
                         "needs matplotlib)")
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    e = sub.add_parser("eval", help="loss and accuracy of saved weights on a data set",
+                       description="Loss and accuracy of a network saved with train --save (or refnet.save), "
+                                   "built from the architecture its file records.", formatter_class=_Formatter)
+    e.add_argument("--weights", type=input_file_argument, required=True, metavar="PATH", help="the .npz file")
+    e.add_argument("--data", choices=DATASETS, default="xor", help="data set")
+    e.add_argument("--n", type=int_argument(1), default=100, help="points in the linear data set (>= 1)")
+    e.add_argument("--seed", type=int_argument(0), default=DEFAULTS["seed"], help="seed of the linear data set")
+    e.add_argument("--plot", type=output_file_argument, default=None, metavar="PATH",
+                   help="write the decision boundary over the data to this PNG (needs matplotlib)")
+    q = sub.add_parser("predict", help="one probability per line for the points of a CSV file",
+                       description="Read points (one per line, comma-separated features) and print the saved "
+                                   "network's output probability for each.", formatter_class=_Formatter)
+    q.add_argument("--weights", type=input_file_argument, required=True, metavar="PATH", help="the .npz file")
+    q.add_argument("points", type=input_file_argument, metavar="CSV",
+                   help="points, one per line, features separated by commas ('#' starts a comment)")
     return p, t
 
 
@@ -94,6 +119,55 @@ def _flag_message(exc: BaseException) -> str:
     name, sep, rest = text.partition(": ")
     flag = _FLAGS.get(name.split("[")[0]) if sep else None
     return f"argument {flag}: {rest}" if flag else text
+
+
+def _use_saved(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``eval`` and ``predict``: a network read from its weight file, used on data."""
+    prog = f"{parser.prog} {args.command}"
+    if args.command == "eval" and args.plot is not None:
+        try:
+            from .plotting import plot_boundary
+        except ImportError as exc:
+            print(f"{prog}: error: argument --plot: needs matplotlib (pip install 'refnet[plot]'): {exc}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        net = read_network(args.weights)
+        if args.command == "predict":
+            x = _read_points(args.points, net.in_features)
+        else:
+            x, y = dataset(args.data, args.n, np.random.default_rng(args.seed))
+            xa, ya = prepare_data(net, x, y)
+    except (ValueError, TypeError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "predict":
+        for row in net.predict(x)[0]:
+            print(" ".join(f"{float(v):.17g}" for v in row))
+        return EXIT_OK
+    with np.errstate(all="ignore"):
+        out = net.forward(xa)
+        loss = float(net.loss.value(out, ya)[0])
+        acc = float(accuracy(net.loss.link(out), ya[0])[0])
+    print(f"network: {net}")
+    print(f"data: {args.data} ({xa.shape[1]} points)")
+    print(f"loss (of the saved weights): {loss:.6g}")
+    print(f"accuracy: {acc:.1f}%")
+    if args.plot is not None:
+        plot_boundary(net, x, y, args.plot, title=f"{args.weights.name} on {args.data}: decision boundary (p = 0.5)")
+        print(f"wrote {args.plot}")
+    return EXIT_OK if np.isfinite(loss) else EXIT_NONFINITE
+
+
+def _read_points(path: str, features: int) -> np.ndarray:
+    """The points of a CSV file as an ``(N, features)`` float64 array (``ValueError`` naming ``points``)."""
+    try:
+        rows = np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64, ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"points: {path} is not a CSV of numbers ({exc})") from None
+    if rows.shape[0] == 0 or rows.shape[1] != features:
+        raise ValueError(f"points: expected rows of {features} comma-separated numbers, got shape {rows.shape}")
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_parser.print_usage(sys.stderr)
         print(f"{train_parser.prog}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+    if args.command in ("eval", "predict"):
+        return _use_saved(args, parser)
 
     if args.plot is not None:
         try:

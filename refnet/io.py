@@ -26,10 +26,15 @@ from typing import Final, cast
 
 import numpy as np
 
+from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
+from .losses import LOSSES, Reduction, make_loss
 from .network import Network
+from .precision import DTypeName, precision
 from .validation import check_bool, check_output_file, check_path
 
-__all__ = ["save", "load", "architecture", "FORMAT", "FORMAT_V1", "LegacyFileWarning"]
+__all__ = ["save", "load", "read_network", "architecture", "FORMAT", "FORMAT_V1", "LegacyFileWarning"]
+
+_ACTIVATION_KINDS: Final = {"ReLU": ReLU, "Tanh": Tanh, "Identity": Identity}
 
 FORMAT: Final = "refnet-params/2"
 """The format :func:`save` writes: header with the architecture."""
@@ -124,22 +129,8 @@ def _layer_words(entry: object) -> str:
     return f"{entry.get('kind')} {entry.get('name')!r}" + (f" ({extra})" if extra else "")
 
 
-def load(net: Network, path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> None:
-    """Read parameters from ``path`` into ``net``, all or nothing.
-
-    Raises ``ValueError`` naming ``path`` and leaves ``net`` unchanged when the
-    file is missing or not an ``.npz`` archive (a ``.npy`` array is refused), is
-    corrupt, has another format, dtype, parameter names or shapes, records
-    another architecture (see :func:`architecture`), or holds a NaN or infinite
-    parameter (unless ``allow_nonfinite=True``: a diverged network saved for
-    inspection). A ``refnet-params/1`` file, which records no architecture,
-    loads when dtype, names and shapes match, with a :class:`LegacyFileWarning`.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(f"net: expected a Network, got {type(net).__name__}")
-    source = check_path("path", path)
-    nonfinite_ok = check_bool("allow_nonfinite", allow_nonfinite)
-    shown = repr(str(source))
+def _read(source: os.PathLike[str] | str, shown: str) -> tuple[object, dict[str, np.ndarray]]:
+    """The header and the arrays of a refnet ``.npz`` file (``ValueError`` naming ``path``)."""
     try:
         with open(source, "rb") as fh:
             magic = fh.read(4)
@@ -159,6 +150,69 @@ def load(net: Network, path: str | os.PathLike[str], *, allow_nonfinite: bool = 
         header = json.loads(files.pop(_HEADER).tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"path: {shown} has a corrupt refnet header ({exc})") from exc
+    return header, files
+
+
+def read_network(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> Network:
+    """A network built from the architecture a weight file records, its parameters loaded.
+
+    The file must be of the current format (an older one records no
+    architecture: build the network with :func:`refnet.network.mlp` and use
+    :func:`load`). Every check of :func:`load` applies.
+    """
+    source = check_path("path", path)
+    shown = repr(str(source))
+    header, files = _read(source, shown)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        fmt = header.get("format") if isinstance(header, dict) else header
+        raise ValueError(f"path: {shown} has format {fmt!r}, which records no architecture; "
+                         "build the network with mlp(...) and use load()")
+    arch = header.get("architecture")
+    try:
+        layers: list[Layer] = []
+        for entry in cast(list[dict[str, object]], cast(dict[str, object], arch)["layers"]):
+            kind, name = str(entry["kind"]), str(entry["name"])
+            if kind == "Linear":
+                bias = files.get(f"{name}.b") if entry.get("bias") else None
+                layers.append(Linear(files[f"{name}.W"], bias, name=name))
+            elif kind == "Sigmoid":
+                formula = entry.get("formula", "stable")
+                layers.append(Sigmoid(name, "naive" if formula == "naive" else "stable"))
+            elif kind in _ACTIVATION_KINDS:
+                layers.append(_ACTIVATION_KINDS[kind](name))
+            else:
+                raise ValueError(f"unknown layer kind {kind!r}")
+        loss_spec = cast(dict[str, object], cast(dict[str, object], arch)["loss"])
+        loss_name, reduction = str(loss_spec["name"]), str(loss_spec["reduction"])
+        if loss_name not in LOSSES or reduction not in ("mean", "sum"):
+            raise ValueError(f"unknown loss {loss_name!r} or reduction {reduction!r}")
+        delta = loss_spec.get("delta", 1e-7)
+        loss = make_loss(loss_name, cast(Reduction, reduction),
+                         float(delta) if isinstance(delta, (int, float)) else 1e-7)
+        net = Network(layers, loss, precision(cast(DTypeName, str(header.get("dtype")))))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"path: {shown} records an architecture refnet cannot build ({exc})") from exc
+    load(net, source, allow_nonfinite=allow_nonfinite)
+    return net
+
+
+def load(net: Network, path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> None:
+    """Read parameters from ``path`` into ``net``, all or nothing.
+
+    Raises ``ValueError`` naming ``path`` and leaves ``net`` unchanged when the
+    file is missing or not an ``.npz`` archive (a ``.npy`` array is refused), is
+    corrupt, has another format, dtype, parameter names or shapes, records
+    another architecture (see :func:`architecture`), or holds a NaN or infinite
+    parameter (unless ``allow_nonfinite=True``: a diverged network saved for
+    inspection). A ``refnet-params/1`` file, which records no architecture,
+    loads when dtype, names and shapes match, with a :class:`LegacyFileWarning`.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a Network, got {type(net).__name__}")
+    source = check_path("path", path)
+    nonfinite_ok = check_bool("allow_nonfinite", allow_nonfinite)
+    shown = repr(str(source))
+    header, files = _read(source, shown)
     fmt = header.get("format") if isinstance(header, dict) else header
     if not isinstance(header, dict) or fmt not in (FORMAT, FORMAT_V1):
         raise ValueError(f"path: {shown} has unsupported format {fmt!r} (this refnet reads {FORMAT} and {FORMAT_V1})")

@@ -11,9 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
+from .network import Network  # noqa: E402
 from .precision import FloatArray  # noqa: E402
 
-__all__ = ["plot_run", "decisions"]
+__all__ = ["plot_run", "plot_boundary", "decisions"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -67,4 +68,41 @@ def plot_run(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_boundary(net: Network, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+                  path: str | os.PathLike[str], title: str = "") -> None:
+    """The network's output probability over the data's range, its 0.5 contour, and the points.
+
+    Points are coloured by their true class and marked where the network gets
+    them wrong; NaN probabilities are left blank and said so.
+    """
+    pad = 0.1 * (np.ptp(x, axis=0) + 1e-12)
+    lo, hi = x.min(axis=0) - pad, x.max(axis=0) + pad
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+    grid = np.column_stack([g0.ravel(), g1.ravel()])
+    with np.errstate(all="ignore"):
+        p = np.asarray(net.predict(grid)[0, :, 0], dtype=np.float64).reshape(g0.shape)
+        at_points = np.asarray(net.predict(x)[0, :, 0], dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    mesh = ax.pcolormesh(g0, g1, np.ma.masked_invalid(p), cmap="RdBu", vmin=0.0, vmax=1.0, shading="auto")
+    if np.isfinite(p).any() and np.nanmin(p) < 0.5 < np.nanmax(p):
+        ax.contour(g0, g1, p, levels=[0.5], colors="k", linewidths=1.2)
+    fig.colorbar(mesh, ax=ax, label="output probability p(class 1)")
+    truth = y.reshape(-1) > 0.5
+    zero, one, undecided = decisions(at_points)
+    wrong = (one != truth) | undecided
+    ax.scatter(x[~truth, 0], x[~truth, 1], c="tab:red", edgecolors="k", s=28, label="class 0")
+    ax.scatter(x[truth, 0], x[truth, 1], c="tab:blue", edgecolors="k", s=28, label="class 1")
+    if wrong.any():
+        ax.scatter(x[wrong, 0], x[wrong, 1], facecolors="none", edgecolors="k", s=110, linewidths=1.5,
+                   label=f"misclassified or undecided ({int(wrong.sum())})")
+    if not np.isfinite(p).all():
+        ax.text(0.02, 0.02, "blank: probability NaN", transform=ax.transAxes, fontsize=8)
+    ax.set_xlabel("x0 (input units)")
+    ax.set_ylabel("x1 (input units)")
+    ax.set_title(title or "Decision boundary (black: p = 0.5)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8, frameon=False)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -168,6 +168,19 @@ def output_file_argument(text: str) -> Path:
     return argument_type("a path", str, lambda v: check_output_file("value", v))(text)
 
 
+def check_input_file(name: str, value: object) -> Path:
+    """``value`` as the path of an existing regular file (``ValueError`` naming ``name`` otherwise)."""
+    path = check_path(name, value)
+    if not path.is_file():
+        raise ValueError(f"{name}: {str(path)!r} is not an existing file")
+    return path
+
+
+def input_file_argument(text: str) -> Path:
+    """argparse ``type`` for a file to be read (see :func:`check_input_file`)."""
+    return argument_type("a path", str, lambda v: check_input_file("value", v))(text)
+
+
 def output_dir_argument(text: str) -> Path:
     """argparse ``type`` for a folder to be written into (see :func:`check_output_dir`)."""
     return argument_type("a path", str, lambda v: check_output_dir("value", v))(text)

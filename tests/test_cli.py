@@ -185,3 +185,62 @@ def test_plot_draws_nan_predictions_as_undecided_and_says_so(tmp_path: Path) -> 
         plt.close = real_close  # type: ignore[assignment]
     assert labels[0] == ["class 0", "class 1"]
     assert labels[1] == ["class 0", "class 1", "undecided: p NaN or 0.5 (3)"]
+
+
+# -- eval and predict from saved weights, help text --------------------------------------------
+
+def test_eval_and_predict_use_the_saved_network(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from refnet import mlp, save, train
+    from refnet.data import xor_easy
+
+    x, y = xor_easy()
+    net = mlp(activation="relu", loss="bce", seed=3, sigmoid="naive")
+    train(net, x, y, lr=0.05, epochs=300, convention="lab")
+    weights = tmp_path / "w.npz"
+    save(net, weights)
+    points = tmp_path / "points.csv"
+    points.write_text("# x0, x1\n0, 0\n0.2,0.9\n1,1\n")
+    capsys.readouterr()
+    assert refnet_main(["predict", "--weights", str(weights), str(points)]) == 0
+    printed = [float(v) for v in capsys.readouterr().out.split()]
+    expected = net.predict(np.array([[0.0, 0.0], [0.2, 0.9], [1.0, 1.0]]))[0, :, 0]
+    assert printed == expected.tolist()  # 17 significant digits: the float64 values exactly
+    plot = tmp_path / "boundary.png"
+    assert refnet_main(["eval", "--weights", str(weights), "--data", "xor", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    with np.errstate(all="ignore"):
+        loss = float(net.loss.value(net.forward(net.as_input(x)), net.precision.asarray(y, name="y")[None])[0])
+    assert f"loss (of the saved weights): {loss:.6g}" in out and "accuracy:" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["eval", "--weights", "/nonexistent.npz"], "--weights"),
+    (["predict", "--weights", "/nonexistent.npz", "/nonexistent.csv"], "--weights"),
+    (["eval"], "--weights"),
+])
+def test_eval_and_predict_bad_arguments_exit_2(argv: list[str], message: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert refnet_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and message in err and "Traceback" not in err
+
+
+def test_predict_refuses_points_of_the_wrong_width(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from refnet import mlp, save
+
+    weights, points = tmp_path / "w.npz", tmp_path / "p.csv"
+    save(mlp(seed=0), weights)
+    points.write_text("1,2,3\n")
+    assert refnet_main(["predict", "--weights", str(weights), str(points)]) == 2
+    assert "points: expected rows of 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "predict"])
+def test_help_is_plain_text_with_defaults(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert refnet_main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "``" not in text and ":func:" not in text and ":class:" not in text
+    if command == "train":
+        for default in ("(default: 1.0)", "(default: 20000)", "(default: sigmoid)", "(default: mse)"):
+            assert default in text, default

@@ -190,3 +190,31 @@ def test_save_replaces_a_file_whole(tmp_path: Path) -> None:
     load(net, path)
     assert _same(net, mlp(seed=2).get_params())
     assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]  # no temporary file left
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"activation": "relu", "loss": "bce", "sigmoid": "naive"},
+    {"activation": "tanh", "loss": "bce-logits", "dtype": "float32", "bias": [True, False, True]},
+    {"hidden": (3,), "activation": "identity", "output_activation": "sigmoid"},
+])
+def test_read_network_rebuilds_the_saved_architecture(tmp_path: Path, kwargs: dict[str, object]) -> None:
+    from refnet.io import architecture, read_network
+
+    net = mlp(seed=[5], **kwargs)  # type: ignore[arg-type]
+    path = tmp_path / "w.npz"
+    save(net, path)
+    again = read_network(path)
+    assert architecture(again) == architecture(net)
+    assert again.precision == net.precision
+    assert again.get_flat().tobytes() == net.get_flat().tobytes()
+    x = np.array([[0.1, 0.9], [0.7, 0.2]])
+    assert again.predict(x).tobytes() == net.predict(x).tobytes()
+
+
+def test_read_network_refuses_a_file_without_architecture(tmp_path: Path) -> None:
+    from refnet.io import read_network
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.zeros(3))
+    with pytest.raises(ValueError, match="^path: "):
+        read_network(path)
