@@ -235,6 +235,14 @@ class Network:
         with np.errstate(all="ignore"):
             return self.loss.link(self.forward(self.as_input(x)))
 
+    def predict_one(self, x: npt.ArrayLike) -> FloatArray:
+        """Output probabilities ``(N, out)`` of a single network (``ValueError`` for an ensemble)."""
+        if self.members != 1:
+            raise ValueError(f"predict_one: this network has {self.members} members; use predict, "
+                             "which keeps the member axis")
+        out: FloatArray = self.predict(x)[0]
+        return out
+
     def loss_grad(self, y: FloatArray, t: FloatArray, *, reduction: Reduction | None = None,
                   halve: bool = False) -> tuple[FloatArray, FloatArray]:
         """Elementwise loss terms and ``dL/dy``.

@@ -56,6 +56,23 @@ class History:
         out: FloatArray = self.loss[-1]
         return out
 
+    def _one(self, name: str) -> None:
+        if self.loss.shape[1] != 1:
+            raise ValueError(f"{name}: this run trained {self.loss.shape[1]} members; "
+                             "use final_loss / accuracy, which keep the member axis")
+
+    @property
+    def final_loss_value(self) -> float:
+        """The last epoch's loss of a single network, as a number (``ValueError`` for an ensemble)."""
+        self._one("final_loss_value")
+        return float(self.final_loss[0])
+
+    @property
+    def accuracy_value(self) -> float:
+        """The final accuracy (percent) of a single network, as a number (``ValueError`` for an ensemble)."""
+        self._one("accuracy_value")
+        return float(self.accuracy[0])
+
 
 def check_epochs(epochs: int) -> int:
     """Validate an epoch count (an integer >= 0)."""
