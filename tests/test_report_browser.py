@@ -92,7 +92,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def page(report: Path, browser: Any) -> Any:
     browser.get(report.as_uri())
-    browser.execute_script("return document.fonts ? document.fonts.ready : null")
+    browser.execute_script("return document.fonts ? document.fonts.ready.then(() => true) : true")
     browser.execute_script(
         "return Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)))")
     shot = os.environ.get("REFNET_SCREENSHOT")

@@ -323,7 +323,7 @@ def test_the_page_opens_with_the_claims_table(claim_studies: None, tmp_path: Pat
     rows = {c["claim"]: c for c in json.loads((tmp_path / "report.json").read_text())["claims"]}
     # lab-reading rows: the best reading's fractions over 2 seeds x 3 inits
     assert rows["The linear data set is classified 100% correctly."]["verdict"] == "holds"
-    assert rows["All five rates train."]["verdict"] == "holds for 3 of 6 (seed, init) pairs"
+    assert rows["All five rates train."]["verdict"] == "holds for 3 of 6"
     assert rows["All five rates train."]["measured"] == "in 3 of 6 (seed, init) pairs: accuracy = 100% at each rate"
     assert rows["lr 0.001490625 trains, 0.001490626 does not."]["verdict"] == "does not hold"
     assert all(c["quick"] for c in rows.values() if c["study"] == "lab_reading")
@@ -331,12 +331,14 @@ def test_the_page_opens_with_the_claims_table(claim_studies: None, tmp_path: Pat
     reproduced = next(c for c in rows.values() if c["claim"].startswith("Without hidden activations"))
     assert reproduced["verdict"] == "holds" and "4 of 4 first-try runs" in reproduced["measured"]
     cause = rows["The cause: the batch size was too large, so the MSE overflowed."]
-    assert cause["verdict"].startswith("does not hold") and "271 times the stability bound" in cause["measured"]
+    assert cause["verdict"] == "does not hold" and "271 times the stability bound" in cause["measured"]
+    assert "the step size is the cause" in cause["measured"]
     # lr_threshold wrote no data: one row with its summary
     fallback = next(c for c in rows.values() if c["study"] == "lr_threshold")
     assert fallback["measured"] == "E0 reproduced deterministically" and fallback["verdict"] == "see the study"
 
     assert "**QUICK** run (`--quick`)" in md and "docs/figures/lab_reading/report.md" in md
+    assert f"{len(rows)} claims: **holds** " in md
     assert "(#lab_reading--fig-scores)" in md and '<a id="lab_reading--fig-scores"></a>' in md
     assert "(#overflow--verdict-on-the-lab-s-explanation)" in md
     page = (tmp_path / "index.html").read_text()
@@ -346,6 +348,33 @@ def test_the_page_opens_with_the_claims_table(claim_studies: None, tmp_path: Pat
 
 
 # ---------------------------------------------------------------- formatting layer
+
+def test_lr_pair_and_experiments_claims_read_their_report_json() -> None:
+    lr = suite.Part("lr_threshold", ["--quick"], report={"summary": "E0 reproduced", "data": {
+        "pinned": {"init": "normal", "seed": 136, "epochs": 8362},
+        "inputs": {"pair": [0.001490625, 0.001490626]},
+        "experiments": {"E0": {"outcomes": ["converged", "stalled"], "reproduced": True,
+                               "identical_in_fresh_processes": True},
+                        "search": {"pairs_tried": 256, "pairs_differing": 0, "epochs": 20000},
+                        "verdicts": {"H4": {"hypothesis": "an artefact of the classification threshold",
+                                            "verdict": "supported"}}}}})
+    (row,) = suite.claims([lr])
+    assert row.claim == "Of lr 0.001490625 and lr 0.001490626, the first trains and the second gives a very different result."
+    assert row.verdict == "does not hold" and row.quick
+    assert row.measured.startswith("at the pinned seed 136 (normal init, 8,362 epochs): converged, stalled")
+    assert "over 256 (init, seed) pairs at 20,000 epochs the labels differ for 0" in row.measured
+    assert "[lr_threshold](#lr_threshold) (quick run)" in row.links
+
+    ex = suite.Part("experiments", [], reduced=True, report={"data": {"findings": [
+        {"claim": "the network reaches 100% accuracy on XOR.", "holds": 3, "seeds": 5, "verdict": "holds for 3",
+         "measured": "Accuracy per seed: 100%, 100%, 100%, 52%, 52%."}]}})
+    (row,) = suite.claims([ex])
+    assert (row.claim, row.verdict) == ("The network reaches 100% accuracy on XOR.", "holds for 3 of 5")
+    assert row.measured == "in 3 of 5 seeds: Accuracy per seed: 100%, 100%, 100%, 52%, 52%."
+    # a report whose layout changed: one row with the summary, no exception
+    (row,) = suite.claims([suite.Part("experiments", [], ok=True, summary="130 runs", report={"data": []})])
+    assert (row.measured, row.verdict) == ("130 runs", "see the study")
+
 
 def test_numbers_lists_and_mappings_read_as_prose() -> None:
     import numpy as np
@@ -467,3 +496,11 @@ def test_a_study_package_may_keep_its_main_in_dunder_main(monkeypatch: pytest.Mo
     CALLS.clear()
     part = suite.run_study(suite.Study("stub_pkg"), tmp_path, False, lambda msg: None)
     assert part.ok and CALLS and CALLS[0][0] == "stub_ok"
+
+
+def test_verdicts_and_statuses_are_coloured(tmp_path: Path) -> None:
+    page = html_page("**PASS**, **FAIL**, **holds**, **holds\u00a0for 2 of 6**, **does\u00a0not\u00a0hold**, **QUICK**",
+                     tmp_path, "t")
+    for cls, word in (("pass", "PASS"), ("fail", "FAIL"), ("pass", "holds<"), ("partly", "holds\u00a0for"),
+                      ("fail", "does\u00a0not"), ("quick", "QUICK")):
+        assert f'<strong class="{cls}">{word}' in page, (cls, word)

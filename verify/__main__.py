@@ -32,6 +32,7 @@ import contextlib
 import importlib
 import io
 import json
+import math
 import platform
 import re
 import shutil
@@ -88,6 +89,7 @@ class Part:
     report: dict[str, JSON] | None = None
     markdown: str = ""
     figures: list[str] = field(default_factory=list)
+    reduced: bool = False  # ran smaller than its full mode (``--quick``, or without ``--full``)
 
 
 def _exit_code(code: object) -> int:
@@ -105,7 +107,7 @@ def run_study(study: Study, out: Path, full: bool, log: Callable[[str], None]) -
     """
     directory = out / study.name
     argv = ["--report", str(directory), "--quiet", *(study.full_args if full else study.default_args)]
-    part = Part(study.name, argv)
+    part = Part(study.name, argv, reduced=not full and tuple(study.default_args) != tuple(study.full_args))
     if directory.exists():
         shutil.rmtree(directory)
     start = time.perf_counter()
@@ -191,8 +193,12 @@ def figure_anchor(part: str, filename: str) -> str:
 
 
 def is_quick(part: Part) -> bool:
-    """Whether the study ran in its reduced ``--quick`` mode."""
-    return "--quick" in part.argv
+    """Whether the study ran smaller than its full mode (``--quick``, or a study's default size)."""
+    return part.reduced or "--quick" in part.argv
+
+
+def _how_reduced(part: Part) -> str:
+    return "`--quick`" if "--quick" in part.argv else "the default size; `--full` runs the lab's"
 
 
 def full_report(name: str) -> str:
@@ -246,8 +252,8 @@ def _embed_part(part: Part) -> str:
         if not status_seen and _STATUS.match(line):
             status_seen = True
             if is_quick(part):
-                out += ["", f"**QUICK** run (`--quick`): its numbers come from a reduced run and differ from the "
-                            f"full one; {full_report(part.name)}."]
+                out += ["", f"**QUICK** run ({_how_reduced(part)}): its numbers come from a reduced run and differ "
+                            f"from the full one; {full_report(part.name)}."]
     text = "\n".join(out)
     if not text.lstrip().startswith("## "):
         text = f"## {part.name}\n\n" + text
@@ -292,15 +298,15 @@ def _str(value: JSON) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def verdict_of(fraction: float, total: int | None, unit: str = "(seed, init) pairs") -> str:
-    """``holds`` (1), ``does not hold`` (0), else ``holds for x of y`` pairs."""
+def verdict_of(fraction: float, total: int | None) -> str:
+    """``holds`` (1), ``does not hold`` (0), else ``holds for x of y`` (the unit is in the measured column)."""
     if fraction >= 1.0:
         return "holds"
     if fraction <= 0.0:
         return "does not hold"
     if total:
-        return f"holds for {round(fraction * total)} of {total} {unit}"
-    return f"holds for {fmt_number(100 * fraction, 2)}% of {unit}"
+        return f"holds for {round(fraction * total)} of {total}"
+    return f"holds for {fmt_number(100 * fraction, 2)}%"
 
 
 def _headings(part: Part) -> list[str]:
@@ -308,9 +314,9 @@ def _headings(part: Part) -> list[str]:
 
 
 def _short(heading: str) -> str:
-    """A heading as a link label: its part before a colon, at most four words, lower case."""
+    """A heading as a link label: its part before a colon, at most three words, lower case."""
     words = heading.split(":")[0].split()
-    return " ".join(words[:4]).lower() + (" ..." if len(words) > 4 else "")
+    return " ".join(words[:3]).lower() + (" ..." if len(words) > 3 else "")
 
 
 def _links(part: Part, sections: Sequence[str], figures: Sequence[str]) -> str:
@@ -380,15 +386,15 @@ def _overflow_claims(part: Part) -> list[Claim]:
     symptom = _at(data, "symptom")
     nan_text = ""
     if isinstance(symptom, list) and symptom:
-        accs = [_num(_at(s, "accuracy")) for s in symptom]
+        accs = [f"{fmt_number(a, 3)}% ({_at(s, 'dtype')})" for s in symptom if (a := _num(_at(s, "accuracy"))) is not None]
         nan_text = (f"; guard off: {_at(symptom[0], 'predictions_nan')} of {_at(symptom[0], 'predictions')} "
-                    f"predictions NaN, accuracy {', '.join(fmt_number(a, 3) + '%' for a in accs if a is not None)}")
+                    f"predictions NaN, accuracy {', '.join(accs)}")
     links = _links(part, ("First try", "symptom"), ("magnitudes.png",))
     rows = [Claim(part.name, "Without hidden activations the run overflows (overflow encountered in square) "
                   "and accuracy is 0%.",
                   f"a non-finite value in {fmt_count(len(hit), len(first))} first-try runs "
                   f"(conventions x dtypes){where}{nan_text}",
-                  verdict_of(len(hit) / len(first) if first else 0.0, len(first), "runs"), links, is_quick(part))]
+                  verdict_of(len(hit) / len(first) if first else 0.0, len(first)), links, is_quick(part))]
     bound = _at(data, "bound")
     over_lab, over_default = _num(_at(bound, "lab_lr_over_lab_bound")), _num(_at(bound, "lab_lr_over_default_bound"))
     lr, lab_bound, batch = _num(_at(bound, "lr")), _num(_at(bound, "lab_step_bound")), _at(bound, "batch_size")
@@ -398,11 +404,13 @@ def _overflow_claims(part: Part) -> list[Claim]:
                     f"mean loss, whose step does not grow with the batch, it is {fmt_number(over_default, 3)} "
                     f"times over its bound and overflowed in {fmt_count(len(default_hit), len(default_all))} runs")
         if default_hit and over_default > 1:
-            verdict = "does not hold: the step size is the cause; a larger batch only makes the step larger"
+            verdict = "does not hold"
+            measured += ": the step size is the cause, a larger batch only makes the summed step larger"
         elif not default_hit:
-            verdict = "holds: only the summed (batch-scaled) step overflows"
+            verdict = "holds"
+            measured += ": only the summed (batch-scaled) step overflows"
         else:
-            verdict = "partly: see the study's verdict"
+            verdict = "partly (see the study's verdict)"
         rows.append(Claim(part.name, "The cause: the batch size was too large, so the MSE overflowed.", measured,
                           verdict, _links(part, ("Verdict", "stability bound"), ("threshold.png",)), is_quick(part)))
     return rows
@@ -429,21 +437,41 @@ def _lr_threshold_claims(part: Part) -> list[Claim]:
         measured += (f"; over {fmt_number(tried, thousands=True)} (init, seed) pairs at "
                      f"{fmt_number(search_epochs or 0, thousands=True)} epochs the labels differ for "
                      f"{fmt_number(differ, thousands=True)}")
-        verdict = verdict_of(differ / tried, int(tried), "(init, seed) pairs")
+        verdict = verdict_of(differ / tried, int(tried))
         if differ == 0 and _at(exp, "E0", "reproduced") is True:
-            verdict += f" (it holds only at the pinned seed {seed} and epoch count)"
+            measured += f" (so it holds only at the pinned seed {seed} and epoch count)"
     else:
         verdict = "holds at the pinned seed" if _at(exp, "E0", "reproduced") is True else "does not hold"
     h4 = _at(exp, "verdicts", "H4")
     if isinstance(h4, dict):
         measured += f"; {_at(h4, 'hypothesis')}: {_at(h4, 'verdict')}"
-    claim = f"{rate_text.capitalize()}: the first trains, the second gives a very different result."
+    claim = f"Of {rate_text}, the first trains and the second gives a very different result."
     return [Claim(part.name, claim, measured, verdict,
                   _links(part, ("Verdicts", "E0"), ("pair_losses.png",)), is_quick(part))]
 
 
+def _experiments_claims(part: Part) -> list[Claim]:
+    data = (part.report or {}).get("data")
+    findings = _at(data, "findings")
+    if not isinstance(findings, list):
+        raise ValueError("no findings")
+    links = _links(part, ("conclusions", "Checks"), ())
+    rows = []
+    for f in findings:
+        claim, holds, seeds = _str(_at(f, "claim")), _num(_at(f, "holds")), _num(_at(f, "seeds"))
+        if claim is None or holds is None or not seeds:
+            continue
+        measured = _str(_at(f, "measured")) or ""
+        first = claim.split(" ", 1)[0]
+        rows.append(Claim(part.name, claim if first in ("lr", "refnet") else claim[:1].upper() + claim[1:],
+                          f"in {fmt_count(int(holds), int(seeds))} seeds" + (f": {measured}" if measured else ""),
+                          verdict_of(holds / seeds, int(seeds)), links, is_quick(part)))
+    return rows
+
+
 CLAIM_BUILDERS: dict[str, Callable[[Part], list[Claim]]] = {
     "lab_reading": _lab_reading_claims,
+    "experiments": _experiments_claims,
     "overflow": _overflow_claims,
     "lr_threshold": _lr_threshold_claims,
 }
@@ -451,14 +479,14 @@ CLAIM_BUILDERS: dict[str, Callable[[Part], list[Claim]]] = {
 
 
 def claims(parts: Sequence[Part]) -> list[Claim]:
-    """Every claim the studies that ran can speak to, in suite order; never raises.
+    """Every claim the studies that ran can speak to, in :data:`CLAIM_BUILDERS` order; never raises.
 
     A report whose fields are missing or changed gives one row with the study's summary.
     """
     rows: list[Claim] = []
-    for part in parts:
-        build = CLAIM_BUILDERS.get(part.name)
-        if build is None:
+    for name, build in CLAIM_BUILDERS.items():
+        part = next((p for p in parts if p.name == name), None)
+        if part is None:
             continue
         found: list[Claim] = []
         if part.report is not None:
@@ -485,16 +513,22 @@ def _claims_section(parts: Sequence[Part]) -> list[str]:
              "the measured statement holds: the spread over seeds.")
     if best:
         intro += f" The lab-reading rows are measured under the reading that best reproduces the lab, `{best}`."
-    lines += [intro, ""]
+    tally = {"holds": 0, "holds for some": 0, "does not hold": 0, "other": 0}
+    for r in rows:
+        kind = ("holds for some" if r.verdict.startswith("holds for") else r.verdict
+                if r.verdict in ("holds", "does not hold") else "other")
+        tally[kind] += 1
+    lines += [f"{len(rows)} claims: " + ", ".join(f"**{k}** {n}" for k, n in tally.items() if n or k != "other")
+              + ".", "", intro, ""]
     lines.append(markdown_table(
         ["claim (what the lab said)", "what refnet measured", "verdict", "shown in"],
-        [[r.claim, r.measured, f"**{r.verdict}**", r.links] for r in rows],
+        [[r.claim, r.measured, "**" + r.verdict.replace(" ", "\u00a0") + "**", r.links] for r in rows],
         align=["left", "left", "left", "left"]))
     quick = [p.name for p in parts if is_quick(p) and p.name in CLAIM_BUILDERS]
     if quick:
-        lines += ["", "**QUICK** Rows marked \"quick run\" come from reduced runs (`--quick`) whose counts and "
-                      "pinned values differ from the full run: " + "; ".join(f"{n}: {full_report(n)}" for n in quick)
-                  + "."]
+        lines += ["", "**QUICK** Rows marked \"quick run\" come from reduced runs (`--quick`, or a study's default "
+                      "size) whose counts and pinned values differ from the full run: "
+                  + "; ".join(f"{n}: {full_report(n)}" for n in quick) + "."]
     return lines + [""]
 
 
@@ -568,7 +602,7 @@ def fmt_duration(seconds: float) -> str:
     """``40 s``, ``3 min``, ``1 h 5 min``."""
     s = max(0.0, seconds)
     if s < 90:
-        return f"{s:.0f} s"
+        return f"{math.ceil(s):.0f} s"
     if s < 3600:
         return f"{s / 60:.0f} min"
     return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"

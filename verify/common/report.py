@@ -216,7 +216,8 @@ def prose_problems(text: str) -> list[str]:
     """
     checks = [
         (r"\{['\"]", "a dict or JSON object ({' or {\")"),
-        (r"\bnp\.\w+\(|\barray\(\[|\bdtype\(", "a NumPy repr (np.float64(, array([, dtype()"),
+        (r"\bnp\.(?:float|int|uint|bool|complex|str|longdouble)\w*\(|\barray\(\[|\bdtype\(",
+         "a NumPy repr (np.float64(, array([, dtype()"),
         (r"(?<![\w/.-])nan(?![\w/.-])", "nan where a value is undefined"),
         (r"\d\.\d{12,}", "a float printed to 12 or more digits"),
         (r"\[\s*-?\d+\.\d+(?:e[-+]?\d+)?\s*,\s*-?\d+\.\d+", "a Python list of floats"),
@@ -499,12 +500,13 @@ def _inline(text: str, base: Path, repo: Path | None = None) -> str:
     return _STATUS_WORDS.sub(lambda m: f'<strong class="{_status_class(m.group(1))}">', out)
 
 
-_STATUS_WORDS = re.compile(r"<strong>(?=(PASS|FAIL|QUICK|holds for|holds|does not hold|partly)\b)")
+_STATUS_WORDS = re.compile(r"<strong>(?=(PASS|FAIL|QUICK|holds\sfor|holds|does\snot\shold|partly)\b)")
 
 
 def _status_class(word: str) -> str:
+    """The CSS class of a status or verdict word (spaces may be no-break spaces)."""
     return {"PASS": "pass", "holds": "pass", "FAIL": "fail", "does not hold": "fail", "QUICK": "quick"}.get(
-        word, "partly")
+        " ".join(word.split()), "partly")
 
 
 def _split_row(line: str) -> list[str]:
