@@ -90,7 +90,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def page(report: Path, browser: Any) -> Any:
+def page(browser: Any, report: Path) -> Any:  # the browser first: a skip costs no suite run
     browser.get(report.as_uri())
     browser.execute_script("return document.fonts ? document.fonts.ready.then(() => true) : true")
     browser.execute_script(

@@ -359,7 +359,8 @@ def test_lr_pair_and_experiments_claims_read_their_report_json() -> None:
                         "verdicts": {"H4": {"hypothesis": "an artefact of the classification threshold",
                                             "verdict": "supported"}}}}})
     (row,) = suite.claims([lr])
-    assert row.claim == "Of lr 0.001490625 and lr 0.001490626, the first trains and the second gives a very different result."
+    assert row.claim == ("Of lr 0.001490625 and lr 0.001490626, the first trains and the second gives "
+                         "a very different result.")
     assert row.verdict == "does not hold" and row.quick
     assert row.measured.startswith("at the pinned seed 136 (normal init, 8,362 epochs): converged, stalled")
     assert "over 256 (init, seed) pairs at 20,000 epochs the labels differ for 0" in row.measured

@@ -314,9 +314,9 @@ def _headings(part: Part) -> list[str]:
 
 
 def _short(heading: str) -> str:
-    """A heading as a link label: its part before a colon, at most three words, lower case."""
+    """A heading as a link label: its part before a colon in lower case, or ``section`` past three words."""
     words = heading.split(":")[0].split()
-    return " ".join(words[:3]).lower() + (" ..." if len(words) > 3 else "")
+    return " ".join(words).lower() if len(words) <= 3 else "section"
 
 
 def _links(part: Part, sections: Sequence[str], figures: Sequence[str]) -> str:
@@ -386,7 +386,8 @@ def _overflow_claims(part: Part) -> list[Claim]:
     symptom = _at(data, "symptom")
     nan_text = ""
     if isinstance(symptom, list) and symptom:
-        accs = [f"{fmt_number(a, 3)}% ({_at(s, 'dtype')})" for s in symptom if (a := _num(_at(s, "accuracy"))) is not None]
+        accs = [f"{fmt_number(a, 3)}% ({_at(s, 'dtype')})" for s in symptom
+                if (a := _num(_at(s, "accuracy"))) is not None]
         nan_text = (f"; guard off: {_at(symptom[0], 'predictions_nan')} of {_at(symptom[0], 'predictions')} "
                     f"predictions NaN, accuracy {', '.join(accs)}")
     links = _links(part, ("First try", "symptom"), ("magnitudes.png",))
@@ -555,8 +556,9 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
         *_claims_section(parts),
         "## The parts", "",
         markdown_table(["part", "status", "time (s)", "summary"],
-                       [[f"[{p.name}](#{p.name})", ("PASS" if p.ok else "FAIL") + (" (quick)" if is_quick(p) else ""),
-                         round(p.seconds, 1), p.summary] for p in parts],
+                       [[f"[{p.name}](#{p.name})",
+                         ("PASS" if p.ok else "FAIL") + ("\u00a0(quick)" if is_quick(p) else ""),
+                         f"{p.seconds:.1f}", p.summary] for p in parts],
                        align=["left", "left", "right", "left"]), "",
         f"Command: `{command}`. Created {created} with Python {versions['python']}, NumPy {versions['numpy']}, "
         f"refnet {versions['refnet']} on {versions['platform']}.", "",

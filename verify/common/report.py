@@ -384,7 +384,8 @@ table{border-collapse:collapse;font-size:.9rem}
 th,td{border:1px solid #bbb;padding:.2rem .5rem;text-align:left;vertical-align:top}th{background:#eee}
 th.num,td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;border:1px solid #ddd}
-p,li{overflow-wrap:anywhere}td{overflow-wrap:break-word}pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}code{background:#f4f4f4}
+p,li{overflow-wrap:anywhere}td{overflow-wrap:break-word}
+pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}code{background:#f4f4f4}
 .nw{white-space:nowrap}.pass{color:#075}.fail{color:#b00}.partly{color:#a55a00}
 .quick{background:#fff4d6;padding:0 .25rem}"""
 
