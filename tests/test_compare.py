@@ -52,7 +52,8 @@ def test_conventions_are_detected_and_named() -> None:
     assert text.settings["refnet"] == "convention='default', lr 0.1"
     mixed = check(spec("update_before_meant_after"), epochs=EPOCHS)   # mean gradient, update inside
     assert mixed.passed
-    assert mixed.settings["refnet"] == "convention='lab', lr 0.1"   # the mean reading, naive sigmoid
+    # the mean reading, naive sigmoid, full batch as the student trains (refnet's "lab" uses batches of 20)
+    assert mixed.settings["refnet"] == "convention='lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]', lr 0.1"
 
 
 SIGMOIDS = {  # a student's sigmoid formula -> what its bits are read as, refnet's convention
@@ -130,7 +131,8 @@ def test_one_step_walk_is_refnets_training_step_bit_for_bit() -> None:
     student = recognise(load(spec("lab_correct")))
     x, t = xor_easy()
     for gradient, update, name in (("summed", "inside", "lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
-                                   ("mean", "inside", "lab"), ("mean", "after", "default")):
+                                   ("mean", "inside", "lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
+                                   ("mean", "after", "default")):
         convention, lr = refnet_setting(gradient, update, 0.1, int(t.size), student.sigmoid)  # type: ignore[arg-type]
         assert (convention_name(convention), lr) == (name, 0.1)
         walked = build_refnet(student, student.net)

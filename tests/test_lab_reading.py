@@ -83,12 +83,13 @@ def test_choose_breaks_ties_towards_the_labs_shown_code_and_prices_each_choice()
     def s(r: Reading, total: float) -> Score:
         return Score(r, {k: (total / len(keys)) for k in keys})
 
+    other_batch = best.but(batch_size=None if best.batch_size is not None else 20)
     scores = [s(best.but(sigmoid="stable"), 9.0), s(best, 9.0), s(best.but(gradient="sum"), 5.0),
-              s(best.but(batch_size=20), 8.5)]
+              s(other_batch, 8.5)]
     choice = choose(scores)
     assert choice.best.reading == best  # naive sigmoid wins the tie
     assert set(choice.tied) == {best, best.but(sigmoid="stable")}
-    assert choice.runner_up is not None and choice.runner_up.reading == best.but(batch_size=20)
+    assert choice.runner_up is not None and choice.runner_up.reading == other_batch
     assert choice.flips["gradient"] == pytest.approx(4.0)
     assert choice.flips["sigmoid"] == pytest.approx(0.0)
     assert choice.flips["batch_size"] == pytest.approx(0.5)
@@ -118,6 +119,10 @@ def test_quick_command_writes_a_complete_report(tmp_path: Path) -> None:
     assert all(0.0 <= f <= 1.0 for s in doc["data"]["scores"] for f in s["fractions"].values())
     assert (out / "scores.png").stat().st_size > 0
     assert "quick" in (out / "report.md").read_text()
+    again = tmp_path / "rescored"  # the saved outcomes give the same scores without training
+    assert cli.main(["--rescore", str(out), "--report", str(again), "--quiet"]) == 0
+    redo = json.loads((again / "report.json").read_text())
+    assert redo["data"]["scores"] == doc["data"]["scores"] and redo["data"]["mode"] == "quick"
 
 
 @pytest.mark.parametrize("argv,message", [
