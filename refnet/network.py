@@ -19,7 +19,7 @@ from .kernels import KERNELS, Kernel, KernelName
 from .layers import ACTIVATIONS, ActivationName, Layer, Linear, Sigmoid, SigmoidFormula
 from .losses import LOSSES, Loss, LossName, Reduction, make_loss
 from .observe import Observer, Site
-from .validation import check_bool, check_choice, check_int, check_real
+from .validation import check_bool, check_choice, check_int, check_real, real_array
 from .precision import DTypeLike, FloatArray, Precision, precision
 
 __all__ = ["Network", "Gradients", "mlp", "SeedLike", "UnknownParameterError", "PARAMS_BYTES", "check_observer"]
@@ -186,12 +186,7 @@ class Network:
 
     def set_flat(self, flat: npt.ArrayLike) -> None:
         """Inverse of :meth:`get_flat`; accepts ``(n_params,)`` when ``K = 1``."""
-        try:
-            arr = np.asarray(flat)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"flat: cannot be read as a numeric array ({exc})") from exc
-        if arr.dtype.kind not in "iuf":
-            raise TypeError(f"flat: expected real numbers, got dtype {arr.dtype}")
+        arr = real_array("flat", flat)
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.shape != (self.members, self.n_params):

@@ -14,6 +14,8 @@ from typing import Any, Final, Literal, TypeVar, Union
 import numpy as np
 import numpy.typing as npt
 
+from .validation import real_array
+
 __all__ = ["F", "FloatArray", "FloatDType", "Precision", "DTypeLike", "DTypeName", "precision", "SUPPORTED"]
 
 F = TypeVar("F", np.float32, np.float64, np.longdouble)
@@ -74,12 +76,7 @@ class Precision:
 
         Raises ``TypeError`` naming ``name`` when the values are not numeric.
         """
-        try:
-            raw = np.asarray(values)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: cannot be read as a numeric array ({exc})") from exc
-        if raw.dtype.kind not in "biuf":
-            raise TypeError(f"{name}: expected real numbers, got dtype {raw.dtype}")
+        raw = real_array(name, values, bools=True)
         return np.array(raw, dtype=self.dtype, copy=True)
 
     def __str__(self) -> str:

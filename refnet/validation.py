@@ -21,7 +21,7 @@ import numpy as np
 
 __all__ = ["check_int", "check_real", "check_bool", "check_choice", "check_path",
            "check_output_file", "check_output_dir", "argument_type", "int_argument", "real_argument",
-           "output_file_argument", "output_dir_argument"]
+           "output_file_argument", "output_dir_argument", "check_input_file", "input_file_argument", "real_array"]
 
 S = TypeVar("S", bound=str)
 T = TypeVar("T")
@@ -184,3 +184,14 @@ def input_file_argument(text: str) -> Path:
 def output_dir_argument(text: str) -> Path:
     """argparse ``type`` for a folder to be written into (see :func:`check_output_dir`)."""
     return argument_type("a path", str, lambda v: check_output_dir("value", v))(text)
+
+
+def real_array(name: str, values: object, *, bools: bool = False) -> np.ndarray:
+    """``values`` as a NumPy array of real numbers (booleans only if ``bools``), else ``TypeError`` naming ``name``."""
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: cannot be read as a numeric array ({exc})") from exc
+    if arr.dtype.kind not in ("biuf" if bools else "iuf"):
+        raise TypeError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    return arr
