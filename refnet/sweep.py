@@ -234,7 +234,7 @@ def kept_epochs(epochs: int, every: int) -> npt.NDArray[np.int64]:
 
 def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int) -> list[MemberResult]:
     first = members[0]
-    dtype, convention, kernel = first.dtype, first.convention, first.kernel
+    convention, kernel = first.convention, first.kernel
     k_all = len(members)
     epochs = setup.epochs
     net = setup.build_for(members)

@@ -106,8 +106,8 @@ def test_minibatches_and_momentum_bitwise_equal_alone() -> None:
 
 def test_large_ensemble_bitwise_equals_alone() -> None:
     """A chunk wide enough for the kernels' member-axis fast paths."""
-    for kernel in ("blas", "portable"):
-        members = grid(range(40), (0.001, 2.0), convention="lab-sum", kernel=kernel)
+    for name in ("blas", "portable"):
+        members = grid(range(40), (0.001, 2.0), convention="lab-sum", kernel=name)
         res = sweep(Setup(X, Y, epochs=15, activation="relu", loss="bce"), members, workers=0,
                     chunk_size=80)
         picked = [res[i] for i in (0, 1, 37, 78, 79)]

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from refnet import SGD, load, mlp, save, train
 from refnet import sweep as sw

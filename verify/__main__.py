@@ -51,7 +51,7 @@ import numpy as np
 from refnet import __version__ as refnet_version
 from refnet.validation import output_dir_argument
 
-from .common.report import JSON, doc_link, fmt_count, fmt_number, markdown_table, repository_root, write_html
+from .common.report import JSON, fmt_count, fmt_number, markdown_table, repository_root, write_html
 
 __all__ = ["main", "Study", "STUDIES", "Part", "run_study", "Claim", "claims", "TYPICAL_SECONDS", "SuiteProgress"]
 
