@@ -576,7 +576,7 @@ def exp_learning_rates(ctx: Context) -> None:
                "lr_curves.png", "Learning curves for every learning rate, one panel per convention "
                "(mean over seeds, band: min to max)", "Linear data: learning rates",
                panels=[list(range(6 * i, 6 * i + 6)) for i in range(len(convs))],
-               panel_titles=[f"`{c}`" if c == "default" else f"{c}: {resolve(c)}" for c in convs])
+               panel_titles=[f"{c}: {resolve(c) or 'refnet default (mean gradient, update after backward)'}" for c in convs])
     for c in READINGS_COMPARED:
         _lr_findings(ctx, c, by[c])
     n = len(ctx.seeds)
