@@ -145,10 +145,14 @@ class Spec:
     loss: LossName = "mse"
     lr: float = LAB_LR
     convention: Convention = MAIN
+    batch_size: int | None = None
+    """Mini-batches (``None``: the convention's own batching, full batch for ``default``)."""
 
     def label(self) -> str:
         h = f"{self.hidden[0]}-{self.hidden[1]}"
-        return f"{self.data}, 2-{h}-1 {self.activation}/{self.loss.upper()}, lr {self.lr:g}, {self.convention}"
+        batch = "" if self.batch_size is None else f", batch {self.batch_size}"
+        return (f"{self.data}, 2-{h}-1 {self.activation}/{self.loss.upper()}, lr {self.lr:g}, "
+                f"{self.convention}{batch}")
 
 
 @dataclass
@@ -265,7 +269,7 @@ def train_specs(ctx: Context, specs: Sequence[Spec]) -> list[list[Run]]:
         net = _net(key, members)
         ctx.log(f"  training {len(members)} members x {epochs} epochs: {key.label().split(', lr')[0]}, "
                 f"lr {', '.join(f'{s.lr:g}' for s in todo)}, {key.convention}")
-        hist = train(net, x, y, lr=lrs, epochs=epochs, convention=key.convention,
+        hist = train(net, x, y, lr=lrs, epochs=epochs, convention=key.convention, batch_size=key.batch_size,
                      quiet=ctx.quiet, label="  train")
         runs = _runs(net, hist, x, y, todo, seeds)
         for j, s in enumerate(todo):
@@ -726,32 +730,40 @@ def exp_conventions(ctx: Context, base: dict[Convention, dict[str, list[Run]]],
         ("XOR ReLU/BCE lr 0.001", Spec("xor", activation="relu", loss="bce", lr=0.001),
          {c: variants[c]["relu_bce_0.001"] for c in READINGS_COMPARED}),
     ]
-    factors: list[list[float]] = []
+    def batching(c: Convention) -> int | None:
+        r = resolve(c)
+        return None if r is None else r.batch_size
+
+    keys: list[list[tuple[float, int | None]]] = []
     specs: list[Spec] = []
     for _, s, _ in settings:
         n_points = ctx.data[s.data][0].shape[0]
-        fs = sorted({1.0, float(n_points)} | {step_factor(c, n_points, s.loss) for c in READINGS_COMPARED})
-        factors.append(fs)
-        specs += [replace(s, convention="default", lr=s.lr * f) for f in fs]
+        ks = sorted({(f, batching(c)) for c in READINGS_COMPARED
+                     for f in {1.0, float(n_points), step_factor(c, n_points, s.loss)}},
+                    key=lambda k: (k[1] or 0, k[0]))
+        keys.append(ks)
+        specs += [replace(s, convention="default", lr=s.lr * f, batch_size=b) for f, b in ks]
     res = iter(train_specs(ctx, specs))
     rep.text("Each setting is rerun under `convention=\"default\"` at the same nominal rate and at the rate times "
-             "N (N = 100 linear points or 21 XOR points; and at any other multiple a reading's step needs). In "
-             "exact arithmetic a reading whose step is f default steps (f = N for a summed gradient, 1 for a mean "
-             "one) follows the default at lr x f except for its order of operations (each layer updated before "
-             "the gradient is sent through it); that default run is marked *matched*. The gap is the largest "
-             "|log10 loss_reading - log10 loss_default| over the epochs, in decades.")
+             "N (N = 100 linear points or 21 XOR points; and at any other multiple a reading's step needs), with "
+             "the reading's batching. In exact arithmetic a reading whose step is f default steps (f = N for a "
+             "summed gradient, 1 for a mean one) follows the default at lr x f except for its order of operations "
+             "(each layer updated before the gradient is sent through it); that default run is marked *matched*. "
+             "The gap is the largest |log10 loss_reading - log10 loss_default| over the epochs, in decades.")
     rows: list[list[Cell]] = []
     groups: list[tuple[str, Sequence[Run]]] = []
     panels: list[list[int]] = []
     titles: list[str] = []
     data: list[JSON] = []
-    for (label, spec, lab_runs), fs in zip(settings, factors):
+    for (label, spec, lab_runs), ks in zip(settings, keys):
         n_points = ctx.data[spec.data][0].shape[0]
-        defaults = [(f, next(res)) for f in fs]
+        runs_of = {k: next(res) for k in ks}
         for c in READINGS_COMPARED:
             matched = step_factor(c, n_points, spec.loss)
-            for f, other in defaults:
-                name = "same lr" if f == 1.0 else f"lr x {f:g}"
+            for (f, b), other in runs_of.items():
+                if b != batching(c):
+                    continue
+                name = ("same lr" if f == 1.0 else f"lr x {f:g}") + ("" if b is None else f", batch {b}")
                 gaps = [_decades(a.loss, b.loss) for a, b in zip(lab_runs[c], other)]
                 agree = sum(a.accuracy == b.accuracy for a, b in zip(lab_runs[c], other))
                 ratio = [b.final_loss / a.final_loss if a.final_loss > 0 else float("inf")
@@ -766,7 +778,8 @@ def exp_conventions(ctx: Context, base: dict[Convention, dict[str, list[Run]]],
                              "final_loss_ratio": to_json(ratio), "same_accuracy": agree})
         first = len(groups)
         groups += [(c, lab_runs[c]) for c in READINGS_COMPARED]
-        groups += [("default, same lr" if f == 1.0 else f"default, lr x {f:g}", r) for f, r in defaults]
+        groups += [("default, " + ("same lr" if f == 1.0 else f"lr x {f:g}") + ("" if b is None else f", batch {b}"), r)
+                   for (f, b), r in runs_of.items()]
         panels.append(list(range(first, len(groups))))
         titles.append(label)
     rep.table(["setting", "reading", "lr", "default run", "default lr", "gap (decades) median", "min", "max",
@@ -819,7 +832,8 @@ def check_members(ctx: Context, runs: Sequence[Run]) -> None:
     r = runs[-1]
     x, y = ctx.data[r.spec.data]
     net = _net(r.spec, r.seed)
-    hist = train(net, x, y, lr=r.spec.lr, epochs=r.epochs, convention=r.spec.convention)
+    hist = train(net, x, y, lr=r.spec.lr, epochs=r.epochs, convention=r.spec.convention,
+                 batch_size=r.spec.batch_size)
     same = bool(np.array_equal(np.asarray(hist.loss[:, 0], dtype=np.float64), r.loss))
     check(ctx, f"members {r.spec.convention}", same, f"seed {r.seed} trained alone reproduces its ensemble "
           f"member's loss curve bit for bit over {r.epochs} epochs ({r.spec.label()})")
@@ -930,7 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "findings_sensitivity": to_json([f.to_json() for f in ctx.findings if f.reading == SENSITIVITY]),
         "sensitivity": to_json(sens),
         "checks": to_json([{"name": n, "passed": c, "detail": d} for n, c, d in ctx.checks]),
-        "runs": to_json([{"data": r.spec.data, "hidden": list(r.spec.hidden), "activation": r.spec.activation,
+        "runs": to_json([{"data": r.spec.data, "hidden": list(r.spec.hidden), "activation": r.spec.activation, "batch_size": r.spec.batch_size,
                           "loss": r.spec.loss, "lr": r.spec.lr, "convention": r.spec.convention, "seed": r.seed,
                           "epochs": r.epochs, "final_loss": to_json(r.final_loss), "accuracy": r.accuracy,
                           "outcome": r.outcome, "converged_at": r.converged_at, "seconds": r.seconds}
