@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from refnet.conventions import READINGS
 from verify import experiments
 from verify.experiments import HIDDEN_SWEEP, LR_SWEEP, SIZES, convergence_epoch
 
@@ -66,7 +67,8 @@ def test_report_lists_every_experiment(quick_report: tuple[int, Path, dict[str, 
     assert md.startswith("# The lab's experiments, rerun\n\n**PASS**")
     for heading in ("1. Linear and XOR data", "2. Learning rates on linear data", "3. Hidden units on linear data",
                     "4. MSE vs BCE on XOR", "5. Sigmoid vs ReLU on XOR", "6. ReLU + BCE at lr 0.01 vs 0.001",
-                    "7. Decision boundaries on XOR", "8. The lab's arithmetic vs refnet's default", "All runs"):
+                    "7. Decision boundaries on XOR", "8. The readings against refnet's default",
+                    "9. Sensitivity: the verdicts under `lab` and under `lab-sum`", "All runs"):
         assert f"## {heading}" in md
     for name in FIGURES:
         assert f"]({name})" in md
@@ -79,23 +81,27 @@ def test_report_lists_every_experiment(quick_report: tuple[int, Path, dict[str, 
 def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[str, Any]]) -> None:
     _, _, doc = quick_report
     runs = doc["data"]["runs"]
-    # baseline 2 + lr sweep 12 + hidden 5 + XOR variants 4 + conventions 6 settings, each for every
-    # seed; settings that recur are trained once: the baseline's linear setting (lr and hidden sweeps)
-    # and the default convention at lr 0.05 on linear data (lr sweep and convention comparison).
-    assert len(runs) == SEEDS * (2 + 2 * len(LR_SWEEP) + len(HIDDEN_SWEEP) + 4 + 6 - 3)
+    # per reading (lab, lab-sum): baseline 2 + lr sweep 6 + hidden 5 + XOR variants 4, less the baseline's
+    # linear setting recurring in the lr and hidden sweeps; the default convention: lr sweep 6 + the
+    # convention comparison (3 settings x lr and lr x N x each reading's batching), less the default at
+    # lr 0.05 on full-batch linear data (in the lr sweep too); each for every seed.
+    batchings = {READINGS[c].batch_size for c in ("lab", "lab-sum")}
+    comparison = 3 * 2 * len(batchings) - (1 if None in batchings else 0)
+    assert len(runs) == SEEDS * (2 * (2 + len(LR_SWEEP) + len(HIDDEN_SWEEP) + 4 - 2) + len(LR_SWEEP) + comparison)
     sizes = SIZES["quick"]
     for r in runs:
         assert r["epochs"] == (sizes.linear_epochs if r["data"] == "linear" else sizes.xor_epochs)
         assert r["seed"] in range(SEEDS) and 0.0 <= r["accuracy"] <= 100.0
         assert r["seconds"] > 0 and r["outcome"] in ("converged", "stalled", "diverged")
-    lab_lrs = sorted({r["lr"] for r in runs if r["data"] == "linear" and r["convention"] == "lab-sum"
-                      and r["hidden"] == [4, 4]})
-    assert lab_lrs == sorted(LR_SWEEP)
+    for conv in ("lab", "lab-sum"):
+        lab_lrs = sorted({r["lr"] for r in runs if r["data"] == "linear" and r["convention"] == conv
+                          and r["hidden"] == [4, 4]})
+        assert lab_lrs == sorted(LR_SWEEP)
     assert sorted({r["hidden"][0] for r in runs}) == sorted(HIDDEN_SWEEP)
     all_runs = next(t for t in doc["tables"] if t["caption"] == "One row per run:")
     assert len(all_runs["rows"]) == len(runs)
     assert all_runs["headers"][-5:] == ["final loss", "accuracy %", "outcome", "converged at", "time (s)"]
-    # The lab's baseline: sigmoid/MSE reaches 100% on linear data for every seed.
+    # The summed reading's baseline: sigmoid/MSE reaches 100% on linear data for every seed.
     base = [r for r in runs if r["data"] == "linear" and r["convention"] == "lab-sum" and r["lr"] == 0.05
             and r["hidden"] == [4, 4]]
     assert len(base) == SEEDS and all(r["accuracy"] == 100.0 for r in base)
@@ -104,17 +110,55 @@ def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[s
 def test_findings_checks_and_convention_gaps(quick_report: tuple[int, Path, dict[str, Any]]) -> None:
     _, _, doc = quick_report
     data = doc["data"]
-    assert len(data["findings"]) == 11
-    for f in data["findings"]:
-        assert f["seeds"] == SEEDS and 0 <= f["holds"] <= SEEDS and f["verdict"] and f["measured"]
-    assert {c["name"] for c in data["checks"]} == {"baseline", "lr sweep", "members"}
+    assert data["main_reading"] == "lab" and data["sensitivity_reading"] == "lab-sum"
+    assert data["readings"] == {"lab": READINGS["lab"].label, "lab-sum": READINGS["lab-sum"].label}
+    for key in ("findings", "findings_sensitivity"):
+        assert len(data[key]) == 11
+        for f in data[key]:
+            assert f["seeds"] == SEEDS and 0 <= f["holds"] <= SEEDS and f["verdict"] and f["measured"]
+    assert {f["reading"] for f in data["findings"]} == {"lab"}
+    assert {f["reading"] for f in data["findings_sensitivity"]} == {"lab-sum"}
+    assert {c["name"] for c in data["checks"]} == {"baseline", "lr sweep", "members lab", "members lab-sum"}
     assert all(c["passed"] for c in data["checks"])
-    gaps = {(c["setting"], c["comparison"]): c["gap_decades"] for c in data["conventions"]}
-    assert len(gaps) == 6
-    # Same nominal lr: the default takes N times smaller steps, so its curve is far from the lab's;
-    # at lr x N the XOR curves nearly coincide (only the order of the updates differs).
-    assert min(gaps[("XOR sigmoid/MSE", "same lr")]) > 1.0
-    assert max(gaps[("XOR sigmoid/MSE", "lr x 21")]) < 0.1
+    # A mean-gradient reading is matched by the default at the same lr, a summed one at lr x N; the
+    # matched XOR curves nearly coincide (only the order of the updates differs), the others are far.
+    for c in data["conventions"]:
+        if c["setting"] == "XOR sigmoid/MSE":
+            factor = 21.0 if READINGS[c["reading"]].gradient == "sum" else 1.0
+            assert c["matched"] == (c["factor"] == factor)
+            if c["matched"]:
+                assert max(c["gap_decades"]) < 0.1
+            else:
+                assert min(c["gap_decades"]) > 1.0
+
+
+def test_sensitivity_lists_every_conclusion_under_both_readings(
+        quick_report: tuple[int, Path, dict[str, Any]]) -> None:
+    _, out, doc = quick_report
+    sens = doc["data"]["sensitivity"]
+    keys = [f["key"] for f in doc["data"]["findings"]]
+    assert [s["key"] for s in sens] == keys and len(set(keys)) == len(keys)
+    for s in sens:
+        a, b = s["lab"], s["lab-sum"]
+        assert s["verdict_changed"] == (a["verdict"] != b["verdict"])
+        assert s["delta_holds"] == a["holds"] - b["holds"]
+        assert s["seeds_changed"] == [k for k, (x, y) in enumerate(zip(a["per_seed"], b["per_seed"])) if x != y]
+    md = (out / "report.md").read_text()
+    changed = sum(s["verdict_changed"] for s in sens)
+    assert f"**{changed} of {len(sens)} verdicts change**" in md
+    table = next(t for t in doc["tables"] if t["headers"][:3] == ["lab conclusion", "holds under lab",
+                                                                    "holds under lab-sum"])
+    assert len(table["rows"]) == len(sens)
+
+
+def test_step_factor_and_description_follow_the_reading_fields() -> None:
+    assert experiments.step_factor("default", 21, "mse") == 1.0
+    assert experiments.step_factor(READINGS["lab-sum"], 21, "mse") == 21.0
+    half = READINGS["lab"].but(gradient="mean", mse_derivative="(y-t)")
+    assert experiments.step_factor(half, 100, "mse") == 0.5
+    assert experiments.step_factor(half, 100, "bce") == 1.0
+    text = experiments.describe("lab")
+    assert READINGS["lab"].label in text and ("*mean*" in text) == (READINGS["lab"].gradient == "mean")
 
 
 def test_convergence_epoch() -> None:

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from refnet import mlp, train
+from refnet.conventions import READINGS, sigmoid_of
 from refnet.data import xor_easy
 from verify.overflow import cli
 from verify.overflow import study as overflow
 from verify.common.hessian import curvature_along, hessian, point_hessians
-from verify.overflow.grid import GridSpec, boundaries, first_nonfinite, lab_linear, run_grid, sharpness
+from verify.overflow.grid import (GridSpec, batch_factor, boundaries, first_nonfinite, lab_linear, run_grid,
+                                  sharpness, step_scale)
 from verify.overflow.runs import best_linear_accuracy, lab_symptom
 from verify.common.report import png_size
 
@@ -48,12 +50,20 @@ def test_point_hessians_average_to_the_batch_hessian_and_match_second_difference
     assert whole.lambda_min < 0 < whole.lambda_max  # a product of weights is not convex
 
 
-def test_lab_step_sharpness_is_the_batch_sum() -> None:
+def test_step_sharpness_follows_the_convention_fields() -> None:
     s = sharpness(X, Y, 6, 0, (20, 21))
     # full batch: the summed loss is N times the mean loss
     assert s.step["lab-sum"][21] == pytest.approx(21 * s.full, rel=1e-9)
     assert s.step["default"][21] == pytest.approx(s.full, rel=1e-9)
     assert s.step["lab-sum"][20] > 10 * s.step["default"][20]
+    # "lab" is whatever READINGS["lab"] is: its step scale is read from its fields
+    summed, factor = step_scale("lab")
+    assert summed == (READINGS["lab"].gradient == "sum")
+    for size in (20, 21):
+        base = s.step["lab-sum" if summed else "default"][size]
+        assert s.step["lab"][size] == pytest.approx(factor * base, rel=1e-12)
+    assert step_scale("default") == (False, 1.0) and step_scale("lab-sum") == (True, 1.0)
+    assert batch_factor(READINGS["lab"].but(gradient="sum", mse_derivative="(y-t)"), 20) == 10.0
 
 
 # -- reproduction, both dtypes ----------------------------------------------------------------
@@ -61,7 +71,7 @@ CFG = overflow.QUICK_CONFIG
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab-sum", "default"])
+@pytest.mark.parametrize("convention", ["lab", "lab-sum", "default"])
 def test_first_try_overflows_and_the_guard_catches_it_where_the_trace_saw_it(dtype: str, convention: str) -> None:
     run = overflow.reproduce(CFG, convention, dtype, "none")  # type: ignore[arg-type]
     event = run["event"]
@@ -78,7 +88,7 @@ def test_first_try_overflows_and_the_guard_catches_it_where_the_trace_saw_it(dty
     assert np.isfinite(trace["input_absmax"]) and trace["input_absmax"] > 1e10
 
 
-def test_lab_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
+def test_summed_reading_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
     event = overflow.reproduce(CFG, "lab-sum", "float64", "none")["event"]
     assert isinstance(event, dict)
     assert (event["epoch"], event["step"], event["phase"], event["layer_name"], event["role"]) == \
@@ -86,21 +96,34 @@ def test_lab_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_second_try_with_output_sigmoid_stays_finite(dtype: str) -> None:
-    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), "lab-sum", dtype, "sigmoid")
+@pytest.mark.parametrize("convention", ["lab", "lab-sum"])
+def test_second_try_with_output_sigmoid_stays_finite(dtype: str, convention: str) -> None:
+    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), convention, dtype,  # type: ignore[arg-type]
+                             "sigmoid")
     assert run["event"] is None
     assert isinstance(run["accuracy"], float) and run["accuracy"] < 100.0
 
 
+def test_second_try_network_is_built_with_the_readings_sigmoid() -> None:
+    # train() refuses a network whose sigmoid formula is not the reading's
+    net = lab_linear(6, output="sigmoid", seed=0, sigmoid="stable" if READINGS["lab"].sigmoid == "naive" else "naive")
+    with pytest.raises(ValueError, match="sigmoid"):
+        train(net, X, Y, lr=0.1, epochs=1, batch_size=20, convention="lab")
+    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=5), "lab", "float64", "sigmoid")
+    assert run["event"] is None
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_guard_off_shows_the_lab_symptom_and_no_warning_escapes(dtype: str) -> None:
+@pytest.mark.parametrize("convention", ["lab", "lab-sum"])
+def test_guard_off_shows_the_lab_symptom_and_no_warning_escapes(dtype: str, convention: str) -> None:
     # pytest turns any escaping warning into an error (filterwarnings = error)
-    net = lab_linear(6, dtype=dtype, seed=0)
-    s = lab_symptom(net, X, Y, lr=0.1, epochs=3, batch_size=20, convention="lab-sum")
+    net = lab_linear(6, dtype=dtype, seed=0, sigmoid=sigmoid_of(convention))  # type: ignore[arg-type]
+    s = lab_symptom(net, X, Y, lr=0.1, epochs=4, batch_size=20, convention=convention)  # type: ignore[arg-type]
+    assert s.convention == convention
     assert s.predictions_nan == s.predictions == 21
     assert s.accuracy == 0.0
     assert any(not np.isfinite(v) for v in s.loss)
-    if dtype == "float64":
+    if dtype == "float64" and convention == "lab-sum":
         assert {w["message"] for w in s.warnings} >= {"overflow encountered in square"}
 
 
@@ -164,7 +187,12 @@ def test_quick_run_exits_zero_and_writes_the_report(
                 "first_index", "headroom", "origin"):
         assert key in ev, key
     assert data["config"]["quick"] is True and data["environment"]["numpy"] == np.__version__
-    assert data["bound"]["lab_lr_over_lab_bound"] > 1.0
+    for conv in ("lab", "lab-sum", "default"):
+        assert data["bound"][f"{conv}: lr_over_bound"] > 1.0
+    assert data["main_reading"] == "lab" and data["readings"]["lab"] == READINGS["lab"].label
+    assert set(data["first_events"]) == {f"{c} {d}" for c in ("lab", "lab-sum", "default")
+                                         for d in ("float64", "float32")}
+    assert set(data["linear_limit"]["second_try"]) == {"lab", "lab-sum"}
     spec = overflow.QUICK_CONFIG.grid
     assert len(data["table"]["rows"]) == (len(spec.conventions) * len(spec.dtypes) * len(spec.hidden)
                                           * len(spec.batch_sizes))
@@ -184,9 +212,11 @@ def test_quick_run_exits_zero_and_writes_the_report(
 
 def test_quick_study_facts(quick_study: overflow.Study) -> None:
     assert quick_study.seconds < 30.0
-    lab_path, default_path = quick_study.drift
+    lab_path, sum_path, default_path = quick_study.drift
+    assert [p.convention for p in quick_study.drift] == ["lab", "lab-sum", "default"]
     # same lr and batch size 1: the lab's update order raises the sharpness, descent lowers it
     assert lab_path.lambda_max[-1] > lab_path.lambda_max[1]
+    assert sum_path.lambda_max[-1] > sum_path.lambda_max[1]
     assert default_path.lambda_max[-1] < default_path.lambda_max[1]
     assert default_path.nonfinite_epoch is None
     limit = quick_study.limit

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from refnet.precision import DTypeName
 
-from .grid import Run
+from .grid import CONVENTIONS_STUDIED, Run
 from .runs import SharpnessPath
 
 if TYPE_CHECKING:
@@ -90,7 +90,8 @@ def outcome_map(runs: Sequence[Run], hidden: int, dtype: DTypeName,
     _agg()
     import matplotlib.pyplot as plt
 
-    convs = sorted({r.convention for r in runs}, key=lambda c: c != "lab-sum")
+    order = list(CONVENTIONS_STUDIED)
+    convs = sorted({r.convention for r in runs}, key=lambda c: order.index(c) if c in order else len(order))
     lrs = sorted({r.lr for r in runs})
     sizes = sorted({r.batch_size for r in runs})
     fig, axes = plt.subplots(1, len(convs), figsize=(5.8 * len(convs), 4.6), squeeze=False,
@@ -141,7 +142,7 @@ def threshold_figure(rows: Sequence[dict[str, object]], hidden: int, dtype: DTyp
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    colours = {"lab-sum": "tab:red", "default": "tab:blue"}
+    colours = dict(zip(CONVENTIONS_STUDIED, ("tab:green", "tab:red", "tab:blue")))
     for conv, colour in colours.items():
         sel = [r for r in rows if r["convention"] == conv and r["dtype"] == dtype and r["hidden"] == hidden]
         sizes = sorted({int(str(r["batch_size"])) for r in sel})
@@ -241,6 +242,6 @@ def drift_figure(paths: Sequence[SharpnessPath]) -> Figure:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Same lr and batch, two update orders: the lab's raises loss and sharpness", fontsize=10)
+    fig.suptitle("Same lr and batch size 1: the lab's update order against gradient descent", fontsize=10)
     fig.tight_layout()
     return fig

@@ -6,12 +6,17 @@ with its seed and learning rate), records the first epoch whose loss is not
 finite, and compares it with the gradient-descent stability bound computed
 from the exact loss Hessian at initialisation (see :mod:`verify.common.hessian`).
 
-Which Hessian bounds a step depends on the arithmetic convention:
+Which Hessian bounds a step depends on the arithmetic convention, read from
+its fields (:func:`step_scale`):
 
-- ``default`` descends the *mean* loss of each batch, so a step on batch
-  ``b`` is stable only if ``lr * lambda_max(mean_{i in b} H_i) < 2``;
-- ``lab`` descends the *summed* loss, whose Hessian is ``sum_{i in b} H_i``,
-  ``|b|`` times larger: the same ``lr`` is a ``|b|`` times longer step.
+- ``default``, and any reading with a *mean* gradient (``lab`` when
+  ``READINGS["lab"].gradient == "mean"``), descends the mean loss of each
+  batch, so a step on batch ``b`` is stable only if
+  ``lr * lambda_max(mean_{i in b} H_i) < 2``;
+- a reading with a *summed* gradient (``lab-sum``) descends the summed loss,
+  whose Hessian is ``sum_{i in b} H_i``, ``|b|`` times larger: the same ``lr``
+  is a ``|b|`` times longer step;
+- a reading with the ``(y - t)`` MSE derivative descends half of it.
 
 The *step sharpness* ``s`` of a run is the largest of these over its
 batches; ``lr * s / 2`` is the run's distance to the bound (1 = at it).
@@ -29,13 +34,13 @@ from refnet.network import Network, mlp
 from refnet.observe import Observer
 from refnet.train import batch_slices, train
 from refnet.precision import DTypeName
-from refnet.conventions import Convention
-from refnet.layers import ActivationName
+from refnet.conventions import CONVENTIONS, Convention, ConventionLike, resolve, sigmoid_of
+from refnet.layers import ActivationName, SigmoidFormula
 
 from ..common.hessian import point_hessians, top_eigenvalue
 
 __all__ = [
-    "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "first_nonfinite",
+    "GridSpec", "FULL", "QUICK", "Run", "lab_linear", "first_nonfinite", "step_scale", "batch_factor",
     "Sharpness", "sharpness", "run_grid", "boundaries", "agreement", "predictors", "dtype_effect",
     "hidden_effect",
 ]
@@ -47,11 +52,31 @@ LAB_HIDDEN = 6
 
 
 def lab_linear(hidden: int = LAB_HIDDEN, *, output: ActivationName = "none", dtype: DTypeName = "float64",
-               seed: int | Sequence[int] = 0, observer: Observer | None = None) -> Network:
+               seed: int | Sequence[int] = 0, observer: Observer | None = None,
+               sigmoid: SigmoidFormula = "stable") -> Network:
     """The lab's no-activation network: Linear(2,h) -> Linear(h,h) -> Linear(h,1), all biases,
-    MSE, N(0, 1) initial weights; ``output="sigmoid"`` keeps the output sigmoid (second try)."""
+    MSE, N(0, 1) initial weights; ``output="sigmoid"`` keeps the output sigmoid (second try),
+    computed with ``sigmoid`` (a convention's formula: ``sigmoid_of(convention)``)."""
     return mlp(2, (hidden, hidden), 1, activation="none", output_activation=output, loss="mse",
-               bias=[True, True, True], dtype=dtype, seed=seed, observer=observer)
+               bias=[True, True, True], dtype=dtype, seed=seed, observer=observer, sigmoid=sigmoid)
+
+
+def step_scale(convention: ConventionLike) -> tuple[bool, float]:
+    """How a step of ``convention`` scales the batch-mean MSE it descends: ``(summed, factor)``.
+
+    ``summed``: the gradient is of the batch *sum* (so ``|b|`` times the mean's); ``factor``:
+    0.5 for the ``(y - t)`` MSE derivative, else 1. The default convention is ``(False, 1.0)``.
+    """
+    r = resolve(convention)
+    if r is None:
+        return False, 1.0
+    return r.gradient == "sum", 0.5 if r.mse_derivative == "(y-t)" else 1.0
+
+
+def batch_factor(convention: ConventionLike, batch_size: int) -> float:
+    """The step of ``convention`` on a batch of ``batch_size``, in units of a mean-loss step."""
+    summed, factor = step_scale(convention)
+    return factor * (batch_size if summed else 1)
 
 
 def first_nonfinite(loss: npt.NDArray[np.floating[npt.NBitBase]], net: Network) -> list[int | None]:
@@ -83,13 +108,16 @@ class GridSpec:
     epochs: int
 
 
+CONVENTIONS_STUDIED: tuple[Convention, ...] = tuple(c for c in ("lab", "lab-sum", "default") if c in CONVENTIONS)
+"""``lab`` (the main result), ``lab-sum`` (the summed reading) and refnet's ``default``, in that order."""
+
 FULL = GridSpec(
     lrs=tuple(float(f"{v:.3g}") for v in np.geomspace(1e-4, 1.0, 13)),
-    batch_sizes=(1, 2, 5, 10, 20, 21), conventions=("lab-sum", "default"),
+    batch_sizes=(1, 2, 5, 10, 20, 21), conventions=CONVENTIONS_STUDIED,
     dtypes=("float64", "float32"), hidden=(4, 6, 8), seeds=tuple(range(8)), epochs=1000,
 )
 QUICK = GridSpec(
-    lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(2, 20), conventions=("lab-sum", "default"),
+    lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(2, 20), conventions=CONVENTIONS_STUDIED,
     dtypes=("float64", "float32"), hidden=(6,), seeds=(0, 1, 2), epochs=100,
 )
 
@@ -103,7 +131,8 @@ class Sharpness:
     full: float
     """Of the mean loss over all points (full-batch gradient descent)."""
     step: dict[str, dict[int, float]]
-    """``step[convention][batch_size]``: the largest over the batches of the loss each step descends."""
+    """``step[convention][batch_size]``: the largest eigenvalue, over the batches, of the Hessian of
+    the loss each step descends."""
 
     def bound(self, convention: Convention, batch_size: int) -> float:
         """``2 / s``: the largest stable learning rate for that convention and batch size."""
@@ -111,20 +140,28 @@ class Sharpness:
 
 
 def sharpness(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], hidden: int, seed: int,
-              batch_sizes: Sequence[int], output: ActivationName = "none") -> Sharpness:
-    """Hessian eigenvalues of the lab network at its float64 initialisation."""
+              batch_sizes: Sequence[int], output: ActivationName = "none",
+              conventions: Sequence[Convention] = CONVENTIONS_STUDIED) -> Sharpness:
+    """Hessian eigenvalues of the lab network at its float64 initialisation, per convention
+    (the scale of each step's loss read from the convention, :func:`step_scale`)."""
     net = lab_linear(hidden, output=output, seed=seed)
     per_point = point_hessians(net, x, y)
     n = x.shape[0]
-    step: dict[str, dict[int, float]] = {"lab-sum": {}, "default": {}}
+    step: dict[str, dict[int, float]] = {c: {} for c in conventions}
     for size in batch_sizes:
-        lab = default = 0.0
+        best = dict.fromkeys(conventions, 0.0)
         for b in batch_slices(n, size):  # the batches train() forms
             total = per_point[b].sum(axis=0)
-            lab = max(lab, top_eigenvalue(total))
-            default = max(default, top_eigenvalue(total / (b.stop - b.start)))
-        step["lab-sum"][size] = lab
-        step["default"][size] = default
+            cache: dict[tuple[bool, float], float] = {}
+            for c in conventions:
+                key = step_scale(c)
+                if key not in cache:
+                    summed, factor = key
+                    matrix = total if summed else total / (b.stop - b.start)
+                    cache[key] = top_eigenvalue(matrix if factor == 1.0 else factor * matrix)
+                best[c] = max(best[c], cache[key])
+        for c in conventions:
+            step[c][size] = best[c]
     return Sharpness(hidden, seed, top_eigenvalue(per_point.mean(axis=0)), step)
 
 
@@ -171,7 +208,7 @@ def run_grid(spec: GridSpec, x: npt.NDArray[np.float64], y: npt.NDArray[np.float
                 for size in spec.batch_sizes:
                     if tick is not None:
                         tick(f"{conv} {dtype} hidden {hidden} batch {size}")
-                    net = lab_linear(hidden, dtype=dtype, seed=seeds)
+                    net = lab_linear(hidden, dtype=dtype, seed=seeds, sigmoid=sigmoid_of(conv))
                     hist = train(net, x, y, lr=lrs, epochs=spec.epochs, batch_size=size,
                                  convention=conv)
                     first = first_nonfinite(hist.loss, net)
@@ -219,8 +256,8 @@ def predictors(runs: Sequence[Run]) -> dict[str, dict[str, float]]:
     """How well each candidate explanation predicts divergence (fraction of runs right)."""
     cands = {
         "lr * lambda_full / 2 (batching ignored)": lambda r: r.lr * r.full_sharpness / 2,
-        "lr_eff * lambda_full / 2, lr_eff = lr * B under lab": lambda r: (
-            r.lr * (r.batch_size if r.convention == "lab-sum" else 1) * r.full_sharpness / 2),
+        "lr_eff * lambda_full / 2, lr_eff = lr * B for a summed gradient": lambda r: (
+            r.lr * batch_factor(r.convention, r.batch_size) * r.full_sharpness / 2),
         "lr * s / 2 (exact per-batch step Hessian)": lambda r: r.ratio,
         "batch size alone (B >= 20)": lambda r: 2.0 if r.batch_size >= 20 else 0.0,
     }

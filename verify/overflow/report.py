@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from refnet.data import xor_easy
-from refnet.conventions import Convention
+from refnet.conventions import resolve
 from refnet.precision import DTypeName
 
 from ..common.report import Cell, Report, to_json
 from .figures import (Curve, boundary_figure, drift_figure, magnitudes_figure, outcome_map,
                       threshold_figure)
-from .grid import GridSpec, Run
-from .study import Study
+from .grid import CONVENTIONS_STUDIED, GridSpec, Run
+from .study import MAIN, Study
 
 __all__ = ["findings", "write_report", "console", "threshold_summary", "cell_table", "first_crossings"]
 
@@ -29,7 +29,7 @@ __all__ = ["findings", "write_report", "console", "threshold_summary", "cell_tab
 def threshold_summary(rows: Sequence[dict[str, object]]) -> list[list[object]]:
     """Median over seeds of the threshold rows, per (convention, dtype, hidden, batch)."""
     keys = sorted({(str(r["convention"]), str(r["dtype"]), int(str(r["hidden"])), int(str(r["batch_size"])))
-                   for r in rows}, key=lambda k: (k[0] != "lab-sum", k[1], k[2], k[3]))
+                   for r in rows}, key=lambda k: (_order(k[0]), k[1], k[2], k[3]))
     out: list[list[object]] = []
     for conv, dtype, hidden, b in keys:
         sel = [r for r in rows if (r["convention"], r["dtype"], r["hidden"], r["batch_size"]) == (conv, dtype, hidden, b)]
@@ -106,13 +106,30 @@ def first_crossings(run: dict[str, object]) -> list[list[object]]:
     return rows
 
 
+def _order(conv: str) -> int:
+    """Report order: the main reading, the summed reading, the default."""
+    return CONVENTIONS_STUDIED.index(conv) if conv in CONVENTIONS_STUDIED else len(CONVENTIONS_STUDIED)
+
+
+def _what(conv: str) -> str:
+    """A convention's step in words, read from its fields."""
+    r = resolve(conv)
+    if r is None:
+        return "refnet's default: mean-loss gradient, applied after backward"
+    grad = "mean-loss" if r.gradient == "mean" else "summed-loss"
+    return f"{r.label}: {grad} gradient, layers updated inside backward, {r.sigmoid} sigmoid"
+
+
 def findings(study: Study) -> list[str]:
-    """The verdict on the lab's explanation, each sentence carrying its number."""
+    """The verdict on the lab's explanation, each sentence carrying its number; the main
+    reading first, the summed reading and the default beside it."""
     b = study.bound
     rows = threshold_summary(study.thresholds)
     cfg = study.config
+    spec = cfg.grid
+    convs = sorted(spec.conventions, key=_order)
 
-    def row(conv: Convention, dtype: DTypeName, hidden: int, size: int) -> list[object] | None:
+    def row(conv: str, dtype: DTypeName, hidden: int, size: int) -> list[object] | None:
         for r in rows:
             if r[:4] == [conv, dtype, hidden, size]:
                 return r
@@ -122,35 +139,39 @@ def findings(study: Study) -> list[str]:
         f"At initialisation (seed {b['seed']}, hidden {b['hidden']}) the largest Hessian eigenvalue of the "
         f"full-batch mean loss is {_fmt(b['lambda_max_full_batch_mean'], 4)}, so plain gradient descent is "
         f"stable only for lr < {_fmt(b['bound_full_batch'])}.",
-        f"Under the lab convention a step on a batch of {b['batch_size']} descends the summed loss, whose "
-        f"Hessian has largest eigenvalue {_fmt(b['lab_step_sharpness'], 4)}: the bound is "
-        f"{_fmt(b['lab_step_bound'])} and the lab's lr = {_fmt(cfg.lr)} is {_fmt(b['lab_lr_over_lab_bound'])} "
-        f"times it (default convention: {_fmt(b['lab_lr_over_default_bound'])} times its bound "
-        f"{_fmt(b['default_step_bound'])}).",
+        f"A step on a batch of {b['batch_size']} descends the batch's mean loss under a mean-gradient convention "
+        f"and its summed loss under a summed one. The lab's lr = {_fmt(cfg.lr)} against each convention's bound: "
+        + "; ".join(f"`{c}` ({_what(c)}): largest eigenvalue {_fmt(b[f'{c}: step_sharpness'], 4)}, bound "
+                    f"{_fmt(b[f'{c}: step_bound'])}, lr {_fmt(b[f'{c}: lr_over_bound'])} times it"
+                    for c in convs if f"{c}: step_sharpness" in b) + ".",
     ]
-    spec = cfg.grid
     h = cfg.hidden if cfg.hidden in spec.hidden else spec.hidden[0]
     d = "float64" if "float64" in spec.dtypes else spec.dtypes[0]
     sizes = sorted(spec.batch_sizes)
-    lab = [row("lab-sum", d, h, s) for s in sizes]
-    dflt = [row("default", d, h, s) for s in sizes]
-    if all(r is not None for r in lab + dflt) and len(sizes) > 1:
+    if len(sizes) > 1:
         def thr(r: list[object] | None) -> str:
             return "none" if r is None or r[6] is None else _fmt(r[6])
+
+        parts = []
+        for c in convs:
+            sel = [row(c, d, h, s) for s in sizes]
+            vals = [float(str(r[6])) for r in sel if r is not None and r[6] is not None]
+            parts.append(f"`{c}` from {thr(sel[0])} at batch size {sizes[0]} to {thr(sel[-1])} at {sizes[-1]}"
+                         + (f" (between {_fmt(min(vals))} and {_fmt(max(vals))})" if vals else ""))
         out.append(
             f"Measured over {len(spec.seeds)} seeds (hidden {h}, {d}, {spec.epochs} epochs), the median smallest "
-            f"diverging lr under the lab convention falls from {thr(lab[0])} at batch size {sizes[0]} to "
-            f"{thr(lab[-1])} at {sizes[-1]}, while under the default (mean) convention it stays between "
-            f"{_fmt(min(float(str(r[6])) for r in dflt if r is not None and r[6] is not None))} and "
-            f"{_fmt(max(float(str(r[6])) for r in dflt if r is not None and r[6] is not None))}: "
-            "batch size matters through the summed gradient, which scales the step.")
-        lab_lr_div = [r for r in study.runs if r.convention == "lab-sum" and r.lr >= cfg.lr]
-        if lab_lr_div:
-            frac = sum(r.diverged for r in lab_lr_div) / len(lab_lr_div)
+            "diverging lr goes " + "; ".join(parts) + ": batch size matters through a summed gradient, which "
+            "scales the step with the batch.")
+        frac_parts = []
+        for c in convs:
+            sel_runs = [r for r in study.runs if r.convention == c and r.lr >= cfg.lr]
+            if sel_runs:
+                frac = sum(r.diverged for r in sel_runs) / len(sel_runs)
+                frac_parts.append(f"`{c}` {100 * frac:.0f}% of {len(sel_runs)}")
+        if frac_parts:
             out.append(
-                f"At lr >= {_fmt(cfg.lr)} {100 * frac:.0f}% of the {len(lab_lr_div)} lab-convention runs reached a "
-                "non-finite value, at every batch size in the grid down to "
-                f"{sizes[0]}: a smaller batch alone would not have saved the lab's run.")
+                f"At lr >= {_fmt(cfg.lr)} the share of grid runs that reached a non-finite value, at every batch "
+                f"size from {sizes[0]} to {sizes[-1]}: " + ", ".join(frac_parts) + ".")
     de = study.dtype_effect
     if de["pairs"]:
         out.append(
@@ -169,7 +190,7 @@ def findings(study: Study) -> list[str]:
             end = (f", and a non-finite value by epoch {path.nonfinite_epoch}" if path.nonfinite_epoch is not None
                    else f", and stayed finite for {path.epochs[-1]} epochs")
             out.append(
-                f"At batch size 1 and lr {_fmt(path.lr)} under the {path.convention} convention, the loss went "
+                f"At batch size 1 and lr {_fmt(path.lr)} under `{path.convention}`, the loss went "
                 f"from {_fmt(path.loss[1])} (epoch {path.epochs[1]}) to {_fmt(path.loss[-1])} (epoch "
                 f"{path.epochs[-1]}) and lambda_max from {_fmt(path.lambda_max[1], 4)} to "
                 f"{_fmt(path.lambda_max[-1], 4)}{end}.")
@@ -178,13 +199,13 @@ def findings(study: Study) -> list[str]:
     out.append(
         "Share of the grid's runs whose divergence each rule predicts (factor 1): " + "; ".join(
             f"{n}: {100 * p[n]['agreement_at_1']:.1f}%" for n in names) + ".")
-    firsts = study.first_try()
+    firsts = sorted(study.first_try(), key=lambda r: _order(str(r["convention"])))
     where = ", ".join(
-        f"{r['convention']}/{r['dtype']}: epoch {ev['epoch']} step {ev['step']} {ev['phase']} "
+        f"`{r['convention']}`/{r['dtype']}: epoch {ev['epoch']} step {ev['step']} {ev['phase']} "
         f"{ev['layer_name']} {ev['operation']}"
         for r in firsts if isinstance(ev := r["event"], dict))
-    out.append(f"The first non-finite values (guard, raise mode) were: {where}; the squared error is where "
-               "the growth became visible, not its cause.")
+    out.append(f"The first non-finite values (guard, raise mode) were: {where}. Wherever it shows, the growth "
+               "started earlier: the squared error is at most where it became visible, not its cause.")
     lim = study.limit
     out.append(
         f"With the output sigmoid kept (default convention, lr {_fmt(cfg.lr)}, batch {cfg.batch_size}), "
@@ -193,13 +214,19 @@ def findings(study: Study) -> list[str]:
         f"points is {_fmt(lim['best_linear_accuracy_exact'], 4)}%), its pre-sigmoid output deviates from an "
         f"affine function by {_fmt(lim['linear_affine_residual'], 2)} of its range, and the lab's network "
         f"with sigmoid activations reaches {_fmt(lim['sigmoid_net_accuracy'], 4)}%.")
-    if "second_try_logit_max" in lim:
-        out.append(
-            f"The lab's second try (lab convention, lr {_fmt(cfg.lr)}, batch {cfg.batch_size}) stayed finite but "
-            f"ended at {_fmt(lim['second_try_accuracy'], 4)}% after {lim['second_try_epochs']} epochs because "
-            f"its output sigmoid saturated: the largest logit over the 21 points is "
-            f"{_fmt(lim['second_try_logit_max'], 4)}, so every gradient passes through a sigmoid slope of at "
-            f"most {_fmt(lim['second_try_largest_sigmoid_slope'], 2)}.")
+    tries = lim.get("second_try")
+    if isinstance(tries, dict):
+        for conv in sorted(tries, key=_order):
+            t = tries[conv]
+            slope = float(str(t["largest_sigmoid_slope"]))
+            why = (f"its output sigmoid saturated: the logits over the 21 points lie between "
+                   f"{_fmt(t['logit_min'], 4)} and {_fmt(t['logit_max'], 4)}, so every gradient passes through a "
+                   f"sigmoid slope of at most {_fmt(slope, 2)}" if slope < 1e-3 else
+                   f"an affine map cannot separate XOR (largest sigmoid slope {_fmt(slope, 2)}, not saturated)")
+            out.append(
+                f"The lab's second try under `{conv}` (lr {_fmt(cfg.lr)}, batch {cfg.batch_size}) stayed finite and "
+                f"ended at {_fmt(t['accuracy'], 4)}% (final loss {_fmt(t['final_loss'])}) after {t['epochs']} "
+                f"epochs: {why}.")
     return out
 
 
@@ -214,13 +241,15 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
         f"-> Linear({cfg.hidden},1), all biases, N(0,1) initial weights (seed {cfg.seed}), MSE, the 21-point "
         f"XOR set, mini-batches of {cfg.batch_size} (so {cfg.batch_size} + 1 points), lr {cfg.lr:g} (the lab "
         "Linear.backward default). First try: no activation at all; second try: output sigmoid kept. "
-        f"Both under the lab convention (summed loss, layers updated inside backward) and the default "
-        f"(mean loss), in float64 and float32. Run time {study.seconds:.1f} s"
-        f"{' (--quick)' if cfg.quick else ''}.",
+        f"Main result under `{MAIN}`; beside it " + ", ".join(f"`{c}`" for c in sorted(spec.conventions, key=_order)
+                                                       if c != MAIN)
+        + "; each network built with its convention's sigmoid; float64 and float32. Conventions: "
+        + "; ".join(f"`{c}` = {_what(c)}" for c in sorted(spec.conventions, key=_order))
+        + f". Run time {study.seconds:.1f} s{' (--quick)' if cfg.quick else ''}.",
         "Environment: " + ", ".join(f"{k} {v}" for k, v in study.environment.items()) + ".")
     rep.section("First try: the first non-finite value (guard in raise mode)")
     ev_rows: list[list[Cell]] = []
-    for r in study.first_try():
+    for r in sorted(study.first_try(), key=lambda r: _order(str(r["convention"]))):
         ev = r["event"]
         if isinstance(ev, dict):
             ev_rows.append(_row(r["convention"], r["dtype"], ev["epoch"], ev["step"], ev["phase"],
@@ -245,15 +274,19 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     rep.section("The lab's symptom, guard off")
     for s in study.symptom:
         msgs = sorted({str(w["message"]) for w in s.warnings})
-        rep.text(f"- {s.dtype}: {len(s.warnings)} warnings from the lab's loss line "
-                 f"`np.mean((y - t) ** 2)` over {s.epochs} epochs ({'; '.join(msgs) or 'none'}); "
+        first_warn = (f", the first at epoch {s.warnings[0]['epoch']} step {s.warnings[0]['step']}"
+                      if s.warnings else "")
+        rep.text(f"- `{s.convention}` {s.dtype}: {len(s.warnings)} warnings from the lab's loss line "
+                 f"`np.mean((y - t) ** 2)` over {s.epochs} epochs ({'; '.join(msgs) or 'none'}{first_warn}); "
+                 f"loss line at steps 0-2: {', '.join(_fmt(v) for v in s.loss[:3])}; "
                  f"{s.predictions_nan}/{s.predictions} predictions NaN, accuracy {s.accuracy:.1f}%; "
                  f"the lab's thresholding `pred[pred > 0.5] = 1` raised "
                  f"{len(s.thresholding_warnings)} warnings under NumPy {np.__version__}.")
     rep.section("Second try: output sigmoid kept")
     rep.table(["convention", "dtype", "epochs", "non-finite", "accuracy (%)", "final loss"],
               [_row(r["convention"], r["dtype"], r["epochs_limit"], "none" if r["event"] is None else "yes",
-                    r["accuracy"], r["final_loss"]) for r in study.second_try()])
+                    r["accuracy"], r["final_loss"])
+               for r in sorted(study.second_try(), key=lambda r: _order(str(r["convention"])))])
     rep.section("The stability bound at initialisation")
     v = study.hessian_validation
     rep.text(
@@ -273,8 +306,8 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     headers, cells = cell_table(study.runs, spec)
     rep.table(headers, [_row(*c) for c in cells])
     rep.text("Threshold per setting (medians over seeds): s is the step sharpness, the largest "
-             "Hessian eigenvalue of the loss a step descends (sum under lab, mean under default), "
-             "bound = 2 / s.")
+             "Hessian eigenvalue of the loss a step descends (the batch sum under a summed-gradient reading, "
+             "the batch mean under a mean-gradient one and the default), bound = 2 / s.")
     rep.table(["convention", "dtype", "hidden", "batch", "bound 2/s", "largest stable lr",
                "smallest diverging lr", "stable lr / bound", "diverging lr / bound", "seeds diverged"],
               [_row(*r) for r in threshold_summary(study.thresholds)])
@@ -293,7 +326,8 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     rep.figure(threshold_figure(study.thresholds, h, dt), "threshold.png",
                "Smallest diverging lr and the Hessian bound against batch size")
     rep.section("Below the bound: the lab's update order drifts")
-    rep.text(f"Batch size 1 (so the summed and the mean loss coincide), lr {cfg.drift_lr:g}, which is "
+    rep.text(f"Batch size 1 (so the summed and the mean loss coincide, and so do `lab` and `lab-sum` when their "
+             f"other fields agree on a network without sigmoid), lr {cfg.drift_lr:g}, which is "
              f"{_fmt(cfg.drift_lr / float(str(study.bound['batch1_step_bound'])))} of the per-step bound "
              f"{_fmt(study.bound['batch1_step_bound'])} at initialisation. The only difference left is the "
              "lab's order: each layer is updated inside backward and the layer below receives its "
@@ -308,19 +342,29 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     rep.section("The limit of a linear network")
     lim = study.limit
     rep.table(["quantity", "value"], [_row(k, val if not isinstance(val, list) else json.dumps(to_json(val)))
-                                      for k, val in lim.items()])
+                                      for k, val in lim.items() if k != "second_try"])
+    tries = lim.get("second_try")
+    if isinstance(tries, dict):
+        keys = ["accuracy", "final_loss", "epochs", "saturated_outputs", "logit_min", "logit_max",
+                "largest_sigmoid_slope", "affine_residual"]
+        rep.text("The lab's second try (output sigmoid kept, guard in raise mode) under each reading:")
+        rep.table(["reading", *keys], [_row(c, *(tries[c].get(k) for k in keys)) for c in sorted(tries, key=_order)])
     x, y = xor_easy()
     rep.figure(boundary_figure(study.panels, x, y), "decision_boundaries.png",
                "Decision regions: the linear network's boundary is a straight line")
     rep.section("Verdict on the lab's explanation")
     rep.text(*(f"- {s}" for s in findings(study)))
-    # the lab's own setting first: lab convention, float64 (NumPy's default)
-    order = sorted(study.first_try(), key=lambda r: (r["convention"] != "lab-sum", r["dtype"] != "float64"))
+    # the main result first: the lab reading, float64 (NumPy's default)
+    order = sorted(study.first_try(), key=lambda r: (_order(str(r["convention"])), r["dtype"] != "float64"))
     first = next((r["event"] for r in order if r["event"] is not None), None)
+    first_events = {f"{r['convention']} {r['dtype']}": r["event"] for r in order}
     rep.data.update({
         "config": to_json({**asdict(cfg), "grid": asdict(spec)}),
         "environment": to_json(study.environment),
+        "main_reading": MAIN,
+        "readings": {c: (None if (rd := resolve(c)) is None else rd.label) for c in spec.conventions},
         "first_event": to_json(first),
+        "first_events": to_json(first_events),
         "reproduction": to_json(study.reproduction),
         "symptom": to_json([asdict(s) for s in study.symptom]),
         "hessian_validation": to_json(study.hessian_validation),

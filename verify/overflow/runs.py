@@ -28,7 +28,7 @@ from refnet.optim import SGD
 from refnet.precision import FloatArray
 from refnet.train import prepare_data, step, train
 from refnet.precision import DTypeName
-from refnet.conventions import Convention
+from refnet.conventions import Convention, ConventionLike
 
 from ..common.hessian import hessian
 
@@ -111,10 +111,12 @@ class Symptom:
     predictions: int
     accuracy: float
     thresholding_warnings: list[str]
+    convention: str = "lab"
+    """The convention the replay trained under."""
 
 
 def lab_symptom(net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, lr: float, epochs: int,
-                batch_size: int, convention: Convention) -> Symptom:
+                batch_size: int, convention: ConventionLike) -> Symptom:
     """Train ``net`` as :func:`refnet.train.train` does, evaluating the lab's loss line
     ``np.mean((y - t) ** 2)`` on every batch before its step, then the lab's thresholding
     of the predictions, with every floating-point warning recorded (none escapes)."""
@@ -146,7 +148,8 @@ def lab_symptom(net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, lr: float, 
         warnings.simplefilter("always")
         pred[pred > 0.5] = 1
         pred[pred < 0.5] = 0
-    return Symptom(str(net.precision), epochs, found, losses, nan, int(pred.size), acc, [str(w.message) for w in caught])
+    return Symptom(str(net.precision), epochs, found, losses, nan, int(pred.size), acc,
+                   [str(w.message) for w in caught], str(convention))
 
 
 def best_linear_accuracy(x: npt.ArrayLike, y: npt.ArrayLike) -> float:

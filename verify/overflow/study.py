@@ -5,14 +5,16 @@ MSE, XOR, mini-batches of 20), saw ``overflow encountered in square`` and 0%
 accuracy, and blamed the batch size. This study
 
 1. reproduces the first try (no activation) and the second (output sigmoid
-   kept) under the lab's convention and refnet's default, in float64 and
-   float32, with the overflow guard in ``raise`` mode (first event, early
+   kept) under the lab reading ``lab`` (``READINGS["lab"]`` when it runs: the
+   main result), the summed reading ``lab-sum`` and refnet's ``default``, each
+   network built with its convention's sigmoid, in float64 and float32, with the overflow guard in ``raise`` mode (first event, early
    warnings) and an independent trace that must agree with it; then replays
    the lab's loop with the guard off to show its symptom, every warning
    recorded;
 2. measures epochs to the first non-finite value over learning rate x batch
    size x convention x dtype x hidden units, and the stability bound
-   ``2 / lambda_max`` of the loss Hessian at initialisation;
+   ``2 / lambda_max`` of the Hessian of the loss each convention's step
+   descends, at initialisation;
 3. shows the limit of a linear network with the output sigmoid at a stable
    learning rate, beside the lab's network with activations.
 
@@ -38,19 +40,24 @@ from refnet.guard import Guard
 from refnet.outcomes import judge
 from refnet.train import prepare_data, train
 from refnet.precision import DTypeName
-from refnet.conventions import Convention
+from refnet.conventions import Convention, resolve, sigmoid_of
 from refnet.layers import ActivationName
 
 from ..common.hessian import curvature_along, hessian, replicate
 from ..common.console import Console
 from .figures import Boundary
-from .grid import (FULL, LAB_BATCH, LAB_HIDDEN, LAB_LR, QUICK, GridSpec, Run, Sharpness,
+from .grid import (CONVENTIONS_STUDIED, FULL, LAB_BATCH, LAB_HIDDEN, LAB_LR, QUICK, GridSpec, Run, Sharpness,
                             boundaries, dtype_effect, hidden_effect, lab_linear, predictors, run_grid,
                             sharpness)
 from .runs import (SharpnessPath, Symptom, Trace, affine_residual, best_linear_accuracy,
                             lab_symptom, presigmoid, sharpness_path)
 
-__all__ = ["Config", "QUICK_CONFIG", "Study", "run_study", "verdict", "reproduce"]
+__all__ = ["Config", "QUICK_CONFIG", "Study", "run_study", "verdict", "reproduce", "MAIN", "LAB_READINGS"]
+
+MAIN: Convention = "lab"
+"""The convention of the main result (``READINGS["lab"]``, whatever it is when the study runs)."""
+LAB_READINGS: tuple[Convention, ...] = tuple(c for c in CONVENTIONS_STUDIED if resolve(c) is not None)
+"""The readings of the lab studied: ``lab`` and, beside it, ``lab-sum``."""
 
 EARLY_LEVELS = (0.25, 0.5)
 """Early-warning levels: ``|a| >= max ** 0.25`` and ``max ** 0.5`` (squaring would overflow)."""
@@ -89,7 +96,7 @@ QUICK_CONFIG = Config(first_epochs=200, second_epochs=500, limit_epochs=300, sig
 def reproduce(cfg: Config, convention: Convention, dtype: DTypeName, output: ActivationName) -> dict[str, object]:
     """One lab run with the guard in raise mode and a trace beside it."""
     x, y = xor_easy()
-    net = lab_linear(cfg.hidden, output=output, dtype=dtype, seed=cfg.seed)
+    net = lab_linear(cfg.hidden, output=output, dtype=dtype, seed=cfg.seed, sigmoid=sigmoid_of(convention))
     trace = Trace.of(net)
     if output == "none":  # the trace costs Python time per array: only where the overflow is
         net.observer = trace
@@ -126,11 +133,11 @@ def reproduce(cfg: Config, convention: Convention, dtype: DTypeName, output: Act
     }
 
 
-def symptom(cfg: Config, dtype: DTypeName, epochs: int) -> Symptom:
-    """The lab's first try with the guard off (lab convention), warnings recorded."""
+def symptom(cfg: Config, dtype: DTypeName, epochs: int, convention: Convention = MAIN) -> Symptom:
+    """The lab's first try with the guard off under a reading of the lab, warnings recorded."""
     x, y = xor_easy()
-    net = lab_linear(cfg.hidden, dtype=dtype, seed=cfg.seed)
-    return lab_symptom(net, x, y, lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size, convention="lab-sum")
+    net = lab_linear(cfg.hidden, dtype=dtype, seed=cfg.seed, sigmoid=sigmoid_of(convention))
+    return lab_symptom(net, x, y, lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size, convention=convention)
 
 
 # -- 2. the bound and the grid ----------------------------------------------------------
@@ -166,10 +173,35 @@ def _probabilities(net: refnet.Network, lo: float, hi: float, points: int) -> np
     return np.asarray(p[0, :, 0], dtype=np.float64).reshape(points, points)
 
 
+def second_try(cfg: Config, convention: Convention) -> tuple[dict[str, object], Boundary]:
+    """The lab's second try (output sigmoid kept) under a reading: outcome and saturation."""
+    x, y = xor_easy()
+    second = lab_linear(cfg.hidden, output="sigmoid", seed=cfg.seed, sigmoid=sigmoid_of(convention))
+    h2 = train(second, x, y, lr=cfg.lr, epochs=cfg.second_epochs, batch_size=cfg.batch_size,
+               convention=convention, guard="raise")
+    xa, ta = prepare_data(second, x, y)
+    read = judge(second, xa, ta, h2.loss)[0]
+    logits = presigmoid(second, x)
+    p = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
+    slope = p * (1.0 - p)  # the factor every gradient passes through at the output
+    lo, hi, pts = -0.1, 1.1, 121
+    panel = Boundary(f"lab's 2nd try ({convention}, lr {cfg.lr:g}, batch {cfg.batch_size}):\n"
+                     f"{h2.accuracy[0]:.1f}% after {cfg.second_epochs} epochs",
+                     _probabilities(second, lo, hi, pts), lo, hi)
+    return {
+        "convention": convention, "epochs": cfg.second_epochs,
+        "accuracy": float(h2.accuracy[0]), "final_loss": float(h2.loss[-1, 0]),
+        "saturated_outputs": read.saturated_outputs,
+        "logit_min": float(np.min(logits)), "logit_max": float(np.max(logits)),
+        "largest_sigmoid_slope": float(np.max(slope)),
+        "affine_residual": affine_residual(second),
+    }, panel
+
+
 def linear_limit(cfg: Config) -> tuple[dict[str, object], list[Boundary]]:
     """The linear network with the output sigmoid at a stable setting (default convention,
-    the lab's lr and batch size, guard in raise mode), the lab's second try, and the lab's
-    network with sigmoid activations."""
+    the lab's lr and batch size, guard in raise mode), the lab's second try under each
+    reading of the lab, and the lab's network with sigmoid activations."""
     x, y = xor_easy()
     seeds = list(range(cfg.limit_seeds))
     net = lab_linear(cfg.hidden, output="sigmoid", seed=seeds)
@@ -177,21 +209,11 @@ def linear_limit(cfg: Config) -> tuple[dict[str, object], list[Boundary]]:
                  convention="default", guard="raise")
     best = int(np.argmax(hist.accuracy))
     single = replicate(net, net.get_flat()[best:best + 1])
-    second = lab_linear(cfg.hidden, output="sigmoid", seed=cfg.seed)
-    h2 = train(second, x, y, lr=cfg.lr, epochs=cfg.second_epochs, batch_size=cfg.batch_size,
-               convention="lab-sum", guard="raise")
-    xa, ta = prepare_data(second, x, y)
-    read = judge(second, xa, ta, h2.loss)[0]
-    logits = presigmoid(second, x)
-    p = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
-    slope = p * (1.0 - p)  # the factor every gradient passes through at the output
+    tries = [second_try(cfg, c) for c in LAB_READINGS]
     lab_net = mlp(2, (4, 4), 1, seed=cfg.seed)
     h3 = train(lab_net, x, y, lr=1.0, epochs=cfg.sigmoid_epochs, convention="default", guard="raise")
     lo, hi, pts = -0.1, 1.1, 121
-    panels = [
-        Boundary(f"lab's 2nd try (lab conv., lr {cfg.lr:g}, batch {cfg.batch_size}):\n"
-                 f"{h2.accuracy[0]:.1f}% after {cfg.second_epochs} epochs",
-                 _probabilities(second, lo, hi, pts), lo, hi),
+    panels = [p for _, p in tries] + [
         Boundary(f"linear + output sigmoid, default conv.,\nbest of {len(seeds)} seeds: "
                  f"{hist.accuracy[best]:.1f}% after {cfg.limit_epochs} epochs",
                  _probabilities(single, lo, hi, pts), lo, hi),
@@ -205,12 +227,7 @@ def linear_limit(cfg: Config) -> tuple[dict[str, object], list[Boundary]]:
         "linear_accuracy": hist.accuracy.tolist(), "linear_best_seed": seeds[best],
         "linear_final_loss": [float(v) for v in hist.loss[-1]],
         "linear_affine_residual": affine_residual(single),
-        "second_try_epochs": cfg.second_epochs,
-        "second_try_accuracy": float(h2.accuracy[0]), "second_try_final_loss": float(h2.loss[-1, 0]),
-        "second_try_saturated_outputs": read.saturated_outputs,
-        "second_try_logit_max": float(np.max(logits)),
-        "second_try_largest_sigmoid_slope": float(np.max(slope)),
-        "second_try_affine_residual": affine_residual(second),
+        "second_try": {str(t["convention"]): t for t, _ in tries},
         "sigmoid_net_epochs": cfg.sigmoid_epochs,
         "sigmoid_net_accuracy": float(h3.accuracy[0]),
         "sigmoid_net_final_loss": float(h3.loss[-1, 0]),
@@ -264,11 +281,11 @@ def run_study(cfg: Config, quiet: bool = True) -> Study:
            "machine": platform.machine()}
     repro: list[dict[str, object]] = []
     for output in ("none", "sigmoid"):
-        for conv in ("lab-sum", "default"):
+        for conv in CONVENTIONS_STUDIED:
             for dtype in ("float64", "float32"):
                 log(f"reproducing output={output} {conv} {dtype}")
                 repro.append(reproduce(cfg, conv, dtype, output))
-    symptoms = [symptom(cfg, d, 5) for d in ("float64", "float32")]
+    symptoms = [symptom(cfg, d, 5, c) for c in LAB_READINGS for d in ("float64", "float32")]
     log("Hessian validation and bounds")
     check = validate_hessian(cfg)
     spec = cfg.grid
@@ -284,14 +301,12 @@ def run_study(cfg: Config, quiet: bool = True) -> Study:
         "seed": cfg.seed, "hidden": cfg.hidden, "batch_size": cfg.batch_size, "lr": cfg.lr,
         "lambda_max_full_batch_mean": lab_sharp.full,
         "bound_full_batch": 2.0 / lab_sharp.full,
-        "lab_step_sharpness": lab_sharp.step["lab-sum"][cfg.batch_size],
-        "default_step_sharpness": lab_sharp.step["default"][cfg.batch_size],
-        "lab_step_bound": lab_sharp.bound("lab-sum", cfg.batch_size),
-        "default_step_bound": lab_sharp.bound("default", cfg.batch_size),
-        "lab_lr_over_lab_bound": cfg.lr / lab_sharp.bound("lab-sum", cfg.batch_size),
-        "lab_lr_over_default_bound": cfg.lr / lab_sharp.bound("default", cfg.batch_size),
-        "batch1_step_bound": sharpness(x, y, cfg.hidden, cfg.seed, (1,)).bound("default", 1),
     }
+    for conv in CONVENTIONS_STUDIED:
+        bound[f"{conv}: step_sharpness"] = lab_sharp.step[conv][cfg.batch_size]
+        bound[f"{conv}: step_bound"] = lab_sharp.bound(conv, cfg.batch_size)
+        bound[f"{conv}: lr_over_bound"] = cfg.lr / lab_sharp.bound(conv, cfg.batch_size)
+    bound["batch1_step_bound"] = sharpness(x, y, cfg.hidden, cfg.seed, (1,)).bound("default", 1)
     cells = len(spec.conventions) * len(spec.dtypes) * len(spec.hidden) * len(spec.batch_sizes)
     done = [0]
 
@@ -305,7 +320,7 @@ def run_study(cfg: Config, quiet: bool = True) -> Study:
     log("sharpness along training, batch size 1")
     drift = [sharpness_path(lab_linear(cfg.hidden, seed=cfg.seed), x, y, lr=cfg.drift_lr, batch_size=1,
                             convention=c, every=cfg.drift_every, checkpoints=cfg.drift_checkpoints)
-             for c in ("lab-sum", "default")]
+             for c in CONVENTIONS_STUDIED]
     return Study(cfg, env, repro, symptoms, check, bound, list(sharp.values()), runs,
                  boundaries(runs), predictors(runs), limit, panels, drift, time.perf_counter() - t0)
 
