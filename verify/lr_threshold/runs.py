@@ -187,7 +187,7 @@ def _record(run: LabRun, result: MemberResult) -> RunRecord:
 
 
 def run_specs(specs: Sequence[LabRun], *, checkpoints: Sequence[int] = (), workers: int = 2,
-              chunk: int = 32, executor: Executor | None = None, quiet: bool = True,
+              chunk: int = 128, executor: Executor | None = None, quiet: bool = True,
               label: str = "runs") -> list[RunRecord]:
     """Run every spec through :func:`refnet.sweep.iter_sweep`; records in the order of ``specs``.
 
