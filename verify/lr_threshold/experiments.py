@@ -147,7 +147,7 @@ def search(seeds: Sequence[int], inits: Sequence[InitName], epochs: int, workers
     keep = max(1, epochs // 1000)
     results = iter_sweep(lab_setup(inits[0], epochs), members, workers=workers if executor is None else 0,
                          executor=executor, keep_every=keep, checkpoints=horizons[:-1], quiet=quiet,
-                         label="  search")
+                         in_flight=2 * max(1, workers), label="  search")
     rows: list[dict[str, Any]] = []
     pending: MemberResult | None = None
     for res in results:
