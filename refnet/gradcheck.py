@@ -75,6 +75,7 @@ from .network import Network
 from .precision import DTypeName, FloatArray, precision
 from .rounding import abs64
 from .rounding import eps as eps_of
+from .validation import check_bool, check_choice, check_int, check_real
 
 __all__ = [
     "SAFETY", "KINK_BUDGET", "Evaluation", "Problem", "Result", "Status", "Mode",
@@ -85,6 +86,40 @@ __all__ = [
 LDArray = npt.NDArray[np.longdouble]
 Status = Literal["PASS", "FAIL", "KINK"]
 Mode = Literal["auto", "exhaustive", "projected"]
+_MODES: tuple[Mode, ...] = ("auto", "exhaustive", "projected")
+_REFERENCES: tuple[DTypeName, ...] = ("float32", "float64", "longdouble")
+
+
+# -- argument checks of the entry points (errors name the argument) -----------------
+def _check_float_array(name: str, value: object, ndim: int | None = None) -> None:
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        got = type(value).__name__ if not isinstance(value, np.ndarray) else f"dtype {value.dtype}"
+        raise TypeError(f"{name}: expected a floating-point NumPy array, got {got}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-d (K, N, f) array, got shape {value.shape}")
+
+
+def _check_reference(reference: object) -> None:
+    if reference is not None:
+        check_choice("reference", reference, _REFERENCES)
+
+
+def _check_component(component: object) -> None:
+    if component is not None and not isinstance(component, str):
+        raise TypeError(f"component: expected a name (str) or None, got {component!r}")
+
+
+def _check_problem(p: object) -> None:
+    if not isinstance(p, Problem):
+        raise TypeError(f"p: expected a Problem (from layer_problems, loss_problem or network_problem), "
+                        f"got {type(p).__name__}")
+
+
+def _check_bounds(lower: object, upper: object) -> None:
+    lo = None if lower is None else check_real("lower", lower)
+    hi = None if upper is None else check_real("upper", upper)
+    if lo is not None and hi is not None and not lo < hi:
+        raise ValueError(f"upper: expected a bound above lower = {lo}, got {hi}")
 
 SAFETY = 2.0
 """Factor on every rounding bound (the bounds are first order)."""
@@ -307,8 +342,16 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
     (``"float64"`` or ``"longdouble"``) also computes the analytic gradients of a
     copy of the layer in that precision.
     """
-    if x.ndim != 3 or dy.ndim != 3:
-        raise ValueError(f"x, dy: expected (K, N, f) arrays, got {x.shape} and {dy.shape}")
+    for method in ("forward", "grad_input", "grad_params"):
+        if not callable(getattr(layer, method, None)):
+            raise TypeError(f"layer: expected a Layer (with forward, grad_input, grad_params), got {layer!r}")
+    _check_float_array("x", x, 3)
+    _check_float_array("dy", dy, 3)
+    if dy.dtype != x.dtype or dy.shape[:2] != x.shape[:2]:
+        raise ValueError(f"dy: expected a {x.dtype} array of shape {x.shape[:2]} + (out,), like x's, "
+                         f"got {dy.dtype} {dy.shape}")
+    _check_component(component)
+    _check_reference(reference)
     name = component or type(layer).__name__
     dtype = x.dtype
     eps = eps_of(dtype) * SAFETY
@@ -362,6 +405,16 @@ def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | N
     ``lower``/``upper`` bound the domain (``BCE`` needs ``y`` in [0, 1]); steps shrink
     to stay inside it.
     """
+    for method in ("value", "terms", "grad", "rounding"):
+        if not callable(getattr(loss, method, None)):
+            raise TypeError(f"loss: expected a Loss (with value, terms, grad, rounding), got {loss!r}")
+    _check_float_array("y", y)
+    _check_float_array("t", t)
+    if t.dtype != y.dtype or t.shape != y.shape:
+        raise ValueError(f"t: expected a {y.dtype} array of y's shape {y.shape}, got {t.dtype} {t.shape}")
+    _check_component(component)
+    _check_reference(reference)
+    _check_bounds(lower, upper)
     name = component or type(loss).__name__
     eps = eps_of(y.dtype) * SAFETY
     untouched = _untouched(lambda: {"y": y, "t": t})
@@ -461,10 +514,17 @@ def network_problem(net: Network, x: npt.ArrayLike, t: npt.ArrayLike, *, compone
     :meth:`Network.gradients` flattened in :meth:`Network.named_params` order. The
     network itself is only read; evaluations run on a deep copy.
     """
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a Network, got {type(net).__name__}")
+    if not isinstance(component, str):
+        raise TypeError(f"component: expected a name (str), got {component!r}")
+    _check_reference(reference)
     x3 = net.as_input(x)
     t3 = net.precision.asarray(t, name="t")
     if t3.ndim == 2:
         t3 = t3[None]
+    if t3.ndim != 3 or t3.shape[1:] != (x3.shape[1], net.out_features) or t3.shape[0] not in (1, net.members):
+        raise ValueError(f"t: expected shape ({x3.shape[1]}, {net.out_features}) to match x, got {np.shape(t)}")
     eps = eps_of(net.precision.dtype) * SAFETY
     untouched = _untouched(lambda: {"x": x3, "t": t3, **net.named_params()})
     flat0 = net.get_flat()
@@ -564,6 +624,8 @@ def steps(x: FloatArray, lower: float | None = None, upper: float | None = None)
     Inside a domain ``[lower, upper]`` the step is at most a quarter of the distance
     to its edge.
     """
+    _check_float_array("x", x)
+    _check_bounds(lower, upper)
     dt = x.dtype.type
     h0 = dt(np.cbrt(eps_of(x.dtype))) * np.maximum(np.abs(x), dt(1))
     if lower is not None:
@@ -646,6 +708,8 @@ def taylor_sweep(p: Problem, seed: int) -> list[TaylorPoint]:
     ``default_rng([seed, 7919])``. A correct gradient gives remainders falling as
     ``s^2``; a wrong one leaves an ``s`` term.
     """
+    _check_problem(p)
+    check_int("seed", seed, 0)
     rng = np.random.default_rng([seed, 7919])
     u = rng.standard_normal(p.x.shape)
     u = u / max(float(np.max(np.abs(u))), 1e-300)
@@ -678,6 +742,8 @@ def taylor_order(p: Problem, seed: int) -> float | None:
     ``None`` when no two consecutive points rise above rounding (the objective is
     linear along ``d`` to working precision, or every point crossed a kink).
     """
+    _check_problem(p)
+    check_int("seed", seed, 0)
     pts = taylor_sweep(p, seed)
     for k in range(len(pts) - 2, -1, -1):
         a, b = pts[k], pts[k + 1]
@@ -708,6 +774,7 @@ def numeric_gradient(p: Problem) -> tuple[npt.NDArray[np.float64], npt.NDArray[n
     ``bound`` the expected error of :func:`check` (truncation estimate + rounding +
     the analytic term); kinked elements are NaN.
     """
+    _check_problem(p)
     g = _ld(p.gradient)
     h = steps(p.x, p.lower, p.upper)
     base = p.evaluate(p.x.copy())
@@ -727,10 +794,11 @@ def numeric_gradient(p: Problem) -> tuple[npt.NDArray[np.float64], npt.NDArray[n
 def check(p: Problem, *, seed: int = 0, mode: Mode = "auto", projections: int = 4,
           taylor: bool = True) -> Result:
     """Check one problem; see the module notes for the method."""
-    if mode not in ("auto", "exhaustive", "projected"):
-        raise ValueError(f"mode: expected auto, exhaustive or projected, got {mode!r}")
-    if projections < 1:
-        raise ValueError(f"projections: expected at least 1, got {projections}")
+    _check_problem(p)
+    check_int("seed", seed, 0)
+    check_choice("mode", mode, _MODES)
+    check_int("projections", projections, 1)
+    check_bool("taylor", taylor)
     chosen = mode if mode != "auto" else ("exhaustive" if p.x.size <= EXHAUSTIVE_MAX else "projected")
     g = _ld(p.gradient)
     h = steps(p.x, p.lower, p.upper)
@@ -803,6 +871,13 @@ def check_drawn(draw: Callable[[np.random.Generator], Sequence[Problem]], *, see
     most ``budget`` times; ``kinks`` in each result counts the redraws. If the
     budget runs out the kinked results stay ``KINK`` (inconclusive).
     """
+    if not callable(draw):
+        raise TypeError(f"draw: expected a function of a Generator returning problems, got {draw!r}")
+    check_int("seed", seed, 0)
+    check_int("budget", budget, 0)
+    check_choice("mode", mode, _MODES)
+    check_int("projections", projections, 1)
+    check_bool("taylor", taylor)
     results: list[Result] = []
     for attempt in range(budget + 1):
         problems = draw(np.random.default_rng([seed, attempt]))

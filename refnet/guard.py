@@ -523,4 +523,6 @@ def as_guard(net: Network, guard: Mode | Guard | None) -> Guard:
         return Guard(net, "off")
     if not isinstance(guard, str):
         raise TypeError(f"guard: expected a mode name or a Guard, got {guard!r}")
+    if guard not in MODES:
+        raise ValueError(f"guard: expected one of {', '.join(MODES)} or a Guard, got {guard!r}")
     return Guard(net, guard)

@@ -8,21 +8,21 @@ never applies them (see :mod:`refnet.optim`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from .init import InitName, draw_layer
-from .kernels import Kernel, KernelName
+from .init import INITIALISERS, InitName, draw_layer
+from .kernels import KERNELS, Kernel, KernelName
 from .layers import ACTIVATIONS, ActivationName, Layer, Linear, Sigmoid, SigmoidFormula
-from .losses import Loss, LossName, Reduction, make_loss
+from .losses import LOSSES, Loss, LossName, Reduction, make_loss
 from .observe import Observer, Site
-from .validation import check_int
+from .validation import check_bool, check_choice, check_int, check_real
 from .precision import DTypeLike, FloatArray, Precision, precision
 
-__all__ = ["Network", "Gradients", "mlp", "SeedLike"]
+__all__ = ["Network", "Gradients", "mlp", "SeedLike", "UnknownParameterError", "PARAMS_BYTES", "check_observer"]
 
 SeedLike = int | np.random.Generator | Sequence[int] | Sequence[np.random.Generator]
 
@@ -30,6 +30,34 @@ Gradients = list[dict[str, FloatArray]]
 """Parameter gradients, one dict per layer (empty for activations)."""
 
 _ROLE = {"W": "weight", "b": "bias"}
+
+PARAMS_BYTES = 4 * 1024**3
+"""Largest parameter set :func:`mlp` allocates (``members x n_params x itemsize``)."""
+
+_LAYER_METHODS = ("forward", "grad_input", "grad_params")
+_LOSS_METHODS = ("terms", "value", "grad", "term_grad", "link")
+_KERNEL_METHODS = ("matmul", "matmul_nt", "matmul_tn", "sum_rows")
+
+
+class UnknownParameterError(KeyError, ValueError):
+    """A parameter name the network does not have: a ``KeyError`` (a lookup by name
+    failed) and a ``ValueError`` (a bad argument), its message naming ``params``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _check_protocol(name: str, value: object, what: str, methods: Sequence[str]) -> None:
+    missing = [m for m in methods if not callable(getattr(value, m, None))]
+    if missing:
+        raise TypeError(f"{name}: expected {what} (with {', '.join(methods)}), got {value!r} "
+                        f"(no {', '.join(missing)})")
+
+
+def check_observer(observer: object, name: str = "observer") -> None:
+    """``None`` or an object with ``at`` and ``observe`` (see :class:`refnet.observe.Observer`)."""
+    if observer is not None:
+        _check_protocol(name, observer, "an Observer or None", ("at", "observe"))
 
 
 @dataclass(frozen=True)
@@ -70,8 +98,19 @@ class Network:
 
     def __init__(self, layers: Sequence[Layer], loss: Loss, dtype: DTypeLike,
                  observer: Observer | None = None) -> None:
+        given: object = layers  # callers without a type checker may pass anything
+        if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+            raise TypeError(f"layers: expected a sequence of layers, got {layers!r}")
         if not layers:
             raise ValueError("layers: a network needs at least one layer")
+        for i, layer in enumerate(layers):
+            _check_protocol(f"layers[{i}]", layer, "a Layer", _LAYER_METHODS)
+            if not isinstance(getattr(layer, "params", None), dict) or not isinstance(getattr(layer, "name", None), str):
+                raise TypeError(f"layers[{i}]: expected a Layer with a name (str) and params (dict), got {layer!r}")
+        if not any(isinstance(layer, Linear) for layer in layers):
+            raise ValueError("layers: a network needs at least one Linear layer")
+        _check_protocol("loss", loss, "a Loss", _LOSS_METHODS)
+        check_observer(observer)
         self.layers = list(layers)
         self.loss = loss
         self.precision: Precision = precision(dtype)
@@ -114,10 +153,12 @@ class Network:
 
     def set_params(self, values: dict[str, npt.ArrayLike]) -> None:
         """Replace parameters by name; all are checked before any is written."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"params: expected a dict of arrays by parameter name, got {type(values).__name__}")
         current = self.named_params()
-        unknown = sorted(set(values) - set(current))
+        unknown = sorted(map(repr, set(values) - set(current)))
         if unknown:
-            raise KeyError(f"params: unknown names {unknown}; known: {sorted(current)}")
+            raise UnknownParameterError(f"params: unknown names [{', '.join(unknown)}]; known: {sorted(current)}")
         staged: dict[str, FloatArray] = {}
         for name, value in values.items():
             arr = np.asarray(value)
@@ -145,7 +186,12 @@ class Network:
 
     def set_flat(self, flat: npt.ArrayLike) -> None:
         """Inverse of :meth:`get_flat`; accepts ``(n_params,)`` when ``K = 1``."""
-        arr = np.asarray(flat)
+        try:
+            arr = np.asarray(flat)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"flat: cannot be read as a numeric array ({exc})") from exc
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"flat: expected real numbers, got dtype {arr.dtype}")
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.shape != (self.members, self.n_params):
@@ -161,6 +207,8 @@ class Network:
     # -- computation ---------------------------------------------------------
     def as_input(self, x: npt.ArrayLike, name: str = "x") -> FloatArray:
         """Validate and convert inputs to ``(1 or K, N, in)`` in this precision."""
+        if not isinstance(name, str):
+            raise TypeError(f"name: expected the argument's name (str), got {name!r}")
         arr = self.precision.asarray(x, name=name)
         if arr.ndim == 2:
             arr = arr[None]
@@ -173,6 +221,7 @@ class Network:
 
     def forward(self, x: FloatArray) -> FloatArray:
         """Raw network output ``(K, N, out)`` for prepared input (see :meth:`as_input`)."""
+        self._check_prepared("x", x, self.in_features)
         obs = self.observer
         for layer, sites in zip(self.layers, self._sites):
             y = layer.forward(x)
@@ -186,6 +235,14 @@ class Network:
         with np.errstate(all="ignore"):
             return self.loss.link(self.forward(self.as_input(x)))
 
+    def predict_one(self, x: npt.ArrayLike) -> FloatArray:
+        """Output probabilities ``(N, out)`` of a single network (``ValueError`` for an ensemble)."""
+        if self.members != 1:
+            raise ValueError(f"predict_one: this network has {self.members} members; use predict, "
+                             "which keeps the member axis")
+        out: FloatArray = self.predict(x)[0]
+        return out
+
     def loss_grad(self, y: FloatArray, t: FloatArray, *, reduction: Reduction | None = None,
                   halve: bool = False) -> tuple[FloatArray, FloatArray]:
         """Elementwise loss terms and ``dL/dy``.
@@ -195,6 +252,11 @@ class Network:
         ``halve`` multiplies the gradient by 1/2, exactly (a reading's
         ``(y-t)`` MSE derivative).
         """
+        if reduction is not None:
+            check_choice("reduction", reduction, ("mean", "sum"))
+        check_bool("halve", halve)
+        self._check_prepared("y", y, self.out_features)
+        self._check_prepared("t", t, self.out_features, rows=y.shape[-2])
         terms = self.loss.terms(y, t)
         if self.observer is not None:  # before the gradient: flags are attributed per operation
             self.observer.observe(self._loss_terms, terms, (y, t))
@@ -209,6 +271,7 @@ class Network:
 
     def param_grads(self, index: int, dy: FloatArray) -> dict[str, FloatArray]:
         """Parameter gradients of layer ``index`` given ``dy`` = dL/d(its output)."""
+        self._check_index(index)
         grads = self.layers[index].grad_params(dy)
         if self.observer is not None:
             sites = self._sites[index].grads
@@ -218,6 +281,7 @@ class Network:
 
     def input_grad(self, index: int, dy: FloatArray) -> FloatArray:
         """Gradient with respect to the input of layer ``index``."""
+        self._check_index(index)
         dx = self.layers[index].grad_input(dy)
         if self.observer is not None:
             self.observer.observe(self._sites[index].grad_input, dx, (dy,))
@@ -225,11 +289,20 @@ class Network:
 
     def observe_update(self, index: int, name: str, value: FloatArray, inputs: Sequence[FloatArray]) -> None:
         """Tell the observer that parameter ``name`` of layer ``index`` was updated."""
+        self._check_index(index)
+        if name not in self.layers[index].params:
+            raise ValueError(f"name: layer {index} ({self.layers[index].name}) has no parameter {name!r}; "
+                             f"it has {sorted(self.layers[index].params)}")
         if self.observer is not None:
             self.observer.observe(self._sites[index].updates[name], value, inputs)
 
     def gradients(self, x: FloatArray, t: FloatArray) -> tuple[FloatArray, Gradients]:
-        """Mean loss per member ``(K,)`` and all parameter gradients (default convention)."""
+        """Mean loss per member ``(K,)`` and all parameter gradients (default convention).
+
+        ``x`` and ``t`` are prepared arrays (see :meth:`as_input`), ``(1 or K, N, in)``
+        and ``(1 or K, N, out)``."""
+        self._check_prepared("x", x, self.in_features)
+        self._check_prepared("t", t, self.out_features, rows=x.shape[-2])
         y = self.forward(x)
         terms, dy = self.loss_grad(y, t)
         grads: Gradients = [{} for _ in self.layers]
@@ -238,6 +311,19 @@ class Network:
             if i > 0:
                 dy = self.input_grad(i, dy)
         return mean_terms(terms), grads
+
+    # -- argument checks of the methods above (cheap: they run every step) ---------
+    def _check_prepared(self, name: str, a: object, features: int, rows: int | None = None) -> None:
+        if not isinstance(a, np.ndarray) or a.dtype != self.precision.dtype or a.ndim != 3:
+            got = (type(a).__name__ if not isinstance(a, np.ndarray) else f"a {a.ndim}-d {a.dtype} array")
+            raise TypeError(f"{name}: expected a prepared 3-d {self.precision} array (see Network.as_input), "
+                            f"got {got}")
+        if a.shape[-1] != features or a.shape[0] not in (1, self.members) or (rows is not None and a.shape[1] != rows):
+            n = "N" if rows is None else str(rows)
+            raise ValueError(f"{name}: expected shape (1 or {self.members}, {n}, {features}), got {a.shape}")
+
+    def _check_index(self, index: object) -> None:
+        check_int("index", index, 0, len(self.layers) - 1)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{layer.name}:{type(layer).__name__}" for layer in self.layers)
@@ -255,6 +341,23 @@ def _generator(seed: object, name: str) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(check_int(name, seed, 0))
+
+
+def _count_members(seed: object) -> int:
+    """Members ``seed`` gives (validated like :func:`_generators`, without creating any generator)."""
+    if isinstance(seed, np.random.Generator):
+        return 1
+    if isinstance(seed, (bool, np.bool_, int, np.integer)):
+        check_int("seed", seed, 0)
+        return 1
+    if isinstance(seed, (str, bytes)) or not isinstance(seed, Sequence):
+        raise TypeError(f"seed: expected an integer >= 0, a Generator, or a sequence of them, got {seed!r}")
+    if not seed:
+        raise ValueError("seed: an empty sequence gives no members")
+    for i, s in enumerate(seed):
+        if not isinstance(s, np.random.Generator):
+            check_int(f"seed[{i}]", s, 0)
+    return len(seed)
 
 
 def _generators(seed: SeedLike) -> list[np.random.Generator]:
@@ -297,24 +400,44 @@ def mlp(
     output sigmoid is fused into the loss. ``sigmoid`` picks the formula of
     every Sigmoid layer (``naive``: the lab's ``1 / (1 + exp(-x))``).
     """
+    # Every argument is checked here, before a generator given as seed is drawn from.
     prec = precision(dtype)
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
         raise TypeError(f"hidden: expected a sequence of layer widths such as (4, 4), got {hidden!r}")
-    if sigmoid not in ("stable", "naive"):
-        raise ValueError(f"sigmoid: expected 'stable' or 'naive', got {sigmoid!r}")
+    sigmoid = check_choice("sigmoid", sigmoid, ("stable", "naive"))
     for name, value in (("inputs", inputs), ("outputs", outputs), *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
         check_int(name, value, 1)
     for name, act in (("activation", activation), ("output_activation", output_activation)):
-        if act not in ACTIVATIONS:
-            raise ValueError(f"{name}: unknown name {act!r}; choose one of {', '.join(ACTIVATIONS)}")
-    loss_obj = make_loss(loss, delta=bce_delta) if isinstance(loss, str) else loss
+        check_choice(name, act, ACTIVATIONS)
+    check_choice("init", init, INITIALISERS)
+    if isinstance(kernel, str):
+        check_choice("kernel", kernel, KERNELS)
+    else:
+        _check_protocol("kernel", kernel, "a kernel name or a Kernel", _KERNEL_METHODS)
+    delta = check_real("bce_delta", bce_delta, minimum=0.0)
+    check_observer(observer)
+    if isinstance(loss, str):
+        loss_obj = make_loss(check_choice("loss", loss, LOSSES), delta=delta)
+    else:
+        _check_protocol("loss", loss, "a loss name or a Loss", _LOSS_METHODS)
+        loss_obj = loss
     if loss_obj.name == "bce-logits" and output_activation != "sigmoid":
         raise ValueError("output_activation: bce-logits fuses a sigmoid output; use 'sigmoid'")
-    sizes = [inputs, *hidden, outputs]
+    sizes = [int(inputs), *(int(h) for h in hidden), int(outputs)]
     n_linear = len(sizes) - 1
-    biases = list(bias) if bias is not None else [True] * (n_linear - 1) + [False]
+    if bias is not None and (isinstance(bias, (str, bytes)) or not isinstance(bias, Sequence)):
+        raise TypeError(f"bias: expected a sequence of {n_linear} flags (True/False), got {bias!r}")
+    biases = [check_bool(f"bias[{i}]", b) for i, b in enumerate(bias)] if bias is not None \
+        else [True] * (n_linear - 1) + [False]
     if len(biases) != n_linear:
         raise ValueError(f"bias: expected {n_linear} flags, got {len(biases)}")
+    n_members = _count_members(seed)
+    need = n_members * prec.dtype.itemsize * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if need > PARAMS_BYTES:
+        widest = max(range(len(sizes)), key=lambda i: sizes[i])
+        arg = "inputs" if widest == 0 else "outputs" if widest == len(sizes) - 1 else f"hidden[{widest - 1}]"
+        raise ValueError(f"{arg}: layer widths {sizes} x {n_members} members need {need / 1024**3:.1f} GiB of "
+                         f"parameters (limit {PARAMS_BYTES / 1024**3:.0f} GiB)")
     gens = _generators(seed)
     layers: list[Layer] = []
     for i in range(n_linear):

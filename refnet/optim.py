@@ -35,6 +35,8 @@ def check_lr(lr: npt.ArrayLike, members: int) -> npt.NDArray[np.float64]:
     if not _is_number_array(lr):
         raise TypeError(f"lr: expected a number or an array of numbers, got {lr!r}")
     arr = np.asarray(lr, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] == 0:
+        raise ValueError("lr: expected a number or one rate per member, got an empty list")
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != members):
         raise ValueError(f"lr: expected a scalar or shape ({members},), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):

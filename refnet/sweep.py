@@ -39,7 +39,7 @@ from .layers import ActivationName, SigmoidFormula
 from .losses import LossName
 from .network import Network, mlp
 from .events import nonfinite_members
-from .optim import check_lr
+from .optim import SGD
 from .outcomes import Criteria, LossTracker, Readout, judge_summary
 from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
@@ -75,8 +75,7 @@ class Member:
         """Validate every field (errors name the member); returns ``self``."""
         check_int(f"{name}.seed", self.seed, 0)
         try:
-            check_lr(self.lr, 1)
-            precision(self.dtype)
+            SGD(self.lr).check(precision(self.dtype).dtype, 1)  # the rate as it rounds in the member's dtype
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}.{exc}") from None
         if np.ndim(self.lr) != 0:
@@ -377,7 +376,10 @@ def _check_setup(setup: Setup) -> None:
     if not isinstance(setup, Setup):
         raise TypeError(f"setup: expected a Setup, got {type(setup).__name__}")
     check_int("setup.epochs", setup.epochs, 0)
-    setup.build([0])  # validates the architecture once, early
+    try:
+        setup.build([0])  # validates the architecture once, early
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"setup.{exc}") from None
 
 
 def iter_sweep(
@@ -435,6 +437,8 @@ def iter_sweep(
         What the progress lines call the sweep.
     """
     _check_setup(setup)
+    if not isinstance(stop_diverged, (bool, np.bool_)):
+        raise TypeError(f"stop_diverged: expected True or False, got {stop_diverged!r}")
     every = check_int("keep_every", keep_every, 1)
     check = check_int("check_every", check_every, 1)
     if chunk_size is not None:

@@ -37,11 +37,7 @@ HISTORY_BYTES = 4 * 1024**3
 
 @dataclass
 class History:
-    """What a run produced: loss per epoch and member, final accuracy.
-
-    For a single network (one member) :attr:`final` and :attr:`acc` are plain
-    floats; :attr:`final_loss` and :attr:`accuracy` keep the member axis.
-    """
+    """What a run produced: loss per epoch and member, final accuracy."""
 
     loss: FloatArray
     """``(epochs, K)`` mean loss of each epoch's forward passes, in the network's precision
@@ -59,6 +55,23 @@ class History:
             raise ValueError("final_loss: no epoch was run (epochs=0), so there is no loss")
         out: FloatArray = self.loss[-1]
         return out
+
+    def _one(self, name: str) -> None:
+        if self.loss.shape[1] != 1:
+            raise ValueError(f"{name}: this run trained {self.loss.shape[1]} members; "
+                             "use final_loss / accuracy, which keep the member axis")
+
+    @property
+    def final_loss_value(self) -> float:
+        """The last epoch's loss of a single network, as a number (``ValueError`` for an ensemble)."""
+        self._one("final_loss_value")
+        return float(self.final_loss[0])
+
+    @property
+    def accuracy_value(self) -> float:
+        """The final accuracy (percent) of a single network, as a number (``ValueError`` for an ensemble)."""
+        self._one("accuracy_value")
+        return float(self.accuracy[0])
 
 
 def check_epochs(epochs: int) -> int:
@@ -180,6 +193,12 @@ def train(
     data raises :class:`refnet.events.NonFiniteInputError` (a ``ValueError``
     carrying the ``input`` event) whatever the mode.
     """
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a Network, got {type(net).__name__}")
+    if not isinstance(quiet, (bool, np.bool_)):
+        raise TypeError(f"quiet: expected True or False, got {quiet!r}")
+    if not isinstance(label, str):
+        raise TypeError(f"label: expected a string, got {label!r}")
     reading = resolve(convention)
     if reading is not None:
         _check_reading(net, reading)

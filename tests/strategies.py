@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -11,7 +14,7 @@ from refnet.losses import BCE, MSE, BCEWithLogits, Loss
 from refnet.precision import FloatArray
 from tests.tolerances import DTYPES
 
-__all__ = ["values", "layer_case", "loss_case"]
+__all__ = ["values", "layer_case", "loss_case", "mlp_arguments", "train_arguments", "load_case"]
 
 
 def values(dtype: str, shape: tuple[int, ...], lo: float, hi: float) -> st.SearchStrategy[FloatArray]:
@@ -52,3 +55,121 @@ def loss_case(draw: st.DrawFn) -> tuple[Loss, FloatArray, FloatArray, float | No
         return BCE(reduction), draw(values(dtype, shape, 0.0625, 0.9375)), t, 0.0, 1.0
     loss = MSE(reduction) if kind == "MSE" else BCEWithLogits(reduction)
     return loss, draw(values(dtype, shape, -8.0, 8.0)), t, None, None
+
+
+# -- valid and invalid arguments: (value, None) is valid, (value, name) names the argument it breaks --
+Choice = tuple[object, str | None]
+
+
+class _Picker:
+    """Draws each argument from its valid options, or from its invalid ones for the few
+    arguments (none, one or two per example) chosen to be broken."""
+
+    def __init__(self, draw: st.DrawFn, names: list[str]) -> None:
+        self.draw = draw
+        self.broken = draw(st.sets(st.sampled_from(names), max_size=2))
+        self.bad: set[str] = set()
+
+    def __call__(self, arg: str, options: list[Choice]) -> Any:
+        wanted = [o for o in options if (o[1] is not None) == (arg in self.broken)] or options
+        value, name = self.draw(st.sampled_from(wanted))
+        if name is not None:
+            self.bad.add(name)
+        return value
+
+
+@st.composite
+def mlp_arguments(draw: st.DrawFn) -> tuple[dict[str, Any], set[str]]:
+    """Keyword arguments of :func:`refnet.mlp` and the names of those that are invalid."""
+    pick = _Picker(draw, ["inputs", "hidden", "outputs", "activation", "output_activation", "loss", "dtype",
+                          "seed", "bias", "init", "sigmoid", "bce_delta", "kernel"])
+    bad = pick.bad
+    kw: dict[str, Any] = {}
+    kw["inputs"] = pick("inputs", [(2, None), (1, None), (0, "inputs"), (-1, "inputs"), (True, "inputs"),
+                                (2.0, "inputs"), ("2", "inputs")])
+    kw["hidden"] = hidden = pick("hidden", [((4, 4), None), ((3,), None), ((), None), ([np.int64(3)], None),
+                                         (4, "hidden"), ("44", "hidden"), ((4, 0), "hidden"),
+                                         ((4, True), "hidden"), ((2.5,), "hidden")])
+    kw["outputs"] = pick("outputs", [(1, None), (2, None), (0, "outputs")])
+    kw["activation"] = pick("activation", [("sigmoid", None), ("relu", None), ("tanh", None), ("swish", "activation"),
+                                    (3, "activation")])
+    kw["output_activation"] = out_act = pick("output_activation", [("sigmoid", None), ("identity", None),
+                                                     ("softmax", "output_activation")])
+    kw["loss"] = loss = pick("loss", [("mse", None), ("bce", None), ("bce-logits", None), ("hinge", "loss"),
+                                     (None, "loss")])
+    if loss == "bce-logits" and out_act != "sigmoid":
+        bad.add("output_activation")
+    kw["dtype"] = pick("dtype", [("float32", None), ("float64", None), ("float16", "dtype"), (3, "dtype")])
+    seeds: list[Choice] = [(0, None), ([1, 2], None), ("generator", None), ("12", "seed"), (-1, "seed"),
+                           (1.5, "seed"), (True, "seed"), ([], "seed"), ([0, -1], "seed")]
+    seed = pick("seed", seeds)
+    kw["seed"] = np.random.default_rng(draw(st.integers(0, 3))) if seed == "generator" else seed
+    n_linear = len(hidden) + 1 if "hidden" not in bad else 3
+    kind = draw(st.sampled_from(["short", "ints", "text"] if "bias" in pick.broken else ["none", "right"]))
+    if kind == "right":
+        kw["bias"] = [True] * (n_linear - 1) + [False]
+        if "hidden" in bad:
+            bad.add("bias")
+    elif kind == "short":
+        kw["bias"] = [True]
+        if n_linear != 1 or "hidden" in bad:
+            bad.add("bias")
+    elif kind == "ints":
+        kw["bias"] = [1] * n_linear
+        bad.add("bias")
+    elif kind == "text":
+        kw["bias"] = "yes"
+        bad.add("bias")
+    kw["init"] = pick("init", [("normal", None), ("he", None), ("orthogonal", "init"), (None, "init")])
+    kw["sigmoid"] = pick("sigmoid", [("stable", None), ("naive", None), ("fast", "sigmoid")])
+    kw["bce_delta"] = pick("bce_delta", [(1e-7, None), (0.0, None), (-1.0, "bce_delta"), (math.nan, "bce_delta"),
+                                   ("a", "bce_delta"), (True, "bce_delta")])
+    kw["kernel"] = pick("kernel", [("blas", None), ("portable", None), ("gpu", "kernel"), (3, "kernel")])
+    return kw, bad
+
+
+_X = [[0.1, 0.2], [0.9, 0.1], [0.5, 0.5]]
+_Y = [[1.0], [0.0], [1.0]]
+
+
+@st.composite
+def train_arguments(draw: st.DrawFn) -> tuple[dict[str, Any], set[str]]:
+    """Arguments of :func:`refnet.train` for a 2-member ``mlp(hidden=(3,))`` of ``dtype``
+    (returned under the key ``dtype``), and the names of the invalid ones."""
+    pick = _Picker(draw, ["x", "y", "lr", "epochs", "batch_size", "momentum", "convention"])
+    bad = pick.bad
+    kw: dict[str, Any] = {"dtype": draw(st.sampled_from(["float32", "float64"]))}
+    kw["x"] = pick("x", [(_X, None), ([[0.1, np.nan], [0.9, 0.1], [0.5, 0.5]], "x"),
+                           ([[0.1, 0.2, 0.3]] * 3, "x"), ([["a", "b"]] * 3, "x"), (np.zeros((0, 2)), "x")])
+    kw["y"] = pick("y", [(_Y, None), ([[2.0], [0.0], [1.0]], "y"), ([[1.0]], "y"),
+                           ([[np.nan], [0.0], [1.0]], "y")])
+    tiny_or_huge = None if kw["dtype"] == "float64" else "lr"
+    kw["lr"] = pick("lr", [(0.1, None), ([0.1, 0.2], None), (0.0, "lr"), (-1.0, "lr"), (math.nan, "lr"),
+                            (True, "lr"), ("0.1", "lr"), ([0.1], "lr"), (1e-50, tiny_or_huge),
+                            (1e300, tiny_or_huge)])
+    kw["epochs"] = pick("epochs", [(0, None), (2, None), (-1, "epochs"), (2.5, "epochs"), (True, "epochs"),
+                                ("2", "epochs"), (10**12, "epochs")])
+    kw["batch_size"] = pick("batch_size", [(None, None), (2, None), (0, "batch_size"), (True, "batch_size"),
+                                    (1.5, "batch_size")])
+    kw["momentum"] = pick("momentum", [(0.0, None), (0.5, None), (1.0, "momentum"), (-0.1, "momentum"),
+                                  ("0.5", "momentum"), (True, "momentum"), (math.nan, "momentum")])
+    kw["convention"] = pick("convention", [("default", None), ("lab-sum", None), ("lab", "convention"),
+                                    ("torch", "convention"), (3, "convention"),
+                                    ("lab[gradient=bogus]", "convention")])
+    kw["guard"] = pick("guard", [("off", None), ("record", None), (None, None)])
+    return kw, bad
+
+
+@st.composite
+def load_case(draw: st.DrawFn) -> tuple[object, object, set[str]]:
+    """A kind of weight file (a key of the test's file table, or a bad path value itself),
+    an ``allow_nonfinite`` value, and the names of the invalid arguments."""
+    pick = _Picker(draw, ["path", "allow_nonfinite"])
+    bad = pick.bad
+    kind = pick("path", [("same", None), ("legacy", None), ("nan", None), ("relu", "path"), ("logits", "path"),
+                        ("shape", "path"), ("float32", "path"), ("npy", "path"), ("garbage", "path"),
+                        ("missing", "path"), (3, "path"), (None, "path"), ("", "path")])
+    allow = pick("allow_nonfinite", [(False, None), (True, None), (1, "allow_nonfinite"), ("yes", "allow_nonfinite")])
+    if kind == "nan" and allow is not True:
+        bad.add("path")
+    return kind, allow, bad

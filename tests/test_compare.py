@@ -14,6 +14,7 @@ from verify.compare import main
 from verify.compare.adapter import load, recognise
 from verify.compare.cli import check
 from verify.compare.onestep import build_refnet, walk
+from verify.compare.run import convention_name, refnet_setting
 
 FIXTURES = Path(__file__).parent / "compare_fixtures"
 EPOCHS = 15
@@ -41,14 +42,46 @@ def test_conventions_are_detected_and_named() -> None:
     lab = check(spec("lab_correct"), epochs=EPOCHS)
     assert lab.convention["loss gradient"].startswith("summed (N = 21")
     assert lab.convention["update"].startswith("inside backward")
-    assert lab.settings["refnet"] == "convention='lab', lr 0.1"
+    # the fixture's sigmoid is the lab's naive formula, read from its bits: refnet computes the same one
+    assert recognise(load(spec("lab_correct"))).sigmoid == "naive"
+    assert "sigmoid_1: sigmoid (width 4), naive 1 / (1 + exp(-x)) bit for bit" in lab.recognised
+    assert lab.settings["refnet"] == "convention='lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=full]', lr 0.1"
     text = check(spec("textbook_correct"), epochs=EPOCHS)
     assert text.convention["loss gradient"].startswith("mean")
     assert text.convention["update"].startswith("after")
     assert text.settings["refnet"] == "convention='default', lr 0.1"
     mixed = check(spec("update_before_meant_after"), epochs=EPOCHS)   # mean gradient, update inside
     assert mixed.passed
-    assert mixed.settings["refnet"] == f"convention='lab', lr {0.1 / 21:.6g}"
+    # the mean reading, naive sigmoid, full batch as the student trains (refnet's "lab" uses batches of 20)
+    assert mixed.settings["refnet"] == "convention='lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]', lr 0.1"
+
+
+SIGMOIDS = {  # a student's sigmoid formula -> what its bits are read as, refnet's convention
+    "stable": ("z = np.exp(-np.abs(x)); s = z / (1.0 + z); return np.where(x >= 0, 1.0 - s, s)",
+               "stable", "refnet's stable formula bit for bit", "lab-sum"),
+    "other": ("return np.exp(np.minimum(x, 0)) / (np.exp(np.minimum(x, 0)) + np.exp(-np.maximum(x, 0)))",
+              "stable", "neither refnet formula bit for bit", "lab-sum"),
+}
+
+
+@pytest.mark.parametrize("which", sorted(SIGMOIDS))
+def test_the_students_sigmoid_formula_is_read_from_its_bits(
+        which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    body, formula, text, convention = SIGMOIDS[which]
+    path = tmp_path / f"sigmoid_{which}.py"
+    path.write_text("import numpy as np\nfrom lab_correct import Net as Base\n"
+                    "class Sigmoid:\n    def forward(self, x):\n        self.y = self._f(x)\n        return self.y\n"
+                    f"    def _f(self, x):\n        {body}\n"
+                    "    def backward(self, g, lr=0.1):\n        return g * self.y * (1.0 - self.y)\n"
+                    "class Net(Base):\n    activation = Sigmoid\n    def __init__(self):\n"
+                    "        super().__init__()\n        self.layers['sigmoid_3'] = Sigmoid()\n")
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    student = recognise(load(f"{path}:Net"))
+    assert student.sigmoid == formula
+    assert f"sigmoid_1: sigmoid (width 4), {text}" in student.describe()
+    report = check(f"{path}:Net", epochs=EPOCHS)
+    assert report.passed, report.first_failure
+    assert report.settings["refnet"] == f"convention={convention!r}, lr 0.1"
 
 
 @pytest.mark.parametrize("name, check_name, expected", [
@@ -97,11 +130,15 @@ def test_intent_turns_a_legitimate_convention_into_a_named_failure() -> None:
 def test_one_step_walk_is_refnets_training_step_bit_for_bit() -> None:
     student = recognise(load(spec("lab_correct")))
     x, t = xor_easy()
-    for gradient, update, convention in (("summed", "inside", "lab"), ("mean", "after", "default")):
+    for gradient, update, name in (("summed", "inside", "lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
+                                   ("mean", "inside", "lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
+                                   ("mean", "after", "default")):
+        convention, lr = refnet_setting(gradient, update, 0.1, int(t.size), student.sigmoid)  # type: ignore[arg-type]
+        assert (convention_name(convention), lr) == (name, 0.1)
         walked = build_refnet(student, student.net)
         walk(student, walked, x, t, 0.1, gradient, update)  # type: ignore[arg-type]
         trained = build_refnet(student, student.net)
-        train(trained, x, t, lr=0.1, epochs=1, convention=convention)
+        train(trained, x, t, lr=lr, epochs=1, convention=convention)
         for key, value in trained.named_params().items():
             assert value.tobytes() == walked.named_params()[key].tobytes(), (convention, key)
 

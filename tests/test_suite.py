@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 from collections.abc import Callable, Sequence
@@ -168,7 +169,8 @@ def test_stale_reports_are_removed_before_a_study_runs(stubs: None, tmp_path: Pa
 
 def test_default_studies_and_their_modes() -> None:
     studies = {s.name: s for s in suite.STUDIES}
-    assert list(studies) == ["gradcheck", "overflow", "lr_threshold", "experiments", "conventions"]
+    assert list(studies) == ["lab_reading", "gradcheck", "overflow", "lr_threshold", "experiments", "conventions"]
+    assert studies["lab_reading"].default_args == ("--quick",) and studies["lab_reading"].full_args == ()
     assert studies["lr_threshold"].default_args == ("--quick",) and studies["lr_threshold"].full_args == ()
     assert studies["overflow"].default_args == ("--quick",) and studies["gradcheck"].default_args == ()
     assert studies["experiments"].full_args == ("--full",)
@@ -176,12 +178,12 @@ def test_default_studies_and_their_modes() -> None:
 
 def test_markdown_table_and_html_rendering(tmp_path: Path) -> None:
     table = markdown_table(["a", "b|c"], [[1.234567, None], [True, float("nan")]])
-    assert table.splitlines() == ["| a | b\\|c |", "|---|---|", "| 1.235 | - |", "| yes | nan |"]
+    assert table.splitlines() == ["| a | b\\|c |", "|:---|:---|", "| 1.235 | - |", "| yes | n/a |"]
     with pytest.raises(ValueError, match="rows\\[0\\]"):
         markdown_table(["a"], [[1, 2]])
     page = html_page("# T\n\n" + table + "\n\n- x\n- y\n\n```\n<b>\n```\n", tmp_path, "T & co")
     assert "<title>T &amp; co</title>" in page
-    assert "<th>b|c</th>" in page and "<td>1.235</td>" in page
+    assert "<th>b|c</th>" in page and "<td>1.235</td>" in page and '<div class="scroll"><table>' in page
     assert "<ul><li>x</li><li>y</li></ul>" in page and "<pre>&lt;b&gt;</pre>" in page
 
 
@@ -192,15 +194,52 @@ def test_png_size_rejects_non_png(tmp_path: Path) -> None:
         png_size(bad)
 
 
-def test_heartbeat_reports_a_long_study_unless_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_reports_a_long_study_with_time_left_unless_quiet() -> None:
+    import io
     import time
 
-    with suite._Heartbeat("[1/1] slow", quiet=False, every=0.02):
-        time.sleep(0.15)
-    assert "[1/1] slow: still running" in capsys.readouterr().err
-    with suite._Heartbeat("[1/1] slow", quiet=True, every=0.02):
-        time.sleep(0.06)
-    assert capsys.readouterr().err == ""
+    studies = [suite.Study("lab_reading"), suite.Study("gradcheck")]
+    stream = io.StringIO()
+    progress = suite.SuiteProgress(studies, "default", stream=stream, tty=False, every=0.02)
+    progress.start(studies[0], "--quick")
+    time.sleep(0.15)
+    progress.finish(suite.Part("lab_reading", [], ok=True, seconds=40.0))
+    progress.start(studies[1])
+    progress.finish(suite.Part("gradcheck", [], ok=False, seconds=1.0, summary="broke"))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[1/2] lab_reading --quick ..."
+    assert any(line.startswith("[1/2] lab_reading: still running") and "left" in line for line in lines)
+    assert "[1/2] lab_reading: PASS in 40.0 s" in lines
+    assert "\r" not in stream.getvalue()  # plain lines when not on a terminal
+    # lab_reading took twice its typical time: the estimate for gradcheck doubles too
+    assert progress.speed() == pytest.approx((40.0 + 1.0) / (suite.TYPICAL_SECONDS["default"]["lab_reading"]
+                                                            + suite.TYPICAL_SECONDS["default"]["gradcheck"]))
+    assert any(line.startswith("[2/2] gradcheck ... (about 8 s left)") for line in lines), lines
+    assert lines[-1] == "[2/2] gradcheck: FAIL in 1.0 s (broke)"
+
+    quiet = io.StringIO()
+    silent = suite.SuiteProgress(studies, "default", stream=quiet, quiet=True, every=0.02)
+    silent.start(studies[0])
+    time.sleep(0.06)
+    silent.finish(suite.Part("lab_reading", [], ok=True, seconds=0.06))
+    assert quiet.getvalue() == ""
+
+
+def test_progress_on_a_terminal_is_one_live_line() -> None:
+    import io
+    import time
+
+    studies = [suite.Study("overflow"), suite.Study("lr_threshold")]
+    stream = io.StringIO()
+    progress = suite.SuiteProgress(studies, "full", stream=stream, tty=True, every=0.02)
+    progress.start(studies[0])
+    time.sleep(0.1)
+    progress.finish(suite.Part("overflow", [], ok=True, seconds=0.1))
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.endswith("[1/2] overflow: PASS in 0.1 s\n")
+    assert "\r\x1b[K[1/2] overflow: running" in text and "min left" in text  # lr_threshold full: minutes
+    assert suite.fmt_duration(42) == "42 s" and suite.fmt_duration(300) == "5 min"
+    assert suite.fmt_duration(3900) == "1 h 5 min"
 
 
 def test_html_keeps_code_spans_literal(tmp_path: Path) -> None:
@@ -216,3 +255,253 @@ def test_html_does_not_read_arithmetic_as_emphasis(tmp_path: Path) -> None:
 
     page = html_page("| rule |\n| --- |\n| lr * lambda / 2, lr_eff = lr * B |\n", tmp_path, "t")
     assert "lr * lambda / 2, lr_eff = lr * B" in page and "<em>" not in page
+
+
+# ---------------------------------------------------------------- findings first
+
+def _lab_reading_main(argv: Sequence[str] | None = None) -> int:
+    rep = Report("lab_reading", "Which reading reproduces the lab", _report_dir(argv))
+    rep.section("Observations")
+    rep.table(["key", "the lab reports", "predicate (per seed and init)"],
+              [["linear-100", "The linear data set is classified 100% correctly.", "accuracy = 100%"],
+               ["lr-sweep", "All five rates train.", "accuracy = 100% at each rate"],
+               ["lr-pair", "lr 0.001490625 trains, 0.001490626 does not.", "exactly one converged"]])
+    rep.section("Evidence: every reading against every observation")
+    fig, ax = plt.subplots()
+    ax.imshow([[0.0, 1.0]])
+    rep.figure(fig, "scores.png", "Agreement of each reading")
+    rep.data.update({"mode": "quick", "seeds": [0, 1], "inits": ["normal", "xavier", "he"], "best": "lab[b]",
+                     "lab": "lab[a]", "scores": [
+                         {"reading": "lab[a]", "total": 0.5, "fractions": {"linear-100": 0.5, "lr-sweep": 0.0,
+                                                                            "lr-pair": 0.0}},
+                         {"reading": "lab[b]", "total": 1.5, "fractions": {"linear-100": 1.0, "lr-sweep": 0.5,
+                                                                            "lr-pair": 0.0}}]})
+    rep.write(True, "best reading lab[b]")
+    return 0
+
+
+def _overflow_main(argv: Sequence[str] | None = None) -> int:
+    rep = Report("overflow", "Overflow", _report_dir(argv))
+    rep.section("Verdict on the lab's explanation")
+    event = {"epoch": 1, "step": 2, "role": "loss terms"}
+    rep.data.update({
+        "reproduction": [{"convention": c, "dtype": d, "output": "none", "event": event}
+                         for c in ("lab-sum", "default") for d in ("float64", "float32")]
+        + [{"convention": "default", "dtype": "float64", "output": "sigmoid", "event": None}],
+        "symptom": [{"dtype": "float64", "predictions_nan": 21, "predictions": 21, "accuracy": 0.0}],
+        "bound": {"lr": 0.1, "batch_size": 20, "lab_step_bound": 0.000368862, "lab_lr_over_lab_bound": 271.104,
+                  "lab_lr_over_default_bound": 14.8779},
+    })
+    rep.write(True, "overflow reproduced")
+    return 0
+
+
+def _lr_threshold_main(argv: Sequence[str] | None = None) -> int:
+    rep = Report("lr_threshold", "Learning-rate threshold", _report_dir(argv))
+    rep.section("Summary")
+    rep.write(True, "E0 reproduced deterministically")  # no data: the claims table falls back to this
+    return 0
+
+
+@pytest.fixture
+def claim_studies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, fn in {"lab_reading": _lab_reading_main, "overflow": _overflow_main,
+                     "lr_threshold": _lr_threshold_main}.items():
+        monkeypatch.setitem(sys.modules, f"verify.{name}", _module(name, fn))
+    monkeypatch.setattr(suite, "STUDIES", (suite.Study("lab_reading", ("--quick",)), suite.Study("overflow"),
+                                           suite.Study("lr_threshold")))
+
+
+def test_the_page_opens_with_the_claims_table(claim_studies: None, tmp_path: Path) -> None:
+    from verify.common.report import prose_problems
+
+    assert suite.main(["--out", str(tmp_path), "--quiet"]) == 0
+    md = (tmp_path / "index.md").read_text()
+    first_table = md.index("\n| ")
+    assert md.index("## What the lab claimed and what refnet measured") < first_table
+    assert md[first_table:].startswith("\n| claim (what the lab said) | what refnet measured | verdict | shown in |")
+    rows = {c["claim"]: c for c in json.loads((tmp_path / "report.json").read_text())["claims"]}
+    # lab-reading rows: the best reading's fractions over 2 seeds x 3 inits
+    assert rows["The linear data set is classified 100% correctly."]["verdict"] == "holds"
+    assert rows["All five rates train."]["verdict"] == "holds for 3 of 6"
+    assert rows["All five rates train."]["measured"] == "in 3 of 6 (seed, init) pairs: accuracy = 100% at each rate"
+    assert rows["lr 0.001490625 trains, 0.001490626 does not."]["verdict"] == "does not hold"
+    assert all(c["quick"] for c in rows.values() if c["study"] == "lab_reading")
+    # overflow: reproduced in 4 of 4 first tries; the mean loss overflows too, so batch size is not the cause
+    reproduced = next(c for c in rows.values() if c["claim"].startswith("Without hidden activations"))
+    assert reproduced["verdict"] == "holds" and "4 of 4 first-try runs" in reproduced["measured"]
+    cause = rows["The cause: the batch size was too large, so the MSE overflowed."]
+    assert cause["verdict"] == "does not hold" and "271 times the stability bound" in cause["measured"]
+    assert "the step size is the cause" in cause["measured"]
+    # lr_threshold wrote no data: one row with its summary
+    fallback = next(c for c in rows.values() if c["study"] == "lr_threshold")
+    assert fallback["measured"] == "E0 reproduced deterministically" and fallback["verdict"] == "see the study"
+
+    assert "**QUICK** run (`--quick`)" in md and "docs/figures/lab_reading/report.md" in md
+    assert f"{len(rows)} claims: **holds** " in md
+    assert "(#lab_reading--fig-scores)" in md and '<a id="lab_reading--fig-scores"></a>' in md
+    assert "(#overflow--verdict-on-the-lab-s-explanation)" in md
+    page = (tmp_path / "index.html").read_text()
+    for target in re.findall(r'href="#([^"]+)"', page):
+        assert f'id="{target}"' in page, target
+    assert prose_problems(re.sub(r"<[^>]+>", " ", page)) == []
+
+
+# ---------------------------------------------------------------- formatting layer
+
+def test_lr_pair_and_experiments_claims_read_their_report_json() -> None:
+    lr = suite.Part("lr_threshold", ["--quick"], report={"summary": "E0 reproduced", "data": {
+        "pinned": {"init": "normal", "seed": 136, "epochs": 8362},
+        "inputs": {"pair": [0.001490625, 0.001490626]},
+        "experiments": {"E0": {"outcomes": ["converged", "stalled"], "reproduced": True,
+                               "identical_in_fresh_processes": True},
+                        "search": {"pairs_tried": 256, "pairs_differing": 0, "epochs": 20000},
+                        "verdicts": {"H4": {"hypothesis": "an artefact of the classification threshold",
+                                            "verdict": "supported"}}}}})
+    (row,) = suite.claims([lr])
+    assert row.claim == ("Of lr 0.001490625 and lr 0.001490626, the first trains and the second gives "
+                         "a very different result.")
+    assert row.verdict == "does not hold" and row.quick
+    assert row.measured.startswith("at the pinned seed 136 (normal init, 8,362 epochs): converged, stalled")
+    assert "over 256 (init, seed) pairs at 20,000 epochs the labels differ for 0" in row.measured
+    assert "[lr_threshold](#lr_threshold) (quick run)" in row.links
+
+    ex = suite.Part("experiments", [], reduced=True, report={"data": {"findings": [
+        {"claim": "the network reaches 100% accuracy on XOR.", "holds": 3, "seeds": 5, "verdict": "holds for 3",
+         "measured": "Accuracy per seed: 100%, 100%, 100%, 52%, 52%."}]}})
+    (row,) = suite.claims([ex])
+    assert (row.claim, row.verdict) == ("The network reaches 100% accuracy on XOR.", "holds for 3 of 5")
+    assert row.measured == "in 3 of 5 seeds: Accuracy per seed: 100%, 100%, 100%, 52%, 52%."
+    # a report whose layout changed: one row with the summary, no exception
+    (row,) = suite.claims([suite.Part("experiments", [], ok=True, summary="130 runs", report={"data": []})])
+    assert (row.measured, row.verdict) == ("130 runs", "see the study")
+
+
+def test_numbers_lists_and_mappings_read_as_prose() -> None:
+    import numpy as np
+
+    from verify.common.report import fmt_count, fmt_list, fmt_mapping, fmt_number, fmt_range, fmt_spread, fmt_value
+
+    assert fmt_number(np.float64(0.006423456)) == "0.006423" and fmt_number(8.881784197001252e-16, 2) == "8.9e-16"
+    assert fmt_number(float("nan")) == "n/a" and fmt_number(float("nan"), undefined="never") == "never"
+    assert fmt_number(-0.0) == "0" and fmt_number(float("-inf")) == "-inf"
+    assert fmt_number(np.int64(14110), thousands=True) == "14,110" and fmt_number(61) == "61"
+    with pytest.raises(TypeError, match="value"):
+        fmt_number("1")  # type: ignore[arg-type]
+    assert fmt_list([0.0, np.float32(0.5), 1]) == "0, 0.5, 1" and fmt_list([]) == "none"
+    assert fmt_list(range(20), limit=3) == "0, 1, 2, ... (17 more)"
+    assert fmt_mapping({"data": "xor", "criteria": {"loss": 0.01, "window": 100}}) == \
+        "data: xor, criteria: (loss: 0.01, window: 100)"
+    assert fmt_value(np.array([1.5, 2.5])) == "1.5, 2.5" and fmt_value(None) == "-" and fmt_value(True) == "yes"
+    assert fmt_range(0.1, 0.1) == "0.1" and fmt_range(0.1, 0.25) == "0.1 to 0.25"
+    assert fmt_spread([0.2, 0.1, 0.3, float("nan")]) == "median 0.2 (0.1 to 0.3 over 4 seeds), 1 of 4 not finite"
+    assert fmt_spread([float("nan")] * 2) == "n/a: no finite value (2 seeds)"
+    assert fmt_count(3, 8, "seeds") == "3 of 8 seeds"
+
+
+def test_tables_align_numbers_right_and_text_left(tmp_path: Path) -> None:
+    from verify.common.report import is_numeric_text
+
+    for text in ("1.5e-03", "14,110", "-0.25", "52.38%", "3.2 s", "0.0155-0.0315", "21 of 30", "inf"):
+        assert is_numeric_text(text), text
+    for text in ("lab", "float64", "0/20/0", "[0, 0, 0]", "1e-3 rule", "x @ W + b"):
+        assert not is_numeric_text(text), text
+    table = markdown_table(["reading", "epochs", "loss", "note"],
+                           [["lab", 14110, 6.42e-03, "never"], ["default", "never", float("nan"), "n/a"]])
+    assert table.splitlines()[1] == "|:---|---:|---:|:---|"
+    page = html_page(table, tmp_path, "t")
+    assert '<td class="num">0.00642</td>' in page and "<td>lab</td>" in page
+    assert "td.num{text-align:right;white-space:nowrap" in page.replace("th.num,", "")
+    # a hand-written table without markers: the cells decide
+    page = html_page("| a | b |\n|---|---|\n| x | 1e-05 |\n", tmp_path, "t")
+    assert '<th class="num">b</th>' in page and '<span class="nw">1e-05</span>' in page
+
+
+def test_docs_references_become_links_when_they_exist(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "docs" / "figures" / "x").mkdir(parents=True)
+    (repo / "docs" / "gradcheck.md").write_text("# g\n")
+    (repo / "docs" / "figures" / "x" / "report.md").write_text("# x\n")
+    out = repo / "report"
+    out.mkdir()
+    page = html_page("See docs/gradcheck.md. Full: `docs/figures/x/report.md`; [it](docs/gradcheck.md#a); "
+                     "docs/missing.md stays text.", out, "t", repo=repo)
+    assert '<a href="../docs/gradcheck.md">docs/gradcheck.md</a>.' in page
+    assert '<a href="../docs/figures/x/report.md"><code>docs/figures/x/report.md</code></a>' in page
+    assert '<a href="../docs/gradcheck.md#a">it</a>' in page and "docs/missing.md stays text" in page
+    outside = html_page("See docs/gradcheck.md", tmp_path / "elsewhere", "t", repo=repo)
+    assert f'href="{(repo / "docs" / "gradcheck.md").as_uri()}"' in outside
+
+
+def test_prose_problems_finds_raw_values() -> None:
+    from verify.common.report import prose_problems
+
+    assert prose_problems("Lab configuration: data: xor, layers: 2-4-4-1; 0.00642 and NaN predictions") == []
+    found = prose_problems("Lab configuration: {'data': 'xor'}; np.float64(0.5); 0 +- nan; "
+                           "[0.0, 0.0]; 8.881784197001252e-16")
+    assert len(found) == 5
+
+
+def test_heading_ids_are_unique(tmp_path: Path) -> None:
+    page = html_page("## Summary\n\nx\n\n## Summary\n\ny\n", tmp_path, "t")
+    assert 'id="summary"' in page and 'id="summary-2"' in page
+
+
+# ---------------------------------------------------------------- shared figure style
+
+def test_style_applies_and_keeps_figures_legible(tmp_path: Path) -> None:
+    import matplotlib as mpl
+
+    from verify.common import style
+
+    with style.style():
+        assert mpl.rcParams["font.size"] == 11 and mpl.rcParams["savefig.dpi"] == style.DPI
+        cycle = mpl.rcParams["axes.prop_cycle"].by_key()
+        assert len(set(cycle["linestyle"])) == len(cycle["linestyle"]) == len(cycle["marker"])
+    before = mpl.rcParams["font.size"]
+    try:
+        style.apply()
+        assert mpl.rcParams["font.size"] == 11 and mpl.rcParams["legend.fontsize"] == 9.5
+    finally:
+        mpl.rcParams["font.size"] = before
+        mpl.rcdefaults()
+
+    fig, ax = style.subplots(width=22.5, height=4.8)  # the 2250 px figure of the issue
+    assert style.width_px(fig) <= style.MAX_WIDTH_PX
+    x = list(range(200))
+    ax.plot(x, [v / 200 for v in x], label="lab")
+    ax.plot(x, [v / 200 for v in x], label="default")  # exactly under the first: still visible
+    lines = ax.get_lines()
+    assert lines[0].get_linestyle() != lines[1].get_linestyle() and lines[0].get_marker() != lines[1].get_marker()
+    style.spread_markers(ax)
+    assert lines[0].get_markevery() != lines[1].get_markevery()
+    style.legend_outside(ax)
+    assert style.legend_overlaps(fig) == 0
+    path = tmp_path / "wide.png"
+    from verify.common.report import save_figure
+
+    save_figure(fig, path, dpi=style.DPI)
+    assert png_size(path)[0] <= style.MAX_WIDTH_PX
+
+    big = plt.figure(figsize=(30, 5))
+    style.fit_width(big)
+    assert style.width_px(big) == style.MAX_WIDTH_PX
+    plt.close(big)
+
+
+def test_a_study_package_may_keep_its_main_in_dunder_main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    package = types.ModuleType("verify.stub_pkg")
+    package.__path__ = []  # a package without main(), as verify.lab_reading is
+    monkeypatch.setitem(sys.modules, "verify.stub_pkg", package)
+    monkeypatch.setitem(sys.modules, "verify.stub_pkg.__main__", _module("stub_pkg.__main__", _ok_main))
+    CALLS.clear()
+    part = suite.run_study(suite.Study("stub_pkg"), tmp_path, False, lambda msg: None)
+    assert part.ok and CALLS and CALLS[0][0] == "stub_ok"
+
+
+def test_verdicts_and_statuses_are_coloured(tmp_path: Path) -> None:
+    page = html_page("**PASS**, **FAIL**, **holds**, **holds\u00a0for 2 of 6**, **does\u00a0not\u00a0hold**, **QUICK**",
+                     tmp_path, "t")
+    for cls, word in (("pass", "PASS"), ("fail", "FAIL"), ("pass", "holds<"), ("partly", "holds\u00a0for"),
+                      ("fail", "does\u00a0not"), ("quick", "QUICK")):
+        assert f'<strong class="{cls}">{word}' in page, (cls, word)

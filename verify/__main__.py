@@ -1,7 +1,8 @@
 """``python -m verify``: run every study and write one report.
 
-Runs, in order, ``verify.gradcheck``, ``verify.overflow --quick``,
-``verify.lr_threshold --quick`` and ``verify.experiments`` (``--full``: the
+Runs, in order, ``verify.lab_reading --quick``, ``verify.gradcheck``,
+``verify.overflow --quick``, ``verify.lr_threshold --quick``,
+``verify.experiments`` and ``verify.conventions`` (``--full``: the lab-reading,
 overflow and lr-threshold studies at their full size and ``experiments
 --full``, the lab's epochs; much longer) by importing each
 module and calling its ``main(["--report", "<out>/<name>", "--quiet", ...])``.
@@ -9,8 +10,19 @@ A study that is missing, raises, or exits non-zero is recorded as failed and
 the suite goes on. Then it writes ``<out>/index.md``, a self-contained
 ``<out>/index.html`` (figures embedded), ``<out>/report.json`` and keeps each
 study's own folder with its figures (what a study prints on stdout is kept in
-its folder as ``stdout.txt``), prints a one-screen summary on stdout (progress
-goes to stderr) and exits 1 if any part failed.
+its folder as ``stdout.txt``), prints a one-screen summary on stdout and exits
+1 if any part failed.
+
+The page opens with the findings: one table of the lab's claims, what refnet
+measured, the verdict and a link to the section and figure that show it, read
+from the studies' ``report.json`` (:func:`claims`); then one section per study,
+each opening with its own summary. Results of a ``--quick`` run are labelled as
+such, with a pointer to the committed full report ``docs/figures/<study>/report.md``.
+
+Progress goes to stderr: on a terminal one line that updates every second with
+the time left (each study's typical duration, :data:`TYPICAL_SECONDS`, scaled by
+how fast the studies already finished ran on this machine); otherwise plain
+lines, one when a study starts and ends and one every 30 s while it runs.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import contextlib
 import importlib
 import io
 import json
+import math
 import platform
 import re
 import shutil
@@ -31,14 +44,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from refnet import __version__ as refnet_version
+from refnet.validation import output_dir_argument
 
-from .common.report import JSON, markdown_table, write_html
+from .common.report import JSON, doc_link, fmt_count, fmt_number, markdown_table, repository_root, write_html
 
-__all__ = ["main", "Study", "STUDIES", "Part", "run_study"]
+__all__ = ["main", "Study", "STUDIES", "Part", "run_study", "Claim", "claims", "TYPICAL_SECONDS", "SuiteProgress"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,7 @@ class Study:
 
 
 STUDIES: tuple[Study, ...] = (
+    Study("lab_reading", ("--quick",), ()),  # full mode: about 25 minutes on 2 cores
     Study("gradcheck"),
     Study("overflow", ("--quick",), ()),  # its default grid alone takes about 5 minutes on 2 busy cores
     Study("lr_threshold", ("--quick",), ()),
@@ -73,6 +89,7 @@ class Part:
     report: dict[str, JSON] | None = None
     markdown: str = ""
     figures: list[str] = field(default_factory=list)
+    reduced: bool = False  # ran smaller than its full mode (``--quick``, or without ``--full``)
 
 
 def _exit_code(code: object) -> int:
@@ -84,10 +101,13 @@ def _exit_code(code: object) -> int:
 
 
 def run_study(study: Study, out: Path, full: bool, log: Callable[[str], None]) -> Part:
-    """Import ``verify.<name>``, call its ``main`` and collect its report; never raises."""
+    """Import ``verify.<name>``, call its ``main`` and collect its report; never raises.
+
+    ``main`` is taken from the module, or for a package without one from its ``__main__``.
+    """
     directory = out / study.name
     argv = ["--report", str(directory), "--quiet", *(study.full_args if full else study.default_args)]
-    part = Part(study.name, argv)
+    part = Part(study.name, argv, reduced=not full and tuple(study.default_args) != tuple(study.full_args))
     if directory.exists():
         shutil.rmtree(directory)
     start = time.perf_counter()
@@ -96,6 +116,9 @@ def run_study(study: Study, out: Path, full: bool, log: Callable[[str], None]) -
     try:
         module = importlib.import_module(module_name)
         entry = getattr(module, "main", None)
+        if not callable(entry) and getattr(module, "__path__", None) is not None:
+            # a study package whose main lives in its __main__ (what ``python -m`` runs)
+            entry = getattr(importlib.import_module(f"{module_name}.__main__"), "main", None)
         if not callable(entry):
             raise TypeError(f"{module_name} has no main(argv) function")
         with contextlib.redirect_stdout(console):  # keep the suite's screen to its summary
@@ -148,17 +171,366 @@ def _collect(part: Part, directory: Path) -> None:
         part.figures = part.figures or sorted(p.name for p in directory.glob("*.png"))
 
 
-_HEADING = re.compile(r"^(#{1,5}) ", re.MULTILINE)
+_HEADING = re.compile(r"^(#{1,5}) (.*)$")
+_IMAGE_LINE = re.compile(r"^!\[[^\]]*\]\(([^)\s]+)\)")
 _IMAGE_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s:#]+)(\))")
+_STATUS = re.compile(r"^\*\*(PASS|FAIL)\*\*")
+
+
+def slug(text: str) -> str:
+    """An anchor name from a heading or file name: lower case, runs of other characters as ``-``."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def section_anchor(part: str, heading: str) -> str:
+    """The anchor :func:`_embed_part` puts before a study's heading."""
+    return f"{part}--{slug(heading)}"
+
+
+def figure_anchor(part: str, filename: str) -> str:
+    """The anchor :func:`_embed_part` puts before a study's figure."""
+    return f"{part}--fig-{slug(Path(filename).stem)}"
+
+
+def is_quick(part: Part) -> bool:
+    """Whether the study ran smaller than its full mode (``--quick``, or a study's default size)."""
+    return part.reduced or "--quick" in part.argv
+
+
+def _how_reduced(part: Part) -> str:
+    return "`--quick`" if "--quick" in part.argv else "the default size; `--full` runs the lab's"
+
+
+def full_report(name: str) -> str:
+    """Where the committed full report of a study is, as a sentence fragment."""
+    path = f"docs/figures/{name}/report.md"
+    root = repository_root()
+    if root is not None and (root / path).is_file():
+        return f"the committed full report is {path}"
+    return f"no full report is committed yet ({path}); `python -m verify --full` runs one"
+
+
+def _target(part: Part, target: str) -> str:
+    """A relative link of a study's report.md, as seen from the suite's folder."""
+    if target.startswith("docs/"):  # a reference into the repository: html_page resolves it
+        return target
+    return f"{part.name}/{target}"
 
 
 def _embed_part(part: Part) -> str:
-    """A study's report.md demoted one heading level, its relative links pointing into its folder."""
-    text = _HEADING.sub(lambda m: "#" + m.group(1) + " ", part.markdown)
-    text = _IMAGE_LINK.sub(lambda m: f"{m.group(1)}{part.name}/{m.group(2)}{m.group(3)}", text)
+    """A study's report.md demoted one heading level, its relative links pointing into its folder.
+
+    Each heading and figure gets an anchor (:func:`section_anchor`, :func:`figure_anchor`) that
+    the claims table links to, and a quick run says so under the study's status line.
+    """
+    out: list[str] = []
+    fenced = False
+    status_seen = False
+    used: set[str] = set()
+
+    def anchor(name: str) -> None:
+        k, unique = 2, name
+        while unique in used:
+            unique, k = f"{name}-{k}", k + 1
+        used.add(unique)
+        out.extend(["", f'<a id="{unique}"></a>', ""])
+
+    for line in part.markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or line.startswith("```"):
+            out.append(line)
+            continue
+        if m := _HEADING.match(line):
+            if len(m.group(1)) > 1:
+                anchor(section_anchor(part.name, m.group(2)))
+            out.append("#" + line)
+            continue
+        if m := _IMAGE_LINE.match(line):
+            anchor(figure_anchor(part.name, m.group(1)))
+        out.append(_IMAGE_LINK.sub(lambda m: f"{m.group(1)}{_target(part, m.group(2))}{m.group(3)}", line))
+        if not status_seen and _STATUS.match(line):
+            status_seen = True
+            if is_quick(part):
+                out += ["", f"**QUICK** run ({_how_reduced(part)}): its numbers come from a reduced run and differ "
+                            f"from the full one; {full_report(part.name)}."]
+    text = "\n".join(out)
     if not text.lstrip().startswith("## "):
         text = f"## {part.name}\n\n" + text
     return text.rstrip() + "\n"
+
+
+# ---------------------------------------------------------------- the claims table
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the findings table: a claim of the lab and what refnet made of it."""
+
+    study: str
+    claim: str
+    measured: str
+    verdict: str
+    links: str
+    quick: bool = False
+
+
+def _at(doc: JSON, *path: str | int) -> JSON:
+    """``doc[path[0]][path[1]]...`` or None where a key or index is missing."""
+    for key in path:
+        if isinstance(key, str) and isinstance(doc, dict):
+            doc = doc.get(key)
+        elif isinstance(key, int) and isinstance(doc, list) and -len(doc) <= key < len(doc):
+            doc = doc[key]
+        else:
+            return None
+    return doc
+
+
+def _num(value: JSON) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _list(value: JSON) -> list[JSON]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: JSON) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def verdict_of(fraction: float, total: int | None) -> str:
+    """``holds`` (1), ``does not hold`` (0), else ``holds for x of y`` (the unit is in the measured column)."""
+    if fraction >= 1.0:
+        return "holds"
+    if fraction <= 0.0:
+        return "does not hold"
+    if total:
+        return f"holds for {round(fraction * total)} of {total}"
+    return f"holds for {fmt_number(100 * fraction, 2)}%"
+
+
+def _headings(part: Part) -> list[str]:
+    return [m.group(2) for line in part.markdown.splitlines() if (m := _HEADING.match(line)) and len(m.group(1)) > 1]
+
+
+def _short(heading: str) -> str:
+    """A heading as a link label: its part before a colon in lower case, or ``section`` past three words."""
+    words = heading.split(":")[0].split()
+    return " ".join(words).lower() if len(words) <= 3 else "section"
+
+
+def _links(part: Part, sections: Sequence[str], figures: Sequence[str]) -> str:
+    """``study: section, figure``: links to the first heading containing one of ``sections`` and the
+    first of ``figures`` the study made (the study's anchor when neither exists)."""
+    links = []
+    heading = next((h for key in sections for h in _headings(part) if key.lower() in h.lower()), None)
+    if heading is not None:
+        links.append(f"[{_short(heading)}](#{section_anchor(part.name, heading)})")
+    figure = next((f for f in figures if f in part.figures and part.markdown.find(f"]({f})") >= 0), None)
+    if figure is not None:
+        links.append(f"[figure](#{figure_anchor(part.name, figure)})")
+    label = f"[{part.name}](#{part.name})" + (" (quick run)" if is_quick(part) else "")
+    return label + (": " + ", ".join(links) if links else "")
+
+
+def _lab_reading_claims(part: Part) -> list[Claim]:
+    rep = part.report or {}
+    data = rep.get("data")
+    best = _str(_at(data, "best"))
+    scores = _at(data, "scores")
+    if not isinstance(scores, list) or not scores:
+        raise ValueError("no scores")
+    chosen = next((s for s in scores if _at(s, "reading") == best), scores[0])
+    fractions = _at(chosen, "fractions")
+    if not isinstance(fractions, dict):
+        raise ValueError("no fractions")
+    seeds, inits = _at(data, "seeds"), _at(data, "inits")
+    pairs = len(seeds) * len(inits) if isinstance(seeds, list) and isinstance(inits, list) else None
+    said: dict[str, tuple[str, str]] = {}
+    for table in _list(rep.get("tables")):
+        headers = [h.lower() for h in _list(_at(table, "headers")) if isinstance(h, str)]
+        if "the lab reports" in headers:
+            i, j = headers.index("the lab reports"), next(
+                (k for k, h in enumerate(headers) if h.startswith("predicate")), -1)
+            for row in _list(_at(table, "rows")):
+                if isinstance(row, list) and len(row) == len(headers):
+                    said[str(row[0])] = (str(row[i]), str(row[j]) if j >= 0 else "")
+    links = _links(part, ("Evidence", "Observations"), ("scores.png",))
+    rows = []
+    for key, value in fractions.items():
+        fraction = _num(value)
+        if fraction is None:
+            continue
+        lab, predicate = said.get(key, (key, ""))
+        count = (f"in {fmt_count(round(fraction * pairs), pairs)} (seed, init) pairs" if pairs
+                 else f"in {fmt_number(100 * fraction, 2)}% of (seed, init) pairs")
+        measured = f"{count}: {predicate}" if predicate else count
+        rows.append(Claim(part.name, lab, measured, verdict_of(fraction, pairs), links, is_quick(part)))
+    return rows
+
+
+def _overflow_claims(part: Part) -> list[Claim]:
+    data = (part.report or {}).get("data")
+    runs = _at(data, "reproduction")
+    if not isinstance(runs, list):
+        raise ValueError("no reproduction")
+    first = [r for r in runs if _at(r, "output") in ("none", None)]
+    hit = [r for r in first if isinstance(_at(r, "event"), dict)]
+    default_hit = [r for r in hit if _at(r, "convention") == "default"]
+    default_all = [r for r in first if _at(r, "convention") == "default"]
+    where = ""
+    if hit:
+        ev = _at(hit[0], "event")
+        where = (f"; first at epoch {_at(ev, 'epoch')}, step {_at(ev, 'step')}, {_at(ev, 'role')} "
+                 f"({_at(hit[0], 'convention')}, {_at(hit[0], 'dtype')})")
+    symptom = _at(data, "symptom")
+    nan_text = ""
+    if isinstance(symptom, list) and symptom:
+        accs = [f"{fmt_number(a, 3)}% ({_at(s, 'dtype')})" for s in symptom
+                if (a := _num(_at(s, "accuracy"))) is not None]
+        nan_text = (f"; guard off: {_at(symptom[0], 'predictions_nan')} of {_at(symptom[0], 'predictions')} "
+                    f"predictions NaN, accuracy {', '.join(accs)}")
+    links = _links(part, ("First try", "symptom"), ("magnitudes.png",))
+    rows = [Claim(part.name, "Without hidden activations the run overflows (overflow encountered in square) "
+                  "and accuracy is 0%.",
+                  f"a non-finite value in {fmt_count(len(hit), len(first))} first-try runs "
+                  f"(conventions x dtypes){where}{nan_text}",
+                  verdict_of(len(hit) / len(first) if first else 0.0, len(first)), links, is_quick(part))]
+    bound = _at(data, "bound")
+    over_lab, over_default = _num(_at(bound, "lab_lr_over_lab_bound")), _num(_at(bound, "lab_lr_over_default_bound"))
+    lr, lab_bound, batch = _num(_at(bound, "lr")), _num(_at(bound, "lab_step_bound")), _at(bound, "batch_size")
+    if over_lab is not None and over_default is not None and lr is not None and lab_bound is not None:
+        measured = (f"lr {fmt_number(lr, 3)} is {fmt_number(over_lab, 3)} times the stability bound "
+                    f"{fmt_number(lab_bound, 3)} of a lab step (summed loss over {batch} points); with the "
+                    f"mean loss, whose step does not grow with the batch, it is {fmt_number(over_default, 3)} "
+                    f"times over its bound and overflowed in {fmt_count(len(default_hit), len(default_all))} runs")
+        if default_hit and over_default > 1:
+            verdict = "does not hold"
+            measured += ": the step size is the cause, a larger batch only makes the summed step larger"
+        elif not default_hit:
+            verdict = "holds"
+            measured += ": only the summed (batch-scaled) step overflows"
+        else:
+            verdict = "partly (see the study's verdict)"
+        rows.append(Claim(part.name, "The cause: the batch size was too large, so the MSE overflowed.", measured,
+                          verdict, _links(part, ("Verdict", "stability bound"), ("threshold.png",)), is_quick(part)))
+    return rows
+
+
+def _lr_threshold_claims(part: Part) -> list[Claim]:
+    data = (part.report or {}).get("data")
+    exp = _at(data, "experiments")
+    pinned = _at(data, "pinned")
+    seed, epochs, init = _at(pinned, "seed"), _num(_at(pinned, "epochs")), _at(pinned, "init")
+    outcomes = _at(exp, "E0", "outcomes")
+    if not isinstance(outcomes, list) or seed is None:
+        raise ValueError("no E0")
+    pair = _at(data, "inputs", "pair")
+    rates = [fmt_number(r, 7) for r in pair if isinstance(r, float)] if isinstance(pair, list) else []
+    rate_text = " and ".join(f"lr {r}" for r in rates) if rates else "the two rates"
+    fresh = _at(exp, "E0", "identical_in_fresh_processes")
+    measured = (f"at the pinned seed {seed} ({init} init, {fmt_number(epochs or 0, thousands=True)} epochs): "
+                + ", ".join(str(o) for o in outcomes)
+                + (", bit for bit again in fresh processes" if fresh is True else ""))
+    tried, differ = _num(_at(exp, "search", "pairs_tried")), _num(_at(exp, "search", "pairs_differing"))
+    search_epochs = _num(_at(exp, "search", "epochs"))
+    if tried and differ is not None:
+        measured += (f"; over {fmt_number(tried, thousands=True)} (init, seed) pairs at "
+                     f"{fmt_number(search_epochs or 0, thousands=True)} epochs the labels differ for "
+                     f"{fmt_number(differ, thousands=True)}")
+        verdict = verdict_of(differ / tried, int(tried))
+        if differ == 0 and _at(exp, "E0", "reproduced") is True:
+            measured += f" (so it holds only at the pinned seed {seed} and epoch count)"
+    else:
+        verdict = "holds at the pinned seed" if _at(exp, "E0", "reproduced") is True else "does not hold"
+    h4 = _at(exp, "verdicts", "H4")
+    if isinstance(h4, dict):
+        measured += f"; {_at(h4, 'hypothesis')}: {_at(h4, 'verdict')}"
+    claim = f"Of {rate_text}, the first trains and the second gives a very different result."
+    return [Claim(part.name, claim, measured, verdict,
+                  _links(part, ("Verdicts", "E0"), ("pair_losses.png",)), is_quick(part))]
+
+
+def _experiments_claims(part: Part) -> list[Claim]:
+    data = (part.report or {}).get("data")
+    findings = _at(data, "findings")
+    if not isinstance(findings, list):
+        raise ValueError("no findings")
+    links = _links(part, ("conclusions", "Checks"), ())
+    rows = []
+    for f in findings:
+        claim, holds, seeds = _str(_at(f, "claim")), _num(_at(f, "holds")), _num(_at(f, "seeds"))
+        if claim is None or holds is None or not seeds:
+            continue
+        measured = _str(_at(f, "measured")) or ""
+        first = claim.split(" ", 1)[0]
+        rows.append(Claim(part.name, claim if first in ("lr", "refnet") else claim[:1].upper() + claim[1:],
+                          f"in {fmt_count(int(holds), int(seeds))} seeds" + (f": {measured}" if measured else ""),
+                          verdict_of(holds / seeds, int(seeds)), links, is_quick(part)))
+    return rows
+
+
+CLAIM_BUILDERS: dict[str, Callable[[Part], list[Claim]]] = {
+    "lab_reading": _lab_reading_claims,
+    "experiments": _experiments_claims,
+    "overflow": _overflow_claims,
+    "lr_threshold": _lr_threshold_claims,
+}
+"""The studies whose report.json holds claims of the lab, and how each is read."""
+
+
+def claims(parts: Sequence[Part]) -> list[Claim]:
+    """Every claim the studies that ran can speak to, in :data:`CLAIM_BUILDERS` order; never raises.
+
+    A report whose fields are missing or changed gives one row with the study's summary.
+    """
+    rows: list[Claim] = []
+    for name, build in CLAIM_BUILDERS.items():
+        part = next((p for p in parts if p.name == name), None)
+        if part is None:
+            continue
+        found: list[Claim] = []
+        if part.report is not None:
+            try:
+                found = build(part)
+            except (ValueError, TypeError, KeyError, AttributeError, ZeroDivisionError):
+                found = []
+        if not found:
+            found = [Claim(part.name, f"(the {part.name} study's claims)", part.summary,
+                           "see the study" if part.ok else "not measured: the study failed",
+                           f"[{part.name}](#{part.name})", is_quick(part))]
+        rows.extend(found)
+    return rows
+
+
+def _claims_section(parts: Sequence[Part]) -> list[str]:
+    rows = claims(parts)
+    lines = ["## What the lab claimed and what refnet measured", ""]
+    if not rows:
+        return lines + ["No study that tests the lab's claims ran (" + ", ".join(CLAIM_BUILDERS) + ").", ""]
+    lab = next((p for p in parts if p.name == "lab_reading" and p.report is not None), None)
+    best = _str(_at(lab.report.get("data") if lab and lab.report else None, "best"))
+    intro = ("One row per claim. \"x of y (seed, init) pairs\" counts the seeds and initialisations for which "
+             "the measured statement holds: the spread over seeds.")
+    if best:
+        intro += f" The lab-reading rows are measured under the reading that best reproduces the lab, `{best}`."
+    tally = {"holds": 0, "holds for some": 0, "does not hold": 0, "other": 0}
+    for r in rows:
+        kind = ("holds for some" if r.verdict.startswith("holds for") else r.verdict
+                if r.verdict in ("holds", "does not hold") else "other")
+        tally[kind] += 1
+    lines += [f"{len(rows)} claims: " + ", ".join(f"**{k}** {n}" for k, n in tally.items() if n or k != "other")
+              + ".", "", intro, ""]
+    lines.append(markdown_table(
+        ["claim (what the lab said)", "what refnet measured", "verdict", "shown in"],
+        [[r.claim, r.measured, "**" + r.verdict.replace(" ", "\u00a0") + "**", r.links] for r in rows],
+        align=["left", "left", "left", "left"]))
+    quick = [p.name for p in parts if is_quick(p) and p.name in CLAIM_BUILDERS]
+    if quick:
+        lines += ["", "**QUICK** Rows marked \"quick run\" come from reduced runs (`--quick`, or a study's default "
+                      "size) whose counts and pinned values differ from the full run: "
+                  + "; ".join(f"{n}: {full_report(n)}" for n in quick) + "."]
+    return lines + [""]
 
 
 def _versions() -> dict[str, JSON]:
@@ -167,20 +539,29 @@ def _versions() -> dict[str, JSON]:
 
 
 def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, command: str) -> tuple[Path, Path, Path]:
-    """Write ``index.md``, ``index.html`` and ``report.json`` for the whole suite."""
+    """Write ``index.md``, ``index.html`` and ``report.json`` for the whole suite.
+
+    The page opens with the claims table (:func:`claims`), then the parts, then each study.
+    """
     out.mkdir(parents=True, exist_ok=True)
     ok = all(p.ok for p in parts)
     passed = sum(p.ok for p in parts)
     versions = _versions()
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    quick = [p.name for p in parts if is_quick(p)]
     lines = [
         "# refnet verification report", "",
-        f"**{'PASS' if ok else 'FAIL'}**: {passed} of {len(parts)} parts passed in {seconds:.0f} s ({mode} mode).", "",
+        f"**{'PASS' if ok else 'FAIL'}**: {passed} of {len(parts)} parts passed in {seconds:.0f} s ({mode} mode"
+        + (f"; quick runs of {', '.join(quick)}" if quick else "") + ").", "",
+        *_claims_section(parts),
+        "## The parts", "",
+        markdown_table(["part", "status", "time (s)", "summary"],
+                       [[f"[{p.name}](#{p.name})",
+                         ("PASS" if p.ok else "FAIL") + ("\u00a0(quick)" if is_quick(p) else ""),
+                         f"{p.seconds:.1f}", p.summary] for p in parts],
+                       align=["left", "left", "right", "left"]), "",
         f"Command: `{command}`. Created {created} with Python {versions['python']}, NumPy {versions['numpy']}, "
         f"refnet {versions['refnet']} on {versions['platform']}.", "",
-        markdown_table(["part", "status", "time (s)", "summary"],
-                       [[f"[{p.name}](#{p.name})", "PASS" if p.ok else "FAIL", round(p.seconds, 1), p.summary]
-                        for p in parts]), "",
     ]
     for p in parts:
         lines += [f'<a id="{p.name}"></a>', ""]
@@ -197,8 +578,10 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
     doc: dict[str, JSON] = {
         "ok": ok, "mode": mode, "seconds": seconds, "command": command, "created": created,
         "versions": versions,
+        "claims": [{"study": c.study, "claim": c.claim, "measured": c.measured, "verdict": c.verdict,
+                    "quick": c.quick} for c in claims(parts)],
         "parts": [{"name": p.name, "ok": p.ok, "rc": p.rc, "seconds": p.seconds, "argv": list(p.argv),
-                   "summary": p.summary, "error": p.error,
+                   "quick": is_quick(p), "summary": p.summary, "error": p.error,
                    "figures": [f"{p.name}/{f}" for f in p.figures], "report": p.report} for p in parts],
     }
     report_json = out / "report.json"
@@ -206,30 +589,120 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
     return index_md, index_html, report_json
 
 
-class _Heartbeat:
-    """While a study runs (it was told ``--quiet``), say every ``every`` seconds that it still does."""
+# ---------------------------------------------------------------- progress
 
-    def __init__(self, label: str, *, quiet: bool, every: float = 30.0) -> None:
-        self.label = label
+TYPICAL_SECONDS: dict[str, dict[str, float]] = {
+    "default": {"lab_reading": 20, "gradcheck": 4, "overflow": 8, "lr_threshold": 15, "experiments": 30,
+                "conventions": 6},
+    "full": {"lab_reading": 1500, "gradcheck": 4, "overflow": 300, "lr_threshold": 300, "experiments": 1200,
+             "conventions": 6},
+}
+"""Seconds each study typically takes on 2 busy cores, by mode (measured here); unknown studies count 30 s."""
+
+
+def fmt_duration(seconds: float) -> str:
+    """``40 s``, ``3 min``, ``1 h 5 min``."""
+    s = max(0.0, seconds)
+    if s < 90:
+        return f"{math.ceil(s):.0f} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
+
+
+class SuiteProgress:
+    """Progress of the suite on ``stream``: a live line with the time left on a terminal, plain lines otherwise.
+
+    The time left is each remaining study's typical duration (:data:`TYPICAL_SECONDS`) times the
+    ratio of measured to typical duration of the studies already finished in this run.
+    """
+
+    def __init__(self, studies: Sequence[Study], mode: str, *, quiet: bool = False, stream: TextIO | None = None,
+                 tty: bool | None = None, every: float | None = None) -> None:
+        self.studies = list(studies)
+        self.typical = TYPICAL_SECONDS.get(mode, TYPICAL_SECONDS["default"])
         self.quiet = quiet
-        self.every = every
+        self.stream = stream if stream is not None else sys.stderr
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = tty if tty is not None else bool(callable(isatty) and isatty())
+        self.every = every if every is not None else (1.0 if self.tty else 30.0)
+        self.done: list[tuple[Study, float]] = []
+        self._index = 0
+        self._started = 0.0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._start = time.perf_counter()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _typical(self, study: Study) -> float:
+        return float(self.typical.get(study.name, 30.0))
+
+    def speed(self) -> float:
+        """Measured over typical time of the finished studies (1 before any finished), within 0.2..5."""
+        typical = sum(self._typical(s) for s, _ in self.done)
+        if not typical:
+            return 1.0
+        return min(5.0, max(0.2, sum(t for _, t in self.done) / typical))
+
+    def left(self, elapsed: float) -> float:
+        """Seconds left in the suite with the current study running for ``elapsed`` s."""
+        speed = self.speed()
+        later = sum(self._typical(s) for s in self.studies[self._index:]) * speed
+        current = self._typical(self.studies[self._index - 1]) * speed if self._index else 0.0
+        return later + max(current - elapsed, 0.1 * elapsed if current else 0.0)
+
+    def _tag(self) -> str:
+        return f"[{self._index}/{len(self.studies)}] {self.studies[self._index - 1].name}"
+
+    def _write(self, text: str, *, live: bool = False) -> None:
+        with self._lock:
+            if self.tty:
+                width = shutil.get_terminal_size((100, 24)).columns - 1
+                self.stream.write("\r\x1b[K" + (text[:width] if live else text + "\n"))
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def line(self) -> str:
+        """The progress line of the running study."""
+        elapsed = time.perf_counter() - self._started
+        return (f"{self._tag()}: {'running' if self.tty else 'still running'}, {elapsed:.0f} s; "
+                f"about {fmt_duration(self.left(elapsed))} left")
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            print(f"{self.label}: still running, {time.perf_counter() - self._start:.0f} s",
-                  file=sys.stderr, flush=True)
+            self._write(self.line(), live=self.tty)
 
-    def __enter__(self) -> _Heartbeat:
+    def start(self, study: Study, flags: str = "") -> None:
+        """A study starts: say so and tick until :meth:`finish`."""
+        self._index = self.studies.index(study) + 1
+        self._started = time.perf_counter()
+        if self.quiet:
+            return
+        first = f"{self._tag()} {flags}".rstrip() + " ..."
+        if len(self.done) or self._index > 1:
+            first += f" (about {fmt_duration(self.left(0.0))} left)"
+        self._write(first, live=self.tty)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def finish(self, part: Part) -> None:
+        """The running study ended with ``part``."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.done.append((self.studies[self._index - 1], part.seconds))
         if not self.quiet:
-            self._thread.start()
+            self._write(f"{self._tag()}: {'PASS' if part.ok else 'FAIL'} in {part.seconds:.1f} s"
+                        + ("" if part.ok else f" ({part.summary})"))
+
+    def __enter__(self) -> SuiteProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread is not None:
             self._thread.join()
 
 
@@ -237,8 +710,8 @@ def _parser() -> argparse.ArgumentParser:
     names = [s.name for s in STUDIES]
     p = argparse.ArgumentParser(prog="python -m verify", description=(
         "Run refnet's verification studies (" + ", ".join(names) + ") and write one report."))
-    p.add_argument("--out", default="report", help="output folder for index.md, index.html, report.json and "
-                   "one folder per study (default: report)")
+    p.add_argument("--out", type=output_dir_argument, default=Path("report"), help="output folder for index.md, index.html, report.json and "
+                   "one folder per study (default: report); checked before any study runs")
     p.add_argument("--full", action="store_true", help="run every study at full size (the lab's epochs; "
                    "much longer) instead of the quick default of a few minutes")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr (the summary still prints)")
@@ -248,13 +721,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed its usage and error line (or the help)
+        return exc.code if isinstance(exc.code, int) else 2
     names = [s.name for s in STUDIES]
     if args.only:
         unknown = [n for n in args.only if n not in names]
         if unknown:
-            print(f"error: --only: unknown study {', '.join(unknown)}; choose from {', '.join(names)}",
-                  file=sys.stderr)
+            parser.print_usage(sys.stderr)
+            print(f"{parser.prog}: error: argument --only: unknown study {', '.join(unknown)}; "
+                  f"choose from {', '.join(names)}", file=sys.stderr)
             return 2
     studies = [s for s in STUDIES if not args.only or s.name in args.only]
     out = Path(args.out)
@@ -266,14 +744,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     start = time.perf_counter()
     parts: list[Part] = []
-    for i, study in enumerate(studies, 1):
-        log(f"[{i}/{len(studies)}] {study.name} {' '.join(study.full_args if args.full else study.default_args)}".rstrip()
-            + " ...")
-        with _Heartbeat(f"[{i}/{len(studies)}] {study.name}", quiet=args.quiet):
+    with SuiteProgress(studies, mode, quiet=args.quiet) as progress:
+        for study in studies:
+            progress.start(study, " ".join(study.full_args if args.full else study.default_args))
             part = run_study(study, out, args.full, log)
-        parts.append(part)
-        log(f"[{i}/{len(studies)}] {study.name}: {'PASS' if part.ok else 'FAIL'} in {part.seconds:.1f} s"
-            + ("" if part.ok else f" ({part.summary})"))
+            parts.append(part)
+            progress.finish(part)
     seconds = time.perf_counter() - start
     command = "python -m verify" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     index_md, index_html, report_json = write_index(parts, out, mode, seconds, command)

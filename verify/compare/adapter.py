@@ -7,7 +7,9 @@ arguments, has ``layers`` (an ordered mapping name -> layer), ``loss_func`` with
 ``backward(prev_grad, lr)``. A layer with a 2-D float64 array ``w`` of shape
 ``(in, out)`` is Linear-like; its bias ``b`` of shape ``(out,)`` or ``(1, out)`` is
 used when ``has_bias`` is truthy. A layer without ``w`` is recognised from what
-it computes on probe inputs: sigmoid, ReLU, tanh or identity. The loss is
+it computes on probe inputs: sigmoid, ReLU, tanh or identity; a sigmoid's formula
+(the naive ``1 / (1 + exp(-x))`` or refnet's stable one) is read from its bits on
+a probe, so refnet can compute the same one. The loss is
 recognised the same way: mean or summed squared error, or binary cross-entropy
 with the lab's ``delta = 1e-7`` inside the logs.
 
@@ -27,6 +29,8 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from refnet.layers import SigmoidFormula, naive_sigmoid, sigmoid
 
 __all__ = [
     "Kind", "LossKind", "Reduction", "AdapterError", "StudentError", "LayerInfo", "LossInfo",
@@ -75,12 +79,20 @@ class LayerInfo:
     width_out: int
     has_bias: bool = False
     bias_shape: tuple[int, ...] = ()
+    formula: SigmoidFormula | None = None
+    """A sigmoid's formula when its bits match one of refnet's (``None``: neither, or not a sigmoid)."""
 
     def describe(self) -> str:
         if self.kind == "linear":
             bias = f"bias {self.bias_shape}" if self.has_bias else "no bias"
             return f"{self.name}: Linear {self.width_in} -> {self.width_out}, {bias}"
+        if self.kind == "sigmoid":
+            how = _FORMULA_TEXT[self.formula] if self.formula else "neither refnet formula bit for bit"
+            return f"{self.name}: sigmoid (width {self.width_in}), {how}"
         return f"{self.name}: {self.kind} (width {self.width_in})"
+
+
+_FORMULA_TEXT = {"naive": "naive 1 / (1 + exp(-x)) bit for bit", "stable": "refnet's stable formula bit for bit"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,14 @@ class Student:
     def layer_objects(self, net: object) -> list[tuple[str, object]]:
         layers = getattr(net, "layers")
         return [(str(k), v) for k, v in layers.items()]
+
+    @property
+    def sigmoid(self) -> SigmoidFormula:
+        """The formula all the sigmoid layers share bit for bit; ``stable`` when they do not (or there are none)."""
+        found = {info.formula for info in self.layers if info.kind == "sigmoid"}
+        if found == {"naive"}:
+            return "naive"
+        return "stable"
 
     def describe(self) -> list[str]:
         return [info.describe() for info in self.layers] + [self.loss.describe()]
@@ -248,9 +268,31 @@ def _activation_info(name: str, layer: object, width: int) -> LayerInfo:
         raise AdapterError(str(exc)) from exc
     for kind, fn in _ACTIVATIONS:
         if _close(out, fn(probe)):
-            return LayerInfo(name, kind, width, width)
+            return LayerInfo(name, kind, width, width, formula=_sigmoid_formula(name, layer, width)
+                             if kind == "sigmoid" else None)
     raise AdapterError(f"{name} has no weights w and computes none of sigmoid, ReLU, tanh, identity "
                        "on probe inputs in [-3, 3]")
+
+
+def _sigmoid_formula(name: str, layer: object, width: int) -> SigmoidFormula | None:
+    """``naive`` or ``stable`` when the layer's output equals that refnet formula bit for bit on a probe.
+
+    The two formulas round differently for about half of the negative inputs,
+    so 64 rows of spread-out inputs tell them apart (tested); ``None`` when the
+    bits match neither, or both.
+    """
+    probe = np.random.default_rng(3).standard_normal((64, width)) * 6.0
+    try:
+        out = _as_output(f"{name}.forward", call(f"{name}.forward", getattr(copy.deepcopy(layer), "forward"),
+                                                 probe.copy()), probe.shape)
+    except StudentError as exc:
+        raise AdapterError(str(exc)) from exc
+    with np.errstate(all="ignore"):
+        matches = [f for f, fn in (("naive", naive_sigmoid), ("stable", sigmoid))
+                   if out.tobytes() == fn(probe).tobytes()]
+    if len(matches) != 1:
+        return None
+    return "naive" if matches[0] == "naive" else "stable"
 
 
 def _loss_info(net: object, width: int) -> LossInfo:

@@ -59,7 +59,7 @@ def check(spec: str, *, data: DataName = "xor", epochs: int = 1000, lr: float = 
               "after": "after the gradient is sent down"}
     convention = {"loss gradient": g_name[step.gradient] + (" [detected]" if gradient == "detect" else " [asked]"),
                   "update": u_name[step.update] + (" [detected]" if update == "detect" else " [asked]")}
-    conv, lr_ref = run.refnet_setting(step.gradient, step.update, lr, count)
+    conv, lr_ref = run.refnet_setting(step.gradient, step.update, lr, count, student.sigmoid)
     notes: list[str] = []
     if gradient == "detect" and reading == "summed" and student.loss.reduction == "mean":
         notes.append("loss_func.forward returns the mean but backward the gradient of the sum "
@@ -69,7 +69,7 @@ def check(spec: str, *, data: DataName = "xor", epochs: int = 1000, lr: float = 
         notes.append("the Linear layers update w before sending the gradient down (the lab's order). "
                      "If you meant the textbook order, pass --update after to make that a failure.")
     settings: dict[str, object] = {"data": data, "N": int(x.shape[0]), "lr": lr, "epochs": epochs,
-                                   "refnet": f"convention={conv!r}, lr {lr_ref:.6g}"}
+                                   "refnet": f"convention={run.convention_name(conv)!r}, lr {lr_ref:.6g}"}
     return Report(spec, tuple(student.describe()), settings, convention, tuple(checks), tuple(notes))
 
 

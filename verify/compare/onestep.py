@@ -17,8 +17,12 @@ numbers show (or the one asked for):
 Every layer's output, the loss, the loss gradient, every returned gradient and
 every weight and bias change is compared element by element, in ulps of
 refnet's value, against the rounding bound of :mod:`verify.compare.bounds`.
-The walk equals ``refnet.train.train(epochs=1)`` bit for bit for the two
-conventions refnet implements (tested).
+refnet's sigmoid layers use the student's formula when its bits show it (see
+:mod:`verify.compare.adapter`), refnet's stable one otherwise. The walk equals
+``refnet.train.train(epochs=1)`` bit for bit for the three conventions refnet
+implements: summed or mean gradient with the update inside (a
+:class:`refnet.conventions.Reading`), mean gradient with the update after
+(``default``) (tested).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from refnet import gradcheck as gc
 from refnet.layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
 from refnet.losses import BCE, MSE, Loss
 from refnet.network import Network
+from refnet.optim import SGD
 
 from . import bounds as bd
 from .diagnose import describe_mismatch
@@ -50,7 +55,10 @@ UpdateIntent = Literal["detect", "inside", "after"]
 
 
 def build_refnet(student: Student, net: object, members: int = 1) -> Network:
-    """A refnet network with the student's layers, names and current weights (``members`` copies)."""
+    """A refnet network with the student's layers, names and current weights (``members`` copies).
+
+    Every sigmoid layer computes :attr:`Student.sigmoid`'s formula.
+    """
     layers: list[Layer] = []
     for info, (_, layer) in zip(student.layers, student.layer_objects(net)):
         if info.kind == "linear":
@@ -58,8 +66,11 @@ def build_refnet(student: Student, net: object, members: int = 1) -> Network:
             b = np.repeat(get_b(layer).reshape(1, 1, -1), members, axis=0) if info.has_bias else None
             layers.append(Linear(w.copy(), None if b is None else b.copy(), name=info.name))
         else:
-            cls = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh, "identity": Identity}[info.kind]
-            layers.append(cls(info.name))
+            if info.kind == "sigmoid":
+                layers.append(Sigmoid(info.name, student.sigmoid))
+            else:
+                cls = {"relu": ReLU, "tanh": Tanh, "identity": Identity}[info.kind]
+                layers.append(cls(info.name))
     loss: Loss = MSE("mean") if student.loss.kind == "mse" else BCE("mean", BCE_DELTA)
     return Network(layers, loss, "float64")
 
@@ -171,7 +182,7 @@ def walk(student: Student, net: Network, x: Arr, t: Arr, lr: float, gradient: Gr
             tr.outputs.append(np.asarray(a[0], dtype=np.float64).copy())
             e_outs.append(e)
         summed = gradient == "summed"
-        terms, dy = net.loss_grad(a, t3, summed=summed)
+        terms, dy = net.loss_grad(a, t3, reduction="sum" if summed else "mean")
         y_out = tr.outputs[-1]
         tr.loss = float(net.loss.value(a, t3)[0]) * (float(y_out.size) if student.loss.reduction == "sum" else 1.0)
         tr.loss_grad = np.asarray(dy[0], dtype=np.float64).copy()
@@ -187,6 +198,7 @@ def walk(student: Student, net: Network, x: Arr, t: Arr, lr: float, gradient: Gr
                        for layer in net.layers]
         pending: list[tuple[int, dict[str, npt.NDArray[np.floating[npt.NBitBase]]]]] = []
         lr_t = net.precision.scalar(lr)
+        opt = SGD(lr)  # refnet's own update, so the walk is train()'s step bit for bit
         for i in range(L - 1, -1, -1):
             layer, kind = net.layers[i], kinds[i]
             g = np.asarray(dy[0], dtype=np.float64)
@@ -196,7 +208,7 @@ def walk(student: Student, net: Network, x: Arr, t: Arr, lr: float, gradient: Gr
                 old = {k: np.asarray(v[0]).copy() for k, v in layer.params.items()}
                 if update == "inside":
                     for p, gp in grads.items():
-                        layer.params[p] = layer.params[p] - lr_t * gp
+                        layer.params[p] = opt.update((i, p), layer.params[p], gp)
                 else:
                     pending.append((i, grads))
                 w_used = np.asarray(layer.params["W"][0], dtype=np.float64)
@@ -220,7 +232,7 @@ def walk(student: Student, net: Network, x: Arr, t: Arr, lr: float, gradient: Gr
             e_g = e_next
         for i, grads in pending:
             for p, gp in grads.items():
-                net.layers[i].params[p] = net.layers[i].params[p] - lr_t * gp
+                net.layers[i].params[p] = opt.update((i, p), net.layers[i].params[p], gp)
         tr.w_after = [{("w" if k == "W" else k): np.asarray(v[0]).copy() for k, v in layer.params.items()}
                       for layer in net.layers]
     return Walk(tr, e_outs, e_loss, bound_loss_grad, bound_returned, bound_change)

@@ -1,10 +1,12 @@
 """Check 3: N epochs of the student's network and of refnet from the same weights.
 
-The convention settled by check 2 picks refnet's: summed gradient and update
-inside is ``train(convention="lab")`` at ``lr``; mean and after is
-``convention="default"`` at ``lr``; summed and after is ``default`` at
-``lr x N``; mean and inside is ``lab`` at ``lr / N`` (equal in exact arithmetic,
-so compared within rounding bounds, not bit for bit).
+The convention settled by check 2 picks refnet's: update inside is the
+:class:`refnet.conventions.Reading` with the student's gradient (``sum`` or
+``mean``) and sigmoid formula (``lab-sum`` is the summed one with the stable
+sigmoid, ``lab`` the mean one with the naive sigmoid) at ``lr``; mean and after
+is ``convention="default"`` at ``lr``; summed and after, which refnet has no
+reading for, is ``default`` at ``lr x N`` (equal in exact arithmetic, so
+compared within rounding bounds, not bit for bit).
 
 The rounding bound grows over a run as the dynamics amplify or damp small
 differences. It is measured, not guessed: refnet trains the reference and
@@ -28,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from refnet import gradcheck as gc
+from refnet.conventions import READINGS, ConventionLike, Reading
+from refnet.layers import SigmoidFormula
 from refnet.train import train
 
 from . import bounds as bd
@@ -35,7 +39,7 @@ from .adapter import Student, StudentError, call, get_b, get_w
 from .onestep import GradientReading, UpdateOrder, build_refnet
 from .report import CheckResult, Finding
 
-__all__ = ["run", "refnet_setting", "TWINS", "HORIZON"]
+__all__ = ["run", "refnet_setting", "convention_name", "TWINS", "HORIZON"]
 
 TWINS = 6
 HORIZON = 1e-3
@@ -44,11 +48,19 @@ HORIZON = 1e-3
 Arr = npt.NDArray[np.float64]
 
 
-def refnet_setting(gradient: GradientReading, update: UpdateOrder, lr: float, count: int) -> tuple[str, float]:
-    """refnet's convention and learning rate for the student's convention."""
+def refnet_setting(gradient: GradientReading, update: UpdateOrder, lr: float, count: int,
+                   sigmoid: SigmoidFormula = "stable") -> tuple[ConventionLike, float]:
+    """refnet's convention and learning rate for the student's convention (and sigmoid formula)."""
     if update == "inside":
-        return "lab", lr if gradient == "summed" else lr / count
+        return Reading(gradient="sum" if gradient == "summed" else "mean", sigmoid=sigmoid), lr
     return "default", lr if gradient == "mean" else lr * count
+
+
+def convention_name(convention: ConventionLike) -> str:
+    """``default``, a reading's name (``lab``, ``lab-sum``) or its label."""
+    if isinstance(convention, str):
+        return convention
+    return next((name for name, r in READINGS.items() if r == convention), convention.label)
 
 
 def _student_params(student: Student, net: object) -> dict[str, Arr]:
@@ -64,7 +76,8 @@ def _student_params(student: Student, net: object) -> dict[str, Arr]:
 def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, gradient: GradientReading,
         update: UpdateOrder, change_bounds: dict[str, Arr], loss_bound: float) -> CheckResult:
     count = int(t.size)
-    convention, lr_ref = refnet_setting(gradient, update, lr, count)
+    convention, lr_ref = refnet_setting(gradient, update, lr, count, student.sigmoid)
+    name = convention_name(convention)
     net_s = student.fresh()
     ref = build_refnet(student, net_s, members=1 + TWINS)
     fixed = [np.random.default_rng([0, j]) for j in range(2)]
@@ -75,7 +88,7 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, gradient: Grad
     loss_scale = float(count) if student.loss.reduction == "sum" else 1.0
     worst = 0.0
     worst_bound = 0.0
-    setting = f"refnet convention={convention!r}, lr {lr_ref:.6g}"
+    setting = f"refnet convention={name!r}, lr {lr_ref:.6g}"
     for epoch in range(1, epochs + 1):
         try:
             y = call("net.forward", getattr(net_s, "forward"), x.copy())
@@ -91,7 +104,7 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, gradient: Grad
         loss_spread = float(np.max(np.abs(r_losses[1:] - r_losses[0])))
         tol = gc.SAFETY * loss_spread + 2.0 * gc.SAFETY * loss_bound
         if loss_spread > HORIZON * abs(float(r_losses[0])):
-            return _horizon(epoch, epochs, worst, setting, convention, lr_ref)
+            return _horizon(epoch, epochs, worst, setting, name, lr_ref)
         if not gap <= tol:
             msg = (f"the loss departs from refnet's at epoch {epoch}: {s_loss!r} vs {float(r_losses[0])!r} "
                    f"({float(bd.ulps(np.array([s_loss]), r_losses[:1])[0]):.3g} ulps, bound "
@@ -110,7 +123,7 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, gradient: Grad
             s = s.reshape(r0.shape)
             spread = float(np.max(np.abs(twins - r0), initial=0.0))
             if spread > HORIZON * float(np.max(np.abs(r0), initial=0.0)):
-                return _horizon(epoch, epochs, worst, setting, convention, lr_ref)
+                return _horizon(epoch, epochs, worst, setting, name, lr_ref)
             one = 2.0 * gc.SAFETY * change_bounds.get(key, np.zeros(r0.shape)).reshape(r0.shape)
             tol_p = gc.SAFETY * spread + one
             diff = np.abs(s - r0)
@@ -137,7 +150,7 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, gradient: Grad
                f"(bound grown to {worst_bound:.3g} ulps); {setting}")
     return CheckResult("run", "PASS", summary, (setting,), None,
                        {"epochs": epochs, "worst_ulps": worst, "bound_ulps": worst_bound,
-                        "refnet_convention": convention, "refnet_lr": lr_ref})
+                        "refnet_convention": name, "refnet_lr": lr_ref})
 
 
 def _horizon(epoch: int, epochs: int, worst: float, setting: str, convention: str, lr_ref: float) -> CheckResult:

@@ -74,6 +74,9 @@ class _Student:
         self.after = s
         return out[None]
 
+    def _hold(self, student: object, info: LayerInfo) -> None:
+        self.student, self.info, self.after = student, info, None
+
     def _write(self, s: object) -> None:
         pass
 
@@ -95,7 +98,7 @@ class _LinearView(_Student, Linear):
         w = get_w(student)[None].copy()
         b = get_b(student).reshape(1, 1, -1).copy() if info.has_bias else None
         Linear.__init__(self, w, b, name=info.name)
-        self.student, self.info, self.after = student, info, None
+        self._hold(student, info)
         self.recovery: dict[str, Arr] = {}
 
     def _write(self, s: object) -> None:
@@ -131,25 +134,64 @@ class _LinearView(_Student, Linear):
         return out
 
 
-def _activation_view(student: object, info: LayerInfo) -> Linear | Sigmoid | ReLU | Tanh | Identity:
-    base = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh, "identity": Identity}[info.kind]
+class _ActivationView(_Student):
+    """An activation view: the student's forward and backward, refnet's cache and error model."""
 
-    class View(_Student, base):  # type: ignore[valid-type,misc]
-        def __init__(self) -> None:
-            base.__init__(self, info.name)
-            self.student, self.info, self.after = student, info, None
+    def forward(self, x: FloatArray) -> FloatArray:
+        out = self._forward(x)
+        # keep refnet's own cache too: gradcheck's kink detection reads the ReLU input
+        self._refnet_forward(x)
+        return out
 
-        def forward(self, x: FloatArray) -> FloatArray:
-            out = self._forward(x)
-            # keep refnet's own cache too: gradcheck's kink detection reads the ReLU input
-            base.forward(self, x)
-            return out
+    def grad_input(self, dy: FloatArray) -> FloatArray:
+        return self._grad_input(dy)
 
-        def grad_input(self, dy: FloatArray) -> FloatArray:
-            return self._grad_input(dy)
+    def _refnet_forward(self, x: FloatArray) -> None:
+        raise NotImplementedError
 
-    view: Sigmoid | ReLU | Tanh | Identity = View()
-    return view
+
+class _SigmoidView(_ActivationView, Sigmoid):
+    def __init__(self, student: object, info: LayerInfo) -> None:
+        Sigmoid.__init__(self, info.name, info.formula or "stable")
+        self._hold(student, info)
+
+    def _refnet_forward(self, x: FloatArray) -> None:
+        Sigmoid.forward(self, x)
+
+
+class _ReLUView(_ActivationView, ReLU):
+    def __init__(self, student: object, info: LayerInfo) -> None:
+        ReLU.__init__(self, info.name)
+        self._hold(student, info)
+
+    def _refnet_forward(self, x: FloatArray) -> None:
+        ReLU.forward(self, x)
+
+
+class _TanhView(_ActivationView, Tanh):
+    def __init__(self, student: object, info: LayerInfo) -> None:
+        Tanh.__init__(self, info.name)
+        self._hold(student, info)
+
+    def _refnet_forward(self, x: FloatArray) -> None:
+        Tanh.forward(self, x)
+
+
+class _IdentityView(_ActivationView, Identity):
+    def __init__(self, student: object, info: LayerInfo) -> None:
+        Identity.__init__(self, info.name)
+        self._hold(student, info)
+
+    def _refnet_forward(self, x: FloatArray) -> None:
+        Identity.forward(self, x)
+
+
+_VIEWS: dict[str, type[_SigmoidView | _ReLUView | _TanhView | _IdentityView]] = {
+    "sigmoid": _SigmoidView, "relu": _ReLUView, "tanh": _TanhView, "identity": _IdentityView}
+
+
+def _activation_view(student: object, info: LayerInfo) -> _SigmoidView | _ReLUView | _TanhView | _IdentityView:
+    return _VIEWS[info.kind](student, info)
 
 
 def _with_recovery(p: gc.Problem, recovery: Arr | None) -> gc.Problem:

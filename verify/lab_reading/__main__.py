@@ -28,12 +28,14 @@ import numpy as np
 
 from .observations import EXPERIMENTS, INITS, SEEDS, Horizon
 from .report import write_report
-from .runs import plan, run_plan
+from .runs import load_outcomes, plan, run_plan, save_outcomes, training_reading
 from .scoring import all_readings, choose, quick_readings, score
 
 __all__ = ["main"]
 
 QUICK_SEEDS = (0, 1)
+OUTCOMES = "outcomes.npz"
+"""Every run's outcomes, saved beside the report (``--rescore`` reads them)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,9 +43,12 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="4 readings, seeds 0-1, short horizons (seconds; for tests and the suite)")
-    p.add_argument("--out", default="out/lab_reading", help="report directory (default out/lab_reading)")
+    p.add_argument("--report", default="out/lab_reading", help="report directory (default out/lab_reading)")
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="worker processes (default: the cores available; 0 trains in this process)")
+    p.add_argument("--rescore", default=None, metavar="DIR",
+                   help="score and report again from DIR/outcomes.npz of an earlier run, without training "
+                        "(after a change of refnet's named readings or of the report)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -53,25 +58,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 0:
         parser.error(f"--workers: expected an integer >= 0, got {args.workers}")
-    out = Path(args.out)
+    out = Path(args.report)
     if out.exists() and not out.is_dir():
-        parser.error(f"--out: {out} exists and is not a directory")
+        parser.error(f"--report: {out} exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        parser.error(f"--out: cannot create {out}: {exc.strerror}")
-    mode: Horizon = "quick" if args.quick else "full"
-    readings = quick_readings() if args.quick else all_readings()
-    seeds = QUICK_SEEDS if args.quick else SEEDS
-    p = plan(readings, seeds, mode)
-    outcomes, seconds = run_plan(p, workers=args.workers, quiet=args.quiet)
+        parser.error(f"--report: cannot create {out}: {exc.strerror}")
+    if args.rescore is not None:
+        saved = Path(args.rescore) / OUTCOMES
+        if not saved.is_file():
+            parser.error(f"--rescore: {saved} does not exist")
+        try:
+            p, outcomes, seconds = load_outcomes(saved)
+        except ValueError as exc:
+            parser.error(f"--rescore: {exc}")
+        mode: Horizon = p.mode
+        readings = quick_readings() if mode == "quick" else all_readings()
+        seeds = p.seeds
+    else:
+        mode = "quick" if args.quick else "full"
+        readings = quick_readings() if args.quick else all_readings()
+        seeds = QUICK_SEEDS if args.quick else SEEDS
+        p = plan(readings, seeds, mode)
+        outcomes, seconds = run_plan(p, workers=args.workers, quiet=args.quiet)
+    if args.rescore is None or Path(args.rescore).resolve() != out.resolve():
+        save_outcomes(out / OUTCOMES, p, outcomes, seconds)
     scores = score(readings, outcomes)
     choice = choose(scores)
     lab = READINGS["lab"]
     complete = all(np.all((0.0 <= v) & (v <= 1.0)) for s in scores for v in s.fractions.values()) and \
-        all(o.final_loss.shape == (len(seeds), len(INITS), len(EXPERIMENTS[k].lrs)) for (k, _), o in outcomes.items())
+        all(o.final_loss.shape == (len(seeds), len(INITS), len(EXPERIMENTS[k].lrs)) for (k, _), o in outcomes.items()) \
+        and all((key, training_reading(r, exp)) in outcomes for r in readings for key, exp in EXPERIMENTS.items())
     # quick horizons are far shorter than the lab's: quick mode checks the pipeline, it does not choose
-    ok = complete if args.quick else complete and lab in choice.tied
+    ok = complete if mode == "quick" else complete and lab in choice.tied
     write_report(out, mode, p, outcomes, scores, choice, seconds, ok)
     best = choice.best
     print(f"lab reading ({mode}): {len(readings)} readings, {len(p.jobs)} distinct runs, "
@@ -79,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"best: {best.reading.label} scores {best.total:.2f} of {len(best.fractions)}"
           + (f"; runner-up {choice.runner_up.reading.label} {choice.runner_up.total:.2f}"
              if choice.runner_up else ""))
-    if args.quick:
+    if mode == "quick":
         print("quick mode: horizons too short to choose a reading; the full report decides")
     else:
         print(f"refnet's convention='lab' is {lab.label}: "

@@ -47,7 +47,7 @@ def _heatmap(scores: Sequence[Score], path_name: str, rep: Report) -> None:
     ax.set_yticks(range(len(scores)), [f"{s.total:5.2f}  {s.reading.label[4:-1]}" for s in scores], fontsize=8)
     ax.set_xlabel("observation reported by the lab")
     ax.set_ylabel("reading (total score)")
-    fig.colorbar(im, ax=ax, label="fraction of (seed, init) pairs where it holds")
+    fig.colorbar(im, ax=ax, label="fraction of (seed, init) pairs", shrink=0.9)
     fig.tight_layout()
     rep.figure(fig, path_name, "Agreement of each reading with each observation (best first)", dpi=110)
 
@@ -71,7 +71,9 @@ def write_report(out: Path, mode: Horizon, p: Plan, outcomes: Mapping[Job, Outco
         + (f" {len(choice.tied)} readings tie at the top; the tie goes to the lab's shown code "
            "(naive sigmoid, full batch, `2(y-t)`, natural log)." if len(choice.tied) > 1 else ""),
         f"refnet's `convention=\"lab\"` is `{lab.label}`"
-        + (", the best-supported reading." if ok else ", which is **not** the best-supported reading."),
+        + (": quick horizons are far shorter than the lab's, so this run does not choose; the full "
+           "report does." if mode == "quick" else
+           ", the best-supported reading." if ok else ", which is **not** the best-supported reading."),
     )
     rep.section("What each choice is worth")
     rep.text("The best reading's total minus that of the same reading with one choice changed "
@@ -130,5 +132,6 @@ def write_report(out: Path, mode: Horizon, p: Plan, outcomes: Mapping[Job, Outco
                                    for f in ("final_loss", "accuracy", "stable_epoch", "nonfinite_epoch")}
     rep.data["runs"] = raw
     summary = (f"best reading {best.reading.label} ({best.total:.2f} of {n_obs}); "
-               f"convention='lab' {'is' if ok else 'is not'} that reading")
+               + ("quick run: no choice made" if mode == "quick" else
+                  f"convention='lab' {'is' if ok else 'is not'} that reading"))
     return rep.write(ok, summary)

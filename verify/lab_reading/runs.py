@@ -11,18 +11,20 @@ its network trained alone); independent sweeps share one process pool.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
 import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from refnet.conventions import Reading
+from refnet.conventions import Reading, reading
 from refnet.data import linear, xor_easy
 from refnet.kernels import KernelName
 from refnet.progress import Progress
@@ -31,7 +33,7 @@ from refnet.sweep import Member, MemberResult, Setup, iter_sweep
 from .observations import (EXPERIMENTS, FAST_FRACTION, INITS, STABLE_FRACTION, Experiment, Horizon, Outcomes,
                            stable_epoch)
 
-__all__ = ["training_reading", "Plan", "plan", "run_plan", "reported"]
+__all__ = ["training_reading", "Plan", "plan", "run_plan", "reported", "save_outcomes", "load_outcomes"]
 
 Job = tuple[str, Reading]
 """An experiment key and the reading it is trained under."""
@@ -148,3 +150,33 @@ def run_plan(p: Plan, *, workers: int, quiet: bool = False) -> tuple[dict[Job, O
             done += p.network_epochs(job)
             progress.update(done)
     return out, time.monotonic() - start
+
+
+_FIELDS = tuple(Outcomes.__dataclass_fields__)
+
+
+def save_outcomes(path: Path, p: Plan, outcomes: dict[Job, Outcomes], seconds: float) -> None:
+    """Every run's outcomes in one ``.npz`` (with the plan), so a report can be rescored without training."""
+    arrays: dict[str, npt.NDArray[np.float64]] = {}
+    for i, job in enumerate(p.jobs):
+        for f in _FIELDS:
+            arrays[f"{i}.{f}"] = getattr(outcomes[job], f)
+    meta = {"jobs": [[key, r.label] for key, r in p.jobs], "seeds": list(p.seeds), "mode": p.mode,
+            "kernel": p.kernel, "seconds": seconds}
+    stored: dict[str, npt.NDArray[np.generic]] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    stored.update(arrays)
+    np.savez_compressed(path, **stored)  # type: ignore[arg-type]  # NumPy's stub reads ** as allow_pickle
+
+
+def load_outcomes(path: Path) -> tuple[Plan, dict[Job, Outcomes], float]:
+    """The plan, outcomes and training seconds :func:`save_outcomes` wrote (``ValueError`` naming ``path``)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            jobs = tuple((str(key), reading(str(label))) for key, label in meta["jobs"])
+            outcomes = {job: Outcomes(*(np.array(data[f"{i}.{f}"]) for f in _FIELDS)) for i, job in enumerate(jobs)}
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise ValueError(f"path: {path} is not a lab-reading outcomes file ({exc})") from None
+    mode: Horizon = "quick" if meta["mode"] == "quick" else "full"
+    kernel: KernelName = "portable" if meta["kernel"] == "portable" else "blas"
+    return Plan(jobs, tuple(int(s) for s in meta["seeds"]), mode, kernel), outcomes, float(meta["seconds"])

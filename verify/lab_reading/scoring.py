@@ -91,4 +91,5 @@ def choose(scores: Sequence[Score]) -> Choice:
                 other = by_reading.get(best.reading.but(**{name: value}))
                 if other is not None:
                     flips[name] = best.total - other.total
-    return Choice(best, tuple(s.reading for s in tied), lower[0] if lower else None, flips)
+    runner_up = max(lower, key=lambda s: s.total) if lower else None
+    return Choice(best, tuple(s.reading for s in tied), runner_up, flips)
