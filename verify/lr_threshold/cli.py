@@ -170,6 +170,17 @@ def _inits(text: str) -> str:
     return ",".join(names)
 
 
+SKIPPABLE = ("E4", "E5", "E6", "E7", "horizon")
+
+
+def _skip(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in SKIPPABLE]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names from {', '.join(SKIPPABLE)}, got {text!r}")
+    return names
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m verify.lr_threshold", description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -213,6 +224,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sensitivity", metavar="REPORT_JSON", type=Path, default=SENSITIVITY_REPORT,
                    help="the summed reading's stored report.json, compared in the sensitivity section "
                         "(default: the committed docs/figures/lr_threshold/lab-sum/report.json)")
+    p.add_argument("--skip", type=_skip, default=(), metavar="LIST",
+                   help=f"experiments not to run (comma-separated from {', '.join(SKIPPABLE)}); the report "
+                        "lists them as skipped")
     p.add_argument("--workers", type=count, default=default_workers(),
                    help="worker processes for ensembles (default: the cores this process may use)")
     p.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)

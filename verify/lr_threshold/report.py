@@ -173,6 +173,10 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
             rep.table(["quantity", f"summed reading ({sens['convention']}, stored report)",
                        f"chosen reading ({data['inputs']['convention']}, this report)", "changed"], rows,
                       caption="What changes between the readings")
+    if data["plan"].get("skipped"):
+        rep.section("Not run")
+        rep.text(f"Skipped in this run (`--skip`): {', '.join(data['plan']['skipped'])}; the verdicts below rest "
+                 "on the experiments that ran (each cites them).")
     rep.section("Verdicts")
     for h, v in ex["verdicts"].items():
         rep.text(f"**{h}: {v['hypothesis']}: {v['verdict']}.** {v['evidence']} (cites {', '.join(v['cites'])})")

@@ -578,9 +578,11 @@ def _plan(args: argparse.Namespace, pinned: Pinned) -> dict[str, Any]:
         return {"horizon": h, "e2_per_round": 3, "e2_min_ulps": 1 << 27, "e3_count": 16,
                 "e3_widths": (1e-1, 1e-6, 1e-12), "e4": False, "e5": False, "e6": False, "e7_seeds": (),
                 "e1": False, "fresh": 2, "horizon_check": False}
+    skip = set(getattr(args, "skip", None) or ())
     return {"horizon": h, "e2_per_round": args.per_round, "e2_min_ulps": 1, "e3_count": args.points,
-            "e3_widths": tuple(10.0 ** -k for k in range(1, 13)), "e4": True, "e5": True, "e6": True,
-            "e7_seeds": tuple(args.e7_seeds), "e1": True, "fresh": 2, "horizon_check": True}
+            "e3_widths": tuple(10.0 ** -k for k in range(1, 13)), "e4": "E4" not in skip, "e5": "E5" not in skip,
+            "e6": "E6" not in skip, "e7_seeds": () if "E7" in skip else tuple(args.e7_seeds), "e1": True, "fresh": 2,
+            "horizon_check": "horizon" not in skip, "skipped": sorted(skip)}
 
 
 def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
