@@ -242,7 +242,7 @@ def _bad_cases(tmp: Path) -> list[list[str]]:
         ["--search-seeds", "0"], ["--search-epochs", "-5"], ["--search-inits", "normal,bogus"],
         ["--init", "zeros"], ["--points", "1"], ["--per-round", "0"], ["--e7-width", "0"], ["--e7-width", "nan"],
         ["--e7-seeds", "-2"], ["--horizon", "0"], ["--e5-every", "0"], ["--sensitivity", "/missing.json"],
-        ["--no-such-flag"],
+        ["--skip", "E9"], ["--skip", ""], ["--no-such-flag"],
     ]
 
 
