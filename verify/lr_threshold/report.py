@@ -49,12 +49,12 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
                   caption="Per horizon and init scheme (the last horizon is the search's)")
         if s.get("top_differing"):
             rep.table(["horizon", "init", "seed", "outcomes", "final losses", "ratio", "very different"],
-                      [[r["horizon"], r["init"], r["seed"], f"{r['outcome_a']} \\| {r['outcome_b']}",
+                      [[r["horizon"], r["init"], r["seed"], f"{r['outcome_a']} | {r['outcome_b']}",
                         f"{r['loss_a']:.6g}, {r['loss_b']:.6g}", r["ratio"], r["very_different"]]
                        for r in s["top_differing"][:12]],
                       caption="Pairs whose labels differ, best first (the pinned pair is the first)")
         rep.table(["init", "seed", "outcomes", "final losses", "ratio"],
-                  [[r["init"], r["seed"], f"{r['outcome_a']} \\| {r['outcome_b']}",
+                  [[r["init"], r["seed"], f"{r['outcome_a']} | {r['outcome_b']}",
                     f"{r['loss_a']:.6g}, {r['loss_b']:.6g}", r["ratio"]] for r in s["closest_at_lab_horizon"][:10]],
                   caption=f"Closest pairs at the search's own horizon ({s['epochs']} epochs)")
         rep.text(f"Pinned: {json.dumps(s.get('pinned'))}.")
