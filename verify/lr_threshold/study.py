@@ -486,9 +486,9 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if e3:
         finest, changes = _finest_multi(e3)
         pdim = e3["pooled_dimension"]
-        facts.append("E3 label changes per window of 64 rates: " + ", ".join(f"{w}: {c}" for w, c in changes)
-                     + f"; pooled box-counting dimension {pdim['dimension']:.2f} +- {pdim['stderr']:.2f} "
-                     f"(RMS residual {pdim['rms_residual']:.3f}).")
+        facts.append(f"E3 label changes per window of {e3['count']} rates: " + ", ".join(f"{w}: {c}" for w, c in changes)
+                     + f"; pooled box-counting dimension {float(pdim['dimension']):.2f} +- {float(pdim['stderr']):.2f} "
+                     f"(RMS residual {float(pdim['rms_residual']):.3f}).")
         fine_single = all(c <= 1 for w, c in changes[-8:])
         if finest is not None and fine_single:
             verdict = "not supported at the pair's scale"
@@ -521,8 +521,9 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
     thr_diff = sorted({r["loss_threshold"] for r in rows_c if r["differ"] and r["loss_threshold"] is not None})
     out["H4"] = {
         "hypothesis": "an artefact of the classification threshold",
-        "verdict": "supported" if not acc_only and n_diff < len(rows_c) // 2 else (
-            "rejected" if n_diff == len(rows_c) else "partly supported"),
+        "verdict": "no difference to explain: the labels agree under every criterion" if n_diff == 0 else (
+            "supported" if not acc_only and n_diff < len(rows_c) // 2 else (
+                "rejected" if n_diff == len(rows_c) else "partly supported")),
         "evidence": (f"E0 readouts at {assert_e0['pinned']['epochs']} epochs: lr={a!r} final loss {ra['final_loss']:.5f}, "
                      f"accuracy {ra['accuracy']:.1f}%, {ra['dead_units']} dead units; lr={b!r} final loss "
                      f"{rb['final_loss']:.5f}, accuracy {rb['accuracy']:.1f}%, {rb['dead_units']} dead units. "
