@@ -1,4 +1,4 @@
-"""verify.lr_threshold: ulp stepping, box counting, multisection, E0 and the --check round trip."""
+"""verify.lr_threshold: ulp stepping, box counting, multisection, E0, the --check round trip, bad arguments."""
 
 from __future__ import annotations
 
@@ -8,16 +8,23 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from refnet.conventions import READINGS
+from refnet.reproducible import simd_targets
 from verify import lr_threshold
+from verify.lr_threshold.env import ROOT
 from verify.lr_threshold.study import PINNED, SCHEMA
 from verify.lr_threshold.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
                              label_boundary_fit)
-from verify.lr_threshold.experiments import PAIR, Study, multisection
+from verify.lr_threshold.experiments import PAIR, Study, classify_pair, loss_ratio, multisection
 from verify.lr_threshold.runs import RunRecord, lab_run, settled_epoch
 from verify.lr_threshold.ulp import (add_ulps, decimal_exact, exact_fraction, from_ordinal, grid, hex_exact, midpoint,
                         ordinal, ordinal_grid, spacing, ulps_between)
@@ -168,13 +175,20 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_quick_study_reproduces_e0_in_fresh_processes(quick_report: Path) -> None:
     data = json.loads((quick_report / "report.json").read_text())["data"]
     assert data["schema"] == SCHEMA
+    assert data["inputs"]["reading"] == READINGS["lab"].label  # the chosen reading, whatever it is
     e0 = data["experiments"]["E0"]
-    assert e0["outcomes"][0] == "converged" and e0["outcomes"][1] != "converged"
-    assert e0["identical_in_fresh_processes"] is True
-    assert all(v["all_match"] for v in e0["fresh"].values()) and len(e0["fresh"]) == 2
-    for run in e0["runs"]:
+    assert e0["identical_in_fresh_processes"] is True and e0["reproduced"] is True
+    assert e0["kernel"] == "portable" and e0["pinned_dispatch_in_use"] == []
+    assert e0["pinned_environment"]["NPY_DISABLE_CPU_FEATURES"].split(",") == list(simd_targets())
+    assert all(v["all_match"] for v in e0["fresh"].values()) and len(e0["fresh"]) == 1
+    for run in e0["runs"] + e0["machine_runs"]:
         assert len(run["weights_sha256"]) == 64 and len(run["loss_sha256"]) == 64
-    assert "## E0 reproduce" in (quick_report / "report.md").read_text()
+        assert run["spec"]["convention"] == "lab"
+    assert e0["machine_runs"][0]["spec"]["kernel"] == "blas"
+    md = (quick_report / "report.md").read_text()
+    assert "## E0 reproduce" in md and "## Sensitivity: the summed reading" in md
+    sens = data["experiments"]["sensitivity"]
+    assert sens["reading"] == READINGS["lab-sum"].label and sens["stored"]["schema"] == "refnet.verify.lr_threshold/1"
     assert (quick_report / "outcome_strips.png").stat().st_size > 1000
     e3 = data["experiments"]["E3"]
     assert e3["min_spacing_ulps"] >= 1
@@ -188,14 +202,69 @@ def test_check_round_trip_and_detects_tampering(quick_report: Path, tmp_path: Pa
     path = quick_report / "report.json"
     assert lr_threshold.main(["--check", str(path), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "matches bitwise" in out and "DIFFERS" not in out.split("\n")[0]
+    assert "matches bitwise" in out and "DIFFERS" not in out
     doc = json.loads(path.read_text())
-    doc["data"]["experiments"]["E0"]["runs"][1]["weights_sha256"] = "0" * 64
+    e0 = doc["data"]["experiments"]["E0"]
+    e0["machine_runs"][0]["weights_sha256"] = "1" * 64  # another machine's blas bits: reported, not a failure
+    e0["runs"][1]["weights_sha256"] = "0" * 64
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(doc))
     assert lr_threshold.main(["--check", str(bad), "--quiet"]) == 1
     out = capsys.readouterr().out
-    assert "DIFFERS  lr=0.001490626 weights_sha256" in out
+    assert "DIFFERS  pinned lr=0.001490626 weights_sha256" in out
+    assert "machine-specific, differs  blas lr=0.001490625 weights_sha256" in out
+    e0["runs"][1]["weights_sha256"] = json.loads(path.read_text())["data"]["experiments"]["E0"]["runs"][1][
+        "weights_sha256"]
+    doc["data"]["environment"]["numpy"] = "0.0.0"
+    bad.write_text(json.dumps(doc))
+    assert lr_threshold.main(["--check", str(bad), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "environment numpy differs" in out and "machine-specific, differs" in out
+
+
+# ------------------------------------------------------------------ the command line: bad arguments
+
+
+def _bad_cases(tmp: Path) -> list[list[str]]:
+    not_json = tmp / "not.json"
+    not_json.write_text("{")
+    old = tmp / "old.json"
+    old.write_text(json.dumps({"data": {"schema": "refnet.verify.lr_threshold/1"}}))
+    incomplete = tmp / "incomplete.json"
+    incomplete.write_text(json.dumps({"data": {"schema": SCHEMA}}))
+    a_file = tmp / "a_file"
+    a_file.write_text("")
+    return [
+        ["--check", "/missing.json"], ["--check", str(tmp)], ["--check", str(not_json)], ["--check", str(old)],
+        ["--check", str(incomplete)], ["--render", str(old), "--report", str(tmp)], ["--render", str(incomplete)],
+        ["--report", "/dev/null/x"], ["--report", str(a_file)], ["--report", str(a_file / "sub")],
+        ["--seed", "-1"], ["--seed", "1.5"], ["--epochs", "0"], ["--epochs", "x"], ["--workers", "0"],
+        ["--search-seeds", "0"], ["--search-epochs", "-5"], ["--search-inits", "normal,bogus"],
+        ["--init", "zeros"], ["--points", "1"], ["--per-round", "0"], ["--e7-width", "0"], ["--e7-width", "nan"],
+        ["--e7-seeds", "-2"], ["--horizon", "0"], ["--e5-every", "0"], ["--sensitivity", "/missing.json"],
+        ["--skip", "E9"], ["--skip", ""], ["--no-such-flag"],
+    ]
+
+
+def test_every_bad_argument_is_an_error_line_with_exit_2(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args in _bad_cases(tmp_path):
+        proc = subprocess.run([sys.executable, "-m", "verify.lr_threshold", *args], capture_output=True,
+                              text=True, env=env, timeout=60, check=False)
+        assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
+        assert "error:" in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+        assert proc.stdout == "", (args, proc.stdout)
+
+
+def test_loss_ratio_and_very_different() -> None:
+    assert loss_ratio(0.001, 0.01) == pytest.approx(10.0)
+    assert loss_ratio(0.5, math.inf) == math.inf and math.isnan(loss_ratio(math.nan, math.inf))
+    vd = classify_pair("converged", "stalled", 0.001, 0.5)
+    assert vd["very_different"] and vd["lab_direction"]
+    near = classify_pair("converged", "stalled", 0.0094, 0.0106)  # two sides of the threshold
+    assert near["differ"] and not near["very_different"]
+    assert not classify_pair("stalled", "stalled", 0.001, 0.5)["very_different"]
+    assert classify_pair("diverged", "converged", math.nan, 0.001)["very_different"]
 
 
 def test_sha256_ignores_longdouble_padding() -> None:

@@ -9,11 +9,13 @@ same run in ``np.longdouble``. A finite-time Lyapunov exponent is the slope
 of ``log distance`` per epoch, fitted by least squares over the growth phase
 (from the first nonzero distance until it first exceeds ``saturation``).
 
-E6 measures the Hessian of the summed BCE loss (the loss whose gradient the
-lab's convention descends: ``N`` times the mean-loss Hessian of
-:func:`verify.common.hessian.hessian`, central differences of backpropagated
-gradients) along a run; gradient descent on a quadratic is stable only while
-its largest eigenvalue stays below ``2 / lr``.
+E6 measures the Hessian of the BCE loss whose gradient the reading descends
+(:func:`descended_scale`: the mean loss for ``gradient="mean"``, the summed
+loss, ``N`` times the mean-loss Hessian of :func:`verify.common.hessian.hessian`,
+for ``gradient="sum"``; central differences of backpropagated gradients)
+along a run; gradient descent on a quadratic is stable only while its
+largest eigenvalue stays below ``2 / lr``. Every network here is built with
+the reading's sigmoid (:func:`verify.lr_threshold.runs.lab_network`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from refnet.conventions import ConventionLike, resolve
 from refnet.data import xor_easy
 from refnet.layers import Linear
 from refnet.network import Network
@@ -35,10 +38,10 @@ from refnet.precision import DTypeName
 from refnet.init import InitName
 
 from ..common.hessian import hessian
-from .runs import lab_setup, sha256
+from .runs import CONVENTION, lab_network, sha256
 from .ulp import add_ulps
 
-__all__ = ["Mechanism", "mechanism", "activation_pattern", "Separation", "separations", "most_sensitive_parameter", "KINK_ASYMMETRY", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
+__all__ = ["descended_scale", "Mechanism", "mechanism", "activation_pattern", "Separation", "separations", "most_sensitive_parameter", "KINK_ASYMMETRY", "lyapunov_fit", "LyapunovFit", "Sharpness", "sharpness_trace"]
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,22 @@ def _first(epochs: Sequence[int], distance: Sequence[float], level: float) -> in
     return None
 
 
-def most_sensitive_parameter(seed: int, init: InitName) -> int:
+def descended_scale(convention: ConventionLike, points: int) -> tuple[float, str]:
+    """Factor from the mean loss to the loss the reading's gradient descends, and its name."""
+    r = resolve(convention)
+    if r is not None and r.gradient == "sum":
+        return float(points), "summed"
+    return 1.0, "mean"
+
+
+def most_sensitive_parameter(seed: int, init: InitName, convention: ConventionLike = CONVENTION) -> int:
     """Flat index of the parameter with the largest gradient at initialisation.
 
     A weight of a dead ReLU unit has a zero gradient forever, and a 1-ulp
     nudge to it never grows; the weight the loss is most sensitive to is
     the informative one to perturb.
     """
-    net = lab_setup(init).build([seed])
+    net = lab_network([seed], init, convention=convention)
     x, y = xor_easy()
     xa, ya = prepare_data(net, x, y)
     with np.errstate(all="ignore"):
@@ -120,21 +131,21 @@ def most_sensitive_parameter(seed: int, init: InitName) -> int:
 
 
 def separations(seed: int, lr: float, partner_lr: float, *, init: InitName = "normal", epochs: int,
-                sample_every: int, longdouble: bool = True) -> list[Separation]:
+                sample_every: int, longdouble: bool = True,
+                convention: ConventionLike = CONVENTION) -> list[Separation]:
     """E5: distances between the base run and its perturbed twins (see the module docstring)."""
-    setup = lab_setup(init, epochs)
-    j = most_sensitive_parameter(seed, init)
-    names = [f"{name}[{i}]" for name, v in setup.build([seed]).named_params().items()
+    j = most_sensitive_parameter(seed, init, convention)
+    names = [f"{name}[{i}]" for name, v in lab_network([seed], init, convention=convention).named_params().items()
              for i in range(int(np.prod(v.shape[1:])))]
     labels = ["lr + 1 ulp", f"lr -> {partner_lr!r}", f"weight {names[j]} + 1 ulp"]
     rates = [lr, add_ulps(lr, 1), partner_lr, lr]
-    net = setup.build([seed] * len(rates))
+    net = lab_network([seed] * len(rates), init, convention=convention)
     flat = net.get_flat().copy()
     flat[3, j] = add_ulps(float(flat[3, j]), 1, "float64")  # the last twin starts 1 ulp away in weight j
     net.set_flat(flat)
     nets: list[tuple[Network, npt.NDArray[np.float64]]] = [(net, np.array(rates, dtype=np.float64))]
     if longdouble:
-        ld = setup.build([seed], "longdouble")
+        ld = lab_network([seed], init, dtype="longdouble", convention=convention)
         nets.append((ld, np.array([lr], dtype=np.float64)))
         labels.append("float64 vs longdouble")
     x, y = xor_easy()
@@ -144,7 +155,7 @@ def separations(seed: int, lr: float, partner_lr: float, *, init: InitName = "no
     while done < epochs:
         n = min(sample_every, epochs - done)
         for network, rates_k in nets:
-            train(network, x, y, lr=rates_k, epochs=n, convention="lab-sum")
+            train(network, x, y, lr=rates_k, epochs=n, convention=convention)
         done += n
         samples.append(done)
         base = net.get_flat()
@@ -189,15 +200,17 @@ class Sharpness:
     finite-difference step crossed a ReLU kink, so their eigenvalues are not curvatures."""
     smooth_max: float = float("nan")
     """Largest top eigenvalue over the smooth samples."""
+    loss_kind: str = "summed"
+    """Which loss's Hessian: ``mean`` or ``summed`` (the one the reading's gradient descends)."""
 
 
 def sharpness_trace(seed: int, lr: float, *, init: InitName = "normal", epochs: int, every: int,
-                    dtype: DTypeName = "float64") -> Sharpness:
+                    dtype: DTypeName = "float64", convention: ConventionLike = CONVENTION) -> Sharpness:
     """E6: train one run and measure the Hessian spectrum every ``every`` epochs (and at 0)."""
-    net = lab_setup(init, epochs).build([seed])
+    net = lab_network([seed], init, convention=convention)
     x, y = xor_easy()
     xa, ya = prepare_data(net, x, y)
-    n_points = float(xa.shape[1])
+    scale, kind = descended_scale(convention, int(xa.shape[1]))
     rec_e: list[int] = []
     top: list[float] = []
     bottom: list[float] = []
@@ -208,7 +221,7 @@ def sharpness_trace(seed: int, lr: float, *, init: InitName = "normal", epochs: 
         with np.errstate(all="ignore"):
             hs = hessian(net, x, y, dtype=dtype)
             lval, _ = net.gradients(xa, ya)
-        eig = hs.eigenvalues * n_points  # summed loss = N * mean loss
+        eig = hs.eigenvalues * scale  # the summed loss is N times the mean loss
         a = hs.asymmetry
         rec_e.append(done)
         top.append(float(eig[-1]))
@@ -218,14 +231,14 @@ def sharpness_trace(seed: int, lr: float, *, init: InitName = "normal", epochs: 
         if done >= epochs:
             break
         n = min(every, epochs - done)
-        train(net, x, y, lr=np.array([lr]), epochs=n, convention="lab-sum")
+        train(net, x, y, lr=np.array([lr]), epochs=n, convention=convention)
         done += n
     thr = 2.0 / lr
     smooth = [a <= KINK_ASYMMETRY and math.isfinite(t) for a, t in zip(asym, top)]
     above = [e for e, t, ok in zip(rec_e, top, smooth) if ok and t > thr]
     smax = max((t for t, ok in zip(top, smooth) if ok), default=float("nan"))
     return Sharpness(lr, rec_e, top, bottom, loss, asym, thr, above[0] if above else None, smax / thr,
-                     sum(not ok for ok in smooth), smax)
+                     sum(not ok for ok in smooth), smax, kind)
 
 
 def activation_pattern(net: Network, x: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.bool_]:
@@ -262,13 +275,17 @@ class Mechanism:
     weights_sha256: tuple[str, str]
 
 
-def mechanism(seed: int, init: InitName, lo: float, hi: float, epochs: int) -> Mechanism:
+def mechanism(seed: int, init: InitName, lo: float, hi: float, epochs: int,
+              convention: ConventionLike = CONVENTION) -> Mechanism:
     """Train ``lo`` and ``hi`` side by side, step by step, comparing ReLU patterns each epoch.
 
     Uses :func:`refnet.train.step` directly (the loop :func:`refnet.train.train`
-    runs), so the final weights hash equal the runs' of the scans.
+    runs) for a full-batch reading, one-epoch :func:`refnet.train.train` calls
+    for a mini-batch one, so the final weights hash equal the runs' of the scans.
     """
-    net = lab_setup(init, epochs).build([seed, seed])
+    reading = resolve(convention)
+    batched = reading is not None and reading.batch_size is not None
+    net = lab_network([seed, seed], init, convention=convention)
     x, y = xor_easy()
     xa, ya = prepare_data(net, x, y)
     opt = SGD(np.array([lo, hi]))
@@ -291,7 +308,11 @@ def mechanism(seed: int, init: InitName, lo: float, hi: float, epochs: int) -> M
             if first is not None and e == first + 100:
                 flat = net.get_flat()
                 after = float(np.linalg.norm(flat[1] - flat[0]))
-            loss = np.asarray(step(net, opt, xa, ya, "lab-sum"), dtype=np.float64)
+            if batched:
+                loss = np.asarray(train(net, x, y, lr=np.array([lo, hi]), epochs=1,
+                                        convention=convention).loss[-1], dtype=np.float64)
+            else:
+                loss = np.asarray(step(net, opt, xa, ya, convention), dtype=np.float64)
     flat = net.get_flat()
     return Mechanism((lo, hi), epochs, first, sites, before, after, differs,
                      float(np.linalg.norm(flat[1] - flat[0])), (float(loss[0]), float(loss[1])),

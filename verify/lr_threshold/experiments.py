@@ -18,16 +18,19 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+from refnet.conventions import ConventionLike
 from refnet.init import InitName
+from refnet.sweep import Member, MemberResult, iter_sweep
 
 from .boxcount import BoxFit, boundary_edges, dyadic_sizes, fit_dimension, box_counts, label_boundary_fit
-from .runs import LabRun, RunRecord, lab_run, run_specs
+from .runs import CONVENTION, LabRun, RunRecord, lab_run, lab_setup, reading_label, run_specs
 from .ulp import (exact_fraction, from_ordinal, hex_exact, ordinal, ordinal_grid, ulps_between,
                   decimal_exact)
 
 __all__ = ["PAIR", "Pinned", "Study", "SEARCH_SEEDS", "SEARCH_INITS",
            "search", "multisection", "zoom_scan", "precision_ladder", "per_seed_boundaries",
-           "horizon_check", "ZOOM_WIDTHS", "decimal_value", "trains"]
+           "horizon_check", "ZOOM_WIDTHS", "decimal_value", "trains", "VERY_DIFFERENT_RATIO", "loss_ratio",
+           "classify_pair"]
 
 PAIR = (0.001490625, 0.001490626)
 """The lab's two learning rates."""
@@ -95,70 +98,110 @@ def trains(outcome: str) -> bool:
 
 # ------------------------------------------------------------------ search
 
+VERY_DIFFERENT_RATIO = 10.0
+"""The lab's "very different result": one run converged, the other stalled or diverged, and their
+final losses at least this factor apart (not merely two sides of the loss threshold)."""
+
+
+def loss_ratio(fa: float, fb: float) -> float:
+    """``max / min`` of two final losses; ``inf`` when one is non-finite or zero (and the other is not)."""
+    if not (math.isfinite(fa) and math.isfinite(fb)):
+        return math.inf if math.isfinite(fa) or math.isfinite(fb) else math.nan
+    lo, hi = min(fa, fb), max(fa, fb)
+    return hi / lo if lo > 0 else (math.inf if hi > 0 else 1.0)
+
+
+def classify_pair(la: str, lb: str, fa: float, fb: float) -> dict[str, Any]:
+    """How the pair's two runs compare at one horizon (see :data:`VERY_DIFFERENT_RATIO`)."""
+    ratio = loss_ratio(fa, fb)
+    one_converged = trains(la) != trains(lb)
+    return {"outcome_a": la, "outcome_b": lb, "loss_a": fa, "loss_b": fb, "ratio": ratio,
+            "differ": la != lb, "lab_direction": trains(la) and not trains(lb),
+            "very_different": one_converged and ratio >= VERY_DIFFERENT_RATIO}
+
+
+def _rank(row: dict[str, Any]) -> tuple[float, ...]:
+    """Order of preference for the pinned pair: very different in the lab's direction, then labels
+    differing in the lab's direction; the lab's horizon before shorter ones; then the loss ratio."""
+    r = row["ratio"] if math.isfinite(row["ratio"]) else 1e300
+    return (float(row["very_different"] and row["lab_direction"]), float(row["lab_direction"]),
+            float(row["horizon"] == row["epochs"]), float(row["horizon"]), r, -float(row["seed"]))
+
+
 def search(seeds: Sequence[int], inits: Sequence[InitName], epochs: int, workers: int, log: Log,
            checkpoints: Sequence[int] = (), executor: Executor | None = None,
-           quiet: bool = True) -> dict[str, Any]:
-    """Run the pair for every (init, seed) to ``epochs``; where and when do the labels differ?
+           quiet: bool = True, convention: ConventionLike = CONVENTION) -> dict[str, Any]:
+    """Run the pair for every (init, seed) to ``epochs``; how often are the outcomes very different?
 
-    Two statistics per init scheme: the fraction of seeds whose labels
-    differ at ``epochs`` (the search horizon), and the seeds where the lower
-    rate crosses the loss threshold first (``steps_a < steps_b``): for any
-    epoch count in ``[steps_a, steps_b)`` the lower rate has converged and
-    the upper has not. The pinned configuration is, in init order, the first
-    scheme with a pair differing at ``epochs`` (lower rate converging), else
-    the seed with the widest such window, pinned at its middle epoch.
+    One :func:`refnet.sweep.iter_sweep` over every run (members carry their own init, so the whole
+    search is one stream of full-size chunks on ``executor`` or ``workers`` processes); each run is
+    also judged at ``checkpoints``. Per horizon (each checkpoint and ``epochs``) and init scheme it
+    counts the (seed, init) whose pair is *very different* (:func:`classify_pair`), whose labels
+    merely differ, and in which direction. The pinned configuration is the best row by
+    :func:`_rank`: a very different pair in the lab's direction (lower rate converged) at the lab's
+    horizon if there is one, else the closest pair found, with its horizon.
     """
-    specs = [lab_run(s, lr, init, epochs=epochs) for init in inits for s in seeds for lr in PAIR]
-    study = Study(Pinned(inits[0], seeds[0], epochs), epochs, workers, log, executor, quiet=quiet)
-    recs = study.run(specs, "search", checkpoints)
-    per_init: dict[str, dict[str, Any]] = {}
-    differing: list[dict[str, Any]] = []
-    windows: list[dict[str, Any]] = []
-    for i in range(0, len(recs), 2):
-        a, b = recs[i], recs[i + 1]
-        init = a.spec.init
-        st = per_init.setdefault(init, {"seeds": 0, "differ": 0, "converged_a": 0, "converged_b": 0,
-                                        "steps_differ": 0, "a_first": 0, "b_first": 0})
-        st["seeds"] += 1
-        st["converged_a"] += trains(a.outcome)
-        st["converged_b"] += trains(b.outcome)
-        sa, sb = a.readout["steps_to_threshold"], b.readout["steps_to_threshold"]
-        if a.outcome != b.outcome:
-            st["differ"] += 1
-            differing.append({"init": init, "seed": a.spec.member.seed, "outcome_a": a.outcome, "outcome_b": b.outcome,
-                              "steps_a": sa, "steps_b": sb})
-        if isinstance(sa, int) and isinstance(sb, int) and sa != sb:
-            st["steps_differ"] += 1
-            st["a_first" if sa < sb else "b_first"] += 1
-        settled = a.readout.get("settled_epoch")
-        if isinstance(settled, int) and isinstance(sb, int) and settled < sb and trains(a.outcome):
-            windows.append({"init": init, "seed": a.spec.member.seed, "steps_a": sa, "settled_a": settled,
-                            "steps_b": sb, "width": sb - settled})
-    total = sum(v["seeds"] for v in per_init.values())
-    n_diff = sum(v["differ"] for v in per_init.values())
-    for v in per_init.values():
-        v["fraction_differ"] = v["differ"] / v["seeds"] if v["seeds"] else math.nan
-    pinned: dict[str, Any] | None = None
-    found = next((d for d in differing if trains(d["outcome_a"]) and not trains(d["outcome_b"])), None)
-    if found is not None:
-        pinned = {"init": found["init"], "seed": found["seed"], "epochs": epochs, "why": "labels differ at the horizon"}
-    else:
+    horizons = sorted({c for c in checkpoints if 0 < c < epochs} | {epochs})
+    members = [Member(int(s), lr, "float64", convention, "blas", init) for init in inits for s in seeds
+               for lr in PAIR]
+    keep = max(1, epochs // 1000)
+    results = iter_sweep(lab_setup(inits[0], epochs), members, workers=workers if executor is None else 0,
+                         executor=executor, keep_every=keep, checkpoints=horizons[:-1], quiet=quiet,
+                         in_flight=2 * max(1, workers), label="  search")
+    rows: list[dict[str, Any]] = []
+    pending: MemberResult | None = None
+    for res in results:
+        if pending is None:
+            pending = res
+            continue
+        a, b = pending, res
+        pending = None
+        for h in horizons:
+            ra = a.readout if h == epochs else a.checkpoints[h]
+            rb = b.readout if h == epochs else b.checkpoints[h]
+            row = classify_pair(ra.outcome, rb.outcome, ra.final_loss, rb.final_loss)
+            row.update({"init": a.member.init, "seed": a.member.seed, "horizon": h, "epochs": epochs,
+                        "steps_a": ra.steps_to_threshold, "steps_b": rb.steps_to_threshold,
+                        "accuracy_a": ra.accuracy, "accuracy_b": rb.accuracy})
+            rows.append(row)
+    per: dict[str, dict[str, dict[str, Any]]] = {}
+    for h in horizons:
         for init in inits:
-            cands = [w for w in windows if w["init"] == init]
-            if cands:
-                best = max(cands, key=lambda w: (w["width"], -w["seed"]))
-                pinned = {"init": init, "seed": best["seed"], "epochs": best["settled_a"] + best["width"] // 2,
-                          "why": (f"no pair differs at {epochs} epochs; the lower rate's loss stays below the "
-                                  f"threshold from epoch {best['settled_a']}, the upper rate's first goes below "
-                                  f"at epoch {best['steps_b']}")}
-                break
-    flips = {str(c): sum(1 for r in recs if r.labels.get(c) != r.outcome) for c in checkpoints}
+            sel = [r for r in rows if r["horizon"] == h and r["init"] == init]
+            finite = [r["ratio"] for r in sel if not math.isnan(r["ratio"])]
+            per.setdefault(str(h), {})[init] = {
+                "seeds": len(sel), "converged_a": sum(trains(r["outcome_a"]) for r in sel),
+                "converged_b": sum(trains(r["outcome_b"]) for r in sel),
+                "diverged": sum((r["outcome_a"] == "diverged") + (r["outcome_b"] == "diverged") for r in sel),
+                "differ": sum(r["differ"] for r in sel), "lab_direction": sum(r["lab_direction"] for r in sel),
+                "very_different": sum(r["very_different"] for r in sel),
+                "very_different_lab_direction": sum(r["very_different"] and r["lab_direction"] for r in sel),
+                "ratio_at_least_10": sum(x >= VERY_DIFFERENT_RATIO for x in finite),
+                "max_ratio": max(finite, default=math.nan)}
+    at_lab = [r for r in rows if r["horizon"] == epochs]
+    best = max(rows, key=_rank) if rows else None
+    pinned: dict[str, Any] | None = None
+    if best is not None:
+        kind = ("very different" if best["very_different"] else
+                "labels differ, not very different" if best["differ"] else "labels agree")
+        pinned = {"init": best["init"], "seed": best["seed"], "epochs": best["horizon"], "kind": kind,
+                  "outcomes": [best["outcome_a"], best["outcome_b"]], "losses": [best["loss_a"], best["loss_b"]],
+                  "lab_horizon": best["horizon"] == epochs, "ratio": best["ratio"],
+                  "why": (f"{kind} at {best['horizon']} epochs ({best['outcome_a']} vs {best['outcome_b']}, "
+                          f"final losses {best['loss_a']:.6g} and {best['loss_b']:.6g}, ratio {best['ratio']:.4g})")}
+    top = sorted((r for r in rows if r["differ"]), key=_rank, reverse=True)[:20]
+    closest_at_lab = sorted(at_lab, key=_rank, reverse=True)[:10]
+    n_vd = sum(r["very_different"] for r in at_lab)
     return {"inits": list(inits), "seeds": [int(seeds[0]), int(seeds[-1])], "epochs": epochs,
-            "pairs_tried": total, "pairs_differing": n_diff,
-            "fraction_differing": n_diff / total if total else math.nan,
-            "per_init": per_init, "differing": differing,
-            "timing_windows": sorted(windows, key=lambda w: -w["width"])[:20],
-            "pinned": pinned, "label_flips_after_checkpoint": flips, "runs": len(recs)}
+            "horizons": horizons, "convention": str(convention), "reading": reading_label(convention),
+            "criterion": {"ratio": VERY_DIFFERENT_RATIO, "rule": "one converged, the other stalled or "
+                          "diverged, final losses at least 10x apart"},
+            "pairs_tried": len(at_lab), "very_different": n_vd,
+            "very_different_lab_direction": sum(r["very_different"] and r["lab_direction"] for r in at_lab),
+            "pairs_differing": sum(r["differ"] for r in at_lab),
+            "fraction_differing": sum(r["differ"] for r in at_lab) / len(at_lab) if at_lab else math.nan,
+            "per_horizon": per, "top_differing": top, "closest_at_lab_horizon": closest_at_lab,
+            "pinned": pinned, "runs": len(members), "keep_every": keep}
 
 
 # ------------------------------------------------------------------ E2 / E7 bisection

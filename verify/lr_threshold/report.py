@@ -8,8 +8,8 @@ from typing import Any
 
 from ..common.report import Report, to_json
 from .figures import outcome_strips, pair_losses, separation_growth, sharpness_plot
-from .runs import CRITERIA, LAB
-from .study import fmt_number, summary_lines
+from .runs import CRITERIA
+from .study import fmt_number, sensitivity_rows, summary_lines
 
 __all__ = ["write_report"]
 
@@ -22,7 +22,9 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
     rep.text("\n".join(f"- {line}" for line in summary_lines(data)))
     rep.section("Inputs and environment")
     env = data["environment"]
-    rep.text(f"Lab configuration: {json.dumps(LAB)}; criteria {json.dumps(data['inputs']['criteria'])}.",
+    rep.text(f"Lab configuration: {json.dumps(data['inputs']['lab'])}; criteria "
+             f"{json.dumps(data['inputs']['criteria'])}. Reading: `{data['inputs']['reading']}` (convention "
+             f"`{data['inputs']['convention']}`); sensitivity reading `{data['inputs']['sensitivity_reading']}`.",
              f"Python {env['python']}, NumPy {env['numpy']}, BLAS {json.dumps(env['blas'].get('blas'))}, "
              f"platform {env['platform']}, CPU dispatch features in use {env['cpu_features']['dispatch_in_use']}, "
              f"thread variables {json.dumps(env['threads'])}, refnet source sha256 "
@@ -31,36 +33,62 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
     s = ex.get("search", {})
     rep.section("Search (E0's configuration)")
     if s.get("pairs_tried"):
-        rows = [[init, v["seeds"], v["converged_a"], v["converged_b"], v["differ"], v["fraction_differ"],
-                 v["steps_differ"], v["a_first"], v["b_first"]] for init, v in s["per_init"].items()]
-        rep.table(["init", "seeds", "lower converged", "upper converged", "labels differ", "fraction",
-                   "threshold epoch differs", "lower first", "upper first"], rows,
-                  caption=f"The pair for seeds {s['seeds'][0]}..{s['seeds'][1]} to {s['epochs']} epochs"
-                          + (" (stored result of `--search`)" if s.get("stored") else ""))
-        if s.get("timing_windows"):
-            rep.table(["init", "seed", "lower crosses at", "upper crosses at", "window (epochs)"],
-                      [[w["init"], w["seed"], w["steps_a"], w["steps_b"], w["width"]] for w in s["timing_windows"][:10]],
-                      caption="Widest epoch windows in which the lower rate has converged and the upper has not")
+        rep.text(f"The pair for seeds {s['seeds'][0]}..{s['seeds'][1]} x init schemes {', '.join(s['inits'])} "
+                 f"({s['pairs_tried']} (seed, init), {s['runs']} runs) to {s['epochs']} epochs under "
+                 f"`{s['reading']}`, each run also judged at {s['horizons'][:-1]} epochs"
+                 + (f", in {s['seconds']:.0f} s on {data['inputs']['workers']} worker processes"
+                    if isinstance(s.get("seconds"), (int, float)) else "")
+                 + (" (stored result of `--search`)" if s.get("stored") else "") + ". Very different: "
+                 f"{s['criterion']['rule']}.")
+        rows = [[h, init, v["seeds"], v["converged_a"], v["converged_b"], v["differ"], v["lab_direction"],
+                 v["very_different"], v["very_different_lab_direction"], v["ratio_at_least_10"], v["max_ratio"]]
+                for h, per in s["per_horizon"].items() for init, v in per.items()]
+        rep.table(["horizon", "init", "seeds", "lower converged", "upper converged", "labels differ",
+                   "lower converged, upper not", "very different", "very different, lower converged",
+                   "losses >= 10x apart", "max loss ratio"], rows,
+                  caption="Per horizon and init scheme (the last horizon is the search's)")
+        if s.get("top_differing"):
+            rep.table(["horizon", "init", "seed", "outcomes", "final losses", "ratio", "very different"],
+                      [[r["horizon"], r["init"], r["seed"], f"{r['outcome_a']} | {r['outcome_b']}",
+                        f"{r['loss_a']:.6g}, {r['loss_b']:.6g}", r["ratio"], r["very_different"]]
+                       for r in s["top_differing"][:12]],
+                      caption="Pairs whose labels differ, best first (the pinned pair is the first)")
+        rep.table(["init", "seed", "outcomes", "final losses", "ratio"],
+                  [[r["init"], r["seed"], f"{r['outcome_a']} | {r['outcome_b']}",
+                    f"{r['loss_a']:.6g}, {r['loss_b']:.6g}", r["ratio"]] for r in s["closest_at_lab_horizon"][:10]],
+                  caption=f"Closest pairs at the search's own horizon ({s['epochs']} epochs)")
         rep.text(f"Pinned: {json.dumps(s.get('pinned'))}.")
     e0 = ex["E0"]
     rep.section("E0 reproduce")
-    rep.table(["lr", "lr (hex)", "outcome", "final loss", "accuracy %", "steps to threshold", "dead units",
-               "plateau ratio", "weights sha256", "loss sha256"],
-              [[repr(r["spec"]["lr"]), r["lr_hex"], r["outcome"], r["readout"]["final_loss"], r["readout"]["accuracy"],
-                r["readout"]["steps_to_threshold"], r["readout"]["dead_units"], r["readout"]["plateau_ratio"],
-                r["weights_sha256"][:16], r["loss_sha256"][:16]] for r in e0["runs"]])
-    rep.text(f"Fresh processes: {json.dumps({k: v['all_match'] for k, v in e0['fresh'].items()})}; "
+    rep.text(f"Pinned configuration: the `{e0['kernel']}` kernel in fresh processes with "
+             f"{json.dumps(e0['pinned_environment'])} (dispatch in use there: {e0['pinned_dispatch_in_use']}); "
+             "these hashes are the ones `--check` requires bit for bit. The `blas` run (dispatch in use "
+             f"{e0['machine_dispatch_in_use']}) is this machine's: its last bits follow the CPU and the BLAS build.")
+    rep.table(["kernel", "lr", "lr (hex)", "outcome", "final loss", "final loss (hex)", "accuracy %",
+               "steps to threshold", "dead units", "plateau ratio", "weights sha256", "loss sha256"],
+              [[kern, repr(r["spec"]["lr"]), r["lr_hex"], r["outcome"], r["readout"]["final_loss"],
+                r["final_loss_hex"], r["readout"]["accuracy"], r["readout"]["steps_to_threshold"],
+                r["readout"]["dead_units"], r["readout"]["plateau_ratio"], r["weights_sha256"][:16],
+                r["loss_sha256"][:16]]
+               for kern, runs in ((f"{e0['kernel']} (pinned)", e0["runs"]), ("blas (this machine)",
+                                                                          e0["machine_runs"])) for r in runs])
+    pc = e0["pair"]
+    rep.text(f"Loss ratio {fmt_number(pc['ratio'])}; very different: {pc['very_different']}; lower rate "
+             f"converged and upper not: {pc['lab_direction']}; labels as the search saw them: {e0['reproduced']}; "
+             f"kernels agree on the labels: {e0['kernels_agree_on_labels']}.",
+             f"Fresh processes: {json.dumps({k: v['all_match'] for k, v in e0['fresh'].items()})}; "
              f"labels at checkpoints {json.dumps(e0['labels_at_checkpoints'])}.")
     curves = [(f"lr={r['spec']['lr']!r} ({r['outcome']})", r["loss_samples"]) for r in e0["runs"]]
     rep.figure(pair_losses(curves, CRITERIA.loss_threshold), "pair_losses.png",
                "E0: loss per epoch of the pair (left log-log; right the last quarter and the threshold)")
     if "E1" in ex:
         rep.section("E1 environment")
-        rep.table(["variant", "epochs", "outcomes", "reference", "labels change", "weights identical",
-                   "final loss", "steps"],
-                  [[v["variant"], v.get("epochs"), str(v.get("outcomes", v.get("error"))),
-                    str(v.get("reference_outcomes")), v.get("labels_change"), str(v.get("weights_identical")),
-                    str([fmt_number(x, 6) for x in v.get("final_loss", [])]), str(v.get("steps_to_threshold"))]
+        rep.table(["variant", "epochs", "dispatch in use", "outcomes", "labels change", "bits as blas E0",
+                   "bits as pinned E0", "final loss (hex)", "steps"],
+                  [[v["variant"], v.get("epochs"), str(v.get("dispatch_in_use")), str(v.get("outcomes", v.get("error"))),
+                    v.get("labels_change"), str(v.get("weights_identical_to_blas")),
+                    str(v.get("weights_identical_to_pinned")), str(v.get("final_loss_hex")),
+                    str(v.get("steps_to_threshold"))]
                    for v in ex["E1"]["variants"]])
     e2 = ex.get("E2", {})
     if "lo" in e2:
@@ -117,7 +145,7 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
                   caption="Kink samples: relative asymmetry of the raw difference quotient above 1e-6 (smooth "
                           "samples are near 1e-11); the finite-difference step crossed a ReLU kink there")
         rep.figure(sharpness_plot(ex["E6"]["traces"]), "sharpness.png",
-                   "E6: top eigenvalue of the summed-loss Hessian vs 2/lr")
+                   f"E6: top eigenvalue of the {ex['E6']['traces'][0].get('loss_kind', 'summed')}-loss Hessian vs 2/lr")
     if "E7" in ex:
         rep.section("E7 per-seed boundaries")
         rep.table(["seed", "changes in scan", "boundary lo", "boundary (hex)", "rel. offset from 0.001490625",
@@ -130,6 +158,25 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
         rep.section("Horizon check")
         rep.table(["lr", "lr (hex)", *[f"label at {k}" for k in hz["rows"][0]["labels"]]],
                   [[repr(r["lr"]), r["lr_hex"], *r["labels"].values()] for r in hz["rows"]])
+    sens = ex.get("sensitivity")
+    if sens:
+        rep.section("Sensitivity: the summed reading")
+        pp = sens["pinned_pair"]
+        rep.text(f"The summed reading `{sens['reading']}` (convention `{sens['convention']}`) is the arithmetic "
+                 "this study used before the lab's was reconstructed; its committed report is kept, unchanged, "
+                 + (f"at `{sens['stored']['path']}`." if sens.get("stored") else "(not found).")
+                 + f" The pinned pair rerun under it ({data['pinned']['epochs']} epochs, blas): "
+                 + "; ".join(f"lr={r['spec']['lr']!r} {r['outcome']}, final loss {r['readout']['final_loss']:.6g}"
+                             for r in pp) + f" (loss ratio {fmt_number(sens['pinned_pair_class']['ratio'])}).")
+        rows = sensitivity_rows(data)
+        if rows:
+            rep.table(["quantity", f"summed reading ({sens['convention']}, stored report)",
+                       f"chosen reading ({data['inputs']['convention']}, this report)", "changed"], rows,
+                      caption="What changes between the readings")
+    if data["plan"].get("skipped"):
+        rep.section("Not run")
+        rep.text(f"Skipped in this run (`--skip`): {', '.join(data['plan']['skipped'])}; the verdicts below rest "
+                 "on the experiments that ran (each cites them).")
     rep.section("Verdicts")
     for h, v in ex["verdicts"].items():
         rep.text(f"**{h}: {v['hypothesis']}: {v['verdict']}.** {v['evidence']} (cites {', '.join(v['cites'])})")

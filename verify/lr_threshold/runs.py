@@ -1,11 +1,15 @@
 """Training runs of the lab's learning-rate experiment, many at once through :mod:`refnet.sweep`.
 
 The lab's configuration is fixed here (XOR easy, 21 points; 2-4-4-1; ReLU
-hidden layers; sigmoid output; BCE with delta 1e-7; the lab's arithmetic
-convention; full batch): :func:`lab_setup` is the :class:`refnet.sweep.Setup`
-for an init scheme and an epoch count. A :class:`LabRun` is one
-:class:`refnet.sweep.Member` (seed, learning rate, precision, kernel) of such
-a setup.
+hidden layers; sigmoid output; BCE with delta 1e-7; full batch unless the
+reading batches): :func:`lab_setup` is the :class:`refnet.sweep.Setup` for an
+init scheme and an epoch count. A :class:`LabRun` is one
+:class:`refnet.sweep.Member` (seed, learning rate, precision, kernel, reading
+of the lab's arithmetic) of such a setup. The study runs under
+:data:`CONVENTION` (``"lab"``: whatever ``refnet.conventions.READINGS["lab"]``
+is when it runs, recorded by :func:`reading_label`); :data:`SENSITIVITY` is the
+summed reading the study ran under before, kept for comparison. Networks are
+always built with the reading's sigmoid (:func:`lab_network`).
 
 :func:`run_specs` hands the runs to :func:`refnet.sweep.iter_sweep`, which
 trains runs that share a setup, dtype and kernel as the members of one
@@ -27,7 +31,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from refnet.conventions import ConventionLike, resolve
 from refnet.data import xor_easy
+from refnet.network import Network
 from refnet.outcomes import Criteria, first_below
 from refnet.precision import precision
 from refnet.sweep import Member, MemberResult, Setup, iter_sweep
@@ -37,8 +43,19 @@ from refnet.kernels import KernelName
 
 from .ulp import hex_exact
 
-__all__ = ["LAB", "LAB_EPOCHS", "CRITERIA", "LabRun", "RunRecord", "lab_setup", "lab_run", "run_specs",
-           "sha256", "settled_epoch"]
+__all__ = ["LAB", "LAB_EPOCHS", "CRITERIA", "CONVENTION", "SENSITIVITY", "LabRun", "RunRecord", "lab_setup",
+           "lab_run", "lab_network", "reading_label", "lab_config", "run_specs", "sha256", "settled_epoch"]
+
+CONVENTION: ConventionLike = "lab"
+"""The reading every run of the study uses unless told otherwise (resolved when it runs)."""
+SENSITIVITY: ConventionLike = "lab-sum"
+"""The summed reading (the study's convention before the lab's arithmetic was reconstructed)."""
+
+
+def reading_label(convention: ConventionLike = CONVENTION) -> str:
+    """The full label of the reading ``convention`` names now (e.g. ``lab[gradient=mean,...]``)."""
+    r = resolve(convention)
+    return "default" if r is None else r.label
 
 LAB_EPOCHS = 500_000
 """The lab trained XOR for 500,000 epochs."""
@@ -49,8 +66,17 @@ CRITERIA = Criteria(loss_threshold=0.01, blowup_factor=10.0, window=100)
 LAB: dict[str, object] = {
     "data": "xor (21 points)", "layers": "2-4-4-1", "activation": "relu",
     "output_activation": "sigmoid", "loss": "bce", "bce_delta": 1e-7,
-    "bias": "hidden layers only (lab)", "convention": "lab-sum", "batch": "full",
+    "bias": "hidden layers only (lab)",
 }
+"""The lab's configuration; :func:`lab_config` adds the reading."""
+
+
+def lab_config(convention: ConventionLike = CONVENTION) -> dict[str, object]:
+    """:data:`LAB` with the reading's name, label and batching, as the report states them."""
+    r = resolve(convention)
+    batch = "full" if r is None or r.batch_size is None else f"mini-batches of {r.batch_size}"
+    return {**LAB, "convention": str(convention) if isinstance(convention, str) else "reading",
+            "reading": reading_label(convention), "batch": batch}
 
 
 def lab_setup(init: InitName = "normal", epochs: int = LAB_EPOCHS) -> Setup:
@@ -71,13 +97,24 @@ class LabRun:
     def as_dict(self) -> dict[str, object]:
         m = self.member
         return {"seed": m.seed, "lr": m.lr, "init": self.init, "dtype": m.dtype, "kernel": m.kernel,
-                "epochs": self.epochs}
+                "epochs": self.epochs, "convention": str(m.convention)}
 
 
 def lab_run(seed: int, lr: float, init: InitName = "normal", *, dtype: DTypeName = "float64", kernel: KernelName = "blas",
-            epochs: int = LAB_EPOCHS) -> LabRun:
-    """A :class:`LabRun` under the lab's arithmetic convention."""
-    return LabRun(Member(seed, lr, dtype, "lab-sum", kernel), init, epochs)
+            epochs: int = LAB_EPOCHS, convention: ConventionLike = CONVENTION) -> LabRun:
+    """A :class:`LabRun` under ``convention`` (default: the study's reading of the lab)."""
+    return LabRun(Member(seed, lr, dtype, convention, kernel, init), init, epochs)
+
+
+def lab_network(seeds: Sequence[int], init: InitName = "normal", *, dtype: DTypeName = "float64",
+                kernel: KernelName = "blas", convention: ConventionLike = CONVENTION) -> Network:
+    """The lab's network for ``seeds`` (one member each), built as a sweep builds it: with the
+    reading's sigmoid formula (:meth:`refnet.sweep.Setup.build_for`)."""
+    return lab_setup(init, 1).build_for([Member(int(s), PAIR_LOW, dtype, convention, kernel, init) for s in seeds])
+
+
+PAIR_LOW = 0.001490625
+"""A valid learning rate for members that are only built, never trained."""
 
 
 @dataclass
@@ -150,7 +187,7 @@ def _record(run: LabRun, result: MemberResult) -> RunRecord:
 
 
 def run_specs(specs: Sequence[LabRun], *, checkpoints: Sequence[int] = (), workers: int = 2,
-              chunk: int = 32, executor: Executor | None = None, quiet: bool = True,
+              chunk: int = 128, executor: Executor | None = None, quiet: bool = True,
               label: str = "runs") -> list[RunRecord]:
     """Run every spec through :func:`refnet.sweep.iter_sweep`; records in the order of ``specs``.
 
@@ -160,11 +197,11 @@ def run_specs(specs: Sequence[LabRun], *, checkpoints: Sequence[int] = (), worke
     the executor: each member's arithmetic is its own. The full loss history
     of every run is kept (its hash is part of the record).
     """
-    groups: dict[tuple[InitName, int], list[int]] = {}
+    groups: dict[tuple[InitName, int, str], list[int]] = {}
     for i, s in enumerate(specs):
-        groups.setdefault((s.init, s.epochs), []).append(i)
+        groups.setdefault((s.init, s.epochs, str(s.member.convention)), []).append(i)
     out: dict[int, RunRecord] = {}
-    for (init, epochs), index in groups.items():
+    for (init, epochs, _conv), index in groups.items():
         # one chunk per worker at most (never more than ``chunk`` members), same dtype and kernel together
         order = sorted(index, key=lambda i: (str(precision(specs[i].member.dtype)), specs[i].member.kernel))
         per = max(1, min(chunk, -(-len(order) // max(1, workers))))

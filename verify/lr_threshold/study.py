@@ -1,33 +1,42 @@
 """``python -m verify.lr_threshold``: the lab's 0.001490625 vs 0.001490626, measured.
 
 The lab (XOR, 2-4-4-1, ReLU hidden layers, sigmoid output, BCE with delta
-1e-7, its own arithmetic convention, 500,000 epochs) saw lr = 0.001490625
-train and lr = 0.001490626 fail, "with different random seeds", and blamed
-floating-point limits. This study runs:
+1e-7, 500,000 epochs) saw lr = 0.001490625 train and lr = 0.001490626 give a
+"very different result", "also with other random seeds", and blamed
+floating-point limits. Every run here uses the reading of the lab's
+arithmetic named ``lab`` (:data:`verify.lr_threshold.runs.CONVENTION`,
+whatever ``refnet.conventions.READINGS["lab"]`` is when the study runs); the
+summed reading ``lab-sum`` is kept beside it (``sensitivity``). The study runs:
 
-- **E0** the pinned configuration (found by ``--search``) at the lab's epochs,
-  in this process and twice in fresh processes: SHA-256 of the final weights
-  and of the loss trajectory must match bitwise;
-- **E1** the pair with 1 and 2 BLAS threads, with NumPy's dispatched CPU
-  features disabled (``NPY_DISABLE_CPU_FEATURES``, names read at run time),
-  and with refnet's portable fixed-order kernel, each in a fresh process;
+- **search** the pair for seeds 0..255 x the three init schemes at the lab's
+  500,000 epochs (also judged at shorter checkpoints), counting the pairs whose
+  outcomes are *very different* (one converged, the other not, final losses
+  at least 10x apart), and pins the best (or the closest, with its horizon);
+- **E0** the pinned pair twice in fresh processes with the ``portable`` kernel
+  and NumPy's CPU dispatch disabled (the configuration whose bits do not depend
+  on the machine: these hashes are pinned), and once with ``blas`` (this
+  machine's bits, recorded beside them);
+- **E1** the pair with 1 and 2 BLAS threads, with NumPy's dispatch disabled
+  under ``blas``, and the portable kernel with dispatch on, each in a fresh process;
 - **E2** multisection on the float64 grid between the pair to adjacent doubles;
 - **E3** zoom scans centred on that bracket, relative widths 1e-1 .. 1e-12,
   then consecutive doubles: label changes and box-counting dimension;
 - **E4** float32 / float64 / longdouble at the pair and at the bracket;
 - **E5** separation of trajectories and a finite-time Lyapunov exponent;
-- **E6** the summed-loss Hessian's top eigenvalue along both runs vs 2/lr;
+- **E6** the top eigenvalue of the descended loss's Hessian along both runs vs 2/lr;
 - **E7** E2 for other seeds;
+- **sensitivity** the pinned pair under the summed reading, and the summed
+  reading's committed report beside this one;
 
 then states a verdict on each hypothesis H1-H5 citing the experiments.
 
-Horizons: E0 and E1 (BLAS variants) use the lab's 500,000 epochs. The scans
-use ``--horizon`` epochs (default 60,000) because every label in this study is
-decided earlier; the study measures that claim (``horizon`` section: scan
-points rerun to 500,000 epochs, labels compared at each checkpoint).
+Horizons: E0, E1 and the scans (E2, E3, E4, E7) use the pinned epochs
+(``--horizon`` overrides the scans'); the horizon check reruns the pair and
+the bracket beyond them.
 
-Exit status 0 only when E0 reproduces: the lower rate converges, the upper
-does not, and the fresh processes give bitwise identical hashes.
+Exit status 0 only when E0 is deterministic: the pinned runs give bitwise
+identical hashes in fresh processes, the blas run gives the same labels, and
+(when the configuration was searched) the labels the search saw.
 """
 
 from __future__ import annotations
@@ -44,54 +53,58 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from refnet.reproducible import THREAD_VARS, cpu_features
-from refnet.sweep import process_pool
+from collections.abc import Mapping
+
+from refnet.conventions import ConventionLike
 from refnet.kernels import KernelName
+from refnet.reproducible import PIN_VARIABLE, THREAD_VARS, pinned_environment, simd_targets
+from refnet.sweep import process_pool
 
 from ..common.console import Console
 from .dynamics import mechanism, separations, sharpness_trace
-from .env import fingerprint, read_worker, run_fresh
-from .experiments import (PAIR, SEARCH_INITS, decimal_value, SEARCH_SEEDS, Pinned, Study, horizon_check,
-                             multisection, per_seed_boundaries, precision_ladder, search, trains, zoom_scan)
-from .runs import CRITERIA, LAB, LAB_EPOCHS, RunRecord, lab_run, run_specs
+from .env import ROOT, fingerprint, read_worker, run_fresh
+from .experiments import (PAIR, SEARCH_INITS, decimal_value, SEARCH_SEEDS, Pinned, Study, classify_pair,
+                          horizon_check, multisection, per_seed_boundaries, precision_ladder, search, trains,
+                          zoom_scan)
+from .runs import (CONVENTION, CRITERIA, LAB_EPOCHS, SENSITIVITY, RunRecord, lab_config, lab_run, reading_label,
+                   run_specs)
 from .ulp import exact_fraction, spacing, ulps_between
 
-__all__ = ["PINNED", "QUICK_PINNED", "SCHEMA", "SEARCH_SUMMARY", "e0_pair", "compare", "record_json",
-           "run_study", "summary_lines", "fmt_number"]
+__all__ = ["PINNED", "PINNED_EXPECTED", "QUICK_PINNED", "SCHEMA", "SEARCH_SUMMARY", "SENSITIVITY_REPORT",
+           "PIN_KERNEL", "HASH_FIELDS", "e0_pair", "e0_checkpoints", "compare", "is_label", "record_json",
+           "run_study", "summary_lines", "sensitivity_rows", "fmt_number"]
 
-SCHEMA = "refnet.verify.lr_threshold/1"
+SCHEMA = "refnet.verify.lr_threshold/2"
 
-PINNED = Pinned("normal", 61, 14_110)
-"""The E0 configuration ``--search`` found (see ``SEARCH_SUMMARY``): no seed's pair differs at the
-search horizon; seed 61's lower rate stays below the loss threshold from epoch 13,964, its upper
-rate first gets there at epoch 14,256; 14,110 is the middle of that window."""
+PINNED = Pinned("normal", 0, LAB_EPOCHS)
+"""The E0 configuration ``--search`` found (see ``SEARCH_SUMMARY``); set from the committed full run."""
 
-SEARCH_SUMMARY: dict[str, Any] = {
-    "inits": ["normal"], "seeds": [0, 255], "epochs": 20_000, "pairs_tried": 256, "pairs_differing": 0,
-    "fraction_differing": 0.0,
-    "per_init": {"normal": {"seeds": 256, "differ": 0, "converged_a": 95, "converged_b": 95, "steps_differ": 40,
-                            "a_first": 23, "b_first": 17, "fraction_differ": 0.0}},
-    "timing_windows": [
-        {"init": "normal", "seed": 61, "steps_a": 13964, "settled_a": 13964, "steps_b": 14256, "width": 292},
-        {"init": "normal", "seed": 136, "steps_a": 8352, "settled_a": 8352, "steps_b": 8373, "width": 21},
-        {"init": "normal", "seed": 215, "steps_a": 14861, "settled_a": 14869, "steps_b": 14873, "width": 4}],
-    "pinned": {"init": "normal", "seed": 61, "epochs": 14110},
-}
-"""Statistics of the search that chose ``PINNED`` (``--search --search-inits normal`` reruns it)."""
+PINNED_EXPECTED: tuple[str, str] | None = None
+"""The labels the search saw for ``PINNED`` (E0 must give them), or None when not yet searched."""
 
-QUICK_PINNED = Pinned("normal", 136, 8_362)
-"""``--quick``: the search's second-widest window (8,352 .. 8,373), a shorter run."""
+SEARCH_SUMMARY: dict[str, Any] = {}
+"""Statistics of the search that chose ``PINNED`` (``--search`` reruns it)."""
 
+QUICK_PINNED = Pinned("normal", 0, 2_000)
+"""``--quick``: a short run of the pair (a test of the machinery, not of the lab's claim)."""
+
+SENSITIVITY_REPORT = ROOT / "docs" / "figures" / "lr_threshold" / "lab-sum" / "report.json"
+"""The committed report of this study under the summed reading (``lab-sum``), kept for comparison."""
 
 
 # ------------------------------------------------------------------ E0 / E1
 
+PIN_KERNEL: KernelName = "portable"
+"""E0's hashes are pinned with the fixed-order kernel in a process whose NumPy dispatch is disabled
+(:func:`refnet.reproducible.pinned_environment`): bits that depend on the inputs only."""
+
+
 def e0_pair(pinned: Pinned, *, kernel: KernelName = "blas", epochs: int | None = None,
-            checkpoints: Sequence[int] = ()) -> list[RunRecord]:
+            checkpoints: Sequence[int] = (), convention: ConventionLike = CONVENTION) -> list[RunRecord]:
     """The pair under ``pinned`` as one two-member ensemble (each member's bits are its own)."""
     e = pinned.epochs if epochs is None else epochs
-    return run_specs([lab_run(pinned.seed, lr, pinned.init, kernel=kernel, epochs=e) for lr in PAIR],
-                     checkpoints=checkpoints)
+    return run_specs([lab_run(pinned.seed, lr, pinned.init, kernel=kernel, epochs=e, convention=convention)
+                      for lr in PAIR], checkpoints=checkpoints, workers=1)
 
 
 def record_json(r: RunRecord, samples: bool = False) -> dict[str, Any]:
@@ -104,19 +117,24 @@ def record_json(r: RunRecord, samples: bool = False) -> dict[str, Any]:
     return d
 
 
-def _fresh_runs(jobs: Sequence[tuple[str, Pinned, str, dict[str, str | None]]], log: Console,
-                checkpoints: Sequence[int] = (), parallel: int = 2) -> dict[str, dict[str, Any]]:
+Job = tuple[str, Pinned, str, Mapping[str, str | None]]
+
+
+def _fresh_runs(jobs: Sequence[Job], log: Console, checkpoints: Sequence[int] = (), parallel: int = 2,
+                convention: str = "lab") -> dict[str, dict[str, Any]]:
     """Run the E0 pair in fresh processes, ``parallel`` at a time; name -> worker JSON."""
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="lr_threshold_") as tmp:
         pending = list(jobs)
         running: list[tuple[str, Any, Path, float]] = []
+        started = 0
         while pending or running:
             while pending and len(running) < parallel:
                 name, pin, kernel, env = pending.pop(0)
-                out = Path(tmp) / f"{len(results) + len(running)}_{abs(hash(name))}.json"
+                out = Path(tmp) / f"job{started}.json"
+                started += 1
                 args = ["--w-init", pin.init, "--w-seed", str(pin.seed), "--w-epochs", str(pin.epochs),
-                        "--w-kernel", kernel]
+                        "--w-kernel", kernel, "--w-convention", convention]
                 for c in checkpoints:
                     args += ["--w-checkpoint", str(c)]
                 running.append((name, run_fresh(args, env, out), out, time.perf_counter()))
@@ -139,6 +157,8 @@ def _fresh_runs(jobs: Sequence[tuple[str, Pinned, str, dict[str, str | None]]], 
 
 
 FIELDS = ("outcome", "weights_sha256", "loss_sha256", "lr_hex", "final_loss_hex")
+HASH_FIELDS = ("weights_sha256", "loss_sha256", "final_loss_hex")
+"""The fields whose bits may follow the machine (for the ``blas`` kernel)."""
 
 
 def compare(reference: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -152,64 +172,94 @@ def compare(reference: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]]
             ra, rb = a["readout"].get(f), b["readout"].get(f)
             rows.append({"run": i, "lr": a["spec"]["lr"], "field": f"readout.{f}", "reference": ra, "here": rb,
                          "match": ra == rb})
+        la, lb = a.get("labels", {}), b.get("labels", {})
+        for k in sorted(set(la) | set(lb), key=int):
+            rows.append({"run": i, "lr": a["spec"]["lr"], "field": f"label at {k}", "reference": la.get(k),
+                         "here": lb.get(k), "match": la.get(k) == lb.get(k)})
     if len(reference) != len(other):
         rows.append({"run": -1, "lr": None, "field": "count", "reference": len(reference), "here": len(other),
                      "match": False})
     return rows
 
 
-def run_e0(pinned: Pinned, horizon: int, log: Console, fresh: int = 2) -> dict[str, Any]:
-    """E0: in process, then ``fresh`` times in new processes; hashes compared."""
+def is_label(field: str) -> bool:
+    """Whether a :func:`compare` row is an outcome label (which must match on every machine)."""
+    return field == "outcome" or field.startswith("label at")
+
+
+def e0_checkpoints(pinned: Pinned, horizon: int) -> list[int]:
+    """Epochs at which E0's runs are judged besides the last."""
+    return sorted({c for c in (horizon, 20_000, 100_000, 200_000) if 0 < c < pinned.epochs})
+
+
+def run_e0(pinned: Pinned, horizon: int, log: Console, fresh: int = 2,
+           expected: Sequence[str] | None = None) -> dict[str, Any]:
+    """E0: the pair ``fresh`` times in new processes in the pinned configuration (portable kernel,
+    NumPy dispatch disabled) and once with ``blas`` in this process's environment (this machine's)."""
     t0 = time.perf_counter()
-    checkpoints = sorted({c for c in (horizon, 20_000, 100_000, 200_000) if 0 < c < pinned.epochs})
-    log(f"E0: pair, {pinned.init} seed {pinned.seed}, {pinned.epochs} epochs (in process)")
-    recs = e0_pair(pinned, checkpoints=checkpoints)
-    here = [record_json(r, samples=True) for r in recs]
-    jobs: list[tuple[str, Pinned, str, dict[str, str | None]]] = [
-        (f"fresh {i + 1}", pinned, "blas", {}) for i in range(fresh)]
-    fresh_out = _fresh_runs(jobs, log, checkpoints) if fresh else {}
-    comparisons = {}
+    checkpoints = e0_checkpoints(pinned, horizon)
+    env = pinned_environment()
+    log(f"E0: pair, {pinned.init} seed {pinned.seed}, {pinned.epochs} epochs ({fresh} pinned fresh processes, "
+        "1 blas)")
+    jobs: list[Job] = [(f"pinned {i + 1}", pinned, PIN_KERNEL, env) for i in range(max(1, fresh))]
+    jobs.append(("blas, this machine", pinned, "blas", {}))
+    res = _fresh_runs(jobs, log, checkpoints, convention=str(CONVENTION))
+    first = res["pinned 1"]
+    if "error" in first:
+        raise RuntimeError(f"E0: the pinned run failed: {first['error']}")
+    runs = first["records"]
+    comparisons: dict[str, Any] = {}
     identical = True
-    for name, res in fresh_out.items():
-        if "error" in res:
-            comparisons[name] = {"error": res["error"], "all_match": False}
+    for name in [j[0] for j in jobs[1:-1]]:
+        r = res[name]
+        if "error" in r:
+            comparisons[name] = {"error": r["error"], "all_match": False}
             identical = False
             continue
-        rows = compare(here, res["records"])
-        ok = all(r["match"] for r in rows)
+        rows = compare(runs, r["records"])
+        ok = all(x["match"] for x in rows)
         identical &= ok
-        comparisons[name] = {"all_match": ok, "mismatches": [r for r in rows if not r["match"]]}
-    a, b = recs
-    reproduced = trains(a.outcome) and not trains(b.outcome)
-    return {"pinned": asdict(pinned), "runs": here, "fresh": comparisons, "fresh_processes": fresh,
-            "identical_in_fresh_processes": identical if fresh else None, "reproduced": reproduced,
-            "outcomes": [a.outcome, b.outcome], "checkpoints": checkpoints,
-            "labels_at_checkpoints": [{str(k): v for k, v in r.labels.items()} for r in recs],
+        comparisons[name] = {"all_match": ok, "mismatches": [x for x in rows if not x["match"]]}
+    machine = res["blas, this machine"]
+    if "error" in machine:
+        raise RuntimeError(f"E0: the blas run failed: {machine['error']}")
+    outcomes = [r["outcome"] for r in runs]
+    machine_outcomes = [r["outcome"] for r in machine["records"]]
+    fa, fb = (float(r["readout"]["final_loss"]) for r in runs)
+    pair = classify_pair(outcomes[0], outcomes[1], fa, fb)
+    exp = list(expected) if expected is not None else None
+    return {"pinned": asdict(pinned), "kernel": PIN_KERNEL, "pinned_environment": env,
+            "pinned_dispatch_in_use": first["cpu_features"]["dispatch_in_use"],
+            "runs": runs, "machine_runs": machine["records"], "machine_kernel": "blas",
+            "machine_dispatch_in_use": machine["cpu_features"]["dispatch_in_use"],
+            "fresh": comparisons, "fresh_processes": len(jobs) - 1,
+            "identical_in_fresh_processes": identical if len(jobs) > 2 else None,
+            "outcomes": outcomes, "machine_outcomes": machine_outcomes,
+            "kernels_agree_on_labels": outcomes == machine_outcomes,
+            "pair": pair, "lab_claim_reproduced": bool(pair["very_different"] and pair["lab_direction"]),
+            "expected_outcomes": exp, "reproduced": (exp is None or outcomes == exp) and outcomes == machine_outcomes,
+            "checkpoints": checkpoints,
+            "labels_at_checkpoints": [r["labels"] for r in runs],
             "seconds": time.perf_counter() - t0}
 
 
 def run_e1(pinned: Pinned, horizon: int, e0: dict[str, Any], log: Console) -> dict[str, Any]:
-    """E1: threads, CPU features, kernel; does either label change?"""
+    """E1: threads, CPU features, kernel, each in a fresh process; do labels or bits change?"""
     t0 = time.perf_counter()
-    feats = cpu_features()["dispatch_in_use"]
+    feats = list(simd_targets())
+    off = ",".join(feats)
     one: dict[str, str | None] = {v: "1" for v in THREAD_VARS}
     two: dict[str, str | None] = {v: "2" for v in THREAD_VARS}
-    jobs: list[tuple[str, Pinned, str, dict[str, str | None]]] = [
-        ("blas, 1 thread", pinned, "blas", one),
-        ("blas, 2 threads", pinned, "blas", two),
+    jobs: list[Job] = [
+        ("blas, 1 thread", pinned, "blas", {**one, PIN_VARIABLE: None}),
+        ("blas, 2 threads", pinned, "blas", {**two, PIN_VARIABLE: None}),
+        (f"blas, {PIN_VARIABLE}={off}", pinned, "blas", {PIN_VARIABLE: off}),
+        ("portable kernel, CPU dispatch on", pinned, "portable", {PIN_VARIABLE: None}),
     ]
-    if feats:
-        jobs.append((f"blas, NPY_DISABLE_CPU_FEATURES={' '.join(feats)}", pinned, "blas",
-                     {"NPY_DISABLE_CPU_FEATURES": " ".join(feats)}))
-    short = Pinned(pinned.init, pinned.seed, horizon)
-    jobs.append((f"portable kernel ({horizon} epochs)", short, "portable", {}))
-    if feats:
-        jobs.append((f"portable kernel, CPU features disabled ({horizon} epochs)", short, "portable",
-                     {"NPY_DISABLE_CPU_FEATURES": " ".join(feats)}))
-    log(f"E1: {len(jobs)} variants in fresh processes (dispatch features here: {feats})")
-    res = _fresh_runs(jobs, log)
-    base = e0["runs"]
-    base_at_h = e0["labels_at_checkpoints"]
+    log(f"E1: {len(jobs)} variants in fresh processes (dispatch targets: {feats})")
+    res = _fresh_runs(jobs, log, convention=str(CONVENTION))
+    pinned_runs, machine_runs = e0["runs"], e0["machine_runs"]
+    ref_labels = [x["outcome"] for x in pinned_runs]
     rows = []
     for name, pin, kernel, env in jobs:
         r = res.get(name, {"error": "missing"})
@@ -217,21 +267,93 @@ def run_e1(pinned: Pinned, horizon: int, e0: dict[str, Any], log: Console) -> di
             rows.append({"variant": name, "error": r["error"]})
             continue
         recs = r["records"]
-        full = pin.epochs == pinned.epochs
-        ref_labels = [x["outcome"] for x in base] if full else [lab.get(str(horizon)) for lab in base_at_h]
         rows.append({
-            "variant": name, "kernel": kernel, "epochs": pin.epochs, "env": env,
+            "variant": name, "kernel": kernel, "epochs": pin.epochs, "env": dict(env),
             "dispatch_in_use": r["cpu_features"]["dispatch_in_use"],
             "outcomes": [x["outcome"] for x in recs], "reference_outcomes": ref_labels,
             "labels_change": [x["outcome"] for x in recs] != ref_labels,
-            "weights_identical": [x["weights_sha256"] == y["weights_sha256"] for x, y in zip(recs, base)] if full else None,
-            "loss_identical": [x["loss_sha256"] == y["loss_sha256"] for x, y in zip(recs, base)] if full else None,
+            "weights_identical_to_pinned": [x["weights_sha256"] == y["weights_sha256"]
+                                            for x, y in zip(recs, pinned_runs)],
+            "weights_identical_to_blas": [x["weights_sha256"] == y["weights_sha256"]
+                                          for x, y in zip(recs, machine_runs)],
+            "loss_identical_to_pinned": [x["loss_sha256"] == y["loss_sha256"] for x, y in zip(recs, pinned_runs)],
             "final_loss": [x["readout"]["final_loss"] for x in recs],
+            "final_loss_hex": [x["final_loss_hex"] for x in recs],
             "steps_to_threshold": [x["readout"]["steps_to_threshold"] for x in recs],
             "seconds": r.get("seconds"),
         })
     return {"dispatch_features": feats, "variants": rows, "seconds": time.perf_counter() - t0,
             "any_label_change": any(r.get("labels_change") for r in rows)}
+
+
+def run_sensitivity(pinned: Pinned, log: Console, path: Path | None) -> dict[str, Any]:
+    """The summed reading beside the chosen one: the stored ``lab-sum`` report, and the pinned pair
+    rerun under ``lab-sum`` (blas, this process) at the pinned epochs."""
+    t0 = time.perf_counter()
+    log(f"sensitivity: the pinned pair under {SENSITIVITY} ({pinned.epochs} epochs)")
+    recs = e0_pair(pinned, convention=SENSITIVITY, checkpoints=e0_checkpoints(pinned, pinned.epochs))
+    runs = [record_json(r) for r in recs]
+    fa, fb = (float(r["readout"]["final_loss"]) for r in runs)
+    out: dict[str, Any] = {"convention": str(SENSITIVITY), "reading": reading_label(SENSITIVITY),
+                           "pinned_pair": runs,
+                           "pinned_pair_class": classify_pair(runs[0]["outcome"], runs[1]["outcome"], fa, fb)}
+    if path is not None and path.exists():
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        d = doc.get("data", doc)
+        out["stored"] = {"path": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+                         "schema": d.get("schema"), "pinned": d.get("pinned"),
+                         "search": {k: d["experiments"].get("search", {}).get(k) for k in
+                                    ("inits", "seeds", "epochs", "pairs_tried", "pairs_differing")},
+                         "e0": [{"lr": r["spec"]["lr"], "outcome": r["outcome"],
+                                 "final_loss": r["readout"]["final_loss"],
+                                 "steps_to_threshold": r["readout"]["steps_to_threshold"]}
+                                for r in d["experiments"]["E0"]["runs"]],
+                         "e3_changes": [[w["window"], w["changes"]] for w in d["experiments"].get("E3", {}).get(
+                             "windows", [])],
+                         "e7": [[e["seed"], e.get("lo")] for e in d["experiments"].get("E7", {}).get("per_seed", [])],
+                         "verdicts": {h: v["verdict"] for h, v in d["experiments"]["verdicts"].items()},
+                         "seconds": d.get("seconds")}
+    else:
+        out["stored"] = None
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def sensitivity_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """Quantity, summed reading (stored), chosen reading (this run), changed?"""
+    ex = data["experiments"]
+    sens = ex.get("sensitivity") or {}
+    st = sens.get("stored")
+    if not st:
+        return []
+    rows: list[list[Any]] = []
+    s_new = ex.get("search", {})
+    rows.append(["search", f"{st['search']['pairs_differing']} of {st['search']['pairs_tried']} pairs' labels differ at "
+                 f"{st['search']['epochs']} epochs",
+                 f"{s_new.get('pairs_differing')} of {s_new.get('pairs_tried')} differ, "
+                 f"{s_new.get('very_different')} very different at {s_new.get('epochs')} epochs", "yes"])
+    p_old, p_new = st["pinned"], data["pinned"]
+    rows.append(["E0 pinned", f"{p_old['init']} seed {p_old['seed']}, {p_old['epochs']} epochs",
+                 f"{p_new['init']} seed {p_new['seed']}, {p_new['epochs']} epochs",
+                 "yes" if p_old != p_new else "no"])
+    old = " vs ".join(f"{r['outcome']} {r['final_loss']:.6g}" for r in st["e0"])
+    new = " vs ".join(f"{r['outcome']} {r['readout']['final_loss']:.6g}" for r in ex["E0"]["runs"])
+    rows.append(["E0 outcomes, final losses", old, new, "yes" if old != new else "no"])
+    pp = sens["pinned_pair"]
+    rows.append(["new E0 pair under the summed reading",
+                 " vs ".join(f"{r['outcome']} {r['readout']['final_loss']:.6g}" for r in pp), new,
+                 "yes" if [r["outcome"] for r in pp] != ex["E0"]["outcomes"] else "labels agree"])
+    old3 = ", ".join(f"{w}: {c}" for w, c in st["e3_changes"])
+    new3 = ", ".join(f"{w['window']}: {w['changes']}" for w in ex.get("E3", {}).get("windows", []))
+    rows.append(["E3 changes per window", old3, new3, "yes" if old3 != new3 else "no"])
+    old7 = sum(lo is not None for _, lo in st["e7"])
+    new7 = sum("lo" in e for e in ex.get("E7", {}).get("per_seed", []))
+    rows.append(["E7 seeds with a boundary in the scan", f"{old7} of {len(st['e7'])}",
+                 f"{new7} of {len(ex.get('E7', {}).get('per_seed', []))}", "yes" if old7 != new7 else "no"])
+    for h, v in ex["verdicts"].items():
+        o = st["verdicts"].get(h)
+        rows.append([f"{h} ({v['hypothesis']})", o, v["verdict"], "no" if o == v["verdict"] else "yes"])
+    return rows
 
 
 # ------------------------------------------------------------------ E5 / E6
@@ -313,12 +435,13 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
     facts, for_, against = [], 0, 0
     if e1:
         changed = [v["variant"] for v in e1["variants"] if v.get("labels_change")]
-        bits = [v["variant"] for v in e1["variants"] if v.get("weights_identical") is not None
-                and not all(v["weights_identical"])]
-        same = [v["variant"] for v in e1["variants"] if v.get("weights_identical") is not None
-                and all(v["weights_identical"])]
-        facts.append(f"E1: bitwise identical weights under {', '.join(same) or 'no variant'}; different last bits "
-                     f"under {', '.join(bits) or 'no variant'}; the labels changed under "
+        same_blas = [v["variant"] for v in e1["variants"] if v.get("weights_identical_to_blas")
+                     and all(v["weights_identical_to_blas"])]
+        same_pin = [v["variant"] for v in e1["variants"] if v.get("weights_identical_to_pinned")
+                    and all(v["weights_identical_to_pinned"])]
+        facts.append(f"E1 (fresh processes, {assert_e0['pinned']['epochs']} epochs): weights bitwise identical to "
+                     f"this machine's blas run under {', '.join(same_blas) or 'no variant'}, to the pinned portable "
+                     f"run under {', '.join(same_pin) or 'no variant'}; the labels changed under "
                      f"{len(changed)} of {len(e1['variants'])} variants.")
         for_ += bool(changed)
         against += not changed
@@ -342,7 +465,7 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for_ += bool(reached)
         against += not reached
     if e6:
-        facts.append("E6: smooth-sample sharpness peaks at " + ", ".join(
+        facts.append(f"E6 ({e6['traces'][0].get('loss_kind', 'summed')} loss): smooth-sample sharpness peaks at " + ", ".join(
             f"{t['smooth_max']:.1f} ({t['max_ratio']:.3f} of 2/lr = {t['threshold']:.0f}) for lr={t['lr']!r}"
             for t in e6["traces"]) + "; gradient descent runs far below the edge of stability.")
     m = e2.get("mechanism") if e2 else None
@@ -363,9 +486,9 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if e3:
         finest, changes = _finest_multi(e3)
         pdim = e3["pooled_dimension"]
-        facts.append("E3 label changes per window of 64 rates: " + ", ".join(f"{w}: {c}" for w, c in changes)
-                     + f"; pooled box-counting dimension {pdim['dimension']:.2f} +- {pdim['stderr']:.2f} "
-                     f"(RMS residual {pdim['rms_residual']:.3f}).")
+        facts.append(f"E3 label changes per window of {e3['count']} rates: " + ", ".join(f"{w}: {c}" for w, c in changes)
+                     + f"; pooled box-counting dimension {float(pdim['dimension']):.2f} +- {float(pdim['stderr']):.2f} "
+                     f"(RMS residual {float(pdim['rms_residual']):.3f}).")
         fine_single = all(c <= 1 for w, c in changes[-8:])
         if finest is not None and fine_single:
             verdict = "not supported at the pair's scale"
@@ -398,8 +521,9 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
     thr_diff = sorted({r["loss_threshold"] for r in rows_c if r["differ"] and r["loss_threshold"] is not None})
     out["H4"] = {
         "hypothesis": "an artefact of the classification threshold",
-        "verdict": "supported" if not acc_only and n_diff < len(rows_c) // 2 else (
-            "rejected" if n_diff == len(rows_c) else "partly supported"),
+        "verdict": "no difference to explain: the labels agree under every criterion" if n_diff == 0 else (
+            "supported" if not acc_only and n_diff < len(rows_c) // 2 else (
+                "rejected" if n_diff == len(rows_c) else "partly supported")),
         "evidence": (f"E0 readouts at {assert_e0['pinned']['epochs']} epochs: lr={a!r} final loss {ra['final_loss']:.5f}, "
                      f"accuracy {ra['accuracy']:.1f}%, {ra['dead_units']} dead units; lr={b!r} final loss "
                      f"{rb['final_loss']:.5f}, accuracy {rb['accuracy']:.1f}%, {rb['dead_units']} dead units. "
@@ -425,8 +549,9 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
                         if late else "not all converged") + ".")
     s_ = ex.get("search", {})
     if s_.get("pairs_tried"):
-        facts.append(f"Search: the pair's labels differ for {s_['pairs_differing']} of {s_['pairs_tried']} "
-                     f"(init, seed) combinations at {s_['epochs']} epochs.")
+        facts.append(f"Search at {s_['epochs']} epochs: the pair is very different (one converged, the other not, "
+                     f"final losses >= 10x apart) for {s_['very_different']} of {s_['pairs_tried']} (seed, init); "
+                     f"its labels differ for {s_['pairs_differing']}.")
     if e4:
         f32 = [r for r in e4["rows"] if r["dtype"] == "float32" and r["rate"].startswith("0.00149")]
         facts.append("E4 float32 (rates 9 ulps apart): " + ", ".join(f"{r['rate']} {r['outcome']}" for r in f32)
@@ -442,6 +567,11 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # ------------------------------------------------------------------ the study
 
+def search_checkpoints(epochs: int) -> tuple[int, ...]:
+    """Horizons at which the search also judges every run (besides ``epochs``)."""
+    return tuple(c for c in (20_000, 50_000, 100_000, 200_000, 300_000, 400_000) if c < epochs)
+
+
 def _plan(args: argparse.Namespace, pinned: Pinned) -> dict[str, Any]:
     """Sizes of every experiment (``--quick`` shrinks them)."""
     h = args.horizon if args.horizon else pinned.epochs
@@ -449,9 +579,11 @@ def _plan(args: argparse.Namespace, pinned: Pinned) -> dict[str, Any]:
         return {"horizon": h, "e2_per_round": 3, "e2_min_ulps": 1 << 27, "e3_count": 16,
                 "e3_widths": (1e-1, 1e-6, 1e-12), "e4": False, "e5": False, "e6": False, "e7_seeds": (),
                 "e1": False, "fresh": 2, "horizon_check": False}
+    skip = set(getattr(args, "skip", None) or ())
     return {"horizon": h, "e2_per_round": args.per_round, "e2_min_ulps": 1, "e3_count": args.points,
-            "e3_widths": tuple(10.0 ** -k for k in range(1, 13)), "e4": True, "e5": True, "e6": True,
-            "e7_seeds": tuple(args.e7_seeds), "e1": True, "fresh": 2, "horizon_check": True}
+            "e3_widths": tuple(10.0 ** -k for k in range(1, 13)), "e4": "E4" not in skip, "e5": "E5" not in skip,
+            "e6": "E6" not in skip, "e7_seeds": () if "E7" in skip else tuple(args.e7_seeds), "e1": True, "fresh": 2,
+            "horizon_check": "horizon" not in skip, "skipped": sorted(skip)}
 
 
 def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
@@ -471,28 +603,37 @@ def run_study(args: argparse.Namespace, log: Console) -> dict[str, Any]:
 def _run_study(args: argparse.Namespace, log: Console, pool: Executor | None) -> dict[str, Any]:
     t_start = time.perf_counter()
     ex: dict[str, Any] = {}
+    expected: Sequence[str] | None = None
     if args.search:
         seeds = range(args.search_seeds)
         inits = tuple(args.search_inits.split(","))
-        log(f"search: pair x seeds 0..{args.search_seeds - 1} x {', '.join(inits)} to {args.search_epochs} epochs")
+        log(f"search: pair x seeds 0..{args.search_seeds - 1} x {', '.join(inits)} to {args.search_epochs} epochs "
+            f"under {reading_label(CONVENTION)}")
         t0 = time.perf_counter()
         ex["search"] = search(seeds, inits, args.search_epochs, args.workers, log,
-                              checkpoints=(10_000,), executor=pool, quiet=log.quiet)
+                              checkpoints=search_checkpoints(args.search_epochs), executor=pool, quiet=log.quiet)
         ex["search"]["seconds"] = time.perf_counter() - t0
+        log(f"search: {ex['search']['very_different']} very different, {ex['search']['pairs_differing']} differing "
+            f"of {ex['search']['pairs_tried']} ({ex['search']['seconds']:.0f} s); pinned {ex['search']['pinned']}")
         found = ex["search"]["pinned"]
         pinned = Pinned(found["init"], found["seed"], found["epochs"]) if found else PINNED
+        expected = found["outcomes"] if found else None
     else:
         ex["search"] = dict(SEARCH_SUMMARY, stored=True)
         pinned = QUICK_PINNED if args.quick else PINNED
+        expected = None if args.quick else PINNED_EXPECTED
     if args.seed is not None or args.init is not None or args.epochs is not None:
         pinned = Pinned(args.init or pinned.init, pinned.seed if args.seed is None else args.seed,
                         pinned.epochs if args.epochs is None else args.epochs)
+        expected = None
     plan = _plan(args, pinned)
     h = plan["horizon"]
-    ex["E0"] = run_e0(pinned, h, log, plan["fresh"])
+    ex["E0"] = run_e0(pinned, h, log, plan["fresh"], expected)
     e0 = ex["E0"]
-    log(f"E0: {e0['outcomes']}, reproduced={e0['reproduced']}, identical in fresh processes="
-        f"{e0['identical_in_fresh_processes']}")
+    log(f"E0: {e0['outcomes']} (blas {e0['machine_outcomes']}), final losses "
+        f"{[r['readout']['final_loss'] for r in e0['runs']]}, reproduced={e0['reproduced']}, identical in fresh "
+        f"processes={e0['identical_in_fresh_processes']}")
+    ex["sensitivity"] = run_sensitivity(pinned, log, args.sensitivity)
     study = Study(pinned, h, args.workers, log, pool, quiet=log.quiet)
     if plan["e1"]:
         ex["E1"] = run_e1(pinned, h, e0, log)
@@ -505,7 +646,9 @@ def _run_study(args: argparse.Namespace, log: Console, pool: Executor | None) ->
                           min_ulps=plan["e2_min_ulps"])
         if e2["ulps"] == 1:
             log("E2 mechanism: the bracket's two runs side by side, ReLU patterns compared every epoch")
+            t1 = time.perf_counter()
             mech = asdict(mechanism(pinned.seed, pinned.init, e2["lo"], e2["hi"], h))
+            mech["seconds"] = time.perf_counter() - t1
             e2["mechanism"] = mech
         e2["seconds"] = time.perf_counter() - t0
         ex["E2"] = e2
@@ -526,7 +669,8 @@ def _run_study(args: argparse.Namespace, log: Console, pool: Executor | None) ->
         ex["E4"] = precision_ladder(study, rates)
         ex["E4"]["seconds"] = time.perf_counter() - t0
     if plan["e5"]:
-        ex["E5"] = run_e5(pinned, args.e5_epochs or 2 * pinned.epochs, args.e5_every, log)
+        e5_epochs = args.e5_epochs or pinned.epochs
+        ex["E5"] = run_e5(pinned, e5_epochs, args.e5_every or max(10, e5_epochs // 5000), log)
     if plan["e6"]:
         every = max(1, pinned.epochs // 200)
         ex["E6"] = run_e6(pinned, pinned.epochs, every, log)
@@ -546,16 +690,18 @@ def _run_study(args: argparse.Namespace, log: Console, pool: Executor | None) ->
                 rates_h += [w["rates"][i], w["rates"][i + 1]]
         rates_h = list(dict.fromkeys(rates_h))
         t0 = time.perf_counter()
-        far = args.horizon_epochs
+        far = args.horizon_epochs if args.horizon_epochs > pinned.epochs else 2 * pinned.epochs
         log(f"horizon: {len(rates_h)} rates to {far} epochs")
-        ex["horizon"] = horizon_check(study, rates_h, far,
-                                      sorted(c for c in {pinned.epochs, h, 20_000, 60_000, 100_000} if c < far))
+        ex["horizon"] = horizon_check(study, rates_h, far, sorted(
+            c for c in {pinned.epochs, h, 20_000, 100_000, 200_000, 500_000} if c < far))
         ex["horizon"]["seconds"] = time.perf_counter() - t0
     ex["verdicts"] = verdicts(ex)
     runs = [record_json(r) for r in study.records]
     return {"schema": SCHEMA, "environment": fingerprint(), "pinned": asdict(pinned), "plan": {
         k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
-        "inputs": {"pair": list(PAIR), "pair_hex": [x.hex() for x in PAIR], "lab": LAB,
+        "inputs": {"pair": list(PAIR), "pair_hex": [x.hex() for x in PAIR], "lab": lab_config(CONVENTION),
+                   "convention": str(CONVENTION), "reading": reading_label(CONVENTION),
+                   "sensitivity_reading": reading_label(SENSITIVITY),
                    "criteria": asdict(CRITERIA), "quick": bool(args.quick), "workers": args.workers},
         "experiments": ex, "runs": runs, "seconds": time.perf_counter() - t_start}
 
@@ -573,22 +719,36 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     ex = data["experiments"]
     e0 = ex["E0"]
     p = data["pinned"]
-    lines = [f"pinned: init={p['init']} seed={p['seed']} epochs={p['epochs']}",
-             f"E0: lr={PAIR[0]!r} -> {e0['outcomes'][0]}, lr={PAIR[1]!r} -> {e0['outcomes'][1]}; "
-             f"reproduced={e0['reproduced']}; bitwise identical in {e0['fresh_processes']} fresh processes="
-             f"{e0['identical_in_fresh_processes']}"]
+    fl = [r["readout"]["final_loss"] for r in e0["runs"]]
+    lines = [f"reading: {data['inputs']['reading']} (convention {data['inputs']['convention']!r})"]
     s = ex.get("search", {})
     if s.get("pairs_tried"):
-        lines.append(f"search: {s['pairs_tried']} (init, seed) pairs to {s['epochs']} epochs; labels differ for "
-                     f"{s['pairs_differing']} ({s['fraction_differing']:.3%})")
+        lines.append(f"search: {s['pairs_tried']} (seed, init) pairs to {s['epochs']} epochs: very different (one "
+                     f"converged, the other not, final losses >= 10x apart) for {s['very_different']} "
+                     f"({s['very_different_lab_direction']} with the lower rate converged); labels differ for "
+                     f"{s['pairs_differing']} ({s['fraction_differing']:.3%})"
+                     + (f"; {s['seconds']:.0f} s" if isinstance(s.get("seconds"), (int, float)) else ""))
+        if s.get("pinned"):
+            lines.append(f"search pinned: {s['pinned']['why']}")
+    lines += [f"pinned: init={p['init']} seed={p['seed']} epochs={p['epochs']}",
+              f"E0 (pinned: {e0['kernel']} kernel, NumPy dispatch disabled): lr={PAIR[0]!r} -> {e0['outcomes'][0]} "
+              f"({fmt_number(fl[0], 6)}), lr={PAIR[1]!r} -> {e0['outcomes'][1]} ({fmt_number(fl[1], 6)}); loss ratio "
+              f"{fmt_number(e0['pair']['ratio'])}; very different={e0['pair']['very_different']}; labels as "
+              f"searched={e0['reproduced']}; bitwise identical in fresh processes={e0['identical_in_fresh_processes']}",
+              f"E0 blas (this machine): {e0['machine_outcomes']}, final losses "
+              f"{[fmt_number(r['readout']['final_loss'], 6) for r in e0['machine_runs']]}"]
     if "E1" in ex:
         for v in ex["E1"]["variants"]:
             lines.append(f"E1 {v['variant']}: {v.get('outcomes', v.get('error'))}"
-                         + (f", labels change={v['labels_change']}" if "labels_change" in v else ""))
+                         + (f", labels change={v['labels_change']}, bits as blas="
+                            f"{all(v['weights_identical_to_blas'])}, as pinned={all(v['weights_identical_to_pinned'])}"
+                            if "labels_change" in v else ""))
     e2 = ex.get("E2", {})
     if "lo" in e2:
         lines.append(f"E2: boundary in [{e2['lo_hex']}, {e2['hi_hex']}] ({e2['ulps']} ulp), "
                      f"{e2['label_lo']} | {e2['label_hi']}, {e2['runs']} runs")
+    elif e2.get("skipped"):
+        lines.append(f"E2: skipped ({e2['skipped']})")
     if "E3" in ex:
         lines.append("E3 changes per window: " + ", ".join(f"{w['window']}: {w['changes']}" for w in ex["E3"]["windows"]))
         pd = ex["E3"]["pooled_dimension"]
@@ -601,13 +761,23 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
                          f"{sp['reaches_0.1']}")
     if "E6" in ex:
         for t in ex["E6"]["traces"]:
-            lines.append(f"E6 lr={t['lr']!r}: smooth max lambda_max = {fmt_number(t['smooth_max'])} = "
-                         f"{fmt_number(t['max_ratio'])} x 2/lr ({t['kink_samples']} kink samples set aside)")
+            lines.append(f"E6 lr={t['lr']!r}: smooth max lambda_max ({t.get('loss_kind', 'summed')} loss) = "
+                         f"{fmt_number(t['smooth_max'])} = {fmt_number(t['max_ratio'])} x 2/lr "
+                         f"({t['kink_samples']} kink samples set aside)")
     if "E7" in ex:
         for e in ex["E7"]["per_seed"]:
             lines.append(f"E7 seed {e['seed']}: " + (f"boundary at {e['lo']!r} ({e['relative_offset']:+.3e} rel. to "
                          f"0.001490625), {e['label_lo']} | {e['label_hi']}" if "lo" in e else
                          f"no change within the scan ({e['scan_changes']} changes)"))
+    sens = ex.get("sensitivity")
+    if sens:
+        pp = sens["pinned_pair"]
+        lines.append(f"summed reading ({sens['convention']}), same pinned pair: "
+                     + " vs ".join(f"{r['outcome']} ({fmt_number(r['readout']['final_loss'], 6)})" for r in pp))
+        st = sens.get("stored")
+        if st:
+            changed = [h for h, v in ex["verdicts"].items() if st["verdicts"].get(h) != v["verdict"]]
+            lines.append(f"verdicts changed from the summed reading's report: {', '.join(changed) or 'none'}")
     for h, v in ex["verdicts"].items():
         lines.append(f"{h} ({v['hypothesis']}): {v['verdict']}")
     lines.append(f"run time {data['seconds']:.0f} s")
