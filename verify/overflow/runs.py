@@ -27,7 +27,6 @@ from refnet.observe import Site
 from refnet.optim import SGD
 from refnet.precision import FloatArray
 from refnet.train import prepare_data, step, train
-from refnet.precision import DTypeName
 from refnet.conventions import Convention, ConventionLike
 
 from ..common.hessian import hessian
