@@ -99,15 +99,20 @@ def test_choose_breaks_ties_towards_the_labs_shown_code_and_prices_each_choice()
 def test_score_reads_each_reading_from_its_shared_runs() -> None:
     readings = [READINGS["lab"], READINGS["lab"].but(log_base="2")]
     outcomes = {}
+    relu_bce = EXPERIMENTS["xor-relu-bce"]
     for job in plan(readings, (0,), "quick").jobs:
         shape = (1, 3, len(EXPERIMENTS[job[0]].lrs))
-        outcomes[job] = _outcomes(shape, final_loss=np.full(shape, 0.008))
+        loss = np.full(shape, 0.008)
+        if job[0] == relu_bce.key:
+            loss[..., relu_bce.lrs.index(0.01)] = 0.5  # lr 0.01 stalls
+        outcomes[job] = _outcomes(shape, final_loss=loss)
+    # both readings share the one trained run (the log base changes only the reported loss)
+    assert len({job for job in outcomes if job[0] == relu_bce.key}) == 1
     scores = {sc.reading: sc for sc in score(readings, outcomes)}
-    # 0.008 nats converges (< 0.01); the same loss in bits (0.0115) does not
+    # lr 0.001 ends at 0.008 nats: converged (< 0.01); the same loss in bits is 0.0115: not converged
     e, two = scores[readings[0]].fractions["relu-bce-lr"], scores[readings[1]].fractions["relu-bce-lr"]
-    assert (e, two) == (0.0, 0.0)  # lr 0.01 converged too, so the observation fails either way
-    lin = scores[readings[0]].fractions["linear-100"]
-    assert lin == 1.0
+    assert (e, two) == (1.0, 0.0)
+    assert scores[readings[0]].fractions["linear-100"] == 1.0
 
 
 def test_quick_command_writes_a_complete_report(tmp_path: Path) -> None:
