@@ -2,10 +2,11 @@
 
 One network at a time: an ``OrderedDict`` of layer objects, each ``Linear``
 updating its own weights inside ``backward`` (``w -= lr * dw``) before it
-returns the gradient for the layer below, ReLU hidden units, a sigmoid output
-and binary cross-entropy with ``delta = 1e-7`` in the logs, float64, the loss
-recorded every epoch. This is what refnet's ensemble speed is measured
-against (see ``benchmarks/ensemble.py``); it is not part of the library.
+returns the gradient for the layer below, ReLU or sigmoid hidden units, a
+(naive) sigmoid output, and binary cross-entropy with ``delta = 1e-7`` in the
+logs or the squared error, float64, the loss recorded every epoch, over the
+full batch or consecutive mini-batches. This is what refnet's speed is
+measured against (see ``benchmarks/speed.py``); it is not part of the library.
 """
 
 from __future__ import annotations
@@ -81,11 +82,13 @@ class Sigmoid:
 
 
 class BinaryCrossEntropy:
-    """Mean BCE for the value; the backward is the gradient of the *sum* (no 1/N)."""
+    """Mean BCE for the value; the backward is the gradient of the *sum* (no 1/N),
+    or of the mean with ``mean=True``."""
 
-    def __init__(self) -> None:
+    def __init__(self, mean: bool = False) -> None:
         self.y: Array = np.zeros(0)
         self.t: Array = np.zeros(0)
+        self.mean = mean
 
     def forward(self, y: Array, t: Array) -> float:
         self.y, self.t = y, t
@@ -95,22 +98,45 @@ class BinaryCrossEntropy:
 
     def backward(self) -> Array:
         out: Array = -(np.divide(self.t, self.y + DELTA) - np.divide(1 - self.t, 1 - self.y + DELTA))
+        if self.mean:
+            out = out / self.y.size
+        return out
+
+
+class MeanSquaredError:
+    """``mean((y - t)**2)``; the backward is ``2 (y - t)``, of the sum or (``mean=True``) the mean."""
+
+    def __init__(self, mean: bool = False) -> None:
+        self.y: Array = np.zeros(0)
+        self.t: Array = np.zeros(0)
+        self.mean = mean
+
+    def forward(self, y: Array, t: Array) -> float:
+        self.y, self.t = y, t
+        return float(np.mean((y - t) ** 2))
+
+    def backward(self) -> Array:
+        out: Array = 2 * (self.y - self.t)
+        if self.mean:
+            out = out / self.y.size
         return out
 
 
 class LabNet:
-    """The lab's 2-4-4-1 network with ReLU hidden layers and a bias-free output."""
+    """The lab's 2-4-4-1 network (ReLU or sigmoid hidden layers, a bias-free output)."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, activation: str = "relu", loss: str = "bce", mean: bool = False) -> None:
         rng = np.random.default_rng(seed)
+        hidden = ReLU if activation == "relu" else Sigmoid
         self.layers: OrderedDict[str, Linear | ReLU | Sigmoid] = OrderedDict()
         self.layers["linear_1"] = Linear(2, 4, rng, bias=True)
-        self.layers["relu_1"] = ReLU()
+        self.layers[f"{activation}_1"] = hidden()
         self.layers["linear_2"] = Linear(4, 4, rng, bias=True)
-        self.layers["relu_2"] = ReLU()
+        self.layers[f"{activation}_2"] = hidden()
         self.layers["output"] = Linear(4, 1, rng, bias=False)
         self.layers["sigmoid_3"] = Sigmoid()
-        self.loss_func = BinaryCrossEntropy()
+        self.loss_func: BinaryCrossEntropy | MeanSquaredError = (
+            BinaryCrossEntropy(mean) if loss == "bce" else MeanSquaredError(mean))
 
     def forward(self, x: Array) -> Array:
         for layer in self.layers.values():
@@ -123,13 +149,21 @@ class LabNet:
             dy = layer.backward(dy, lr)
 
 
-def run(x: Array, y: Array, epochs: int, lr: float = 0.001, seed: int = 0) -> list[float]:
-    """Train one network full batch for ``epochs``; the loss of every epoch."""
-    net = LabNet(seed)
+def run(x: Array, y: Array, epochs: int, lr: float = 0.001, seed: int = 0, *, activation: str = "relu",
+        loss: str = "bce", mean: bool = False, batch_size: int | None = None) -> list[float]:
+    """Train one network for ``epochs`` (full batch, or consecutive mini-batches of ``batch_size``);
+    the loss of every epoch (the batch losses weighted by batch size)."""
+    net = LabNet(seed, activation, loss, mean)
+    n = x.shape[0]
+    size = n if batch_size is None else batch_size
+    batches = [(x[s : s + size], y[s : s + size]) for s in range(0, n, size)]
     losses: list[float] = []
     with np.errstate(all="ignore"):
         for _ in range(epochs):
-            pred = net.forward(x)
-            losses.append(net.loss_func.forward(pred, y))
-            net.backward(lr)
+            total = 0.0
+            for xb, yb in batches:
+                pred = net.forward(xb)
+                total += net.loss_func.forward(pred, yb) * xb.shape[0] / n
+                net.backward(lr)
+            losses.append(total)
     return losses

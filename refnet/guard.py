@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, cast
@@ -385,6 +385,17 @@ class Guard:
         self._pattern = [i for i, k in enumerate(keep) if k and arrays[i].size <= _LARGE]
         self._pattern_large = [i for i, k in enumerate(keep) if k and arrays[i].size > _LARGE]
         return self._pattern
+
+    def square_limit(self, dtype: np.dtype[np.floating[npt.NBitBase]]) -> np.floating[npt.NBitBase]:
+        """What :meth:`check`'s sum of squares must stay below for a window to be clean
+        (a planned step checks its buffers against it the same way)."""
+        limit = self._limit_sq.get(dtype)
+        return self._square_limit(dtype) if limit is None else limit
+
+    @property
+    def flag_handler(self) -> Callable[[str, int], None]:
+        """The callback NumPy's floating-point flags go to while the guard is active."""
+        return self._on_flag
 
     def _check_params(self) -> None:
         """Parameters given non-finite to the guard are reported as ``input``."""

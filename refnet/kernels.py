@@ -19,6 +19,8 @@ its results depend on nothing but the inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Final, Literal, Protocol
 
 import numpy as np
@@ -26,7 +28,14 @@ import numpy.typing as npt
 
 from .precision import F
 
-__all__ = ["Kernel", "BlasKernel", "PortableKernel", "KernelName", "kernel", "KERNELS"]
+__all__ = ["Kernel", "BlasKernel", "PortableKernel", "KernelName", "kernel", "KERNELS", "Op"]
+
+Op = Callable[[], object]
+"""One bound NumPy call of a planned training step (see :mod:`refnet.plan`).
+
+The kernels, layers and losses build them (``ops_*`` and ``plan`` methods)
+from the same operations as their allocating methods, on buffers the plan
+allocated once, so the bits are the same (``tests/test_plan.py``)."""
 
 KernelName = Literal["blas", "portable"]
 
@@ -109,6 +118,53 @@ class BlasKernel:
         out: npt.NDArray[F] = np.add.reduce(np.ascontiguousarray(d), axis=-2, keepdims=True)
         return out
 
+    # -- planned steps: the same np.matmul on buffers whose matrices are each
+    #    C-contiguous (the stack's own stride is free), written into ``out``
+    def ops_matmul(self, x: npt.NDArray[F], w: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        if not (_blasable(x) and _blasable(w)):
+            return [lambda: np.copyto(out, self.matmul(x, w))]
+        return [partial(np.matmul, x, w, out)]
+
+    def ops_matmul_nt(self, d: npt.NDArray[F], w: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        if not (_blasable(d) and _blasable(w)):
+            return [lambda: np.copyto(out, self.matmul_nt(d, w))]
+        return [partial(np.matmul, d, np.swapaxes(w, -1, -2), out)]
+
+    def ops_matmul_tn(self, x: npt.NDArray[F], d: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        if not (_blasable(x) and _blasable(d)):
+            return [lambda: np.copyto(out, self.matmul_tn(x, d))]
+        return [partial(np.matmul, np.swapaxes(x, -1, -2), d, out)]
+
+    def ops_sum_rows(self, d: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        # a non-innermost axis is summed row by row in any layout; a single
+        # column is summed pairwise over contiguous memory, as above
+        if d.shape[-1] == 1 and not d.flags.c_contiguous:
+            return [lambda: np.copyto(out, self.sum_rows(d))]
+        if d.ndim == 3 and d.shape[0] >= MEMBER_LAST and d.shape[-1] > 1:
+            # as sum_rows: the same row-by-row sums over a member-last copy, whose inner loops are long
+            rows = np.empty((d.shape[1], d.shape[2], d.shape[0]), dtype=d.dtype)
+            return [partial(np.copyto, rows, _member_last_memory(d)),
+                    partial(np.add.reduce, rows, 0, None, _member_last_memory(out[:, 0, :]))]
+        return [partial(np.add.reduce, d, -2, None, out, True)]  # (array, axis, dtype, out, keepdims)
+
+
+def _blasable(a: npt.NDArray[F]) -> bool:
+    """Whether each matrix of the stack ``a`` is C-contiguous (what NumPy calls BLAS on)."""
+    rows, cols = a.shape[-2], a.shape[-1]
+    return (cols == 1 or a.strides[-1] == a.itemsize) and (rows == 1 or a.strides[-2] == cols * a.itemsize)
+
+
+def _member_last_memory(a: npt.NDArray[F]) -> npt.NDArray[F]:
+    """The ``(..., K)`` view of a ``(K, ...)`` array (no copy; any layout)."""
+    out: npt.NDArray[F] = a.transpose((*range(1, a.ndim), 0))
+    return out
+
+
+def _ordered_ops(terms: npt.NDArray[F], axis: int, out: npt.NDArray[F]) -> Op:
+    """:func:`_ordered_sum` into the member-last view of ``out``."""
+    target = _member_last_memory(out)
+    return partial(np.add.reduce, terms, axis=axis, initial=terms.dtype.type(-0.0), out=target)
+
 
 class PortableKernel:
     """Products in a fixed left-to-right order from elementwise multiply and add.
@@ -162,6 +218,48 @@ class PortableKernel:
         for n in range(1, d.shape[-2]):
             acc = acc + d[..., n : n + 1, :]
         return acc
+
+
+    # -- planned steps: the same products and sums in the same order, into buffers
+    def ops_matmul(self, x: npt.NDArray[F], w: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        if w.shape[0] >= MEMBER_LAST:  # one term at a time, each over (N, out, K): a small working set
+            xl, wl = _member_last_memory(x), _member_last_memory(w)
+            return self._loop_ops([(xl[:, j, None, :], wl[None, j]) for j in range(xl.shape[1])],
+                                  _member_last_memory(out))
+        return self._loop_ops([(x[..., :, j : j + 1], w[..., j : j + 1, :]) for j in range(x.shape[-1])], out)
+
+    def ops_matmul_nt(self, d: npt.NDArray[F], w: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        if w.shape[0] >= MEMBER_LAST:
+            dl, wl = _member_last_memory(d), _member_last_memory(w)
+            return self._loop_ops([(dl[:, j, None, :], wl[None, :, j]) for j in range(dl.shape[1])],
+                                  _member_last_memory(out))
+        wt = np.swapaxes(w, -1, -2)
+        return self._loop_ops([(d[..., :, j : j + 1], wt[..., j : j + 1, :]) for j in range(d.shape[-1])], out)
+
+    def ops_matmul_tn(self, x: npt.NDArray[F], d: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        if d.shape[0] >= MEMBER_LAST:
+            xl, dl = _member_last_memory(x), _member_last_memory(d)
+            terms = np.empty(np.broadcast_shapes(xl[:, :, None].shape, dl[:, None, :].shape), dtype=out.dtype)
+            return [partial(np.multiply, xl[:, :, None], dl[:, None, :], terms), _ordered_ops(terms, 0, out)]
+        return self._loop_ops([(x[..., n, :, None], d[..., n, None, :]) for n in range(x.shape[-2])], out)
+
+    def ops_sum_rows(self, d: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]:
+        if d.shape[0] >= MEMBER_LAST:
+            return [_ordered_ops(_member_last_memory(d), 0, out[:, 0, :])]
+        ops: list[Op] = [partial(np.copyto, out, d[..., 0:1, :])]
+        ops += [partial(np.add, out, d[..., n : n + 1, :], out) for n in range(1, d.shape[-2])]
+        return ops
+
+    @staticmethod
+    def _loop_ops(pairs: list[tuple[npt.NDArray[F], npt.NDArray[F]]], out: npt.NDArray[F]) -> list[Op]:
+        """``acc = a_0 b_0``, then ``acc = acc + a_j b_j``, into ``out``: the small-ensemble loops,
+        and the ordered sum term by term (its ``-0 + a_0 b_0`` is ``a_0 b_0`` exactly)."""
+        ops: list[Op] = [partial(np.multiply, *pairs[0], out)]
+        if len(pairs) > 1:
+            tmp = np.empty_like(out)
+            for a, b in pairs[1:]:
+                ops += [partial(np.multiply, a, b, tmp), partial(np.add, out, tmp, out)]
+        return ops
 
 
 KERNELS: Final[dict[str, Kernel]] = {"blas": BlasKernel(), "portable": PortableKernel()}

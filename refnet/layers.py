@@ -14,15 +14,16 @@ its first-order rounding-error model for :mod:`refnet.gradcheck`
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from functools import partial
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 
-from .kernels import MEMBER_LAST, Kernel, KernelName, kernel
+from .kernels import MEMBER_LAST, Kernel, KernelName, Op, kernel
 from .precision import FloatArray
 from .rounding import Bound, abs64, eta
 
-__all__ = ["Layer", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "naive_sigmoid",
+__all__ = ["Layer", "LayerOps", "sigmoid_ops", "naive_sigmoid_ops", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "naive_sigmoid",
            "ACTIVATIONS", "ActivationName", "SigmoidFormula", "Finiteness", "ErrorModel"]
 
 ActivationName = Literal["sigmoid", "relu", "tanh", "identity", "none"]
@@ -54,6 +55,17 @@ class Layer(Protocol):
     def grad_params(self, dy: FloatArray) -> dict[str, FloatArray]:
         """Gradients of the parameters (same names, shapes and dtype as ``params``)."""
         ...
+
+
+class LayerOps(NamedTuple):
+    """A layer's part of a planned step (see :mod:`refnet.plan`): bound NumPy calls on fixed buffers."""
+
+    forward: list[Op]
+    """Write the output buffer from the input buffer."""
+    grad_params: list[Op]
+    """Write the parameter-gradient buffers from the output-gradient buffer."""
+    grad_input: list[Op]
+    """Write the input-gradient buffer (empty for the first layer)."""
 
 
 class ErrorModel(Protocol):
@@ -156,6 +168,24 @@ class Linear:
             grads["b"] = self.kernel.sum_rows(dy)
         return grads
 
+    def plan(self, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray | None,
+             grads: dict[str, FloatArray]) -> LayerOps:
+        """:meth:`forward`, :meth:`grad_params` and :meth:`grad_input` as bound calls on these buffers
+        (the parameters are read when the calls run: an optimizer updates them in place).
+        Buffers without the member axis (2-D) stand for a single network's: its own
+        parameters are then bound without it too."""
+        w, b = self.params["W"], self.params.get("b")
+        if y.ndim == 2:
+            w, b = w[0], None if b is None else b[0]
+        k = self.kernel
+        ops = k.ops_matmul(x, w, y)  # type: ignore[attr-defined]
+        back = k.ops_matmul_tn(x, dy, grads["W"])  # type: ignore[attr-defined]
+        if b is not None:
+            ops.append(partial(np.add, y, b, y))
+            back += k.ops_sum_rows(dy, grads["b"])  # type: ignore[attr-defined]
+        down = [] if dx is None else k.ops_matmul_nt(dy, w, dx)  # type: ignore[attr-defined]
+        return LayerOps(ops, back, down)
+
     # -- error model: a dot product of n terms rounds within (n + 1) eps sum|a_j b_j|
     def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
         m = np.matmul(abs64(x), abs64(self.params["W"]))
@@ -216,6 +246,26 @@ def sigmoid(x: FloatArray) -> FloatArray:
     return out
 
 
+def sigmoid_ops(x: FloatArray, out: FloatArray) -> list[Op]:
+    """:func:`sigmoid` of the buffer ``x`` into ``out``, as bound calls (``-|x|`` by
+    ``copysign``, which is ``-abs(x)`` bit for bit, NaN payloads and zeros included)."""
+    one = x.dtype.type(1)
+    work = np.empty_like(out)
+    mask = np.empty_like(x, dtype=np.bool_)
+    return [partial(np.greater_equal, x, x.dtype.type(0), mask), partial(np.copysign, x, -one, out),
+            partial(np.exp, out, out), partial(np.add, out, one, work),
+            partial(np.divide, out, work, out), partial(np.subtract, one, out, work),
+            partial(np.copyto, out, work, where=mask)]
+
+
+def naive_sigmoid_ops(x: FloatArray, out: FloatArray) -> list[Op]:
+    """:func:`naive_sigmoid` of the buffer ``x`` into ``out``, as bound calls (the caller
+    silences the ``exp`` overflow: a planned step runs under ``np.errstate``)."""
+    one = x.dtype.type(1)
+    return [partial(np.negative, x, out), partial(np.exp, out, out),
+            partial(np.add, one, out, out), partial(np.divide, one, out, out)]
+
+
 def naive_sigmoid(x: FloatArray) -> FloatArray:
     """The lab's logistic function ``1 / (1 + exp(-x))``, kept to reproduce its bits.
 
@@ -269,6 +319,17 @@ class _Activation:
     def grad_params(self, dy: FloatArray) -> dict[str, FloatArray]:
         return {}
 
+    def plan(self, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray | None,
+             grads: dict[str, FloatArray]) -> LayerOps:
+        """:meth:`forward` and :meth:`grad_input` as bound calls on these buffers."""
+        return LayerOps(self._forward_ops(x, y), [], [] if dx is None else self._input_ops(y, dy, dx))
+
+    def _forward_ops(self, x: FloatArray, y: FloatArray) -> list[Op]:
+        raise NotImplementedError
+
+    def _input_ops(self, y: FloatArray, dy: FloatArray, dx: FloatArray) -> list[Op]:
+        raise NotImplementedError
+
 
 class Sigmoid(_Activation):
     """Logistic activation; caches its output ``y``, derivative ``y (1 - y)``.
@@ -295,6 +356,15 @@ class Sigmoid(_Activation):
         y = _cached(self._y, self.name)
         out: FloatArray = dy * ((y.dtype.type(1) - y) * y)
         return out
+
+    def _forward_ops(self, x: FloatArray, y: FloatArray) -> list[Op]:
+        return sigmoid_ops(x, y) if self.formula == "stable" else naive_sigmoid_ops(x, y)
+
+    def _input_ops(self, y: FloatArray, dy: FloatArray, dx: FloatArray) -> list[Op]:
+        d = np.empty_like(y)
+        one = y.dtype.type(1)
+        return [partial(np.subtract, one, y, d), partial(np.multiply, d, y, d),
+                partial(np.multiply, dy, d, dx)]
 
     # -- error model: sigmoid within 2-3 ulps; y (1 - y) dy three roundings
     def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
@@ -340,6 +410,20 @@ class ReLU(_Activation):
         out: FloatArray = np.where(self._mask, dy, dy.dtype.type(0))
         return out
 
+    def plan(self, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray | None,
+             grads: dict[str, FloatArray]) -> LayerOps:
+        # The select ``where(x > 0, dy, +0)`` as a bitwise AND with a mask of all ones or
+        # all zeros (``-(x > 0)`` in unsigned integers): the same bits, NaN and -0 included,
+        # without the branch per element that np.where and np.copyto(where=) take.
+        bits = np.dtype(f"u{x.dtype.itemsize}")
+        mask = np.empty_like(x, dtype=bits)
+        zero = x.dtype.type(0)
+        forward: list[Op] = [partial(np.greater, x, zero, mask, casting="unsafe"),
+                             partial(np.negative, mask, mask), partial(np.maximum, x, zero, out=y)]
+        down: list[Op] = [] if dx is None else [
+            partial(np.bitwise_and, dy.view(bits), mask, dx.view(bits))]
+        return LayerOps(forward, [], down)
+
     def carry_backward(self, x: FloatArray, y: FloatArray, e: Bound) -> dict[str, Bound]:
         return {"x": e * (np.asarray(x) > 0)}
 
@@ -361,6 +445,14 @@ class Tanh(_Activation):
         y = _cached(self._y, self.name)
         out: FloatArray = dy * (y.dtype.type(1) - y * y)
         return out
+
+    def _forward_ops(self, x: FloatArray, y: FloatArray) -> list[Op]:
+        return [partial(np.tanh, x, y)]
+
+    def _input_ops(self, y: FloatArray, dy: FloatArray, dx: FloatArray) -> list[Op]:
+        d = np.empty_like(y)
+        return [partial(np.multiply, y, y, d), partial(np.subtract, y.dtype.type(1), d, d),
+                partial(np.multiply, dy, d, dx)]
 
     # -- error model: tanh within a few ulps; (1 - y^2) dy three roundings
     def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
@@ -396,6 +488,12 @@ class Identity(_Activation):
         if not self._seen:
             raise RuntimeError(f"{self.name}: backward called before forward")
         return dy
+
+    def _forward_ops(self, x: FloatArray, y: FloatArray) -> list[Op]:
+        return [partial(np.copyto, y, x)]
+
+    def _input_ops(self, y: FloatArray, dy: FloatArray, dx: FloatArray) -> list[Op]:
+        return [partial(np.copyto, dx, dy)]
 
 
 ACTIVATIONS: dict[ActivationName, type[_Activation]] = {

@@ -12,11 +12,13 @@ Each loss carries its own first-order rounding-error model for
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from .kernels import Op
 from .layers import sigmoid
 from .precision import FloatArray
 from .rounding import Bound, eta
@@ -125,6 +127,11 @@ class _Reduced:
     def link(self, y: FloatArray) -> FloatArray:
         return y
 
+    def plan(self, y: FloatArray, t: FloatArray, terms: FloatArray, grad: FloatArray) -> list[Op]:
+        """:meth:`terms` and :meth:`term_grad` of the buffer ``y`` into ``terms`` and ``grad``,
+        as bound calls (see :mod:`refnet.plan`); here the allocating methods, copied in."""
+        return [lambda: np.copyto(terms, self.terms(y, t)), lambda: np.copyto(grad, self.term_grad(y, t))]
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(reduction={self.reduction!r})"
 
@@ -142,6 +149,11 @@ class MSE(_Reduced):
     def term_grad(self, y: FloatArray, t: FloatArray) -> FloatArray:
         out: FloatArray = y.dtype.type(2) * (y - t)
         return out
+
+    def plan(self, y: FloatArray, t: FloatArray, terms: FloatArray, grad: FloatArray) -> list[Op]:
+        # y - t once: the terms square it, the gradient doubles it
+        return [partial(np.subtract, y, t, grad), partial(np.multiply, grad, grad, terms),
+                partial(np.multiply, y.dtype.type(2), grad, grad)]
 
     def _term_rounding(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> tuple[Bound, Bound]:
         return 3.0 * (y - t) ** 2, 4.0 * np.abs(2.0 * (y - t))
@@ -181,6 +193,20 @@ class BCE(_Reduced):
         delta = y.dtype.type(self.delta)
         out: FloatArray = -(t / (y + delta) - (one - t) / ((one - y) + delta))
         return out
+
+    def plan(self, y: FloatArray, t: FloatArray, terms: FloatArray, grad: FloatArray) -> list[Op]:
+        # the shared parts once: a = y + delta, b = (1 - y) + delta, c = 1 - t (fixed data)
+        one = y.dtype.type(1)
+        delta = y.dtype.type(self.delta)
+        a, b, log_a, log_b, q = (np.empty_like(terms) for _ in range(5))
+        c = one - t
+        return [partial(np.add, y, delta, a), partial(np.subtract, one, y, b),
+                partial(np.add, b, delta, b),
+                partial(np.log, a, log_a), partial(np.multiply, t, log_a, log_a),
+                partial(np.log, b, log_b), partial(np.multiply, c, log_b, log_b),
+                partial(np.add, log_a, log_b, terms), partial(np.negative, terms, terms),
+                partial(np.divide, t, a, grad), partial(np.divide, c, b, q),
+                partial(np.subtract, grad, q, grad), partial(np.negative, grad, grad)]
 
     def _term_rounding(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> tuple[Bound, Bound]:
         a, b = y + self.delta, (1.0 - y) + self.delta

@@ -98,6 +98,18 @@ class SGD:
             self._lr[dtype] = cached
         return cached
 
+    def rates_for(self, dtype: FloatDType) -> tuple[FloatArray, np.floating[Any]]:
+        """The rates rounded to ``dtype`` (shape ``()`` or ``(K, 1, 1)``) and the momentum coefficient."""
+        return self._rates(dtype)
+
+    def velocity(self, key: Hashable) -> FloatArray | None:
+        """The momentum velocity kept under ``key`` (``None`` before its first update)."""
+        return self._velocity.get(key)
+
+    def set_velocity(self, key: Hashable, value: FloatArray) -> None:
+        """Keep ``value`` as the velocity under ``key`` (a planned step hands its state back)."""
+        self._velocity[key] = value
+
     def update(self, key: Hashable, param: FloatArray, grad: FloatArray) -> FloatArray:
         """The updated ``param`` (a new array); ``key`` names its momentum velocity."""
         lr, mu = self._rates(param.dtype)

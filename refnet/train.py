@@ -24,6 +24,7 @@ from .guard import Guard, Mode, as_guard
 from .metrics import accuracy
 from .network import Network, mean_terms
 from .optim import SGD, check_momentum
+from .plan import Plan
 from .precision import FloatArray
 from .progress import Progress
 from .validation import check_int
@@ -236,20 +237,43 @@ def train(
     start = time.perf_counter()
     with np.errstate(all="ignore"), watch:
         obs = net.observer
-        for epoch in range(n_epochs):
-            if len(batches) == 1:
-                if obs is not None:
-                    obs.at(epoch, epoch, batches[0])
-                history[epoch] = step(net, opt, xa, ya, reading)
-            else:
-                total = np.zeros(net.members, dtype=dtype)
-                for j, (b, w) in enumerate(zip(batches, weights)):
+        parts = [(xa[:, b], ya[:, b]) for b in batches]
+        planned = Plan.supports(net) and (obs is None or (obs is watch and not watch.eager))
+        plan = Plan(net, reading, opt, parts, None if obs is None else watch) if planned else None
+        guarded = plan is not None and obs is not None
+        scratch = np.empty(net.members, dtype=dtype)
+        try:
+            for epoch in range(n_epochs):
+                if guarded and plan is not None:
+                    total = np.zeros(net.members, dtype=dtype)
+                    for j, ((xb, tb), b, w) in enumerate(zip(parts, batches, weights)):
+                        plan.guarded_step(j, scratch, epoch, epoch * len(parts) + j, b, xb, tb)
+                        total = scratch.copy() if len(parts) == 1 else total + w * scratch
+                    history[epoch] = total
+                elif plan is not None and len(parts) == 1:
+                    plan.step(0, history[epoch])
+                elif plan is not None:
+                    total = np.zeros(net.members, dtype=dtype)
+                    for j, w in enumerate(weights):
+                        plan.step(j, scratch)
+                        total = total + w * scratch
+                    history[epoch] = total
+                elif len(batches) == 1:
                     if obs is not None:
-                        obs.at(epoch, epoch * len(batches) + j, b)
-                    total = total + w * step(net, opt, xa[:, b], ya[:, b], reading)
-                history[epoch] = total
-            if not quiet and epoch % 1000 == 0:
-                progress.update(epoch + 1, f"loss {float(history[epoch].mean()):.6g}")
+                        obs.at(epoch, epoch, batches[0])
+                    history[epoch] = step(net, opt, xa, ya, reading)
+                else:
+                    total = np.zeros(net.members, dtype=dtype)
+                    for j, (b, w) in enumerate(zip(batches, weights)):
+                        if obs is not None:
+                            obs.at(epoch, epoch * len(batches) + j, b)
+                        total = total + w * step(net, opt, xa[:, b], ya[:, b], reading)
+                    history[epoch] = total
+                if not quiet and epoch % 1000 == 0:
+                    progress.update(epoch + 1, f"loss {float(history[epoch].mean()):.6g}")
+        finally:
+            if plan is not None:
+                plan.finish()
         watch.check()  # the last step, before the evaluation pass
         acc = accuracy(net.loss.link(net.forward(xa)), ya[0] if ya.shape[0] == 1 else ya)
     progress.update(n_epochs)
