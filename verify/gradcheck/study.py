@@ -197,7 +197,7 @@ def row_cells(row: Row) -> list[str]:
     r = row.result
     return [r.component, r.dtype, r.wrt, r.status, _e(r.observed), _e(r.expected),
             f"{r.ratio:.3f}" if math.isfinite(r.ratio) else "inf", r.worst, _e(r.step), str(r.seed),
-            r.mode[:4], str(row.redraws), "lin" if r.taylor is None else f"{r.taylor:.2f}",
+            r.mode, str(row.redraws), "lin" if r.taylor is None else f"{r.taylor:.2f}",
             "-" if r.reference is None else f"{r.reference:.3f}"]
 
 
