@@ -16,6 +16,8 @@ from refnet.conventions import READINGS
 from verify import experiments
 from verify.experiments import HIDDEN_SWEEP, LR_SWEEP, SIZES, convergence_epoch
 
+from .conftest import QuickSuite
+
 FIGURES = {
     "linear_truth_prediction.png", "xor_truth_prediction.png", "boundaries_baseline.png", "lr_curves.png",
     "hidden_units.png", "mse_vs_bce.png", "sigmoid_vs_relu.png", "relu_bce_lr.png", "boundaries_xor.png",
@@ -25,10 +27,12 @@ SEEDS = 2
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("experiments")
-    rc = experiments.main(["--quick", "--quiet", "--seeds", str(SEEDS), "--report", str(out)])
-    return rc, out, json.loads((out / "report.json").read_text())
+def quick_report(quick_suite: QuickSuite) -> tuple[int, Path, dict[str, Any]]:
+    """``experiments --quick --seeds 2``, the run of the session's quick suite (tests/conftest.py)."""
+    part = quick_suite.parts["experiments"]
+    assert part.argv[-3:] == ["--quick", "--seeds", str(SEEDS)] and part.rc is not None
+    out = quick_suite.folder("experiments")
+    return part.rc, out, json.loads((out / "report.json").read_text())
 
 
 def _check_png(path: Path) -> tuple[int, int]:

@@ -355,3 +355,11 @@ def test_projected_direction_with_a_vanishing_component_stays_finite() -> None:
     for r in results:
         assert r.status == "PASS" and np.isfinite(r.expected), r
     assert {r.mode for r in results} == {"projected", "exhaustive"}
+
+
+def test_the_mode_column_is_not_truncated() -> None:
+    base = gc.Result("c", "float64", "x", "PASS", 0.0, 1.0, 0.0, "-", 1e-6, 0, "exhaustive")
+    for mode in ("exhaustive", "projected"):
+        cells = vgc.row_cells(vgc.Row(gc.replace(base, mode=mode), "s", 1, 0))
+        assert cells[vgc.HEADERS.index("mode")] == mode
+        assert mode in vgc.table([vgc.Row(gc.replace(base, mode=mode), "s", 1, 0)])

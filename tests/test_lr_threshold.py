@@ -22,6 +22,8 @@ from refnet.reproducible import simd_targets
 from verify import lr_threshold
 from verify.lr_threshold.env import ROOT
 from verify.lr_threshold.study import PINNED, SCHEMA
+
+from .conftest import QuickSuite
 from verify.lr_threshold.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
                              label_boundary_fit)
 from verify.lr_threshold.experiments import PAIR, Study, classify_pair, loss_ratio, multisection
@@ -165,11 +167,11 @@ def test_multisection_brackets_to_adjacent_doubles(per_round: int) -> None:
 # ------------------------------------------------------------------ the study: E0, --quick, --check
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("lr_threshold")
-    code = lr_threshold.main(["--quick", "--quiet", "--report", str(out)])
-    assert code == 0
-    return out
+def quick_report(quick_suite: QuickSuite) -> Path:
+    """``lr_threshold --quick``, the run of the session's quick suite (tests/conftest.py)."""
+    part = quick_suite.parts["lr_threshold"]
+    assert part.argv[-1] == "--quick" and part.rc == 0, part.error
+    return quick_suite.folder("lr_threshold")
 
 
 def test_quick_study_reproduces_e0_in_fresh_processes(quick_report: Path) -> None:
@@ -277,3 +279,39 @@ def test_sha256_ignores_longdouble_padding() -> None:
     b = raw.view(np.longdouble)
     assert np.array_equal(a, b) and sha256(a) == sha256(b)
     assert sha256(np.array([1.5])) == sha256(np.array([1.5])) != sha256(np.array([1.25]))
+
+
+def test_describe_fit_says_why_a_dimension_is_undefined() -> None:
+    from verify.lr_threshold.boxcount import describe_fit, fit_dimension
+
+    assert describe_fit(fit_dimension([1, 2, 4], [0, 0, 0])) == (
+        "dimension undefined: no box of any size holds a boundary point (no label change)")
+    assert describe_fit(fit_dimension([1, 2, 4], [1, 0, 0])).startswith(
+        "dimension undefined: only 1 box size holds a boundary point")
+    assert "no residual degree of freedom" in describe_fit(fit_dimension([1, 2], [4, 2]))
+    cantor = box_dimension(cantor_points(6), [3 ** k for k in range(5)])
+    assert describe_fit(cantor).startswith("dimension 0.631 (standard error ")
+    stored = {"dimension": "nan", "stderr": "nan", "rms_residual": "nan", "sizes": [], "counts": []}
+    assert describe_fit(stored) == describe_fit(fit_dimension([1], [0]))  # as report.json keeps it
+
+
+def test_quick_report_prose_has_no_raw_values(quick_report: Path) -> None:
+    from verify.common.report import prose_problems
+
+    md = (quick_report / "report.md").read_text()
+    assert prose_problems(md) == []
+    for raw in ("Lab configuration: {", "Plan: {", "Fresh processes: {", "+- nan", "=True", "=False", "['"):
+        assert raw not in md
+    assert "Lab configuration: data xor (21 points), layers 2-4-4-1" in md
+    assert "every hash matches" in md
+
+
+def test_render_rewords_the_stored_verdicts_without_changing_them(tmp_path: Path) -> None:
+    from verify.common.report import prose_problems
+
+    stored = ROOT / "docs" / "figures" / "lr_threshold" / "report.json"
+    assert lr_threshold.main(["--render", str(stored), "--report", str(tmp_path), "--quiet"]) == 0
+    old = json.loads(stored.read_text())["data"]["experiments"]["verdicts"]
+    new = json.loads((tmp_path / "report.json").read_text())["data"]["experiments"]["verdicts"]
+    assert {h: v["verdict"] for h, v in new.items()} == {h: v["verdict"] for h, v in old.items()}
+    assert prose_problems((tmp_path / "report.md").read_text()) == []

@@ -233,3 +233,22 @@ def test_main_exits_one_with_the_reason_when_nothing_overflows(
     assert cli.main(["--quick", "--quiet"]) == 1
     captured = capsys.readouterr()
     assert "no non-finite value" in captured.err and "FAIL" in captured.out
+
+
+def test_the_linear_limit_tables_hold_numbers_not_lists() -> None:
+    from verify.overflow.report import limit_tables
+
+    limit: dict[str, object] = {"best_linear_accuracy_exact": 76.19047619047619, "linear_seeds": [0, 1],
+                                "linear_lr": 0.1, "linear_accuracy": [71.42857142857143, 76.19047619047619],
+                                "linear_final_loss": [0.28381938117512623, 0.23971266367537314],
+                                "second_try": {"lab": {}}, "sigmoid_net_accuracy": 100.0}
+    scalars, headers, rows = limit_tables(limit)
+    assert headers == ["seed", "accuracy (%)", "final loss"]
+    assert rows == [[0, 71.42857142857143, 0.28381938117512623], [1, 76.19047619047619, 0.23971266367537314]]
+    assert [r[0] for r in scalars] == ["best accuracy of any straight line on the 21 points (exact, %)",
+                                       "linear network: learning rate", "lab's sigmoid network: accuracy (%)"]
+    assert all(not isinstance(v, (list, dict, str)) for _, v in scalars)
+    from verify.common.report import markdown_table
+
+    md = markdown_table(headers, rows) + "\n" + markdown_table(["quantity", "value"], scalars)
+    assert "| 0 | 71.43 | 0.2838 |" in md and "|---:|---:|---:|" in md and "|:---|---:|" in md

@@ -1,9 +1,11 @@
-"""The suite's report as a reader sees it: a real run of two studies, opened in headless Chromium.
+"""The suite's report as a reader sees it: a real run of all six studies, opened in headless Chromium.
 
-``python -m verify --only lab_reading gradcheck`` builds a small but real report (about 25 s on
-2 busy cores); selenium drives Debian's ``chromium`` through ``chromedriver`` at 1280 px and
-checks what a reader would stumble on: images that do not decode, a page wider than the window,
-findings that are not first, internal links that lead nowhere, raw Python values in the text.
+The session's :func:`quick_suite` (``tests/conftest.py``) runs every study of ``python -m verify``
+once at its quick size through the suite's own runner and writes the suite's page; selenium drives
+Debian's ``chromium`` through ``chromedriver`` at 1280 px and checks what a reader would stumble on:
+images that do not decode, a page wider than the window, findings that are not first, internal
+links that lead nowhere, raw Python values in the text. The checks of each study's own prose and
+figure files need no browser and run everywhere.
 
 The test skips, saying why, only when selenium, a Chromium binary or a chromedriver cannot be
 found (``REFNET_CHROMIUM`` and ``REFNET_CHROMEDRIVER`` name them when they are elsewhere);
@@ -14,9 +16,8 @@ Set ``REFNET_SCREENSHOT=path.png`` to keep a screenshot of the first screen.
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +25,16 @@ from typing import Any
 
 import pytest
 
-from verify.common.report import prose_problems
+from verify.__main__ import STUDIES
+from verify.common.report import png_size, prose_problems
+from verify.common.style import MAX_WIDTH_PX
+
+from .conftest import QuickSuite
 
 WIDTH = 1280
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--no-first-run")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _find(env: str, names: tuple[str, ...]) -> str | None:
@@ -50,16 +54,31 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+NAMES = [s.name for s in STUDIES]
+RAW = re.compile(r"\{'|\{\"|\bnp\.(?:float|int|uint|bool|str|complex|longdouble)\w*\(|array\(\[|dtype\(|\[(?:True|False|None)\b|\['|(?<![\w/.-])nan(?![\w/.-])")
+"""Repr text a reader should never see: dicts, NumPy reprs, Python lists of bools/None/strings, ``nan``."""
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real suite report of two studies (the lab-reading study in quick mode and the gradient check)."""
-    out = tmp_path_factory.mktemp("suite") / "report"
-    proc = subprocess.run([sys.executable, "-m", "verify", "--only", "lab_reading", "gradcheck", "--out", str(out),
-                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "MPLBACKEND": "Agg"})
-    index = out / "index.html"
-    assert index.is_file(), f"no index.html; exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return index
+def report(quick_suite: QuickSuite) -> Path:
+    """The suite's page of every study (all six passed)."""
+    failed = {n: p.error or p.summary for n, p in quick_suite.parts.items() if not p.ok}
+    assert not failed, f"studies failed: {failed}"
+    assert list(quick_suite.parts) == NAMES
+    assert quick_suite.index.is_file()
+    return quick_suite.index
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_study_reads_as_prose(quick_suite: QuickSuite, name: str) -> None:
+    """No repr, JSON, ``nan`` or 16-digit float in any study's report, and figures fit the page."""
+    folder = quick_suite.folder(name)
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    assert prose_problems(md) == []
+    assert RAW.findall(md) == []
+    for figure in quick_suite.parts[name].figures:
+        width, _ = png_size(folder / figure)
+        assert width <= MAX_WIDTH_PX, f"{name}/{figure} is {width} px wide"
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +144,17 @@ def test_nothing_is_wider_than_the_window(page: Any) -> None:
     assert wide == []
 
 
+def test_every_study_is_on_the_page_with_all_its_figures(page: Any, quick_suite: QuickSuite) -> None:
+    present = page.execute_script(
+        "return arguments[0].filter(n => document.getElementById(n) !== null)", NAMES)
+    assert present == NAMES
+    expected = sum(len(p.figures) for p in quick_suite.parts.values())
+    shown = page.execute_script("return Array.from(document.images).filter(i => i.naturalWidth > 0).length")
+    drawn = {n for n, p in quick_suite.parts.items() if p.figures}
+    assert drawn == set(NAMES) - {"conventions"}  # the conventions study reports tables only
+    assert shown == expected
+
+
 def test_the_claims_table_comes_first(page: Any) -> None:
     first = page.execute_script(
         "const t = document.querySelector('table'); return t && [t.querySelector('th').textContent,"
@@ -150,3 +180,4 @@ def test_no_raw_python_values_in_the_text(page: Any) -> None:
     for raw in ("{'", '{"', "np.float64(", " nan ", "array(["):
         assert raw not in text, f"the page shows {raw!r}"
     assert prose_problems(text) == []
+    assert RAW.findall(text) == []

@@ -505,3 +505,14 @@ def test_verdicts_and_statuses_are_coloured(tmp_path: Path) -> None:
     for cls, word in (("pass", "PASS"), ("fail", "FAIL"), ("pass", "holds<"), ("partly", "holds\u00a0for"),
                       ("fail", "does\u00a0not"), ("quick", "QUICK")):
         assert f'<strong class="{cls}">{word}' in page, (cls, word)
+
+
+def test_an_image_whose_alt_text_quotes_code_is_still_an_image(tmp_path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [0, 1])
+    from verify.common.report import save_figure
+
+    save_figure(fig, tmp_path / "f.png")
+    page = html_page("![curves under `lab` and `lab-sum`](f.png)\n\nthe `lab` reading", tmp_path, "t")
+    assert page.count("<img ") == 1 and 'alt="curves under `lab` and `lab-sum`"' in page
+    assert 'src="data:image/png;base64,' in page and "<code>lab</code> reading" in page

@@ -59,6 +59,7 @@ from refnet.network import Network, mlp
 from refnet.outcomes import first_below, judge
 from refnet.train import History, prepare_data, train
 
+from .common import style
 from .common.report import JSON, Cell, Report, png_size, to_json
 
 if TYPE_CHECKING:
@@ -314,18 +315,27 @@ def _thin(n: int, limit: int = 600) -> npt.NDArray[np.intp]:
     return np.unique(np.geomspace(1, n, limit).round().astype(np.intp) - 1)
 
 
-def _band(ax: Axes, runs: Sequence[Run], label: str, color: str, seeds_lines: bool = False) -> None:
-    """Mean curve over seeds with a min/max band (log scale), optionally each seed thinly."""
+def _band(ax: Axes, runs: Sequence[Run], label: str, index: int = 0, of: int = 1, seeds_lines: bool = False) -> None:
+    """Mean curve over seeds with a min/max band (log scale), optionally each seed thinly.
+
+    Curve ``index`` of ``of`` on the axes gets its own colour, line style and marker (the shared
+    style's cycle), its markers offset from the other curves', so that two curves lying exactly on
+    top of each other both stay visible.
+    """
+    color = style.COLORS[index % len(style.COLORS)]
     curves = np.stack([r.loss for r in runs])
     idx = _thin(curves.shape[1])
     ep = idx + 1
     with np.errstate(all="ignore"):
         lo, hi, mean = curves.min(axis=0)[idx], curves.max(axis=0)[idx], curves.mean(axis=0)[idx]
-    ax.fill_between(ep, lo, hi, color=color, alpha=0.2, linewidth=0)
-    ax.plot(ep, mean, color=color, label=f"{label} (mean, min-max over {len(runs)} seeds)")
+    ax.fill_between(ep, lo, hi, color=color, alpha=0.15, linewidth=0)
+    step = max(len(ep) // style.MARKERS_PER_CURVE, 1)
+    ax.plot(ep, mean, color=color, linestyle=style.LINESTYLES[index % len(style.LINESTYLES)],
+            marker=style.MARKERS[index % len(style.MARKERS)], markevery=(index * step // max(of, 1) % step, step),
+            label=label)
     if seeds_lines:
         for c in curves:
-            ax.plot(ep, c[idx], color=color, alpha=0.35, linewidth=0.6)
+            ax.plot(ep, c[idx], color=color, alpha=0.35, linewidth=0.6, marker="", linestyle="-")
 
 
 def _curve_axes(ax: Axes, ylabel: str = "training loss (MSE, mean per point)") -> None:
@@ -334,10 +344,6 @@ def _curve_axes(ax: Axes, ylabel: str = "training loss (MSE, mean per point)") -
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-
-
-COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 
 
 def _scatter(ax: Axes, x: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], title: str) -> None:
@@ -366,8 +372,10 @@ def fig_truth_prediction(ctx: Context, data: str, runs: Sequence[Run], name: str
     with np.errstate(invalid="ignore"):
         cls = np.where(r.prediction > 0.5, 1.0, np.where(r.prediction < 0.5, 0.0, np.nan))
     _scatter(axes[1], x, cls, f"Prediction, seed {r.seed} (p > 0.5), accuracy {r.accuracy:.1f}%")
-    _band(axes[2], runs, "sigmoid/MSE", COLORS[0], seeds_lines=True)
+    _band(axes[2], runs, f"sigmoid/MSE: mean over {len(runs)} seeds, band min to max, each seed thin",
+          seeds_lines=True)
     _curve_axes(axes[2])
+    style.legend_below(axes[2], ncol=1, fontsize=8)
     axes[2].set_title("Learning curve", fontsize=9)
     fig.suptitle(r.spec.label())
     fig.tight_layout()
@@ -409,21 +417,38 @@ def fig_curves(ctx: Context, groups: Sequence[tuple[str, Sequence[Run]]], name: 
                title: str, ylabel: str = "training loss (MSE, mean per point)", seeds_lines: bool = False,
                panels: Sequence[Sequence[int]] | None = None, panel_titles: Sequence[str] = (),
                panel_ylabels: Sequence[str] = ()) -> None:
-    """Learning curves of several settings, on one plot (or one per panel)."""
-    plt = _plt()
+    """Learning curves of several settings, on one plot (or one per panel), in the shared style.
+
+    At most :data:`verify.common.style.MAX_WIDTH_PX` wide; the legend sits below the plots (one for
+    the whole figure when every panel shows the same settings), never over the curves.
+    """
+    _plt()
     layout = list(panels) if panels is not None else [list(range(len(groups)))]
-    fig, axes = plt.subplots(1, len(layout), figsize=(7.5 * len(layout), 4.8), squeeze=False)
-    for p, members in enumerate(layout):
-        ax = axes[0][p]
-        for c, i in enumerate(members):
-            label, runs = groups[i]
-            _band(ax, runs, label, COLORS[c % len(COLORS)], seeds_lines)
-        _curve_axes(ax, panel_ylabels[p] if p < len(panel_ylabels) else ylabel)
-        if p < len(panel_titles):
-            ax.set_title(panel_titles[p], fontsize=9)
-    fig.suptitle(title)
-    fig.tight_layout()
-    ctx.report.figure(fig, name, caption)
+    n = len(layout)
+    names = [[groups[i][0] for i in members] for members in layout]
+    shared = n > 1 and all(m == names[0] for m in names)
+    entries = len(names[0]) if shared else max(len(m) for m in names)
+    ncol = 3 if shared or n == 1 else 2
+    rows = -(-entries // ncol)
+    seeds = max(len(r) for _, r in groups)
+    with style.style():
+        fig, axes = style.subplots(1, n, width=8.0 if n == 1 else 5.3 * n, height=4.2 + 0.28 * rows,
+                                   squeeze=False)
+        for p, members in enumerate(layout):
+            ax = axes[0][p]
+            for c, i in enumerate(members):
+                label, runs = groups[i]
+                _band(ax, runs, label, c, len(members), seeds_lines)
+            _curve_axes(ax, panel_ylabels[p] if p < len(panel_ylabels) else ylabel)
+            if p < len(panel_titles):
+                ax.set_title(panel_titles[p], fontsize=10)
+            if not shared:
+                style.legend_below(ax, ncol=ncol, bbox_to_anchor=(0.5, -0.16))
+        if shared:
+            handles, labels = axes[0][0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
+        fig.suptitle(f"{title} (mean over {seeds} seeds, band: min to max)")
+        ctx.report.figure(fig, name, caption, dpi=style.DPI)
 
 
 # ---------------------------------------------------------------- tables and findings

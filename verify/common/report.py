@@ -481,11 +481,11 @@ def _inline(text: str, base: Path, repo: Path | None = None) -> str:
             return m.group(0) if resolved is None else f'<a href="{html.escape(resolved)}">{m.group(1)}</a>'
         return _DOC_REF.sub(one, segment)
 
-    # Code spans are literal: images, emphasis and links apply only between them.
-    parts = _CODE.split(out)
+    # Images first (an alt text may quote code); then code spans are literal: emphasis and links
+    # apply only between them.
+    parts = _CODE.split(_IMAGE.sub(keep_image, out))
     for i in range(0, len(parts), 2):
-        part = _IMAGE.sub(keep_image, parts[i])
-        part = _BOLD.sub(r"<strong>\1</strong>", part)
+        part = _BOLD.sub(r"<strong>\1</strong>", parts[i])
         part = _ITALIC.sub(r"<em>\1</em>", part)
         part = _LINK.sub(lambda m: f'<a href="{href(m.group(2))}">{m.group(1)}</a>', part)
         part = _outside_links(part, link_docs)

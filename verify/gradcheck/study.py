@@ -27,6 +27,7 @@ from refnet.losses import BCE, MSE, BCEWithLogits, Loss
 from refnet.network import mlp
 from refnet.precision import DTypeName
 
+from ..common import style
 from ..common.report import Report, to_json
 from . import mutants as mt
 
@@ -197,7 +198,7 @@ def row_cells(row: Row) -> list[str]:
     r = row.result
     return [r.component, r.dtype, r.wrt, r.status, _e(r.observed), _e(r.expected),
             f"{r.ratio:.3f}" if math.isfinite(r.ratio) else "inf", r.worst, _e(r.step), str(r.seed),
-            r.mode[:4], str(row.redraws), "lin" if r.taylor is None else f"{r.taylor:.2f}",
+            r.mode, str(row.redraws), "lin" if r.taylor is None else f"{r.taylor:.2f}",
             "-" if r.reference is None else f"{r.reference:.3f}"]
 
 
@@ -218,6 +219,7 @@ def exit_code(rows: Sequence[Row], mutants: Sequence[mt.MutantResult]) -> int:
     return EXIT_PASS
 
 
+@style.style()
 def _taylor_figure(seed: int) -> tuple[Figure, list[list[object]]]:
     """Taylor remainders of Sigmoid (real and sigmoid-y mutant) in both dtypes."""
     import matplotlib
@@ -225,7 +227,7 @@ def _taylor_figure(seed: int) -> tuple[Figure, list[list[object]]]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0), sharey=False, layout="constrained")
     rows: list[list[object]] = []
     for ax, dt in zip(axes, ("float32", "float64")):
         rng = np.random.default_rng([seed, 0])
@@ -236,15 +238,17 @@ def _taylor_figure(seed: int) -> tuple[Figure, list[list[object]]]:
             pts = gc.taylor_sweep(p, seed)
             s = [q.step for q in pts if math.isfinite(q.remainder) and q.remainder > 0]
             rem = [q.remainder for q in pts if math.isfinite(q.remainder) and q.remainder > 0]
-            ax.loglog(s, rem, "o-", label=f"{label} (order {gc.taylor_order(p, seed) or float('nan'):.2f})")
+            order = gc.taylor_order(p, seed)
+            ax.loglog(s, rem, "o-" if label == "Sigmoid" else "s--",
+                      label=f"{label} (order {'undefined' if order is None else f'{order:.2f}'})")
             if label == "Sigmoid":
                 ax.loglog([q.step for q in pts], [10 * q.floor for q in pts], "k:", label="10x rounding bound")
             rows += [[label, dt, q.step, q.remainder, q.floor, q.valid] for q in pts]
         ax.set_xlabel("step multiple s (dimensionless)")
         ax.set_ylabel("Taylor remainder |f(x+sd)-f(x)-s g.d| (objective units)")
-        ax.set_title(f"{dt}: slope 2 = correct gradient, slope 1 = wrong")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.set_title(f"{dt}")
+        style.legend_below(ax, ncol=2, fontsize=9, bbox_to_anchor=(0.5, -0.16))
+    fig.suptitle("Taylor remainder: slope 2 = correct gradient, slope 1 = wrong")
     return fig, rows
 
 

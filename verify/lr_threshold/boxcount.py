@@ -16,14 +16,14 @@ changes; :func:`label_boundary_fit` counts boxes of ``s`` consecutive edges.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = ["BoxFit", "box_counts", "fit_dimension", "box_dimension", "boundary_edges",
-           "label_boundary_fit", "cantor_points", "dyadic_sizes"]
+           "label_boundary_fit", "cantor_points", "dyadic_sizes", "describe_fit"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,43 @@ class BoxFit:
         return {"dimension": self.dimension, "intercept": self.intercept, "sizes": self.sizes,
                 "counts": self.counts, "residuals": self.residuals,
                 "rms_residual": self.rms_residual, "stderr": self.stderr}
+
+
+def _real(value: object) -> float:
+    """A float from a fit's field, as held in memory or as ``report.json`` stores it (NaN as ``"nan"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return math.nan
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
+def describe_fit(fit: BoxFit | Mapping[str, object], digits: int = 3) -> str:
+    """A fit as prose: ``dimension 0.25 (standard error 0.01, RMS residual 0.002 over 5 box sizes)``.
+
+    Where a value is undefined it says why instead of printing NaN: no box holds a boundary point
+    (no label change), a single box size holds one (a slope needs two), or two sizes leave no
+    residual degree of freedom for a standard error. ``fit`` is a :class:`BoxFit` or its
+    :meth:`BoxFit.as_dict` (also as read back from ``report.json``).
+    """
+    d = fit.as_dict() if isinstance(fit, BoxFit) else fit
+    sizes = d.get("sizes")
+    n = len(sizes) if isinstance(sizes, (list, tuple)) else 0
+    dim, err, rms = _real(d.get("dimension")), _real(d.get("stderr")), _real(d.get("rms_residual"))
+
+    def num(x: float) -> str:
+        return "0" if x == 0 else f"{x:.{digits}g}"
+
+    if not math.isfinite(dim):
+        why = ("no box of any size holds a boundary point (no label change)" if n == 0 else
+               f"only {n} box size holds a boundary point and a slope needs two")
+        return f"dimension undefined: {why}"
+    scales = f"{n} box sizes"
+    if not math.isfinite(err):
+        return (f"dimension {num(dim)} (from {scales}, an exact line: no residual degree of freedom "
+                "for a standard error)")
+    return f"dimension {num(dim)} (standard error {num(err)}, RMS residual {num(rms)} over {scales})"
 
 
 def box_counts(points: Sequence[int] | npt.NDArray[np.int64], sizes: Sequence[int]) -> list[int]:

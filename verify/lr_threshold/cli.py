@@ -29,7 +29,7 @@ from .experiments import SEARCH_INITS, SEARCH_SEEDS, Pinned
 from .report import write_report
 from .runs import CONVENTION, LAB_EPOCHS, reading_label
 from .study import (HASH_FIELDS, PIN_KERNEL, SCHEMA, SENSITIVITY_REPORT, Job, _fresh_runs, compare, e0_pair,
-                    is_label, record_json, run_study, summary_lines)
+                    is_label, record_json, run_study, summary_lines, verdicts)
 
 __all__ = ["main", "check", "load_report"]
 
@@ -283,6 +283,21 @@ def _validate(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str,
     return stored
 
 
+def _reworded(stored: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` with its verdicts' evidence written by this version's :func:`verdicts` from the stored
+    measurements, when they give the same verdict for every hypothesis (the wording changes, not a
+    number); otherwise, or for a report this version cannot read that far, ``stored`` unchanged."""
+    ex = stored.get("experiments", {})
+    old = ex.get("verdicts", {})
+    try:
+        new = verdicts(ex)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return stored
+    if set(new) != set(old) or any(new[h]["verdict"] != old[h].get("verdict") for h in new):
+        return stored
+    return {**stored, "experiments": {**ex, "verdicts": new}}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -296,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"E0 {'matches bitwise (pinned hashes and every label)' if ok else 'DIFFERS'} on this machine")
         return 0 if ok else 1
     if args.render is not None and stored is not None:
+        stored = _reworded(stored)
         e0 = stored["experiments"]["E0"]
         ok = bool(e0["reproduced"] and e0["identical_in_fresh_processes"])
         print("\n".join(summary_lines(stored)))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..common import style
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -55,26 +57,35 @@ def outcome_strips(windows: Sequence[dict[str, Any]]) -> Figure:
     return out
 
 
+@style.style()
 def pair_losses(curves: Sequence[tuple[str, Sequence[tuple[int, float]]]], threshold: float = 0.01) -> Figure:
-    """Loss per epoch of the E0 pair: log-log overall, and the last quarter with the threshold."""
+    """Loss per epoch of the E0 pair: log-log overall, and the last quarter with the threshold.
+
+    Each rate has its own colour, line style and offset markers: the two curves often lie on
+    top of each other, and both must stay visible.
+    """
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), layout="constrained")
     last = max(p[0] for _, pts in curves for p in pts)
-    for label, pts in curves:
+    for i, (label, pts) in enumerate(curves):
         e = np.array([p[0] for p in pts], dtype=np.float64)
         v = np.array([p[1] for p in pts], dtype=np.float64)
-        axes[0].loglog(e, v, label=label)
+        look = {"color": style.COLORS[i % len(style.COLORS)], "linestyle": style.LINESTYLES[i % len(style.LINESTYLES)],
+                "marker": style.MARKERS[i % len(style.MARKERS)], "ms": 5}
+        axes[0].loglog(e, v, label=label, **look)
         tail = e >= 0.75 * last
-        axes[1].semilogy(e[tail], v[tail], ".-", ms=3, label=label)
-    axes[1].axhline(threshold, color="k", ls="--", label=f"loss threshold {threshold}")
+        axes[1].semilogy(e[tail], v[tail], label=label, **look)
+    for ax in axes:
+        style.spread_markers(ax)
+    axes[1].axhline(threshold, color="k", ls="--", marker="", label=f"loss threshold {threshold}")
     axes[0].set_title("E0: loss curves of the pair")
     axes[1].set_title("last quarter of the run")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.set_ylabel("training loss (BCE, mean per point)")
-        ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
     out: Figure = fig
     return out
 

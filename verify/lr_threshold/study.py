@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -61,11 +60,13 @@ from refnet.reproducible import PIN_VARIABLE, THREAD_VARS, pinned_environment, s
 from refnet.sweep import process_pool
 
 from ..common.console import Console
+from ..common.report import fmt_list, fmt_value
+from ..common.report import fmt_number as _fmt_number
 from .dynamics import mechanism, separations, sharpness_trace
 from .env import ROOT, fingerprint, read_worker, run_fresh
-from .experiments import (PAIR, SEARCH_INITS, decimal_value, SEARCH_SEEDS, Pinned, Study, classify_pair,
-                          horizon_check, multisection, per_seed_boundaries, precision_ladder, search, trains,
-                          zoom_scan)
+from .boxcount import describe_fit
+from .experiments import (PAIR, Pinned, Study, classify_pair, decimal_value, horizon_check, multisection,
+                          per_seed_boundaries, precision_ladder, search, zoom_scan)
 from .runs import (CONVENTION, CRITERIA, LAB_EPOCHS, SENSITIVITY, RunRecord, lab_config, lab_run, reading_label,
                    run_specs)
 from .ulp import exact_fraction, spacing, ulps_between
@@ -586,7 +587,8 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
         last = e3["windows"][-1]
         fine = [w for w in e3["windows"] if w["relative_width"] is not None and w["relative_width"] <= 1e-6]
         facts.append(f"E3: {last['changes']} label change(s) among {last['points']} consecutive doubles; "
-                     f"windows of relative width <= 1e-6 hold {sorted({w['changes'] for w in fine})} change(s).")
+                     f"windows of relative width <= 1e-6 hold {fmt_list(sorted({w['changes'] for w in fine}), sep=' or ')} "
+                     "change(s).")
         if last["changes"] > 1:
             for_ += 1
         else:
@@ -624,8 +626,7 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
         finest, changes = _finest_multi(e3)
         pdim = e3["pooled_dimension"]
         facts.append(f"E3 label changes per window of {e3['count']} rates: " + ", ".join(f"{w}: {c}" for w, c in changes)
-                     + f"; pooled box-counting dimension {float(pdim['dimension']):.2f} +- {float(pdim['stderr']):.2f} "
-                     f"(RMS residual {float(pdim['rms_residual']):.3f}).")
+                     + f"; pooled box-counting {describe_fit(pdim)}.")
         fine_single = all(c <= 1 for w, c in changes[-8:])
         if finest is not None and fine_single:
             verdict = "not supported at the pair's scale"
@@ -665,7 +666,7 @@ def verdicts(ex: dict[str, Any]) -> dict[str, dict[str, Any]]:
                      f"accuracy {ra['accuracy']:.1f}%, {ra['dead_units']} dead units; lr={b!r} final loss "
                      f"{rb['final_loss']:.5f}, accuracy {rb['accuracy']:.1f}%, {rb['dead_units']} dead units. "
                      f"The labels differ under {n_diff} of {len(rows_c)} criteria (loss thresholds "
-                     f"{thr_diff or 'none'} differ; accuracy alone {'differs' if acc_only else 'does not'})."),
+                     f"{fmt_list(thr_diff, sep=' and ') if thr_diff else 'none'} differ; accuracy alone {'differs' if acc_only else 'does not'})."),
         "criteria": rows_c, "cites": ["E0"],
     }
 
@@ -846,9 +847,17 @@ def _run_study(args: argparse.Namespace, log: Console, pool: Executor | None) ->
 # ------------------------------------------------------------------ summary
 
 def fmt_number(x: object, digits: int = 4) -> str:
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
+    """:func:`verify.common.report.fmt_number` for any value of the study's data, also as read back
+    from ``report.json`` (where NaN and infinities are the strings ``"nan"``, ``"inf"``)."""
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        x = float(x)
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return _fmt_number(x, digits)
+    return fmt_value(x, digits)
+
+
+def _yes(flag: object) -> str:
+    return fmt_value(bool(flag)) if isinstance(flag, bool) else fmt_value(flag)
 
 
 def summary_lines(data: dict[str, Any]) -> list[str]:
@@ -857,7 +866,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     e0 = ex["E0"]
     p = data["pinned"]
     fl = [r["readout"]["final_loss"] for r in e0["runs"]]
-    lines = [f"reading: {data['inputs']['reading']} (convention {data['inputs']['convention']!r})"]
+    lines = [f"reading: {data['inputs']['reading']} (convention {data['inputs']['convention']})"]
     s = ex.get("search", {})
     if s.get("pairs_tried"):
         lines.append(f"search: {s['pairs_tried']} (seed, init) pairs to {s['epochs']} epochs: very different (one "
@@ -870,15 +879,17 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     lines += [f"pinned: init={p['init']} seed={p['seed']} epochs={p['epochs']}",
               f"E0 (pinned: {e0['kernel']} kernel, NumPy dispatch disabled): lr={PAIR[0]!r} -> {e0['outcomes'][0]} "
               f"({fmt_number(fl[0], 6)}), lr={PAIR[1]!r} -> {e0['outcomes'][1]} ({fmt_number(fl[1], 6)}); loss ratio "
-              f"{fmt_number(e0['pair']['ratio'])}; very different={e0['pair']['very_different']}; labels as "
-              f"searched={e0['reproduced']}; bitwise identical in fresh processes={e0['identical_in_fresh_processes']}",
-              f"E0 blas (this machine): {e0['machine_outcomes']}, final losses "
-              f"{[fmt_number(r['readout']['final_loss'], 6) for r in e0['machine_runs']]}"]
+              f"{fmt_number(e0['pair']['ratio'])}; very different: {_yes(e0['pair']['very_different'])}; labels as "
+              f"searched: {_yes(e0['reproduced'])}; bitwise identical in fresh processes: "
+              f"{_yes(e0['identical_in_fresh_processes'])}",
+              f"E0 blas (this machine): {' and '.join(map(str, e0['machine_outcomes']))}, final losses "
+              + " and ".join(fmt_number(r['readout']['final_loss'], 6) for r in e0['machine_runs'])]
     if "E1" in ex:
         for v in ex["E1"]["variants"]:
-            lines.append(f"E1 {v['variant']}: {v.get('outcomes', v.get('error'))}"
-                         + (f", labels change={v['labels_change']}, bits as blas="
-                            f"{all(v['weights_identical_to_blas'])}, as pinned={all(v['weights_identical_to_pinned'])}"
+            lines.append(f"E1 {v['variant']}: {fmt_value(v.get('outcomes', v.get('error')))}"
+                         + (f"; labels change: {_yes(v['labels_change'])}, bits as blas: "
+                            f"{_yes(all(v['weights_identical_to_blas']))}, as pinned: "
+                            f"{_yes(all(v['weights_identical_to_pinned']))}"
                             if "labels_change" in v else ""))
     e2 = ex.get("E2", {})
     if "lo" in e2:
@@ -889,7 +900,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     if "E3" in ex:
         lines.append("E3 changes per window: " + ", ".join(f"{w['window']}: {w['changes']}" for w in ex["E3"]["windows"]))
         pd = ex["E3"]["pooled_dimension"]
-        lines.append(f"E3 pooled box-counting dimension {fmt_number(pd['dimension'])} (RMS residual {fmt_number(pd['rms_residual'])})")
+        lines.append(f"E3 pooled box-counting {describe_fit(pd)}")
     if "E4" in ex:
         lines.append("E4: " + "; ".join(f"{r['rate']} {r['dtype']} {r['outcome']}" for r in ex["E4"]["rows"]))
     if "E5" in ex:

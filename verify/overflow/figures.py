@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from refnet.precision import DTypeName
 
+from ..common import style
 from .grid import CONVENTIONS_STUDIED, Run
 from .runs import SharpnessPath
 
@@ -51,12 +52,13 @@ def _log10(values: Sequence[float]) -> npt.NDArray[np.float64]:
     return out
 
 
+@style.style()
 def magnitudes_figure(curves: Sequence[Curve]) -> Figure:
     """log10 max |weight| and |activation| per step, overflow points marked."""
     _agg()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True, layout="constrained")
     limits = {"float32": math.log10(float(np.finfo(np.float32).max)),
               "float64": math.log10(float(np.finfo(np.float64).max))}
     for ax, key, title in ((axes[0], "weight", "largest |weight or bias|"),
@@ -64,7 +66,9 @@ def magnitudes_figure(curves: Sequence[Curve]) -> Figure:
         for i, c in enumerate(curves):
             y = _log10(getattr(c, key))
             x = np.arange(len(y)) / c.steps_per_epoch
-            (line,) = ax.plot(x, y, marker="o", ms=3, label=c.label)
+            (line,) = ax.plot(x, y, ms=4, label=c.label, color=style.COLORS[i % len(style.COLORS)],
+                              linestyle=style.LINESTYLES[i % len(style.LINESTYLES)],
+                              marker=style.MARKERS[i % len(style.MARKERS)])
             if c.overflow_step is not None:
                 xo = c.overflow_step / c.steps_per_epoch
                 ax.axvline(xo, color=line.get_color(), ls=":", lw=1)
@@ -77,12 +81,13 @@ def magnitudes_figure(curves: Sequence[Curve]) -> Figure:
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("log10 of the magnitude")
-    axes[0].legend(fontsize=8, loc="center right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=6, frameon=False)
     fig.suptitle("Lab's linear network: magnitudes until the first non-finite value (X, dotted)")
-    fig.tight_layout()
     return fig
 
 
+@style.style()
 def outcome_map(runs: Sequence[Run], hidden: int, dtype: DTypeName,
                 bounds: dict[tuple[str, int], float]) -> Figure:
     """Fraction of seeds that diverged over lr x batch size, one panel per convention;
@@ -94,8 +99,8 @@ def outcome_map(runs: Sequence[Run], hidden: int, dtype: DTypeName,
     convs = sorted({r.convention for r in runs}, key=lambda c: order.index(c) if c in order else len(order))
     lrs = sorted({r.lr for r in runs})
     sizes = sorted({r.batch_size for r in runs})
-    fig, axes = plt.subplots(1, len(convs), figsize=(5.8 * len(convs), 4.6), squeeze=False,
-                             layout="constrained")
+    width = min(5.0 * len(convs) + 1.0, style.MAX_WIDTH_PX / style.DPI)
+    fig, axes = plt.subplots(1, len(convs), figsize=(width, 5.0), squeeze=False, layout="constrained")
     image = None
     for ax, conv in zip(axes[0], convs):
         frac = np.full((len(sizes), len(lrs)), np.nan)
@@ -129,20 +134,22 @@ def outcome_map(runs: Sequence[Run], hidden: int, dtype: DTypeName,
         ax.set_xlabel("learning rate lr")
         ax.set_ylabel("batch size (points)")
         ax.set_title(f"{conv} convention, {dtype}, hidden {hidden}")
-        ax.legend(fontsize=7, loc="upper left")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", frameon=False)
     if image is not None:
         fig.colorbar(image, ax=list(axes[0]), label="fraction of seeds with a non-finite value")
     fig.suptitle("Outcome map (numbers: median epoch of the first non-finite value)", fontsize=10)
     return fig
 
 
+@style.style()
 def threshold_figure(rows: Sequence[dict[str, object]], hidden: int, dtype: DTypeName) -> Figure:
     """Measured divergence threshold against the bound, per batch size and convention."""
     _agg()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    colours = dict(zip(CONVENTIONS_STUDIED, ("tab:green", "tab:red", "tab:blue")))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.4), layout="constrained")
+    colours = dict(zip(CONVENTIONS_STUDIED, style.COLORS))
     for conv, colour in colours.items():
         sel = [r for r in rows if r["convention"] == conv and r["dtype"] == dtype and r["hidden"] == hidden]
         sizes = sorted({int(str(r["batch_size"])) for r in sel})
@@ -180,9 +187,8 @@ def threshold_figure(rows: Sequence[dict[str, object]], hidden: int, dtype: DTyp
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("batch size (points)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Divergence threshold vs the Hessian bound ({dtype}, hidden {hidden})", fontsize=10)
-    fig.tight_layout()
+        style.legend_below(ax, ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.2))
+    fig.suptitle(f"Divergence threshold vs the Hessian bound ({dtype}, hidden {hidden})", fontsize=11)
     return fig
 
 
@@ -197,13 +203,16 @@ class Boundary:
     hi: float
 
 
+@style.style()
 def boundary_figure(panels: Sequence[Boundary], x: npt.NDArray[np.float64],
                     y: npt.NDArray[np.float64]) -> Figure:
     """Decision regions (p > 0.5) and the 0.5 contour of each panel, with the data."""
     _agg()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    side = min(4.2, (style.MAX_WIDTH_PX / style.DPI) / max(len(panels), 1))
+    fig, axes = plt.subplots(1, len(panels), figsize=(side * len(panels), side + 0.9), squeeze=False,
+                             layout="constrained")
     lab = y.reshape(-1) > 0.5
     for ax, p in zip(axes[0], panels):
         ext = (p.lo, p.hi, p.lo, p.hi)
@@ -216,23 +225,24 @@ def boundary_figure(panels: Sequence[Boundary], x: npt.NDArray[np.float64],
         ax.set_title(p.title, fontsize=9)
         ax.set_xlabel("x1 (input units)")
         ax.set_ylabel("x2 (input units)")
-    axes[0][0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("XOR decision regions: red p > 0.5, blue p < 0.5; black line p = 0.5", fontsize=10)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle("XOR decision regions: red p > 0.5, blue p < 0.5; black line p = 0.5", fontsize=11)
     return fig
 
 
+@style.style()
 def drift_figure(paths: Sequence[SharpnessPath]) -> Figure:
     """Loss and Hessian lambda_max along training, one line per convention."""
     _agg()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0), layout="constrained")
     for p in paths:
         end = f", non-finite by epoch {p.nonfinite_epoch}" if p.nonfinite_epoch is not None else ""
         label = f"{p.convention} (lr {p.lr:g}, batch {p.batch_size}{end})"
-        axes[0].semilogy(p.epochs, p.loss, "o-", ms=3, label=label)
-        axes[1].plot(p.epochs, p.lambda_max, "o-", ms=3, label=label)
+        axes[0].semilogy(p.epochs, p.loss, ms=4, label=label)
+        axes[1].plot(p.epochs, p.lambda_max, ms=4, label=label)
         if p.nonfinite_epoch is not None:
             for ax in axes:
                 ax.axvline(p.nonfinite_epoch, color="grey", ls=":", lw=1)
@@ -241,7 +251,9 @@ def drift_figure(paths: Sequence[SharpnessPath]) -> Figure:
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("Same lr and batch size 1: the lab's update order against gradient descent", fontsize=10)
-    fig.tight_layout()
+    style.spread_markers(axes[0])
+    style.spread_markers(axes[1])
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=1, frameon=False)
+    fig.suptitle("Same lr and batch size 1: the lab's update order against gradient descent", fontsize=11)
     return fig

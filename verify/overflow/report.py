@@ -6,7 +6,6 @@ Every sentence of :func:`findings` is built from a measured number of the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +16,7 @@ from refnet.data import xor_easy
 from refnet.conventions import resolve
 from refnet.precision import DTypeName
 
-from ..common.report import Cell, Report, to_json
+from ..common.report import Cell, Report, fmt_number, to_json
 from .figures import (Curve, boundary_figure, drift_figure, magnitudes_figure, outcome_map,
                       threshold_figure)
 from .grid import CONVENTIONS_STUDIED, GridSpec, Run
@@ -83,9 +82,42 @@ def _floats(v: object) -> list[float]:
 
 
 def _fmt(v: object, digits: int = 3) -> str:
+    """A float to ``digits`` significant digits; a computed NaN (a loss that overflowed) reads ``NaN``."""
     if isinstance(v, float):
-        return f"{v:.{digits}g}"
+        return fmt_number(v, digits, undefined="NaN")
     return str(v)
+
+
+LIMIT_LABELS: dict[str, str] = {
+    "best_linear_accuracy_exact": "best accuracy of any straight line on the 21 points (exact, %)",
+    "linear_lr": "linear network: learning rate",
+    "linear_batch_size": "linear network: batch size",
+    "linear_epochs": "linear network: epochs",
+    "linear_best_seed": "linear network: best seed",
+    "linear_affine_residual": "linear network: deviation of its pre-sigmoid output from affine (share of range)",
+    "sigmoid_net_epochs": "lab's sigmoid network: epochs",
+    "sigmoid_net_accuracy": "lab's sigmoid network: accuracy (%)",
+    "sigmoid_net_final_loss": "lab's sigmoid network: final loss",
+}
+"""The linear-limit quantities as the report names them (others keep their key, underscores as spaces)."""
+
+PER_SEED_LABELS: dict[str, str] = {"linear_accuracy": "accuracy (%)", "linear_final_loss": "final loss"}
+
+
+def limit_tables(limit: dict[str, object]) -> tuple[list[list[Cell]], list[str], list[list[Cell]]]:
+    """The linear limit as two tables: ``(quantity, value)`` rows of its single numbers, and the headers
+    and rows of its per-seed lists (one row per seed of ``linear_seeds``), so that no cell holds a list."""
+    seeds = limit.get("linear_seeds")
+    seeds = seeds if isinstance(seeds, list) else []
+    lists: dict[str, list[object]] = {k: v for k, v in limit.items()
+                                      if isinstance(v, list) and k != "linear_seeds" and len(v) == len(seeds)}
+    scalars: list[list[Cell]] = [
+        [LIMIT_LABELS.get(k, k.replace("_", " ")), _cell(v)] for k, v in limit.items()
+        if k not in lists and k not in ("linear_seeds", "second_try") and not isinstance(v, dict)]
+    headers = ["seed", *(PER_SEED_LABELS.get(k, k.replace("_", " ")) for k in lists)]
+    rows: list[list[Cell]] = [[_cell(seed), *(_cell(v[i]) for v in lists.values())]
+                              for i, seed in enumerate(seeds)]
+    return scalars, headers, rows
 
 
 def first_crossings(run: dict[str, object]) -> list[list[object]]:
@@ -341,8 +373,10 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
                "Loss and sharpness along training at batch size 1: lab order vs gradient descent")
     rep.section("The limit of a linear network")
     lim = study.limit
-    rep.table(["quantity", "value"], [_row(k, val if not isinstance(val, list) else json.dumps(to_json(val)))
-                                      for k, val in lim.items() if k != "second_try"])
+    scalars, seed_headers, seed_rows = limit_tables(lim)
+    rep.table(["quantity", "value"], scalars)
+    if seed_rows:
+        rep.table(seed_headers, seed_rows, caption="The linear network (output sigmoid kept) by seed")
     tries = lim.get("second_try")
     if isinstance(tries, dict):
         keys = ["accuracy", "final_loss", "epochs", "saturated_outputs", "logit_min", "logit_max",
