@@ -149,7 +149,9 @@ class BlasKernel:
 
 
 def _blasable(a: npt.NDArray[F]) -> bool:
-    """Whether each matrix of the stack ``a`` is C-contiguous (what NumPy calls BLAS on)."""
+    """Whether each matrix of the stack ``a`` is C-contiguous, as the allocating methods'
+    ``ascontiguousarray`` makes it (the stack's own stride is free). A matrix with a longer
+    leading dimension is refused: BLAS may take another path on it (measured: other bits)."""
     rows, cols = a.shape[-2], a.shape[-1]
     return (cols == 1 or a.strides[-1] == a.itemsize) and (rows == 1 or a.strides[-2] == cols * a.itemsize)
 

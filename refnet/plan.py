@@ -30,7 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,26 @@ from .precision import FloatArray
 __all__ = ["Plan"]
 
 _LAYERS = (Linear, Sigmoid, ReLU, Tanh, Identity)
+
+Layout = Literal["members-first", "members-last"]
+"""Where the member axis of every ``(K, rows, cols)`` buffer and parameter lies in memory:
+``(K, rows, cols)`` (BLAS is called on each member's contiguous matrices) or
+``(rows, cols, K)`` (elementwise loops run over the members). A third layout,
+``(rows, K, cols)``, was tried for ``blas`` ensembles (bias additions with long inner
+loops) and dropped: BLAS on matrices with a longer leading dimension was slower and
+gave other bits."""
+
+
+def _members_first(memory: FloatArray, k: int, rows: int, cols: int) -> FloatArray:
+    return memory.reshape(k, rows, cols)
+
+
+def _members_last(memory: FloatArray, k: int, rows: int, cols: int) -> FloatArray:
+    out: FloatArray = memory.reshape(rows, cols, k).transpose(2, 0, 1)
+    return out
+
+
+_LAYOUTS = {"members-first": _members_first, "members-last": _members_last}
 _LOSSES = (MSE, BCE, BCEWithLogits)
 
 
@@ -83,12 +103,12 @@ class Plan:
         self.dtype = dtype
         k = net.members
         kernels = {layer.kernel.name for layer in net.linears}
-        self.member_last = k >= MEMBER_LAST and kernels == {"portable"}
+        self.layout: Layout = "members-last" if k >= MEMBER_LAST and kernels == {"portable"} else "members-first"
         self.single = k == 1 and kernels == {"blas"}
         # -- the parameter arena, in network order: each layer's parameters adjacent
         entries = [(i, name, p) for i, layer in enumerate(net.layers) for name, p in layer.params.items()]
         sizes = [int(np.prod(p.shape[1:])) for _, _, p in entries]
-        shape = (sum(sizes), k) if self.member_last else (k, sum(sizes))
+        shape = (k * sum(sizes),)
         self.params = np.empty(shape, dtype=dtype)
         self.grad = np.empty(shape, dtype=dtype)
         self.step_buf = np.empty(shape, dtype=dtype)
@@ -125,8 +145,12 @@ class Plan:
         self.has_velocity = bool(have) and have[0]
         rates, mu = opt.rates_for(dtype)
         lr: FloatArray = rates
-        if rates.ndim:
-            lr = rates.reshape(k) if self.member_last else rates.reshape(k, 1)
+        if rates.ndim:  # one rate per member: laid out like the parameters it multiplies
+            lr = np.empty(shape, dtype=dtype)
+            off = 0
+            for (_, _, p), size in zip(entries, sizes):
+                np.copyto(self._view(lr, off, size, p.shape), rates.reshape((k,) + (1,) * (p.ndim - 1)))
+                off += size
         # -- the update: over the whole arena (default) or per layer inside the backward pass (a reading)
         everything = (slice(None),)
         if reading is None:
@@ -174,7 +198,8 @@ class Plan:
             if reading is None:
                 steady += self._update_ops(lr, mu, everything, first_step=False)
                 first += self._update_ops(lr, mu, everything, first_step=True)
-            contiguous = (np.empty((k, rows, net.out_features), dtype=dtype) if self.member_last else None)
+            contiguous = (None if self.layout == "members-first" else
+                          np.empty((k, rows, net.out_features), dtype=dtype))
             self.batches.append(_Batch(steady, first, terms, contiguous, count, work))
 
     @staticmethod
@@ -192,26 +217,23 @@ class Plan:
         return a
 
     def _view(self, arena: FloatArray, off: int, size: int, shape: tuple[int, ...]) -> FloatArray:
-        """A ``(K, ...)`` view of ``size`` values per member starting at ``off``."""
+        """The ``(K, rows, cols)`` parameter whose ``size`` values per member start at ``off``
+        (in every member's units) of a flat arena, in the plan's layout."""
         k = shape[0]
-        if self.member_last:
-            inner = arena[off : off + size].reshape(*shape[1:], k)
-            out: FloatArray = inner.transpose((inner.ndim - 1, *range(inner.ndim - 1)))
-            return out
-        return arena[:, off : off + size].reshape(shape)
+        return _LAYOUTS[self.layout](arena[k * off : k * (off + size)], k, shape[-2], shape[-1])
 
     def _region(self, arena: FloatArray, where: tuple[slice]) -> FloatArray:
-        """The values of some parameters of every member (rows or columns of the arena)."""
-        out: FloatArray = arena[where] if self.member_last else arena[(slice(None), *where)]
+        """The values of some parameters (a span in every member's units) of every member."""
+        span = where[0]
+        if span.start is None:
+            return arena
+        k = self.net.members
+        out: FloatArray = arena[k * span.start : k * span.stop]
         return out
 
     def _array(self, memory: FloatArray, rows: int, features: int) -> FloatArray:
         """A ``(K, rows, features)`` buffer in the plan's layout, carved from ``memory``."""
-        k = self.net.members
-        if self.member_last:
-            out: FloatArray = memory.reshape(rows, features, k).transpose(2, 0, 1)
-            return out
-        return memory.reshape(k, rows, features)
+        return _LAYOUTS[self.layout](memory, self.net.members, rows, features)
 
     def _buffers(self, rows: int) -> tuple[list[FloatArray], list[FloatArray], FloatArray, FloatArray]:
         """Outputs and output gradients of every layer, and the loss terms, all in one flat array."""
@@ -234,7 +256,8 @@ class Plan:
         """:meth:`refnet.optim.SGD.update`'s operations, elementwise over a region of the arena:
         ``s = lr g``, with momentum ``s = s + mu v`` (not at the first step) and ``v = s``; ``p - s``."""
         p, g, s = (self._region(a, where) for a in (self.params, self.grad, self.step_buf))
-        ops: list[Op] = [partial(np.multiply, lr, g, s)]
+        rate = self._region(lr, where) if lr.ndim else lr
+        ops: list[Op] = [partial(np.multiply, rate, g, s)]
         if self.velocity is None:
             return [*ops, partial(np.subtract, p, s, p)]
         v = self._region(self.velocity, where)
