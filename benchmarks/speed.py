@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tgt = ", ".join(goals)
         ok = ok and met
         print(f"| {name} | {med[name]:,.0f} | {min(values):,.0f}-{max(values):,.0f} | {ratio:.2f} | {peer_txt} "
-              f"| {tgt} | {'yes' if met else 'no' if tgt else ''} |")
+              f"| {tgt} | {('yes' if met else 'no') if tgt else ''} |")
     print()
     for note in notes:
         print(note)

@@ -109,8 +109,9 @@ class Plan:
         entries = [(i, name, p) for i, layer in enumerate(net.layers) for name, p in layer.params.items()]
         sizes = [int(np.prod(p.shape[1:])) for _, _, p in entries]
         shape = (k * sum(sizes),)
-        self.params = np.empty(shape, dtype=dtype)
-        self.grad = np.empty(shape, dtype=dtype)
+        # parameters and gradients side by side: a guard checks both with one dot product
+        self.checked = np.empty(2 * shape[0], dtype=dtype)
+        self.params, self.grad = self.checked[: shape[0]], self.checked[shape[0] :]
         self.step_buf = np.empty(shape, dtype=dtype)
         self.velocity: FloatArray | None = np.empty(shape, dtype=dtype) if opt.momentum else None
         self.saved = (np.empty(shape, dtype=dtype), np.empty(shape, dtype=dtype) if opt.momentum else None)
@@ -121,6 +122,7 @@ class Plan:
         have = []
         self._views: dict[tuple[int, str], FloatArray] = {}
         self._flagged = False
+        self._previous_handler: tuple[Any] | None = None  # NumPy's errcall before the plan took it
         self.limit = guard.square_limit(cast("np.dtype[np.floating[npt.NBitBase]]", dtype)) if guard is not None \
             else dtype.type(np.inf)
         off = 0
@@ -303,16 +305,13 @@ class Plan:
         if saved_v is not None and self.velocity is not None:
             np.copyto(saved_v, self.velocity)
         self._flagged = False
-        previous = np.seterrcall(self._on_flag)
-        try:
-            for op in (batch.ops if self.has_velocity or self.velocity is None else batch.first_ops):
-                op()
-        finally:
-            np.seterrcall(previous)
+        if self._previous_handler is None:  # NumPy's flags come to the plan until finish()
+            self._previous_handler = (np.seterrcall(self._on_flag),)
+        for op in (batch.ops if self.has_velocity or self.velocity is None else batch.first_ops):
+            op()
         self.has_velocity = self.velocity is not None
-        work, params, grad = batch.work, self.params.ravel(), self.grad.ravel()
-        total = work.dot(work) + params.dot(params) + grad.dot(grad)
-        if total < self.limit and not self._flagged:  # NaN compares False
+        work, checked = batch.work, self.checked
+        if work.dot(work) + checked.dot(checked) < self.limit and not self._flagged:  # NaN compares False
             self._loss(batch, out)
             return
         np.copyto(self.params, saved_p)
@@ -323,11 +322,15 @@ class Plan:
         if had_velocity:
             for key, view in self.keys:
                 self.opt.set_velocity(key, view.copy())
-        guard.at(epoch, step, rows)
         from .train import step as general_step  # noqa: PLC0415 - train imports this module
-        out[...] = general_step(self.net, self.opt, x, t, self.reading)
-        guard.check()
-        self._adopt()
+        np.seterrcall(guard.flag_handler)
+        try:
+            guard.at(epoch, step, rows)
+            out[...] = general_step(self.net, self.opt, x, t, self.reading)
+            guard.check()
+        finally:
+            np.seterrcall(self._on_flag)
+            self._adopt()
 
     def _on_flag(self, err: str, flag: int) -> None:
         self._flagged = True
@@ -346,7 +349,11 @@ class Plan:
         self.has_velocity = self.velocity is not None and all(self.opt.velocity(k) is not None for k, _ in self.keys)
 
     def finish(self) -> None:
-        """Hand the momentum velocity back to the optimizer (after the last step)."""
+        """Hand the momentum velocity back to the optimizer, and NumPy's flags back to
+        whoever had them (after the last step, or when a step raised)."""
+        if self._previous_handler is not None:
+            np.seterrcall(self._previous_handler[0])
+            self._previous_handler = None
         if self.velocity is not None and self.has_velocity:
             for key, view in self.keys:
                 self.opt.set_velocity(key, view)
