@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
+from refnet.conventions import READINGS  # noqa: E402
 import verify.__main__ as suite  # noqa: E402
 from verify.common.report import Report, html_page, markdown_table, png_size  # noqa: E402
 
@@ -375,6 +376,22 @@ def test_lr_pair_and_experiments_claims_read_their_report_json() -> None:
     # a report whose layout changed: one row with the summary, no exception
     (row,) = suite.claims([suite.Part("experiments", [], ok=True, summary="130 runs", report={"data": []})])
     assert (row.measured, row.verdict) == ("130 runs", "see the study")
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_a_quick_lab_reading_run_does_not_pass_for_the_chosen_reading(quick: bool) -> None:
+    """A quick run's best reading is not the lab's choice: the intro says so and names the full run's."""
+    other = "lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=20]"
+    part = suite.Part("lab_reading", ["--quick"] if quick else [], ok=True, summary="ran",
+                      report={"data": {"best": other}})
+    text = "\n".join(suite._claims_section([part]))
+    chosen = READINGS["lab"].label
+    assert other != chosen
+    if quick:
+        assert "quick run, too short to choose a reading" in text and f"the full run chose `{chosen}`" in text
+        assert "docs/figures/lab_reading/report.md" in text
+    else:
+        assert f"best reproduces the lab, `{other}`" in text and "quick run" not in text.split("|")[0]
 
 
 def test_numbers_lists_and_mappings_read_as_prose() -> None:

@@ -49,6 +49,7 @@ from typing import TextIO
 import numpy as np
 
 from refnet import __version__ as refnet_version
+from refnet.conventions import READINGS
 from refnet.validation import output_dir_argument
 
 from .common.report import JSON, fmt_count, fmt_number, markdown_table, repository_root, write_html
@@ -512,7 +513,14 @@ def _claims_section(parts: Sequence[Part]) -> list[str]:
     best = _str(_at(lab.report.get("data") if lab and lab.report else None, "best"))
     intro = ("One row per claim. \"x of y (seed, init) pairs\" counts the seeds and initialisations for which "
              "the measured statement holds: the spread over seeds.")
-    if best:
+    if best and lab is not None and is_quick(lab):
+        chosen = READINGS["lab"].label
+        intro += (f" The lab-reading rows come from a quick run, too short to choose a reading: they are measured "
+                  f"under the reading that scored best in it, `{best}`"
+                  + (", the one the full run chose too." if best == chosen else
+                     f", while the full run chose `{chosen}` (the reading refnet calls `lab`); "
+                     f"{full_report('lab_reading')}."))
+    elif best:
         intro += f" The lab-reading rows are measured under the reading that best reproduces the lab, `{best}`."
     tally = {"holds": 0, "holds for some": 0, "does not hold": 0, "other": 0}
     for r in rows:
