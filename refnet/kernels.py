@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from .precision import F
 
-__all__ = ["Kernel", "BlasKernel", "PortableKernel", "KernelName", "kernel", "KERNELS", "Op"]
+__all__ = ["Kernel", "PlannableKernel", "BlasKernel", "PortableKernel", "KernelName", "kernel", "KERNELS", "Op"]
 
 Op = Callable[[], object]
 """One bound NumPy call of a planned training step (see :mod:`refnet.plan`).
@@ -88,6 +88,18 @@ class Kernel(Protocol):
     def matmul_tn(self, x: npt.NDArray[F], d: npt.NDArray[F]) -> npt.NDArray[F]: ...
 
     def sum_rows(self, d: npt.NDArray[F]) -> npt.NDArray[F]: ...
+
+
+class PlannableKernel(Kernel, Protocol):
+    """A kernel that also hands its contractions to a planned step as bound calls on buffers."""
+
+    def ops_matmul(self, x: npt.NDArray[F], w: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]: ...
+
+    def ops_matmul_nt(self, d: npt.NDArray[F], w: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]: ...
+
+    def ops_matmul_tn(self, x: npt.NDArray[F], d: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]: ...
+
+    def ops_sum_rows(self, d: npt.NDArray[F], out: npt.NDArray[F]) -> list[Op]: ...
 
 
 class BlasKernel:
@@ -264,7 +276,7 @@ class PortableKernel:
         return ops
 
 
-KERNELS: Final[dict[str, Kernel]] = {"blas": BlasKernel(), "portable": PortableKernel()}
+KERNELS: Final[dict[str, PlannableKernel]] = {"blas": BlasKernel(), "portable": PortableKernel()}
 
 
 def kernel(spec: KernelName | Kernel) -> Kernel:

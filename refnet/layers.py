@@ -15,15 +15,15 @@ its first-order rounding-error model for :mod:`refnet.gradcheck`
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol, cast
 
 import numpy as np
 
-from .kernels import MEMBER_LAST, Kernel, KernelName, Op, kernel
+from .kernels import MEMBER_LAST, Kernel, KernelName, Op, PlannableKernel, kernel
 from .precision import FloatArray
 from .rounding import Bound, abs64, eta
 
-__all__ = ["Layer", "LayerOps", "sigmoid_ops", "naive_sigmoid_ops", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "naive_sigmoid",
+__all__ = ["Layer", "PlannableLayer", "LayerOps", "sigmoid_ops", "naive_sigmoid_ops", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "naive_sigmoid",
            "ACTIVATIONS", "ActivationName", "SigmoidFormula", "Finiteness", "ErrorModel"]
 
 ActivationName = Literal["sigmoid", "relu", "tanh", "identity", "none"]
@@ -66,6 +66,16 @@ class LayerOps(NamedTuple):
     """Write the parameter-gradient buffers from the output-gradient buffer."""
     grad_input: list[Op]
     """Write the input-gradient buffer (empty for the first layer)."""
+
+
+class PlannableLayer(Layer, Protocol):
+    """A layer that also hands its part of a training step to a plan (see :mod:`refnet.plan`)."""
+
+    def plan(self, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray | None,
+             grads: dict[str, FloatArray]) -> LayerOps:
+        """Bound calls reading the input buffer ``x`` and writing the output ``y``, the parameter
+        gradients ``grads`` from ``dy``, and the input gradient ``dx`` (``None``: not needed)."""
+        ...
 
 
 class ErrorModel(Protocol):
@@ -177,13 +187,13 @@ class Linear:
         w, b = self.params["W"], self.params.get("b")
         if y.ndim == 2:
             w, b = w[0], None if b is None else b[0]
-        k = self.kernel
-        ops = k.ops_matmul(x, w, y)  # type: ignore[attr-defined]
-        back = k.ops_matmul_tn(x, dy, grads["W"])  # type: ignore[attr-defined]
+        k = cast(PlannableKernel, self.kernel)  # a plan runs only on refnet's kernels (Plan.supports)
+        ops = k.ops_matmul(x, w, y)
+        back = k.ops_matmul_tn(x, dy, grads["W"])
         if b is not None:
             ops.append(partial(np.add, y, b, y))
-            back += k.ops_sum_rows(dy, grads["b"])  # type: ignore[attr-defined]
-        down = [] if dx is None else k.ops_matmul_nt(dy, w, dx)  # type: ignore[attr-defined]
+            back += k.ops_sum_rows(dy, grads["b"])
+        down = [] if dx is None else k.ops_matmul_nt(dy, w, dx)
         return LayerOps(ops, back, down)
 
     # -- error model: a dot product of n terms rounds within (n + 1) eps sum|a_j b_j|

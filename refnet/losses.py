@@ -23,7 +23,7 @@ from .layers import sigmoid
 from .precision import FloatArray
 from .rounding import Bound, eta
 
-__all__ = ["Loss", "MSE", "BCE", "BCEWithLogits", "Reduction", "LossName", "LOSSES", "make_loss"]
+__all__ = ["Loss", "PlannableLoss", "MSE", "BCE", "BCEWithLogits", "Reduction", "LossName", "LOSSES", "make_loss"]
 
 Reduction = Literal["mean", "sum"]
 LossName = Literal["mse", "bce", "bce-logits"]
@@ -61,6 +61,14 @@ class Loss(Protocol):
 
     def curvature(self, y: FloatArray, t: FloatArray) -> Bound:
         """``|d grad / dy|`` elementwise: how an error in ``y`` moves :meth:`grad`."""
+        ...
+
+
+class PlannableLoss(Loss, Protocol):
+    """A loss that also hands its terms and their gradient to a plan (see :mod:`refnet.plan`)."""
+
+    def plan(self, y: FloatArray, t: FloatArray, terms: FloatArray, grad: FloatArray) -> list[Op]:
+        """Bound calls writing :meth:`terms` and :meth:`term_grad` of the buffer ``y``."""
         ...
 
 

@@ -239,7 +239,8 @@ def train(
         obs = net.observer
         parts = [(xa[:, b], ya[:, b]) for b in batches]
         planned = Plan.supports(net) and (obs is None or (obs is watch and not watch.eager))
-        plan = Plan(net, reading, opt, parts, None if obs is None else watch) if planned else None
+        plan = Plan(net, reading, opt, parts, None if obs is None else watch,
+                    lambda xb, tb: step(net, opt, xb, tb, reading)) if planned else None
         guarded = plan is not None and obs is not None
         scratch = np.empty(net.members, dtype=dtype)
         try:
