@@ -81,14 +81,21 @@ class Sigmoid:
         return out
 
 
-class BinaryCrossEntropy:
-    """Mean BCE for the value; the backward is the gradient of the *sum* (no 1/N),
-    or of the mean with ``mean=True``."""
+class _Loss:
+    """What both losses keep: the last prediction and target, and whether the gradient is of the mean."""
 
     def __init__(self, mean: bool = False) -> None:
         self.y: Array = np.zeros(0)
         self.t: Array = np.zeros(0)
         self.mean = mean
+
+    def _reduced(self, grad: Array) -> Array:
+        return grad / self.y.size if self.mean else grad
+
+
+class BinaryCrossEntropy(_Loss):
+    """Mean BCE for the value; the backward is the gradient of the *sum* (no 1/N),
+    or of the mean with ``mean=True``."""
 
     def forward(self, y: Array, t: Array) -> float:
         self.y, self.t = y, t
@@ -97,29 +104,18 @@ class BinaryCrossEntropy:
         return float(-total / n)
 
     def backward(self) -> Array:
-        out: Array = -(np.divide(self.t, self.y + DELTA) - np.divide(1 - self.t, 1 - self.y + DELTA))
-        if self.mean:
-            out = out / self.y.size
-        return out
+        return self._reduced(-(np.divide(self.t, self.y + DELTA) - np.divide(1 - self.t, 1 - self.y + DELTA)))
 
 
-class MeanSquaredError:
+class MeanSquaredError(_Loss):
     """``mean((y - t)**2)``; the backward is ``2 (y - t)``, of the sum or (``mean=True``) the mean."""
-
-    def __init__(self, mean: bool = False) -> None:
-        self.y: Array = np.zeros(0)
-        self.t: Array = np.zeros(0)
-        self.mean = mean
 
     def forward(self, y: Array, t: Array) -> float:
         self.y, self.t = y, t
         return float(np.mean((y - t) ** 2))
 
     def backward(self) -> Array:
-        out: Array = 2 * (self.y - self.t)
-        if self.mean:
-            out = out / self.y.size
-        return out
+        return self._reduced(2 * (self.y - self.t))
 
 
 class LabNet:
