@@ -241,34 +241,28 @@ def train(
         planned = Plan.supports(net) and (obs is None or (obs is watch and not watch.eager))
         plan = Plan(net, reading, opt, parts, None if obs is None else watch,
                     lambda xb, tb: step(net, opt, xb, tb, reading)) if planned else None
-        guarded = plan is not None and obs is not None
+
+        def run(j: int, epoch: int, out: FloatArray) -> None:
+            """Batch ``j`` of ``epoch``: its loss before the step into ``out``."""
+            if plan is None:  # observed: the unplanned step, announced to the observer
+                if obs is not None:
+                    obs.at(epoch, epoch * len(batches) + j, batches[j])
+                out[...] = step(net, opt, *parts[j], reading)
+            elif obs is not None:
+                plan.guarded_step(j, out, epoch, epoch * len(parts) + j, batches[j], *parts[j])
+            else:
+                plan.step(j, out)
+
         scratch = np.empty(net.members, dtype=dtype)
         try:
             for epoch in range(n_epochs):
-                if guarded and plan is not None:
-                    total = np.zeros(net.members, dtype=dtype)
-                    for j, ((xb, tb), b, w) in enumerate(zip(parts, batches, weights)):
-                        plan.guarded_step(j, scratch, epoch, epoch * len(parts) + j, b, xb, tb)
-                        total = scratch.copy() if len(parts) == 1 else total + w * scratch
-                    history[epoch] = total
-                elif plan is not None and len(parts) == 1:
-                    plan.step(0, history[epoch])
-                elif plan is not None:
-                    total = np.zeros(net.members, dtype=dtype)
-                    for j, w in enumerate(weights):
-                        plan.step(j, scratch)
-                        total = total + w * scratch
-                    history[epoch] = total
-                elif len(batches) == 1:
-                    if obs is not None:
-                        obs.at(epoch, epoch, batches[0])
-                    history[epoch] = step(net, opt, xa, ya, reading)
+                if len(parts) == 1:
+                    run(0, epoch, history[epoch])
                 else:
                     total = np.zeros(net.members, dtype=dtype)
-                    for j, (b, w) in enumerate(zip(batches, weights)):
-                        if obs is not None:
-                            obs.at(epoch, epoch * len(batches) + j, b)
-                        total = total + w * step(net, opt, xa[:, b], ya[:, b], reading)
+                    for j, w in enumerate(weights):
+                        run(j, epoch, scratch)
+                        total = total + w * scratch
                     history[epoch] = total
                 if not quiet and epoch % 1000 == 0:
                     progress.update(epoch + 1, f"loss {float(history[epoch].mean()):.6g}")
