@@ -257,9 +257,7 @@ class Guard:
             return
         self._checking = True
         dtype = records[0][1].dtype
-        limit = self._limit_sq.get(dtype)
-        if limit is None:
-            limit = self._square_limit(dtype)
+        limit = self.square_limit(dtype)
         if list(map(_first, records)) != self._pattern_sites:
             self._make_pattern()
         chosen = [records[i][1] for i in self._pattern]
@@ -276,7 +274,7 @@ class Guard:
         for a in chosen:
             if a.dtype is not dtype:
                 buf = self._concatenated(chosen)
-                limit = self._limit_sq.get(buf.dtype) or self._square_limit(buf.dtype)
+                limit = self.square_limit(buf.dtype)
                 break
         else:
             try:  # ndarrays are bytes-like (buffer protocol); NumPy's stubs do not say so

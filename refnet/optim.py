@@ -81,13 +81,14 @@ class SGD:
         """Refuse (``ValueError`` naming ``lr``) rates that do not fit ``members`` or ``dtype``."""
         if self.rates.ndim == 1 and self.rates.shape[0] != members:
             raise ValueError(f"lr: expected a scalar or shape ({members},), got shape {self.rates.shape}")
-        rounded = self._rates(dtype)[0]
+        rounded = self.rates_for(dtype)[0]
         tiny = np.finfo(dtype).tiny
         if not np.all(np.isfinite(rounded)) or np.any(rounded < tiny):
             raise ValueError(f"lr: {self.rates.tolist()} rounds to {np.asarray(rounded).ravel().tolist()} in "
                              f"{dtype}; expected a positive normal number there (>= {tiny}, finite)")
 
-    def _rates(self, dtype: np.dtype[Any]) -> tuple[FloatArray, np.floating[Any]]:
+    def rates_for(self, dtype: np.dtype[Any]) -> tuple[FloatArray, np.floating[Any]]:
+        """The rates rounded to ``dtype`` (shape ``()`` or ``(K, 1, 1)``) and the momentum coefficient."""
         cached = self._lr.get(dtype)
         if cached is None:
             with np.errstate(over="ignore", under="ignore"):
@@ -97,10 +98,6 @@ class SGD:
             cached = (lr, dtype.type(self.momentum))
             self._lr[dtype] = cached
         return cached
-
-    def rates_for(self, dtype: FloatDType) -> tuple[FloatArray, np.floating[Any]]:
-        """The rates rounded to ``dtype`` (shape ``()`` or ``(K, 1, 1)``) and the momentum coefficient."""
-        return self._rates(dtype)
 
     def velocity(self, key: Hashable) -> FloatArray | None:
         """The momentum velocity kept under ``key`` (``None`` before its first update)."""
@@ -112,7 +109,7 @@ class SGD:
 
     def update(self, key: Hashable, param: FloatArray, grad: FloatArray) -> FloatArray:
         """The updated ``param`` (a new array); ``key`` names its momentum velocity."""
-        lr, mu = self._rates(param.dtype)
+        lr, mu = self.rates_for(param.dtype)
         step: FloatArray = lr * grad
         if self.momentum:
             v = self._velocity.get(key)
