@@ -67,7 +67,7 @@ def test_every_array_keeps_the_network_dtype(dtype: str, activation: str, loss: 
     assert phases == {"forward", "loss", "backward", "update"}
     assert all(d == precision(dtype).dtype for _, _, d in probe.seen), probe.seen
     assert all(p.dtype == precision(dtype).dtype for p in net.named_params().values())
-    assert opt._rates(precision(dtype).dtype)[0].dtype == precision(dtype).dtype
+    assert opt.rates_for(precision(dtype).dtype)[0].dtype == precision(dtype).dtype
 
 
 def test_params_by_name_and_flat_round_trip() -> None:
