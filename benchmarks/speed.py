@@ -51,8 +51,8 @@ from refnet.conventions import sigmoid_of  # noqa: E402
 from refnet.data import xor_easy  # noqa: E402
 from refnet.sweep import Setup, default_chunk_size, grid, sweep  # noqa: E402
 
-SINGLES = [("default", "sigmoid", "mse"), ("default", "relu", "bce"), ("lab", "sigmoid", "mse"),
-           ("lab", "relu", "bce")]
+SINGLES = [("default", "sigmoid", "mse"), ("default", "relu", "bce"), ("lab-evidence", "sigmoid", "mse"),
+           ("lab-evidence", "relu", "bce")]
 TARGETS = {"single": 4.0, "sweep blas, 2 workers": 65.0, "sweep portable, 2 workers": 40.0}
 PEER_TARGETS = {"sweep blas, 2 workers": 1.5, "sweep blas, this process": 1.0}
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .conventions import resolve
+from .conventions import network_options
 from .data import DATASETS, dataset
 from .events import NumericalError
 from .guard import MODES, Guard
@@ -78,9 +78,10 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     t.add_argument("--momentum", type=real_argument(0.0, 1.0, open_maximum=True), default=0.0,
                    help="momentum in [0, 1)")
     t.add_argument("--convention", default="default",
-                   help="'default' (mean loss, update after backward), 'lab' (the reading of the lab's "
-                        "arithmetic that reproduces it best), 'lab-sum' (summed gradient), or a reading's "
-                        "label such as 'lab[gradient=sum,batch=20]'")
+                   help="'default' (mean loss, update after backward), 'lab' (the lab's published "
+                        "arithmetic; its whole program is refnet.lab), 'lab-page14' (its older BCE), "
+                        "'lab-evidence' or 'lab-sum' (earlier readings), or a reading's label such as "
+                        "'lab[gradient=sum,batch=20]'")
     t.add_argument("--dtype", choices=sorted(SUPPORTED), default=DEFAULTS["dtype"], help="precision of the network")
     t.add_argument("--init", choices=sorted(INITIALISERS), default=DEFAULTS["init"], help="initialisation scheme")
     t.add_argument("--seed", type=int_argument(0), default=DEFAULTS["seed"],
@@ -192,10 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return usage_error(f"argument --plot: needs matplotlib (pip install 'refnet[plot]'): {exc}")
     try:
         x, y = dataset(args.data, args.n, np.random.default_rng(args.seed))
-        reading = resolve(args.convention)
+        sigmoid, relu = network_options(args.convention)
         net = mlp(2, args.hidden, 1, activation=args.activation, loss=args.loss,
-                  init=args.init, dtype=args.dtype, seed=args.seed,
-                  sigmoid=reading.sigmoid if reading is not None else "stable")
+                  init=args.init, dtype=args.dtype, seed=args.seed, sigmoid=sigmoid, relu=relu)
         guard = Guard(net, args.guard)
         # train validates every argument (lr in the network's dtype, the history's memory)
         # before the first step: an error here means no work was done

@@ -3,7 +3,7 @@
 The file holds each parameter under its ``layer.param`` name plus a small
 JSON header: the format version, the dtype, the parameter names and shapes,
 and the architecture (see :func:`architecture`): every layer's kind and name,
-each Linear layer's bias, each Sigmoid layer's formula, and the loss (name,
+each Linear layer's bias, each Sigmoid and ReLU layer's formula, and the loss (name,
 reduction, BCE's ``delta``). Loading checks the whole file against the
 network before writing any parameter, so a file that is not an ``.npz``, is
 corrupt, was saved from another architecture or holds NaN or infinite
@@ -178,6 +178,8 @@ def read_network(path: str | os.PathLike[str], *, allow_nonfinite: bool = False)
             elif kind == "Sigmoid":
                 formula = entry.get("formula", "stable")
                 layers.append(Sigmoid(name, "naive" if formula == "naive" else "stable"))
+            elif kind == "ReLU":  # files written before ReLU had a formula hold the default's
+                layers.append(ReLU(name, "mask" if entry.get("formula") == "mask" else "max"))
             elif kind in _ACTIVATION_KINDS:
                 layers.append(_ACTIVATION_KINDS[kind](name))
             else:

@@ -24,10 +24,14 @@ from .precision import FloatArray
 from .rounding import Bound, abs64, eta
 
 __all__ = ["Layer", "PlannableLayer", "LayerOps", "sigmoid_ops", "naive_sigmoid_ops", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "naive_sigmoid",
-           "ACTIVATIONS", "ActivationName", "SigmoidFormula", "Finiteness", "ErrorModel"]
+           "ACTIVATIONS", "ActivationName", "SigmoidFormula", "ReLUFormula", "Finiteness", "ErrorModel"]
 
 ActivationName = Literal["sigmoid", "relu", "tanh", "identity", "none"]
 """Activation names :func:`refnet.network.mlp` accepts (``none`` = ``identity``)."""
+
+ReLUFormula = Literal["max", "mask"]
+"""``max``: ``max(x, 0)``, gradient passed where ``x > 0``; ``mask``: the lab's, zero (``+0``)
+where ``x <= 0`` in the forward and the backward (a NaN input passes its gradient)."""
 
 SigmoidFormula = Literal["stable", "naive"]
 """``stable``: :func:`sigmoid`; ``naive``: the lab's ``1 / (1 + exp(-x))`` (:func:`naive_sigmoid`)."""
@@ -399,19 +403,30 @@ class Sigmoid(_Activation):
 class ReLU(_Activation):
     """``max(x, 0)``; the subgradient at exactly 0 is taken as 0 (as in the lab).
 
-    Caches the mask ``x > 0``; never writes into ``x`` or ``dy``. A NaN input
-    stays NaN in the output (``np.maximum`` propagates it).
+    ``formula`` ``max`` (the default) caches the mask ``x > 0`` and computes
+    ``np.maximum(x, 0)``: a NaN input stays NaN, its gradient is 0. ``mask`` is
+    the lab's: ``+0`` where ``x <= 0``, ``x`` elsewhere, and the gradient zeroed
+    where ``x <= 0`` (a NaN input passes its gradient; ``-0`` becomes ``+0``).
+    Neither writes into ``x`` or ``dy`` (the lab zeroes ``dy`` in place).
     """
 
     kinked = True
 
-    def __init__(self, name: str = "relu") -> None:
+    def __init__(self, name: str = "relu", formula: ReLUFormula = "max") -> None:
         super().__init__(name)
+        if formula not in ("max", "mask"):
+            raise ValueError(f"formula: expected 'max' or 'mask', got {formula!r}")
+        self.formula: ReLUFormula = formula
         self._mask: np.ndarray[tuple[int, ...], np.dtype[np.bool_]] | None = None
 
     def forward(self, x: FloatArray) -> FloatArray:
-        self._mask = x > 0
-        out: FloatArray = np.maximum(x, x.dtype.type(0))
+        zero = x.dtype.type(0)
+        if self.formula == "mask":
+            self._mask = ~(x <= zero)  # where the gradient passes: not (x <= 0), NaN included
+            out: FloatArray = np.where(self._mask, x, zero)
+            return out
+        self._mask = x > zero
+        out = np.maximum(x, zero)
         return out
 
     def grad_input(self, dy: FloatArray) -> FloatArray:
@@ -422,14 +437,19 @@ class ReLU(_Activation):
 
     def plan(self, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray | None,
              grads: dict[str, FloatArray]) -> LayerOps:
-        # The select ``where(x > 0, dy, +0)`` as a bitwise AND with a mask of all ones or
-        # all zeros (``-(x > 0)`` in unsigned integers): the same bits, NaN and -0 included,
+        # The select ``where(mask, dy, +0)`` as a bitwise AND with a mask of all ones or
+        # all zeros (``-mask`` in unsigned integers): the same bits, NaN and -0 included,
         # without the branch per element that np.where and np.copyto(where=) take.
         bits = np.dtype(f"u{x.dtype.itemsize}")
         mask = np.empty_like(x, dtype=bits)
         zero = x.dtype.type(0)
-        forward: list[Op] = [partial(np.greater, x, zero, mask, casting="unsafe"),
-                             partial(np.negative, mask, mask), partial(np.maximum, x, zero, out=y)]
+        if self.formula == "mask":  # pass where not (x <= 0); the output is x AND that mask
+            forward: list[Op] = [partial(np.less_equal, x, zero, mask, casting="unsafe"),
+                                 partial(np.subtract, mask, 1, mask, casting="unsafe"),
+                                 partial(np.bitwise_and, x.view(bits), mask, y.view(bits))]
+        else:
+            forward = [partial(np.greater, x, zero, mask, casting="unsafe"),
+                       partial(np.negative, mask, mask), partial(np.maximum, x, zero, out=y)]
         down: list[Op] = [] if dx is None else [
             partial(np.bitwise_and, dy.view(bits), mask, dx.view(bits))]
         return LayerOps(forward, [], down)

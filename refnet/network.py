@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from .init import INITIALISERS, InitName, draw_layer
 from .kernels import KERNELS, Kernel, KernelName
-from .layers import ACTIVATIONS, ActivationName, Layer, Linear, Sigmoid, SigmoidFormula
+from .layers import ACTIVATIONS, ActivationName, Layer, Linear, ReLU, ReLUFormula, Sigmoid, SigmoidFormula
 from .losses import LOSSES, Loss, LossName, Reduction, make_loss
 from .observe import Observer, Site
 from .validation import check_bool, check_choice, check_int, check_real, real_array
@@ -264,6 +264,13 @@ class Network:
             self.observer.observe(self._loss_grad, grad, (y, t))
         return terms, grad
 
+    def observe_loss(self, terms: FloatArray, grad: FloatArray, inputs: Sequence[FloatArray]) -> None:
+        """Tell the observer the loss terms and ``dL/dy`` a convention computed itself
+        (as :meth:`loss_grad` does for the loss's own), terms first."""
+        if self.observer is not None:
+            self.observer.observe(self._loss_terms, terms, inputs)
+            self.observer.observe(self._loss_grad, grad, inputs)
+
     def param_grads(self, index: int, dy: FloatArray) -> dict[str, FloatArray]:
         """Parameter gradients of layer ``index`` given ``dy`` = dL/d(its output)."""
         self._check_index(index)
@@ -382,6 +389,7 @@ def mlp(
     kernel: KernelName | Kernel = "blas",
     bce_delta: float = 1e-7,
     sigmoid: SigmoidFormula = "stable",
+    relu: ReLUFormula = "max",
     observer: Observer | None = None,
 ) -> Network:
     """Build the lab's perceptron (defaults: 2-4-4-1, sigmoid, MSE, float64).
@@ -393,13 +401,15 @@ def mlp(
     are drawn from its own generator, so member ``k`` of an ensemble equals
     the network built alone from ``seed[k]``. With ``loss="bce-logits"`` the
     output sigmoid is fused into the loss. ``sigmoid`` picks the formula of
-    every Sigmoid layer (``naive``: the lab's ``1 / (1 + exp(-x))``).
+    every Sigmoid layer (``naive``: the lab's ``1 / (1 + exp(-x))``), ``relu``
+    that of every ReLU layer (``mask``: the lab's, see :class:`refnet.layers.ReLU`).
     """
     # Every argument is checked here, before a generator given as seed is drawn from.
     prec = precision(dtype)
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
         raise TypeError(f"hidden: expected a sequence of layer widths such as (4, 4), got {hidden!r}")
     sigmoid = check_choice("sigmoid", sigmoid, ("stable", "naive"))
+    relu = check_choice("relu", relu, ("max", "mask"))
     for name, value in (("inputs", inputs), ("outputs", outputs), *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
         check_int(name, value, 1)
     for name, act in (("activation", activation), ("output_activation", output_activation)):
@@ -446,6 +456,8 @@ def mlp(
             continue
         if act == "sigmoid":
             layers.append(Sigmoid(f"sigmoid_{i + 1}", sigmoid))
+        elif act == "relu":
+            layers.append(ReLU(f"relu_{i + 1}", relu))
         elif act not in ("none", "identity") or last:
             layers.append(ACTIVATIONS[act](f"{act}_{i + 1}"))
     return Network(layers, loss_obj, prec, observer)

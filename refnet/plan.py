@@ -39,7 +39,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
-from .conventions import Reading
+from .conventions import Arithmetic, Published, Reading
 from .guard import Guard
 from .kernels import KERNELS, MEMBER_LAST, Op
 from .layers import Identity, Linear, PlannableLayer, ReLU, Sigmoid, Tanh
@@ -222,9 +222,12 @@ class Plan:
             self.batches.append(self._batch(x, t, *buffers[rows]))
 
     @staticmethod
-    def supports(net: Network) -> bool:
-        """Whether every layer, the loss and the kernels are refnet's own (a plan knows their buffers)."""
-        return (all(type(layer) in _LAYERS for layer in net.layers) and type(net.loss) in _LOSSES
+    def supports(net: Network, convention: Arithmetic | None = None) -> bool:
+        """Whether every layer, the loss and the kernels are refnet's own (a plan knows their buffers)
+        and the convention is ``default`` or a :class:`Reading`. The lab's published arithmetic
+        (:class:`Published`) is not planned: it runs as :func:`refnet.train.step` writes it."""
+        return (not isinstance(convention, Published)
+                and all(type(layer) in _LAYERS for layer in net.layers) and type(net.loss) in _LOSSES
                 and all(layer.kernel is KERNELS[layer.kernel.name] for layer in net.linears))
 
     # -- building ------------------------------------------------------------------

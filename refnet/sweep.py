@@ -44,7 +44,7 @@ from .outcomes import Criteria, LossTracker, Readout, judge_summary
 from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
 from .reproducible import kernel_fingerprint
-from .conventions import ConventionLike, resolve
+from .conventions import ConventionLike, network_options, resolve
 from .train import prepare_data, train
 from .validation import check_int
 
@@ -139,14 +139,13 @@ class Setup:
         ``build_for([members[k]])``, drawn with its own seed and init; every Sigmoid layer
         uses the formula of the members' convention (the lab readings' ``sigmoid``)."""
         first = members[0]
-        reading = resolve(first.convention)
-        sigmoid: SigmoidFormula = reading.sigmoid if reading is not None else "stable"
+        sigmoid, relu = network_options(first.convention)
 
         def make(seeds: Sequence[int], init: InitName) -> Network:
             return mlp(self.inputs, self.hidden, self.outputs, activation=self.activation,
                        output_activation=self.output_activation, loss=self.loss, bias=self.bias,
                        init=init, dtype=first.dtype, seed=list(seeds), kernel=first.kernel,
-                       bce_delta=self.bce_delta, sigmoid=sigmoid)
+                       bce_delta=self.bce_delta, sigmoid=sigmoid, relu=relu)
 
         net = make([m.seed for m in members], self.init)
         others = [(k, m.seed, m.init) for k, m in enumerate(members)

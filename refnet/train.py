@@ -1,11 +1,11 @@
-"""Gradient-descent training under a named convention or a reading of the lab.
+"""Gradient-descent training under a named convention.
 
 See :mod:`refnet.conventions`: ``default`` computes every gradient of the
-mean loss from the current parameters, then updates each parameter once; a
-:class:`~refnet.conventions.Reading` (``lab``, ``lab-sum``, ...) follows the
-lab's order, each layer updated inside the backward pass before the gradient
-is sent on, with the reading's reduction, MSE derivative, reported log base and
-batching.
+mean loss from the current parameters, then updates each parameter once; the
+lab's published arithmetic (``lab``, ``lab-page14``) and the earlier readings
+(``lab-evidence``, ``lab-sum``, ...) follow the lab's order, each layer updated
+inside the backward pass before the gradient is sent on, with the loss and
+gradient of the convention (its ``loss_and_grad``).
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .conventions import CONVENTIONS, Convention, ConventionLike, Reading, resolve
+from .conventions import CONVENTIONS, Arithmetic, Convention, ConventionLike, Published, Reading, resolve
 from .events import NonFiniteInputError, input_event
 from .guard import Guard, Mode, as_guard
+from .layers import ReLU, Sigmoid
 from .metrics import accuracy
-from .network import Network, mean_terms
+from .network import Network
 from .optim import SGD, check_momentum
 from .plan import Plan
 from .precision import FloatArray
 from .progress import Progress
 from .validation import check_int
 
-__all__ = ["Convention", "CONVENTIONS", "History", "train", "step", "prepare_data", "check_epochs",
+__all__ = ["Convention", "CONVENTIONS", "History", "train", "step", "check_network", "prepare_data", "check_epochs",
            "batch_slices", "HISTORY_BYTES"]
 
 HISTORY_BYTES = 4 * 1024**3
@@ -116,40 +117,41 @@ def _apply(net: Network, opt: SGD, index: int, grads: dict[str, FloatArray]) -> 
 
 
 def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, convention: ConventionLike | None) -> FloatArray:
-    """One gradient-descent step on a batch; returns the mean loss per member before it.
+    """One gradient-descent step on a batch; returns the loss per member before it.
 
-    ``convention`` ``None`` or ``default`` is the default convention; a reading's
-    loss is reported in its units (see :class:`~refnet.conventions.Reading`).
+    ``convention`` ``None`` or ``default`` is the default convention (the mean
+    loss); any other reports its loss in its units (see :mod:`refnet.conventions`).
     """
-    reading = convention if convention is None or isinstance(convention, Reading) else resolve(convention)
-    if reading is None:
+    arith = convention if convention is None or isinstance(convention, (Reading, Published)) \
+        else resolve(convention)
+    if arith is None:
         loss, all_grads = net.gradients(x, t)
         for i, grads in enumerate(all_grads):
             if grads:
                 _apply(net, opt, i, grads)
         return loss
     y = net.forward(x)
-    half = reading.mse_derivative == "(y-t)" and net.loss.name == "mse"
-    terms, dy = net.loss_grad(y, t, reduction=reading.gradient, halve=half)
+    loss, dy = arith.loss_and_grad(net, y, t)
     for i in range(len(net.layers) - 1, -1, -1):
         grads = net.param_grads(i, dy)
         if grads:
             _apply(net, opt, i, grads)
         if i > 0:
             dy = net.input_grad(i, dy)
-    loss = mean_terms(terms)
-    if reading.log_base == "2" and net.loss.name in ("bce", "bce-logits"):
-        loss = loss * loss.dtype.type(1 / math.log(2))
     return loss
 
 
-def _check_reading(net: Network, reading: Reading) -> None:
+def check_network(net: Network, arith: Arithmetic) -> None:
+    """Refuse (``ValueError`` naming ``convention``) a network whose Sigmoid or ReLU layers
+    are not built with the formulas of ``arith`` (see :func:`refnet.conventions.network_options`)."""
     for layer in net.layers:
-        formula = getattr(layer, "formula", None)
-        if formula is not None and formula != reading.sigmoid:
+        option, formula, wanted = (("sigmoid", layer.formula, arith.sigmoid) if isinstance(layer, Sigmoid) else
+                                   ("relu", layer.formula, arith.relu) if isinstance(layer, ReLU) else
+                                   ("", "", ""))
+        if formula != wanted:
             raise ValueError(
-                f"convention: {reading.label} computes the sigmoid the {reading.sigmoid} way, but "
-                f"{layer.name} is {formula}; build the network with mlp(..., sigmoid={reading.sigmoid!r})")
+                f"convention: {arith.label} computes the {option} the {wanted} way, but "
+                f"{layer.name} is {formula}; build the network with mlp(..., {option}={wanted!r})")
 
 
 def batch_slices(n: int, batch_size: int | None) -> list[slice]:
@@ -179,8 +181,10 @@ def train(
 
     Give either ``lr`` (and ``momentum``) or an ``optimizer``: an :class:`SGD`
     passed to several calls keeps its momentum velocity between them.
-    ``convention`` is ``default``, a named reading of the lab (``lab``,
-    ``lab-sum``), a reading's label, or a :class:`~refnet.conventions.Reading`.
+    ``convention`` is ``default``, the lab's published arithmetic (``lab``,
+    ``lab-page14``: its formulas only; :mod:`refnet.lab` runs its whole program),
+    an earlier reading (``lab-evidence``, ``lab-sum``, a reading's label or a
+    :class:`~refnet.conventions.Reading`).
     Mini-batches are consecutive slices of the data in the given order
     (``batch_size=None``: the reading's batching, full batch by default). The
     epoch loss is the mean of the batch losses weighted by batch size, each
@@ -202,7 +206,7 @@ def train(
         raise TypeError(f"label: expected a string, got {label!r}")
     reading = resolve(convention)
     if reading is not None:
-        _check_reading(net, reading)
+        check_network(net, reading)
         if batch_size is None:
             batch_size = reading.batch_size
     n_epochs = check_epochs(epochs)
@@ -238,9 +242,10 @@ def train(
     with np.errstate(all="ignore"), watch:
         obs = net.observer
         parts = [(xa[:, b], ya[:, b]) for b in batches]
-        planned = Plan.supports(net) and (obs is None or (obs is watch and not watch.eager))
+        planned = Plan.supports(net, reading) and (obs is None or (obs is watch and not watch.eager))
         plan = Plan(net, reading, opt, parts, None if obs is None else watch,
-                    lambda xb, tb: step(net, opt, xb, tb, reading)) if planned else None
+                    lambda xb, tb: step(net, opt, xb, tb, reading)) \
+            if planned and not isinstance(reading, Published) else None
 
         def run(j: int, epoch: int, out: FloatArray) -> None:
             """Batch ``j`` of ``epoch``: its loss before the step into ``out``."""

@@ -153,7 +153,7 @@ def train_arguments(draw: st.DrawFn) -> tuple[dict[str, Any], set[str]]:
                                     (1.5, "batch_size")])
     kw["momentum"] = pick("momentum", [(0.0, None), (0.5, None), (1.0, "momentum"), (-0.1, "momentum"),
                                   ("0.5", "momentum"), (True, "momentum"), (math.nan, "momentum")])
-    kw["convention"] = pick("convention", [("default", None), ("lab-sum", None), ("lab", "convention"),
+    kw["convention"] = pick("convention", [("default", None), ("lab-sum", None), ("lab-evidence", "convention"),
                                     ("torch", "convention"), (3, "convention"),
                                     ("lab[gradient=bogus]", "convention")])
     kw["guard"] = pick("guard", [("off", None), ("record", None), (None, None)])

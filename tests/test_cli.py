@@ -22,7 +22,7 @@ def test_default_xor_run_prints_100_percent(capsys: pytest.CaptureFixture[str], 
 def test_lab_flags_run(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["train", "--data", "xor", "--hidden", "4", "4", "--activation", "relu", "--loss", "bce",
             "--lr", "0.001", "--epochs", "200", "--dtype", "float32", "--seed", "0",
-            "--convention", "lab", "--quiet"]
+            "--convention", "lab-evidence", "--quiet"]
     assert main(argv) == 0
     assert "final loss:" in capsys.readouterr().out
 
@@ -124,7 +124,7 @@ def test_python_dash_m_exits_2_at_once_without_traceback(cmd: list[str]) -> None
     assert done.stdout == ""
 
 
-_DIVERGE = ["train", "--loss", "bce-logits", "--activation", "identity", "--convention", "lab", "--lr", "1e300",
+_DIVERGE = ["train", "--loss", "bce-logits", "--activation", "identity", "--convention", "lab-evidence", "--lr", "1e300",
             "--epochs", "20", "--quiet"]
 
 
@@ -195,7 +195,7 @@ def test_eval_and_predict_use_the_saved_network(capsys: pytest.CaptureFixture[st
 
     x, y = xor_easy()
     net = mlp(activation="relu", loss="bce", seed=3, sigmoid="naive")
-    train(net, x, y, lr=0.05, epochs=300, convention="lab")
+    train(net, x, y, lr=0.05, epochs=300, convention="lab-evidence")
     weights = tmp_path / "w.npz"
     save(net, weights)
     points = tmp_path / "points.csv"

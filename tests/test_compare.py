@@ -52,7 +52,7 @@ def test_conventions_are_detected_and_named() -> None:
     assert text.settings["refnet"] == "convention='default', lr 0.1"
     mixed = check(spec("update_before_meant_after"), epochs=EPOCHS)   # mean gradient, update inside
     assert mixed.passed
-    # the mean reading, naive sigmoid, full batch as the student trains (refnet's "lab" uses batches of 20)
+    # the mean reading, naive sigmoid, full batch as the student trains (refnet's "lab-evidence" uses batches of 20)
     assert mixed.settings["refnet"] == "convention='lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]', lr 0.1"
 
 

@@ -117,24 +117,24 @@ def test_mean_reading_is_the_summed_reading_at_lr_over_n_up_to_rounding() -> Non
 def test_log2_reading_rescales_only_the_reported_loss() -> None:
     x, y = xor_easy()
     nets = [mlp(activation="relu", loss="bce", seed=5, sigmoid="naive") for _ in range(2)]
-    h_e = train(nets[0], x, y, lr=0.01, epochs=50, convention="lab")
-    h_2 = train(nets[1], x, y, lr=0.01, epochs=50, convention=READINGS["lab"].but(log_base="2"))
+    h_e = train(nets[0], x, y, lr=0.01, epochs=50, convention="lab-evidence")
+    h_2 = train(nets[1], x, y, lr=0.01, epochs=50, convention=READINGS["lab-evidence"].but(log_base="2"))
     assert np.array_equal(nets[0].get_flat(), nets[1].get_flat())  # training unchanged
     np.testing.assert_allclose(h_2.loss, h_e.loss / math.log(2), rtol=4e-16)
 
 
 def test_reading_batch_size_is_the_default_batching_and_an_explicit_one_wins() -> None:
     x, y = xor_easy()
-    r20 = READINGS["lab"].but(batch_size=20)
+    r20 = READINGS["lab-evidence"].but(batch_size=20)
     a, b, c = (mlp(seed=1, sigmoid="naive") for _ in range(3))
     ha = train(a, x, y, lr=0.5, epochs=5, convention=r20)
-    hb = train(b, x, y, lr=0.5, epochs=5, convention="lab", batch_size=20)
+    hb = train(b, x, y, lr=0.5, epochs=5, convention="lab-evidence", batch_size=20)
     hc = train(c, x, y, lr=0.5, epochs=5, convention=r20, batch_size=21)
     assert ha.loss.tobytes() == hb.loss.tobytes()
     assert ha.loss.tobytes() != hc.loss.tobytes()
 
 
-@pytest.mark.parametrize("r", [READINGS["lab"], READINGS["lab-sum"], *READING_GRID[::5]], ids=str)
+@pytest.mark.parametrize("r", [READINGS["lab-evidence"], READINGS["lab-sum"], *READING_GRID[::5]], ids=str)
 def test_labels_name_their_readings(r: Reading) -> None:
     assert reading(r.label) == r
     assert resolve(r.label) == r and resolve(r) == r
@@ -155,7 +155,7 @@ def test_a_reading_refuses_a_network_with_the_other_sigmoid_before_any_change() 
     net = mlp(seed=0, sigmoid="stable")
     before = net.get_flat()
     with pytest.raises(ValueError, match="^convention: .*sigmoid='naive'"):
-        train(net, x, y, lr=0.1, epochs=3, convention=READINGS["lab"].but(sigmoid="naive"))
+        train(net, x, y, lr=0.1, epochs=3, convention=READINGS["lab-evidence"].but(sigmoid="naive"))
     assert np.array_equal(net.get_flat(), before)
 
 

@@ -52,6 +52,6 @@ def test_the_suite_runs_conventions() -> None:
 def test_matched_factor_reads_the_reading() -> None:
     assert matched_factor("default", 21) == 1.0
     assert matched_factor("lab-sum", 21) == 21.0
-    assert matched_factor("lab", 21) == (21.0 if READINGS["lab"].gradient == "sum" else 1.0) / (
-        2.0 if READINGS["lab"].mse_derivative == "(y-t)" else 1.0)
-    assert READINGS_COMPARED == ("lab", "lab-sum")
+    assert matched_factor("lab-evidence", 21) == (21.0 if READINGS["lab-evidence"].gradient == "sum" else 1.0) / (
+        2.0 if READINGS["lab-evidence"].mse_derivative == "(y-t)" else 1.0)
+    assert READINGS_COMPARED == ("lab-evidence", "lab-sum")

@@ -89,7 +89,7 @@ def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[s
     # linear setting recurring in the lr and hidden sweeps; the default convention: lr sweep 6 + the
     # convention comparison (3 settings x lr and lr x N x each reading's batching), less the default at
     # lr 0.05 on full-batch linear data (in the lr sweep too); each for every seed.
-    batchings = {READINGS[c].batch_size for c in ("lab", "lab-sum")}
+    batchings = {READINGS[c].batch_size for c in ("lab-evidence", "lab-sum")}
     comparison = 3 * 2 * len(batchings) - (1 if None in batchings else 0)
     assert len(runs) == SEEDS * (2 * (2 + len(LR_SWEEP) + len(HIDDEN_SWEEP) + 4 - 2) + len(LR_SWEEP) + comparison)
     sizes = SIZES["quick"]
@@ -97,7 +97,7 @@ def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[s
         assert r["epochs"] == (sizes.linear_epochs if r["data"] == "linear" else sizes.xor_epochs)
         assert r["seed"] in range(SEEDS) and 0.0 <= r["accuracy"] <= 100.0
         assert r["seconds"] > 0 and r["outcome"] in ("converged", "stalled", "diverged")
-    for conv in ("lab", "lab-sum"):
+    for conv in ("lab-evidence", "lab-sum"):
         lab_lrs = sorted({r["lr"] for r in runs if r["data"] == "linear" and r["convention"] == conv
                           and r["hidden"] == [4, 4]})
         assert lab_lrs == sorted(LR_SWEEP)
@@ -114,13 +114,13 @@ def test_one_row_per_run_with_the_settings(quick_report: tuple[int, Path, dict[s
 def test_findings_checks_and_convention_gaps(quick_report: tuple[int, Path, dict[str, Any]]) -> None:
     _, _, doc = quick_report
     data = doc["data"]
-    assert data["main_reading"] == "lab" and data["sensitivity_reading"] == "lab-sum"
-    assert data["readings"] == {"lab": READINGS["lab"].label, "lab-sum": READINGS["lab-sum"].label}
+    assert data["main_reading"] == "lab-evidence" and data["sensitivity_reading"] == "lab-sum"
+    assert data["readings"] == {"lab-evidence": READINGS["lab-evidence"].label, "lab-sum": READINGS["lab-sum"].label}
     for key in ("findings", "findings_sensitivity"):
         assert len(data[key]) == 11
         for f in data[key]:
             assert f["seeds"] == SEEDS and 0 <= f["holds"] <= SEEDS and f["verdict"] and f["measured"]
-    assert {f["reading"] for f in data["findings"]} == {"lab"}
+    assert {f["reading"] for f in data["findings"]} == {"lab-evidence"}
     assert {f["reading"] for f in data["findings_sensitivity"]} == {"lab-sum"}
     assert {c["name"] for c in data["checks"]} == {"baseline", "lr sweep", "members lab", "members lab-sum"}
     assert all(c["passed"] for c in data["checks"])
@@ -143,7 +143,7 @@ def test_sensitivity_lists_every_conclusion_under_both_readings(
     keys = [f["key"] for f in doc["data"]["findings"]]
     assert [s["key"] for s in sens] == keys and len(set(keys)) == len(keys)
     for s in sens:
-        a, b = s["lab"], s["lab-sum"]
+        a, b = s["lab-evidence"], s["lab-sum"]
         assert s["verdict_changed"] == (a["verdict"] != b["verdict"])
         assert s["delta_holds"] == a["holds"] - b["holds"]
         assert s["seeds_changed"] == [k for k, (x, y) in enumerate(zip(a["per_seed"], b["per_seed"])) if x != y]
@@ -158,11 +158,11 @@ def test_sensitivity_lists_every_conclusion_under_both_readings(
 def test_step_factor_and_description_follow_the_reading_fields() -> None:
     assert experiments.step_factor("default", 21, "mse") == 1.0
     assert experiments.step_factor(READINGS["lab-sum"], 21, "mse") == 21.0
-    half = READINGS["lab"].but(gradient="mean", mse_derivative="(y-t)")
+    half = READINGS["lab-evidence"].but(gradient="mean", mse_derivative="(y-t)")
     assert experiments.step_factor(half, 100, "mse") == 0.5
     assert experiments.step_factor(half, 100, "bce") == 1.0
-    text = experiments.describe("lab")
-    assert READINGS["lab"].label in text and ("*mean*" in text) == (READINGS["lab"].gradient == "mean")
+    text = experiments.describe("lab-evidence")
+    assert READINGS["lab-evidence"].label in text and ("*mean*" in text) == (READINGS["lab-evidence"].gradient == "mean")
 
 
 def test_convergence_epoch() -> None:

@@ -43,8 +43,8 @@ def test_header_records_the_architecture(tmp_path: Path) -> None:
     assert isinstance(arch, dict)
     assert arch["loss"] == {"name": "bce", "reduction": "mean", "delta": 1e-7}
     assert arch["layers"] == [
-        {"kind": "Linear", "name": "linear_1", "bias": True}, {"kind": "ReLU", "name": "relu_1"},
-        {"kind": "Linear", "name": "linear_2", "bias": False}, {"kind": "ReLU", "name": "relu_2"},
+        {"kind": "Linear", "name": "linear_1", "bias": True}, {"kind": "ReLU", "name": "relu_1", "formula": "max"},
+        {"kind": "Linear", "name": "linear_2", "bias": False}, {"kind": "ReLU", "name": "relu_2", "formula": "max"},
         {"kind": "Linear", "name": "output", "bias": True},
         {"kind": "Sigmoid", "name": "sigmoid_3", "formula": "naive"},
     ]
@@ -66,6 +66,17 @@ def test_a_file_from_another_architecture_is_refused(tmp_path: Path, other: dict
         load(net, path)
     assert _same(net, before)
     assert architecture(net) != architecture(mlp(seed=1, **other))  # type: ignore[arg-type]
+
+
+def test_a_relu_formula_is_part_of_the_architecture(tmp_path: Path) -> None:
+    path = tmp_path / "net.npz"
+    save(mlp(seed=1, activation="relu", relu="mask"), path)
+    net = mlp(seed=3, activation="relu")
+    with pytest.raises(ValueError, match=r"^path: .*another architecture.*formula"):
+        load(net, path)
+    again = mlp(seed=3, activation="relu", relu="mask")
+    load(again, path)
+    assert _same(again, mlp(seed=1, activation="relu", relu="mask").get_params())
 
 
 def test_same_architecture_loads_bit_for_bit(tmp_path: Path) -> None:

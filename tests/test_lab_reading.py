@@ -38,7 +38,7 @@ def test_a_run_is_shared_by_every_reading_that_trains_the_same_way() -> None:
 
 def test_a_base_2_reading_rescales_only_the_reported_bce_loss() -> None:
     o = _outcomes((1, 1, 1), final_loss=np.full((1, 1, 1), 0.01), initial_loss=np.full((1, 1, 1), 0.7))
-    r2 = READINGS["lab"].but(log_base="2")
+    r2 = READINGS["lab-evidence"].but(log_base="2")
     b = reported(o, r2, EXPERIMENTS["xor-relu-bce"])
     assert b.final_loss[0, 0, 0] == pytest.approx(0.01 / math.log(2), rel=1e-15)
     assert b.initial_loss[0, 0, 0] == pytest.approx(0.7 / math.log(2), rel=1e-15)
@@ -78,7 +78,7 @@ def test_the_lr_pair_must_be_very_different(lo: tuple[float, float], hi: tuple[f
 
 def test_choose_breaks_ties_towards_the_labs_shown_code_and_prices_each_choice() -> None:
     keys = [o.key for o in OBSERVATIONS]
-    best = READINGS["lab"]
+    best = READINGS["lab-evidence"]
 
     def s(r: Reading, total: float) -> Score:
         return Score(r, {k: (total / len(keys)) for k in keys})
@@ -97,7 +97,7 @@ def test_choose_breaks_ties_towards_the_labs_shown_code_and_prices_each_choice()
 
 
 def test_score_reads_each_reading_from_its_shared_runs() -> None:
-    readings = [READINGS["lab"], READINGS["lab"].but(log_base="2")]
+    readings = [READINGS["lab-evidence"], READINGS["lab-evidence"].but(log_base="2")]
     outcomes = {}
     relu_bce = EXPERIMENTS["xor-relu-bce"]
     for job in plan(readings, (0,), "quick").jobs:

@@ -177,7 +177,7 @@ def quick_report(quick_suite: QuickSuite) -> Path:
 def test_quick_study_reproduces_e0_in_fresh_processes(quick_report: Path) -> None:
     data = json.loads((quick_report / "report.json").read_text())["data"]
     assert data["schema"] == SCHEMA
-    assert data["inputs"]["reading"] == READINGS["lab"].label  # the chosen reading, whatever it is
+    assert data["inputs"]["reading"] == READINGS["lab-evidence"].label  # the chosen reading, whatever it is
     e0 = data["experiments"]["E0"]
     assert e0["identical_in_fresh_processes"] is True and e0["reproduced"] is True
     assert e0["kernel"] == "portable" and e0["pinned_dispatch_in_use"] == []
@@ -185,7 +185,7 @@ def test_quick_study_reproduces_e0_in_fresh_processes(quick_report: Path) -> Non
     assert all(v["all_match"] for v in e0["fresh"].values()) and len(e0["fresh"]) == 1
     for run in e0["runs"] + e0["machine_runs"]:
         assert len(run["weights_sha256"]) == 64 and len(run["loss_sha256"]) == 64
-        assert run["spec"]["convention"] == "lab"
+        assert run["spec"]["convention"] == "lab-evidence"
     assert e0["machine_runs"][0]["spec"]["kernel"] == "blas"
     md = (quick_report / "report.md").read_text()
     assert "## E0 reproduce" in md and "## Sensitivity: the summed reading" in md

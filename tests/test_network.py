@@ -52,7 +52,7 @@ def test_tiny_network_by_hand() -> None:
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
 @pytest.mark.parametrize("activation,loss", [("sigmoid", "mse"), ("relu", "bce"), ("tanh", "bce-logits")])
-@pytest.mark.parametrize("convention", ["default", "lab", "lab-sum"])
+@pytest.mark.parametrize("convention", ["default", "lab-evidence", "lab-sum"])
 def test_every_array_keeps_the_network_dtype(dtype: str, activation: str, loss: str, convention: str) -> None:
     probe = DTypeProbe()
     reading = resolve(convention)

@@ -56,14 +56,14 @@ def test_step_sharpness_follows_the_convention_fields() -> None:
     assert s.step["lab-sum"][21] == pytest.approx(21 * s.full, rel=1e-9)
     assert s.step["default"][21] == pytest.approx(s.full, rel=1e-9)
     assert s.step["lab-sum"][20] > 10 * s.step["default"][20]
-    # "lab" is whatever READINGS["lab"] is: its step scale is read from its fields
-    summed, factor = step_scale("lab")
-    assert summed == (READINGS["lab"].gradient == "sum")
+    # "lab-evidence" is whatever READINGS["lab-evidence"] is: its step scale is read from its fields
+    summed, factor = step_scale("lab-evidence")
+    assert summed == (READINGS["lab-evidence"].gradient == "sum")
     for size in (20, 21):
         base = s.step["lab-sum" if summed else "default"][size]
-        assert s.step["lab"][size] == pytest.approx(factor * base, rel=1e-12)
+        assert s.step["lab-evidence"][size] == pytest.approx(factor * base, rel=1e-12)
     assert step_scale("default") == (False, 1.0) and step_scale("lab-sum") == (True, 1.0)
-    assert batch_factor(READINGS["lab"].but(gradient="sum", mse_derivative="(y-t)"), 20) == 10.0
+    assert batch_factor(READINGS["lab-evidence"].but(gradient="sum", mse_derivative="(y-t)"), 20) == 10.0
 
 
 # -- reproduction, both dtypes ----------------------------------------------------------------
@@ -71,7 +71,7 @@ CFG = overflow.QUICK_CONFIG
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab", "lab-sum", "default"])
+@pytest.mark.parametrize("convention", ["lab-evidence", "lab-sum", "default"])
 def test_first_try_overflows_and_the_guard_catches_it_where_the_trace_saw_it(dtype: str, convention: str) -> None:
     run = overflow.reproduce(CFG, convention, dtype, "none")  # type: ignore[arg-type]
     event = run["event"]
@@ -96,7 +96,7 @@ def test_summed_reading_float64_first_event_is_the_squared_error_the_lab_saw() -
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab", "lab-sum"])
+@pytest.mark.parametrize("convention", ["lab-evidence", "lab-sum"])
 def test_second_try_with_output_sigmoid_stays_finite(dtype: str, convention: str) -> None:
     run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), convention, dtype,  # type: ignore[arg-type]
                              "sigmoid")
@@ -106,15 +106,15 @@ def test_second_try_with_output_sigmoid_stays_finite(dtype: str, convention: str
 
 def test_second_try_network_is_built_with_the_readings_sigmoid() -> None:
     # train() refuses a network whose sigmoid formula is not the reading's
-    net = lab_linear(6, output="sigmoid", seed=0, sigmoid="stable" if READINGS["lab"].sigmoid == "naive" else "naive")
+    net = lab_linear(6, output="sigmoid", seed=0, sigmoid="stable" if READINGS["lab-evidence"].sigmoid == "naive" else "naive")
     with pytest.raises(ValueError, match="sigmoid"):
-        train(net, X, Y, lr=0.1, epochs=1, batch_size=20, convention="lab")
-    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=5), "lab", "float64", "sigmoid")
+        train(net, X, Y, lr=0.1, epochs=1, batch_size=20, convention="lab-evidence")
+    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=5), "lab-evidence", "float64", "sigmoid")
     assert run["event"] is None
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab", "lab-sum"])
+@pytest.mark.parametrize("convention", ["lab-evidence", "lab-sum"])
 def test_guard_off_shows_the_lab_symptom_and_no_warning_escapes(dtype: str, convention: str) -> None:
     # pytest turns any escaping warning into an error (filterwarnings = error)
     net = lab_linear(6, dtype=dtype, seed=0, sigmoid=sigmoid_of(convention))  # type: ignore[arg-type]
@@ -187,12 +187,12 @@ def test_quick_run_exits_zero_and_writes_the_report(
                 "first_index", "headroom", "origin"):
         assert key in ev, key
     assert data["config"]["quick"] is True and data["environment"]["numpy"] == np.__version__
-    for conv in ("lab", "lab-sum", "default"):
+    for conv in ("lab-evidence", "lab-sum", "default"):
         assert data["bound"][f"{conv}: lr_over_bound"] > 1.0
-    assert data["main_reading"] == "lab" and data["readings"]["lab"] == READINGS["lab"].label
-    assert set(data["first_events"]) == {f"{c} {d}" for c in ("lab", "lab-sum", "default")
+    assert data["main_reading"] == "lab-evidence" and data["readings"]["lab-evidence"] == READINGS["lab-evidence"].label
+    assert set(data["first_events"]) == {f"{c} {d}" for c in ("lab-evidence", "lab-sum", "default")
                                          for d in ("float64", "float32")}
-    assert set(data["linear_limit"]["second_try"]) == {"lab", "lab-sum"}
+    assert set(data["linear_limit"]["second_try"]) == {"lab-evidence", "lab-sum"}
     spec = overflow.QUICK_CONFIG.grid
     assert len(data["table"]["rows"]) == (len(spec.conventions) * len(spec.dtypes) * len(spec.hidden)
                                           * len(spec.batch_sizes))
@@ -213,7 +213,7 @@ def test_quick_run_exits_zero_and_writes_the_report(
 def test_quick_study_facts(quick_study: overflow.Study) -> None:
     assert quick_study.seconds < 30.0
     lab_path, sum_path, default_path = quick_study.drift
-    assert [p.convention for p in quick_study.drift] == ["lab", "lab-sum", "default"]
+    assert [p.convention for p in quick_study.drift] == ["lab-evidence", "lab-sum", "default"]
     # same lr and batch size 1: the lab's update order raises the sharpness, descent lowers it
     assert lab_path.lambda_max[-1] > lab_path.lambda_max[1]
     assert sum_path.lambda_max[-1] > sum_path.lambda_max[1]
@@ -241,7 +241,7 @@ def test_the_linear_limit_tables_hold_numbers_not_lists() -> None:
     limit: dict[str, object] = {"best_linear_accuracy_exact": 76.19047619047619, "linear_seeds": [0, 1],
                                 "linear_lr": 0.1, "linear_accuracy": [71.42857142857143, 76.19047619047619],
                                 "linear_final_loss": [0.28381938117512623, 0.23971266367537314],
-                                "second_try": {"lab": {}}, "sigmoid_net_accuracy": 100.0}
+                                "second_try": {"lab-evidence": {}}, "sigmoid_net_accuracy": 100.0}
     scalars, headers, rows = limit_tables(limit)
     assert headers == ["seed", "accuracy (%)", "final loss"]
     assert rows == [[0, 71.42857142857143, 0.28381938117512623], [1, 76.19047619047619, 0.23971266367537314]]

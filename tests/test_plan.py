@@ -28,7 +28,7 @@ from refnet.optim import SGD
 @contextmanager
 def unplanned() -> Iterator[None]:
     mp = pytest.MonkeyPatch()
-    mp.setattr(plan_module.Plan, "supports", staticmethod(lambda net: False))
+    mp.setattr(plan_module.Plan, "supports", staticmethod(lambda net, convention=None: False))
     try:
         yield
     finally:
@@ -52,7 +52,7 @@ CASES = [
     ("sigmoid", "sigmoid", "mse"), ("relu", "sigmoid", "bce"), ("tanh", "sigmoid", "bce-logits"),
     ("relu", "identity", "mse"), ("identity", "sigmoid", "bce"),
 ]
-CONVENTIONS = ["default", "lab", "lab-sum", "lab[gradient=sum,mse=(y-t),log=2,sigmoid=stable,batch=full]",
+CONVENTIONS = ["default", "lab-evidence", "lab-sum", "lab[gradient=sum,mse=(y-t),log=2,sigmoid=stable,batch=full]",
                "lab[gradient=mean,mse=(y-t),log=2,sigmoid=naive,batch=5]"]
 
 
@@ -160,7 +160,7 @@ def _both(mode: str, build: Callable[[], Network], **kw: object) -> None:
 
 
 @pytest.mark.parametrize("mode", ["raise", "record"])
-@pytest.mark.parametrize("convention", ["default", "lab"])
+@pytest.mark.parametrize("convention", ["default", "lab-evidence"])
 def test_guard_reports_the_same_first_event_and_leaves_the_same_state(mode: str, convention: str) -> None:
     def build() -> Network:
         return refnet.mlp(activation="identity", output_activation="identity", seed=[0, 1, 2],
@@ -195,9 +195,9 @@ def test_a_flag_inside_a_planned_step_is_replayed_and_judged_as_without_the_plan
     replays = []
     adopt = plan_module.Plan._adopt
     monkeypatch.setattr(plan_module.Plan, "_adopt", lambda self: (replays.append(1), adopt(self))[1])
-    planned = _guarded("raise", build, lr=1e-6, epochs=5, convention="lab")
+    planned = _guarded("raise", build, lr=1e-6, epochs=5, convention="lab-evidence")
     assert len(replays) >= 5 and planned[0] == [] and planned[2] == ""
-    _both("raise", build, lr=1e-6, epochs=5, convention="lab")
+    _both("raise", build, lr=1e-6, epochs=5, convention="lab-evidence")
 
 
 def test_guard_quiet_run_is_identical_and_logs_nothing() -> None:

@@ -272,7 +272,7 @@ def _lab_reading_main(argv: Sequence[str] | None = None) -> int:
     ax.imshow([[0.0, 1.0]])
     rep.figure(fig, "scores.png", "Agreement of each reading")
     rep.data.update({"mode": "quick", "seeds": [0, 1], "inits": ["normal", "xavier", "he"], "best": "lab[b]",
-                     "lab": "lab[a]", "scores": [
+                     "lab-evidence": "lab[a]", "scores": [
                          {"reading": "lab[a]", "total": 0.5, "fractions": {"linear-100": 0.5, "lr-sweep": 0.0,
                                                                             "lr-pair": 0.0}},
                          {"reading": "lab[b]", "total": 1.5, "fractions": {"linear-100": 1.0, "lr-sweep": 0.5,
@@ -385,7 +385,7 @@ def test_a_quick_lab_reading_run_does_not_pass_for_the_chosen_reading(quick: boo
     part = suite.Part("lab_reading", ["--quick"] if quick else [], ok=True, summary="ran",
                       report={"data": {"best": other}})
     text = "\n".join(suite._claims_section([part]))
-    chosen = READINGS["lab"].label
+    chosen = READINGS["lab-evidence"].label
     assert other != chosen
     if quick:
         assert "quick run, too short to choose a reading" in text and f"the full run chose `{chosen}`" in text
@@ -421,10 +421,10 @@ def test_tables_align_numbers_right_and_text_left(tmp_path: Path) -> None:
 
     for text in ("1.5e-03", "14,110", "-0.25", "52.38%", "3.2 s", "0.0155-0.0315", "21 of 30", "inf"):
         assert is_numeric_text(text), text
-    for text in ("lab", "float64", "0/20/0", "[0, 0, 0]", "1e-3 rule", "x @ W + b"):
+    for text in ("lab-evidence", "float64", "0/20/0", "[0, 0, 0]", "1e-3 rule", "x @ W + b"):
         assert not is_numeric_text(text), text
     table = markdown_table(["reading", "epochs", "loss", "note"],
-                           [["lab", 14110, 6.42e-03, "never"], ["default", "never", float("nan"), "n/a"]])
+                           [["lab-evidence", 14110, 6.42e-03, "never"], ["default", "never", float("nan"), "n/a"]])
     assert table.splitlines()[1] == "|:---|---:|---:|:---|"
     page = html_page(table, tmp_path, "t")
     assert '<td class="num">0.00642</td>' in page and "<td>lab</td>" in page
@@ -486,7 +486,7 @@ def test_style_applies_and_keeps_figures_legible(tmp_path: Path) -> None:
     fig, ax = style.subplots(width=22.5, height=4.8)  # the 2250 px figure of the issue
     assert style.width_px(fig) <= style.MAX_WIDTH_PX
     x = list(range(200))
-    ax.plot(x, [v / 200 for v in x], label="lab")
+    ax.plot(x, [v / 200 for v in x], label="lab-evidence")
     ax.plot(x, [v / 200 for v in x], label="default")  # exactly under the first: still visible
     lines = ax.get_lines()
     assert lines[0].get_linestyle() != lines[1].get_linestyle() and lines[0].get_marker() != lines[1].get_marker()

@@ -309,13 +309,13 @@ def test_bad_options_raise() -> None:
 # forms -sigmoid(-z) / sigmoid(z); with the old sigmoid(z) - t they are the earlier ones)
 _PIN_ENV = ("2.4.6", "AVX512_ICL")
 _PINS = {
-    ("float32", "blas", "lab"): "b73e4fdba11fcedc", ("float32", "blas", "default"): "d5f6c5a4a0eb9672",
+    ("float32", "blas", "lab-evidence"): "b73e4fdba11fcedc", ("float32", "blas", "default"): "d5f6c5a4a0eb9672",
     ("float32", "blas", "minibatch"): "7535630c59c76a2f",
-    ("float32", "portable", "lab"): "15be2c1c792e1da0", ("float32", "portable", "default"): "3e2b1d050b560aab",
+    ("float32", "portable", "lab-evidence"): "15be2c1c792e1da0", ("float32", "portable", "default"): "3e2b1d050b560aab",
     ("float32", "portable", "minibatch"): "666044f628cb42d4",
-    ("float64", "blas", "lab"): "346e8bc58149cfcc", ("float64", "blas", "default"): "f5ff72d368ad35da",
+    ("float64", "blas", "lab-evidence"): "346e8bc58149cfcc", ("float64", "blas", "default"): "f5ff72d368ad35da",
     ("float64", "blas", "minibatch"): "d9ca8c4fdb712558",
-    ("float64", "portable", "lab"): "b832125ec3930e4a", ("float64", "portable", "default"): "6d2f497db2a1336f",
+    ("float64", "portable", "lab-evidence"): "b832125ec3930e4a", ("float64", "portable", "default"): "6d2f497db2a1336f",
     ("float64", "portable", "minibatch"): "b0f44d69c49d4e60",
 }
 
@@ -330,7 +330,7 @@ def _pin_env_matches() -> bool:
 @pytest.mark.parametrize("key", sorted(_PINS))
 def test_default_path_bits_are_pinned(key: tuple[str, str, str]) -> None:
     dtype, kernel, case = key
-    if case == "lab":
+    if case == "lab-evidence":
         net = refnet.mlp(dtype=dtype, kernel=kernel, activation="relu", loss="bce", seed=2)
         hist = train(net, X, Y, lr=0.001, epochs=300, convention="lab-sum")
     elif case == "default":
@@ -448,7 +448,7 @@ def test_unlike_workers_are_caught_and_pinned_workers_agree(monkeypatch: pytest.
             assert {r.fingerprint for r in res} == {pinned_fp}
 
 
-@pytest.mark.parametrize("convention", ["lab", "lab-sum", "default"])
+@pytest.mark.parametrize("convention", ["lab-evidence", "lab-sum", "default"])
 def test_members_with_their_own_init_and_reading_equal_their_runs_alone(convention: str) -> None:
     setup = Setup(X, Y, epochs=150, activation="relu", loss="bce")
     members = [Member(s, lr, convention=convention, init=init)

@@ -514,7 +514,7 @@ def _claims_section(parts: Sequence[Part]) -> list[str]:
     intro = ("One row per claim. \"x of y (seed, init) pairs\" counts the seeds and initialisations for which "
              "the measured statement holds: the spread over seeds.")
     if best and lab is not None and is_quick(lab):
-        chosen = READINGS["lab"].label
+        chosen = READINGS["lab-evidence"].label
         intro += (f" The lab-reading rows come from a quick run, too short to choose a reading: they are measured "
                   f"under the reading that scored best in it, `{best}`"
                   + (", the one the full run chose too." if best == chosen else

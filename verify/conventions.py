@@ -1,7 +1,7 @@
 """``python -m verify.conventions``: how much each reading of the lab's arithmetic changes a run.
 
 Trains the lab's 2-4-4-1 sigmoid/MSE network (seeds 0-4 as one ensemble, built
-with each convention's sigmoid) under the readings ``lab`` (``READINGS["lab"]``
+with each convention's sigmoid) under the readings ``lab`` (``READINGS["lab-evidence"]``
 when it runs) and ``lab-sum`` (the summed reading) at lr, and under the default
 convention at lr and at lr x N (the rate that equalises a summed and a mean
 gradient), with each reading's batching, on XOR and on the linear data, and prints final losses, accuracies,
@@ -36,7 +36,7 @@ from .common.report import Cell, Report, to_json
 
 __all__ = ["main", "READINGS_COMPARED", "matched_factor"]
 
-READINGS_COMPARED: tuple[Convention, ...] = ("lab", "lab-sum")
+READINGS_COMPARED: tuple[Convention, ...] = ("lab-evidence", "lab-sum")
 
 
 def matched_factor(convention: Convention, n: int) -> float:

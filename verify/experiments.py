@@ -10,7 +10,7 @@ lab does not hold for every seed.
 
 Settings (and why)
 ------------------
-- Every verdict is judged under ``convention="lab"``: ``READINGS["lab"]`` of
+- Every verdict is judged under ``convention="lab-evidence"``: ``READINGS["lab-evidence"]`` of
   :mod:`refnet.conventions`, whatever it is when the study runs (the reading
   that ``python -m verify.lab_reading`` found to reproduce the most of the
   lab's observations). Its fields are read, never assumed, and written into
@@ -71,8 +71,8 @@ __all__ = ["main", "Sizes", "Spec", "Run", "Finding", "SIZES", "LAB_LR", "MAIN",
 LAB_LR = 0.05
 """Learning rate where the lab states none (``TLNN.backward``'s default)."""
 
-MAIN: Final[Convention] = "lab"
-"""The reading every verdict is judged under (``READINGS["lab"]`` when the study runs)."""
+MAIN: Final[Convention] = "lab-evidence"
+"""The reading every verdict is judged under (``READINGS["lab-evidence"]`` when the study runs)."""
 SENSITIVITY: Final[Convention] = "lab-sum"
 """The summed reading, kept beside it as a sensitivity analysis."""
 READINGS_COMPARED: Final[tuple[Convention, ...]] = (MAIN, SENSITIVITY)

@@ -7,7 +7,7 @@ reduction, MSE derivative, log base of the reported BCE loss, sigmoid formula,
 batching), for seeds 0-9 and the three init schemes, and scores each reading
 by the fraction of (seed, init) pairs for which each observation the lab
 reports holds. Exit 0 when the best-scoring reading is refnet's
-``convention="lab"``.
+``convention="lab-evidence"``.
 
 Full mode trains about a billion network-epochs (the lab's own horizons, up to
 500,000 epochs): tens of minutes on two cores. ``--quick`` compares four
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         save_outcomes(out / OUTCOMES, p, outcomes, seconds)
     scores = score(readings, outcomes)
     choice = choose(scores)
-    lab = READINGS["lab"]
+    lab = READINGS["lab-evidence"]
     complete = all(np.all((0.0 <= v) & (v <= 1.0)) for s in scores for v in s.fractions.values()) and \
         all(o.final_loss.shape == (len(seeds), len(INITS), len(EXPERIMENTS[k].lrs)) for (k, _), o in outcomes.items()) \
         and all((key, training_reading(r, exp)) in outcomes for r in readings for key, exp in EXPERIMENTS.items())
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if mode == "quick":
         print("quick mode: horizons too short to choose a reading; the full report decides")
     else:
-        print(f"refnet's convention='lab' is {lab.label}: "
+        print(f"refnet's convention='lab-evidence' is {lab.label}: "
               f"{'the best-supported reading' if ok else 'NOT the best-supported reading'}")
     print(f"report: {out / 'report.md'}")
     return 0 if ok else 1

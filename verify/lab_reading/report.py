@@ -56,7 +56,7 @@ def write_report(out: Path, mode: Horizon, p: Plan, outcomes: Mapping[Job, Outco
                  choice: Choice, seconds: float, ok: bool) -> Path:
     """Write ``report.md``/``report.json`` and the figure into ``out``."""
     rep = Report("lab_reading", "Which reading of the lab's arithmetic reproduces the lab", out)
-    best, lab, summed = choice.best, READINGS["lab"], READINGS["lab-sum"]
+    best, lab, summed = choice.best, READINGS["lab-evidence"], READINGS["lab-sum"]
     n_obs = len(OBSERVATIONS)
     pairs = len(p.seeds) * len(INITS)
     rep.text(
@@ -122,7 +122,7 @@ def write_report(out: Path, mode: Horizon, p: Plan, outcomes: Mapping[Job, Outco
     rep.data["inits"] = list(INITS)
     rep.data["best"] = best.reading.label
     rep.data["tied"] = [r.label for r in choice.tied]
-    rep.data["lab"] = lab.label
+    rep.data["lab-evidence"] = lab.label
     rep.data["flips"] = {k: v for k, v in choice.flips.items()}
     rep.data["scores"] = [{"reading": s.reading.label, "total": s.total, "fractions": dict(s.fractions)}
                           for s in scores]
@@ -133,5 +133,5 @@ def write_report(out: Path, mode: Horizon, p: Plan, outcomes: Mapping[Job, Outco
     rep.data["runs"] = raw
     summary = (f"best reading {best.reading.label} ({best.total:.2f} of {n_obs}); "
                + ("quick run: no choice made" if mode == "quick" else
-                  f"convention='lab' {'is' if ok else 'is not'} that reading"))
+                  f"convention='lab-evidence' {'is' if ok else 'is not'} that reading"))
     return rep.write(ok, summary)

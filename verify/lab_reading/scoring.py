@@ -29,7 +29,7 @@ def all_readings() -> list[Reading]:
 
 def quick_readings() -> list[Reading]:
     """The four readings a quick run compares: mean or summed gradient, full batch or 20."""
-    base = READINGS["lab"]
+    base = READINGS["lab-evidence"]
     return [base.but(gradient=g, batch_size=b) for g in ("mean", "sum") for b in (None, 20)]
 
 

@@ -101,7 +101,7 @@ def check(data: dict[str, Any], log: Console) -> tuple[bool, list[str]]:
     checkpoints = [int(c) for c in e0.get("checkpoints", [])]
     stored_reading, now_reading = data["inputs"]["reading"], reading_label(CONVENTION)
     lines = [f"reading: stored {stored_reading}, here {now_reading}: "
-             + ("same" if stored_reading == now_reading else "DIFFERS (READINGS['lab'] changed; hashes will differ)")]
+             + ("same" if stored_reading == now_reading else "DIFFERS (READINGS['lab-evidence'] changed; hashes will differ)")]
     log(f"check: rerunning E0 ({pinned}) pinned ({PIN_KERNEL}, dispatch disabled) and blas, in fresh processes")
     jobs: list[Job] = [("pinned", pinned, PIN_KERNEL, pinned_environment()), ("blas", pinned, "blas", {})]
     res = _fresh_runs(jobs, log, checkpoints, convention=str(CONVENTION))

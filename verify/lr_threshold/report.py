@@ -98,7 +98,7 @@ def write_report(data: dict[str, Any], directory: Path, ok: bool) -> Path:
     rep.text("\n".join(f"- {line}" for line in summary_lines(data)))
     rep.section("Inputs and environment")
     env = data["environment"]
-    lab = {k: v for k, v in data["inputs"]["lab"].items() if k not in ("convention", "reading")}
+    lab = {k: v for k, v in data["inputs"]["lab-evidence"].items() if k not in ("convention", "reading")}
     rep.text(f"Lab configuration: {settings_text(lab)}. Criteria: {settings_text(data['inputs']['criteria'])}. "
              f"Reading: `{data['inputs']['reading']}` (convention `{data['inputs']['convention']}`); sensitivity "
              f"reading `{data['inputs']['sensitivity_reading']}`.",

@@ -6,7 +6,7 @@ reading batches): :func:`lab_setup` is the :class:`refnet.sweep.Setup` for an
 init scheme and an epoch count. A :class:`LabRun` is one
 :class:`refnet.sweep.Member` (seed, learning rate, precision, kernel, reading
 of the lab's arithmetic) of such a setup. The study runs under
-:data:`CONVENTION` (``"lab"``: whatever ``refnet.conventions.READINGS["lab"]``
+:data:`CONVENTION` (``"lab-evidence"``: whatever ``refnet.conventions.READINGS["lab-evidence"]``
 is when it runs, recorded by :func:`reading_label`); :data:`SENSITIVITY` is the
 summed reading the study ran under before, kept for comparison. Networks are
 always built with the reading's sigmoid (:func:`lab_network`).
@@ -46,7 +46,7 @@ from .ulp import hex_exact
 __all__ = ["LAB", "LAB_EPOCHS", "CRITERIA", "CONVENTION", "SENSITIVITY", "LabRun", "RunRecord", "lab_setup",
            "lab_run", "lab_network", "reading_label", "lab_config", "run_specs", "sha256", "settled_epoch"]
 
-CONVENTION: ConventionLike = "lab"
+CONVENTION: ConventionLike = "lab-evidence"
 """The reading every run of the study uses unless told otherwise (resolved when it runs)."""
 SENSITIVITY: ConventionLike = "lab-sum"
 """The summed reading (the study's convention before the lab's arithmetic was reconstructed)."""

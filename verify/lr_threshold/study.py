@@ -5,7 +5,7 @@ The lab (XOR, 2-4-4-1, ReLU hidden layers, sigmoid output, BCE with delta
 "very different result", "also with other random seeds", and blamed
 floating-point limits. Every run here uses the reading of the lab's
 arithmetic named ``lab`` (:data:`verify.lr_threshold.runs.CONVENTION`,
-whatever ``refnet.conventions.READINGS["lab"]`` is when the study runs); the
+whatever ``refnet.conventions.READINGS["lab-evidence"]`` is when the study runs); the
 summed reading ``lab-sum`` is kept beside it (``sensitivity``). The study runs:
 
 - **search** the pair for seeds 0..255 x the three init schemes at the lab's
@@ -87,7 +87,7 @@ SEARCH_SUMMARY: dict[str, Any] = {'inits': ['normal', 'xavier', 'he'],
      'seeds': [0, 255],
      'epochs': 500000,
      'horizons': [20000, 50000, 100000, 200000, 300000, 400000, 500000],
-     'convention': 'lab',
+     'convention': 'lab-evidence',
      'reading': 'lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=20]',
      'criterion': {'ratio': 10.0,
                    'rule': 'one converged, the other stalled or diverged, final losses at least 10x apart'},
@@ -259,7 +259,7 @@ Job = tuple[str, Pinned, str, Mapping[str, str | None]]
 
 
 def _fresh_runs(jobs: Sequence[Job], log: Console, checkpoints: Sequence[int] = (), parallel: int = 2,
-                convention: str = "lab") -> dict[str, dict[str, Any]]:
+                convention: str = "lab-evidence") -> dict[str, dict[str, Any]]:
     """Run the E0 pair in fresh processes, ``parallel`` at a time; name -> worker JSON."""
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="lr_threshold_") as tmp:
@@ -837,7 +837,7 @@ def _run_study(args: argparse.Namespace, log: Console, pool: Executor | None) ->
     runs = [record_json(r) for r in study.records]
     return {"schema": SCHEMA, "environment": fingerprint(), "pinned": asdict(pinned), "plan": {
         k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
-        "inputs": {"pair": list(PAIR), "pair_hex": [x.hex() for x in PAIR], "lab": lab_config(CONVENTION),
+        "inputs": {"pair": list(PAIR), "pair_hex": [x.hex() for x in PAIR], "lab-evidence": lab_config(CONVENTION),
                    "convention": str(CONVENTION), "reading": reading_label(CONVENTION),
                    "sensitivity_reading": reading_label(SENSITIVITY),
                    "criteria": asdict(CRITERIA), "quick": bool(args.quick), "workers": args.workers},

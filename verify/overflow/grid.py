@@ -10,7 +10,7 @@ Which Hessian bounds a step depends on the arithmetic convention, read from
 its fields (:func:`step_scale`):
 
 - ``default``, and any reading with a *mean* gradient (``lab`` when
-  ``READINGS["lab"].gradient == "mean"``), descends the mean loss of each
+  ``READINGS["lab-evidence"].gradient == "mean"``), descends the mean loss of each
   batch, so a step on batch ``b`` is stable only if
   ``lr * lambda_max(mean_{i in b} H_i) < 2``;
 - a reading with a *summed* gradient (``lab-sum``) descends the summed loss,
@@ -108,7 +108,7 @@ class GridSpec:
     epochs: int
 
 
-CONVENTIONS_STUDIED: tuple[Convention, ...] = tuple(c for c in ("lab", "lab-sum", "default") if c in CONVENTIONS)
+CONVENTIONS_STUDIED: tuple[Convention, ...] = tuple(c for c in ("lab-evidence", "lab-sum", "default") if c in CONVENTIONS)
 """``lab`` (the main result), ``lab-sum`` (the summed reading) and refnet's ``default``, in that order."""
 
 FULL = GridSpec(

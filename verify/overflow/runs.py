@@ -110,7 +110,7 @@ class Symptom:
     predictions: int
     accuracy: float
     thresholding_warnings: list[str]
-    convention: str = "lab"
+    convention: str = "lab-evidence"
     """The convention the replay trained under."""
 
 

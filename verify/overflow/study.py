@@ -5,7 +5,7 @@ MSE, XOR, mini-batches of 20), saw ``overflow encountered in square`` and 0%
 accuracy, and blamed the batch size. This study
 
 1. reproduces the first try (no activation) and the second (output sigmoid
-   kept) under the lab reading ``lab`` (``READINGS["lab"]`` when it runs: the
+   kept) under the lab reading ``lab`` (``READINGS["lab-evidence"]`` when it runs: the
    main result), the summed reading ``lab-sum`` and refnet's ``default``, each
    network built with its convention's sigmoid, in float64 and float32, with the overflow guard in ``raise`` mode (first event, early
    warnings) and an independent trace that must agree with it; then replays
@@ -53,8 +53,8 @@ from .runs import (SharpnessPath, Symptom, Trace, affine_residual, best_linear_a
 
 __all__ = ["Config", "QUICK_CONFIG", "Study", "run_study", "verdict", "reproduce", "MAIN", "LAB_READINGS"]
 
-MAIN: Convention = "lab"
-"""The convention of the main result (``READINGS["lab"]``, whatever it is when the study runs)."""
+MAIN: Convention = "lab-evidence"
+"""The convention of the main result (``READINGS["lab-evidence"]``, whatever it is when the study runs)."""
 LAB_READINGS: tuple[Convention, ...] = tuple(c for c in CONVENTIONS_STUDIED if resolve(c) is not None)
 """The readings of the lab studied: ``lab`` and, beside it, ``lab-sum``."""
 
