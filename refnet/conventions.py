@@ -94,8 +94,9 @@ class Published:
     """
 
     bce: BCEForm = "published"
+    sigmoid: SigmoidFormula = "naive"
+    """The lab's is naive; ``stable`` is a variant for studying the last bits (``lab[sigmoid=stable]``)."""
 
-    sigmoid: ClassVar[SigmoidFormula] = "naive"
     relu: ClassVar[ReLUFormula] = "mask"
     batch_size: ClassVar[None] = None
     """The lab draws its batches itself (:mod:`refnet.lab`); ``train`` uses the full batch unless told."""
@@ -103,11 +104,14 @@ class Published:
     def __post_init__(self) -> None:
         if self.bce not in ("published", "page14"):
             raise ValueError(f"bce: expected 'published' or 'page14', got {self.bce!r}")
+        if self.sigmoid not in ("naive", "stable"):
+            raise ValueError(f"sigmoid: expected 'naive' or 'stable', got {self.sigmoid!r}")
 
     @property
     def label(self) -> str:
-        """``lab`` or ``lab-page14``."""
-        return "lab" if self.bce == "published" else "lab-page14"
+        """``lab`` or ``lab-page14`` (with ``[sigmoid=stable]`` for the stable-sigmoid variant)."""
+        return ("lab" if self.bce == "published" else "lab-page14") + (
+            "" if self.sigmoid == "naive" else "[sigmoid=stable]")
 
     def __str__(self) -> str:
         return self.label

@@ -29,7 +29,7 @@ Each run is bit for bit the same whichever way it is run
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
@@ -37,7 +37,7 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .conventions import Published
+from .conventions import Published, SigmoidFormula
 from .data import xor_easy
 from .events import NonFiniteEvent
 from .guard import Guard, Mode, as_guard
@@ -51,7 +51,7 @@ from .train import check_network, step
 from .validation import check_bool, check_choice, check_int
 
 __all__ = ["Config", "Result", "run", "run_many", "sweep", "draw_data", "draw_params", "draw_batches",
-           "EXPERIMENTS", "LABELLED", "SEEDED", "LabData", "LabActivation", "LabLoss", "Run"]
+           "EXPERIMENTS", "LABELLED", "SEEDED", "LabData", "LabActivation", "LabLoss", "Run", "Trace"]
 
 LabData = Literal["xor", "linear"]
 LabActivation = Literal["sigmoid", "relu", "none"]
@@ -75,7 +75,8 @@ class Config:
     layers (``none``: no hidden activation); ``output_sigmoid=False`` drops the
     output sigmoid too (the lab's first no-activation network). ``n`` is the
     number of points of ``linear`` data (``xor`` has 21). ``dtype`` and
-    ``kernel`` are refnet's: the lab ran float64 on BLAS.
+    ``kernel`` are refnet's: the lab ran float64 on BLAS; so is ``sigmoid``
+    (the lab's is ``naive``; ``stable`` is a variant for studying the last bits).
     """
 
     data: LabData = "xor"
@@ -90,6 +91,7 @@ class Config:
     output_sigmoid: bool = True
     dtype: DTypeName = "float64"
     kernel: KernelName = "blas"
+    sigmoid: SigmoidFormula = "naive"
 
     def __post_init__(self) -> None:
         check_choice("data", self.data, ("xor", "linear"))
@@ -109,6 +111,7 @@ class Config:
         check_int("n", self.n, 1)
         check_bool("output_sigmoid", self.output_sigmoid)
         check_choice("kernel", self.kernel, KERNELS)
+        check_choice("sigmoid", self.sigmoid, ("naive", "stable"))
         if self.loss != "mse" and not self.output_sigmoid:
             raise ValueError(f"output_sigmoid: the lab's {self.loss} needs the output sigmoid")
 
@@ -125,7 +128,7 @@ class Config:
     @property
     def convention(self) -> Published:
         """The arithmetic: ``lab``, or ``lab-page14`` for the old BCE."""
-        return Published(bce="page14" if self.loss == "bce-page14" else "published")
+        return Published(bce="page14" if self.loss == "bce-page14" else "published", sigmoid=self.sigmoid)
 
     @property
     def logged_epochs(self) -> npt.NDArray[np.int64]:
@@ -142,7 +145,7 @@ class Config:
         return mlp(2, self.hidden, 1, activation="identity" if self.activation == "none" else self.activation,
                    output_activation="sigmoid" if self.output_sigmoid else "identity",
                    loss="mse" if self.loss == "mse" else "bce", dtype=self.dtype, seed=[0] * members,
-                   kernel=self.kernel, sigmoid="naive", relu="mask")
+                   kernel=self.kernel, sigmoid=self.sigmoid, relu="mask")
 
 
 @dataclass(frozen=True)
@@ -227,10 +230,15 @@ def run(config: Config, seed: int | None = None, *, guard: Mode | Guard | None =
     return _train(config, [seed], [float(config.lr)], guard=guard, quiet=quiet)[0]
 
 
+Trace = Callable[[int, Network], None]
+"""``trace(epochs_done, network)``: sees the ensemble's network (read only) between epochs."""
+
+
 def run_many(config: Config, seeds: Sequence[int], lrs: Sequence[float] | None = None, *,
-             quiet: bool = True) -> list[Result]:
+             quiet: bool = True, trace: Trace | None = None, trace_every: int = 1) -> list[Result]:
     """Runs of ``config``, one per ``(seeds[k], lrs[k])`` (``lrs`` ``None``: ``config.lr``), trained
-    as one ensemble in this process; each result is bit for bit :func:`run` of its seed and rate."""
+    as one ensemble in this process; each result is bit for bit :func:`run` of its seed and rate.
+    ``trace`` (if given) is called before the first epoch and after every ``trace_every``-th."""
     if not isinstance(config, Config):
         raise TypeError(f"config: expected a lab.Config, got {type(config).__name__}")
     given: object = seeds  # callers without a type checker may pass anything
@@ -246,11 +254,14 @@ def run_many(config: Config, seeds: Sequence[int], lrs: Sequence[float] | None =
             SGD(r).check(precision(config.dtype).dtype, 1)
         except ValueError as exc:
             raise ValueError(f"lrs[{i}]: {exc}") from None
-    return _train(config, [int(s) for s in seeds], rates, guard="off", quiet=quiet)
+    check_int("trace_every", trace_every, 1)
+    return _train(config, [int(s) for s in seeds], rates, guard="off", quiet=quiet, trace=trace,
+                  trace_every=trace_every)
 
 
 def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], *,
-           guard: Mode | Guard | None, quiet: bool) -> list[Result]:
+           guard: Mode | Guard | None, quiet: bool, trace: Trace | None = None,
+           trace_every: int = 1) -> list[Result]:
     k = len(seeds)
     # one stream per distinct seed (an unseeded run has its own): members sharing it share its draws
     keys: list[object] = [s if s is not None else object() for s in seeds]
@@ -280,6 +291,8 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
     rows_of = member_stream[:, None]
     progress = Progress(epochs, "lab", quiet=quiet)
     kept = 0
+    if trace is not None:
+        trace(0, net)
     with np.errstate(all="ignore"), watch:
         for start in range(0, epochs, _BLOCK):
             block = min(_BLOCK, epochs - start)
@@ -295,6 +308,8 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
                     # np.mean of the epoch's losses: each member's row summed as one contiguous run
                     logged[kept] = np.add.reduce(losses, axis=1) / count
                     kept += 1
+                if trace is not None and (epoch + 1) % trace_every == 0:
+                    trace(epoch + 1, net)
                 if not quiet and epoch % 1000 == 0:
                     progress.update(epoch + 1)
         watch.check()

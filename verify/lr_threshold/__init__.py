@@ -1,13 +1,21 @@
-"""The learning-rate threshold study: the lab's 0.001490625 vs 0.001490626, measured.
+"""The learning-rate threshold study: the lab's 0.001490625 vs 0.001490626, on the lab's own run.
 
-``study`` runs the experiments E0-E7 (``experiments`` holds the scans,
-``dynamics`` the separation and sharpness runs, ``runs`` the lab's training
-runs through :mod:`refnet.sweep`, ``env`` the environment record and the
-fresh processes), ``report`` and ``figures`` write it up, ``ulp`` and
-``boxcount`` are its float-grid and box-counting tools, ``cli`` is
-``python -m verify.lr_threshold``.
+``runs`` holds the configuration, its variants, the outcome rule and the
+multisection; ``jobs`` runs the work in fresh processes; ``mechanism`` traces
+the two runs beside the boundary (E3); ``study`` runs E0-E5 and draws the
+verdicts; ``report`` writes them up; ``cli`` is ``python -m verify.lr_threshold``.
+``ulp`` and ``boxcount`` are its float-grid and box-counting tools.
 """
 
-from .cli import main
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 __all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m verify.lr_threshold`` (see :mod:`verify.lr_threshold.cli`)."""
+    from .cli import main as cli_main
+
+    return cli_main(argv)

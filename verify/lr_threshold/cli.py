@@ -1,327 +1,186 @@
-"""``python -m verify.lr_threshold``: the lab's 0.001490625 vs 0.001490626, measured.
+"""``python -m verify.lr_threshold``: the lab's 0.001490625 vs 0.001490626 on its own run.
 
-Runs the experiments of :mod:`verify.lr_threshold.study` and writes the
-report (:mod:`verify.lr_threshold.report`); ``--check`` reruns E0 from a
-stored report and compares it bitwise; ``--worker`` (hidden) is the fresh
-process of E0 and E1 (:mod:`verify.lr_threshold.env`).
-
-Every bad argument is an ``error:`` line with exit status 2, found before
-any run starts (report paths included).
+Without flags it runs the full study (E0-E5, about 40 minutes on a 2-core
+machine) and writes the report; ``--quick`` runs a short version for tests;
+``--check`` reruns E0's pinned pair in fresh processes and compares it with a
+stored report bit for bit; ``--render`` rewrites a stored report from its
+raw results. ``--worker`` (hidden) is one job's fresh process
+(:mod:`verify.lr_threshold.jobs`). Bad arguments get one ``error:`` line and
+exit status 2, before anything runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-from collections.abc import Callable, Sequence
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from refnet.conventions import reading
-from refnet.init import INITIALISERS
-from refnet.reproducible import pinned_environment
-from refnet.sweep import default_workers
-
 from ..common.console import Console
+from ..common.report import repository_root
 from .env import fingerprint
-from .experiments import SEARCH_INITS, SEARCH_SEEDS, Pinned
-from .report import write_report
-from .runs import CONVENTION, LAB_EPOCHS, reading_label
-from .study import (HASH_FIELDS, PIN_KERNEL, SCHEMA, SENSITIVITY_REPORT, Job, _fresh_runs, compare, e0_pair,
-                    is_label, record_json, run_study, summary_lines, verdicts)
+from .jobs import execute, work
+from .report import SCHEMA, write
+from .runs import PAIR
+from .study import FULL, QUICK, run_study
 
 __all__ = ["main", "check", "load_report"]
 
-ENV_KEYS = ("python", "numpy", "platform", "machine", "refnet_source_sha256", "cpu_features", "threads", "blas",
-            "longdouble")
-"""Environment fields ``--check`` compares (and names when they differ)."""
+DEFAULT_REPORT = Path("lr_threshold-report")
 
 
-def _worker(out: Path, args: argparse.Namespace) -> int:
-    pinned = Pinned(args.w_init, args.w_seed, args.w_epochs)
-    recs = e0_pair(pinned, kernel=args.w_kernel, checkpoints=args.w_checkpoints or (),
-                   convention=args.w_convention)
-    env = fingerprint()
-    out.write_text(json.dumps({"records": [record_json(r, samples=True) for r in recs],
-                               "cpu_features": env["cpu_features"], "threads": env["threads"]}),
-                   encoding="utf-8")
-    return 0
-
-# ------------------------------------------------------------------ check
+def _committed() -> Path:
+    root = repository_root()
+    return (root if root is not None else Path(".")) / "docs" / "figures" / "lr_threshold" / "report.json"
 
 
 def load_report(path: Path) -> dict[str, Any]:
-    """The ``data`` of a stored report.json, with the fields ``--check`` needs (``ValueError`` otherwise)."""
+    """The ``data`` of a stored report.json with what ``--check`` needs (``ValueError`` saying what is wrong)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ValueError(f"{path}: is a directory, expected a report.json") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from None
-    try:
-        doc = json.loads(text)
+        raise ValueError(f"{path}: cannot read it ({exc.__class__.__name__})") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
-    data = doc.get("data", doc) if isinstance(doc, dict) else None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    if data.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA!r}")
+        raise ValueError(f"{path}: not JSON (line {exc.lineno})") from None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not a report of this study (schema {SCHEMA} expected)")
     try:
-        p = data["pinned"]
-        Pinned(str(p["init"]), int(p["seed"]), int(p["epochs"]))  # type: ignore[arg-type]
-        e0 = data["experiments"]["E0"]
-        if len(e0["runs"]) != 2 or len(e0["machine_runs"]) != 2:
-            raise ValueError("E0 needs two runs of each kernel")
-        data["environment"]["python"], data["inputs"]["reading"]  # noqa: B018 - presence check
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: incomplete report ({type(exc).__name__}: {exc})") from None
+        pinned = data["raw"]["E0"]["e0-pinned-1"]
+        if len(pinned) != 2 or not all(isinstance(r["params_sha256"], str) for r in pinned):
+            raise ValueError
+        int(data["raw"]["plan"]["epochs"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{path}: its E0 records are missing or incomplete") from None
     return data
 
 
-def _short(value: object, limit: int = 120) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def check(path: Path, *, quiet: bool) -> int:
+    """Rerun E0 (pinned, twice, in fresh processes; blas once) and compare with the stored report."""
+    data = load_report(path)
+    say = Console("lr_threshold --check", quiet=quiet)
+    epochs = int(data["raw"]["plan"]["epochs"])
+    stored = data["raw"]["E0"]["e0-pinned-1"]
+    stored_blas = data["raw"]["E0"]["e0-blas"]
+    say(f"rerunning seed 0's pair at {epochs:,} epochs: twice pinned (portable kernel, NumPy dispatch disabled), "
+        "once on this machine's BLAS, each in a fresh process")
+    pair = [[0, PAIR[0]], [0, PAIR[1]]]
+    jobs = [{"kind": "runs", "variant": v, "epochs": epochs, "runs": pair} for v in ("pinned", "pinned", "blas")]
+    started = time.monotonic()
+    res = execute(jobs, workers=2, label="lr_threshold --check", quiet=quiet)
+    ok = True
+    lines = []
+    for n, r in enumerate(res[:2], 1):
+        for got, want in zip(r["records"], stored):
+            same = got["params_sha256"] == want["params_sha256"] and got["log_sha256"] == want["log_sha256"]
+            label = got["outcome"] == want["outcome"]
+            ok = ok and same and label
+            lines.append(f"Pinned process {n}, lr {got['lr']!r}: {got['outcome']} "
+                         f"({'the stored label' if label else 'stored: ' + want['outcome']}); final weights and "
+                         f"logged losses {'identical to' if same else 'DIFFERENT from'} the stored run, bit for bit.")
+    for got, want in zip(res[2]["records"], stored_blas):
+        same = got["params_sha256"] == want["params_sha256"]
+        lines.append(f"This machine's BLAS, lr {got['lr']!r}: {got['outcome']} (stored: {want['outcome']}); bits "
+                     f"{'identical to' if same else 'different from'} the stored blas run (machine-specific, "
+                     "not part of the check).")
+    for line in lines:
+        print(line)
+    took = time.monotonic() - started
+    if ok:
+        print(f"Reproduced: the pinned pair matches {path} bit for bit ({took:.0f} s).")
+        return 0
+    print(f"Not reproduced: the pinned pair differs from {path} ({took:.0f} s).")
+    return 1
 
 
-def check(data: dict[str, Any], log: Console) -> tuple[bool, list[str]]:
-    """Rerun E0 of a stored report (see :func:`load_report`): the pinned configuration in a fresh
-    process with NumPy's dispatch disabled, and the ``blas`` run in this process's environment.
-
-    Returns whether every pinned field and every label matches, and the lines to print: pinned
-    fields as ``match``/``DIFFERS``, the ``blas`` hash fields as machine-specific, and the
-    environment fields that differ from the report's.
-    """
-    p = data["pinned"]
-    pinned = Pinned(p["init"], int(p["seed"]), int(p["epochs"]))
-    e0 = data["experiments"]["E0"]
-    checkpoints = [int(c) for c in e0.get("checkpoints", [])]
-    stored_reading, now_reading = data["inputs"]["reading"], reading_label(CONVENTION)
-    lines = [f"reading: stored {stored_reading}, here {now_reading}: "
-             + ("same" if stored_reading == now_reading else "DIFFERS (READINGS['lab-evidence'] changed; hashes will differ)")]
-    log(f"check: rerunning E0 ({pinned}) pinned ({PIN_KERNEL}, dispatch disabled) and blas, in fresh processes")
-    jobs: list[Job] = [("pinned", pinned, PIN_KERNEL, pinned_environment()), ("blas", pinned, "blas", {})]
-    res = _fresh_runs(jobs, log, checkpoints, convention=str(CONVENTION))
-    ok = stored_reading == now_reading
-    for name, stored in (("pinned", e0["runs"]), ("blas", e0["machine_runs"])):
-        r = res[name]
-        if "error" in r:
-            lines.append(f"DIFFERS  {name}: the run failed: {r['error'].strip().splitlines()[-1:]}")
-            ok = False
-            continue
-        for row in compare(stored, r["records"]):
-            tag = f"{name} lr={row['lr']!r} {row['field']}: stored {row['reference']!r} here {row['here']!r}"
-            if name == "pinned" or is_label(row["field"]):
-                lines.append(f"{'match' if row['match'] else 'DIFFERS'}  {tag}")
-                ok &= bool(row["match"])
-            elif row["field"] in HASH_FIELDS or row["field"].startswith("readout."):
-                lines.append(f"{'same' if row['match'] else 'machine-specific, differs'}  {tag}")
-            else:
-                lines.append(f"{'match' if row['match'] else 'DIFFERS'}  {tag}")
-                ok &= bool(row["match"])
-        if name == "pinned":
-            lines.append(f"pinned run: dispatch in use {r['cpu_features']['dispatch_in_use']} (stored "
-                         f"{e0.get('pinned_dispatch_in_use')})")
-    env_then, env_now = data["environment"], fingerprint()
-    differ = [k for k in ENV_KEYS if env_then.get(k) != env_now.get(k)]
-    for key in differ:
-        lines.append(f"environment {key} differs: stored {_short(env_then.get(key))} here {_short(env_now.get(key))}")
-    lines.append(f"environment: {len(ENV_KEYS) - len(differ)} of {len(ENV_KEYS)} fields the same"
-                 + (f"; {', '.join(differ)} differ: the blas hashes are this machine's, not checked" if differ
-                    else ""))
-    return ok, lines
-
-
-# ------------------------------------------------------------------ CLI
-
-
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
-        return value
-    parse.__name__ = f"integer >= {low}"
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def _inits(text: str) -> str:
-    names = [t.strip() for t in text.split(",")]
-    bad = [n for n in names if n not in INITIALISERS]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(f"expected comma-separated init schemes from {', '.join(INITIALISERS)}, "
-                                         f"got {text!r}")
-    return ",".join(names)
-
-
-SKIPPABLE = ("E4", "E5", "E6", "E7", "horizon")
-
-
-def _skip(text: str) -> tuple[str, ...]:
-    names = tuple(t.strip() for t in text.split(",") if t.strip())
-    bad = [n for n in names if n not in SKIPPABLE]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(f"expected comma-separated names from {', '.join(SKIPPABLE)}, got {text!r}")
-    return names
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m verify.lr_threshold", description=(__doc__ or "").split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    count = _int_at_least(1)
-    p.add_argument("--report", metavar="DIR", type=Path, help="write report.md, report.json and PNG figures to DIR")
-    p.add_argument("--check", metavar="REPORT_JSON", type=Path,
-                   help="rerun E0 from a stored report.json in fresh processes: the pinned (portable, dispatch "
-                        "disabled) hashes must match bit for bit, the blas ones are reported as this machine's; "
-                        "nothing else runs")
-    p.add_argument("--render", metavar="REPORT_JSON", type=Path,
-                   help="rewrite report.md and the figures in --report DIR from a stored report.json (no runs)")
-    p.add_argument("--quick", action="store_true", help="a short E0 plus a reduced E2 and E3 (for tests)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--search", action="store_true",
-                   help=f"rerun the search for E0's configuration first: the pair for seeds 0..N-1 "
-                        f"(--search-seeds) and init schemes {', '.join(SEARCH_INITS)}, to --search-epochs")
-    p.add_argument("--search-seeds", type=count, default=SEARCH_SEEDS, help="seeds per init scheme in --search")
-    p.add_argument("--search-epochs", type=count, default=LAB_EPOCHS,
-                   help="epochs per search run (default: the lab's 500,000; shorter horizons are judged on the way)")
-    p.add_argument("--search-inits", type=_inits, default=",".join(SEARCH_INITS),
-                   help="comma-separated init schemes to search")
-    p.add_argument("--seed", type=_int_at_least(0), default=None, help="override the pinned seed")
-    p.add_argument("--init", choices=tuple(INITIALISERS), default=None, help="override the pinned init")
-    p.add_argument("--epochs", type=count, default=None, help="override the pinned epoch count")
-    p.add_argument("--horizon", type=count, default=None, help="epochs of the scans (default: the pinned epochs)")
-    p.add_argument("--per-round", type=count, default=63,
-                   help="rates per E2 round (1 = plain bisection, about 33 runs between the pair; 63 trains "
-                        "each round as ensembles on every core, about 6 rounds)")
-    p.add_argument("--points", type=_int_at_least(2), default=64, help="rates per E3 zoom window")
-    p.add_argument("--e5-epochs", type=count, default=None, help="epochs of E5 (default: the pinned epochs)")
-    p.add_argument("--e5-every", type=count, default=None,
-                   help="E5 sampling interval in epochs (default: epochs / 5000, at least 10)")
-    p.add_argument("--e7-seeds", type=_int_at_least(0), nargs="*", default=[1, 2, 3], help="seeds for E7")
-    p.add_argument("--e7-per-round", type=count, default=63, help="rates per E7 multisection round")
-    p.add_argument("--e7-points", type=_int_at_least(2), default=32, help="E7 coarse scan points per seed")
-    p.add_argument("--e7-width", type=_positive_float, default=1.0,
-                   help="E7 coarse scan: relative width around 0.001490625 (1.0 = 0.5x to 1.5x)")
-    p.add_argument("--horizon-epochs", type=count, default=LAB_EPOCHS,
-                   help="epochs of the horizon check (default: the lab's 500,000, or twice the pinned epochs "
-                        "when those are not shorter)")
-    p.add_argument("--sensitivity", metavar="REPORT_JSON", type=Path, default=SENSITIVITY_REPORT,
-                   help="the summed reading's stored report.json, compared in the sensitivity section "
-                        "(default: the committed docs/figures/lr_threshold/lab-sum/report.json)")
-    p.add_argument("--skip", type=_skip, default=(), metavar="LIST",
-                   help=f"experiments not to run (comma-separated from {', '.join(SKIPPABLE)}); the report "
-                        "lists them as skipped")
-    p.add_argument("--workers", type=count, default=default_workers(),
-                   help="worker processes for ensembles (default: the cores this process may use)")
-    p.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--w-init", choices=tuple(INITIALISERS), default="normal", help=argparse.SUPPRESS)
-    p.add_argument("--w-seed", type=_int_at_least(0), default=0, help=argparse.SUPPRESS)
-    p.add_argument("--w-epochs", type=count, default=LAB_EPOCHS, help=argparse.SUPPRESS)
-    p.add_argument("--w-kernel", choices=("blas", "portable"), default="blas", help=argparse.SUPPRESS)
-    p.add_argument("--w-convention", default=str(CONVENTION), help=argparse.SUPPRESS)
-    p.add_argument("--w-checkpoint", dest="w_checkpoints", type=count, action="append", help=argparse.SUPPRESS)
-    return p
-
-
-def _writable_dir(path: Path) -> str | None:
-    """Why ``path`` cannot be (made) a writable directory, or None."""
-    if path.exists():
-        if not path.is_dir():
-            return f"{path} exists and is not a directory"
-        return None if os.access(path, os.W_OK | os.X_OK) else f"{path} is not writable"
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{parent} is not a directory"
-    return None if os.access(parent, os.W_OK | os.X_OK) else f"cannot create {path}: {parent} is not writable"
-
-
-def _validate(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any] | None:
-    """Every check that needs more than one flag or the file system, before any work; the stored
-    report of ``--check``/``--render`` when one is given."""
-    if args.worker is not None:
-        if (why := _writable_dir(args.worker.parent)) is not None:
-            p.error(f"--worker: {why}")
-        try:
-            reading(args.w_convention)
-        except ValueError as exc:
-            p.error(f"--w-convention: {exc}")
-        return None
-    if args.check is not None and args.render is not None:
-        p.error("--check and --render: choose one")
-    if args.render is not None and args.report is None:
-        p.error("--render: needs --report DIR")
-    if args.report is not None and (why := _writable_dir(args.report)) is not None:
-        p.error(f"--report: {why}")
-    stored: dict[str, Any] | None = None
-    for flag, path in (("--check", args.check), ("--render", args.render)):
-        if path is not None:
-            try:
-                stored = load_report(path)
-            except ValueError as exc:
-                p.error(f"{flag}: {exc}")
-    if args.check is None and args.render is None and args.sensitivity != SENSITIVITY_REPORT:
-        if not args.sensitivity.is_file():
-            p.error(f"--sensitivity: {args.sensitivity}: no such file")
-    return stored
-
-
-def _reworded(stored: dict[str, Any]) -> dict[str, Any]:
-    """``stored`` with its verdicts' evidence written by this version's :func:`verdicts` from the stored
-    measurements, when they give the same verdict for every hypothesis (the wording changes, not a
-    number); otherwise, or for a report this version cannot read that far, ``stored`` unchanged."""
-    ex = stored.get("experiments", {})
-    old = ex.get("verdicts", {})
-    try:
-        new = verdicts(ex)
-    except (KeyError, TypeError, ValueError, IndexError):
-        return stored
-    if set(new) != set(old) or any(new[h]["verdict"] != old[h].get("verdict") for h in new):
-        return stored
-    return {**stored, "experiments": {**ex, "verdicts": new}}
+def _command(argv: Sequence[str]) -> str:
+    return "python -m verify.lr_threshold" + ("" if not argv else " " + " ".join(shlex.quote(a) for a in argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    stored = _validate(parser, args)
-    if args.worker is not None:
-        return _worker(args.worker, args)
-    log = Console("lr_threshold", quiet=args.quiet, clock=True)
-    if args.check is not None and stored is not None:
-        ok, lines = check(stored, log)
-        print("\n".join(lines))
-        print(f"E0 {'matches bitwise (pinned hashes and every label)' if ok else 'DIFFERS'} on this machine")
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if len(args_in) == 3 and args_in[0] == "--worker":
+        job = json.loads(Path(args_in[1]).read_text(encoding="utf-8"))
+        work(job, Path(args_in[2]))
+        return 0
+    parser = argparse.ArgumentParser(
+        prog="python -m verify.lr_threshold",
+        description="The lab's pair 0.001490625 / 0.001490626 on its own run (seed 0, 50,000 epochs): E0 the "
+                    "pair reproduced and pinned; E1 the boundary between the rates under each arithmetic; E2 "
+                    "its structure; E3 the mechanism; E4 seeds 0-255; E5 the horizon. Without flags: the full "
+                    "study (about 40 minutes on 2 cores).")
+    parser.add_argument("--report", metavar="DIR", type=Path, default=None,
+                        help=f"write DIR/report.md, DIR/report.json and the figures (default: {DEFAULT_REPORT})")
+    parser.add_argument("--quick", action="store_true",
+                        help="10,000 epochs, few rates and seeds: under a minute, for tests; cannot decide claims")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--workers", type=int, default=2, metavar="N",
+                        help="fresh processes running at once (default 2, one per core here)")
+    parser.add_argument("--variant-steps", type=int, default=None, metavar="N",
+                        help="multisection steps per arithmetic variant in E1 (default: 4 full, 1 quick)")
+    parser.add_argument("--e4-seeds", type=int, default=None, metavar="N",
+                        help="seeds 0..N-1 in E4 (default: 256 full, 8 quick)")
+    parser.add_argument("--e4-bisect", type=int, default=None, metavar="N",
+                        help="log-bisection steps per seed in E4 (default: 3 full, 0 quick)")
+    parser.add_argument("--check", nargs="?", const=_committed(), default=None, metavar="REPORT_JSON", type=Path,
+                        help="rerun E0's pinned pair in fresh processes and compare it bit for bit with a stored "
+                             "report (default: the committed docs/figures/lr_threshold/report.json); exit 0 "
+                             "when the pinned hashes and labels match")
+    parser.add_argument("--render", metavar="DIR", type=Path, default=None,
+                        help="rewrite the report in DIR from the raw results in its report.json (no runs)")
+    args = parser.parse_args(args_in)
+    for name in ("workers", "variant_steps", "e4_seeds", "e4_bisect"):
+        value = getattr(args, name)
+        low = 1 if name in ("workers", "e4_seeds") else 0
+        if value is not None and value < low:
+            parser.error(f"--{name.replace('_', '-')}: expected an integer >= {low}, got {value}")
+    if sum(x is not None and x is not False for x in (args.check, args.render, args.quick or None)) > 1:
+        parser.error("--check, --render and --quick: choose one")
+    if args.check is not None:
+        try:
+            load_report(args.check)
+        except ValueError as exc:
+            parser.error(f"--check: {exc}")
+        return check(args.check, quiet=args.quiet)
+    if args.render is not None:
+        kept = args.render / "raw.json"
+        if kept.is_file():  # a run whose report could not be written
+            raw_kept = json.loads(kept.read_text(encoding="utf-8"))
+            ok, summary, _ = write(raw_kept, args.render, fingerprint(), _command(["--render", str(args.render)]))
+            print(summary)
+            return 0 if ok else 1
+        try:
+            data = load_report(args.render / "report.json")
+        except ValueError as exc:
+            parser.error(f"--render: {exc}")
+        ok, summary, _ = write(data["raw"], args.render, data["environment"], data["command"])
+        print(summary)
         return 0 if ok else 1
-    if args.render is not None and stored is not None:
-        stored = _reworded(stored)
-        e0 = stored["experiments"]["E0"]
-        ok = bool(e0["reproduced"] and e0["identical_in_fresh_processes"])
-        print("\n".join(summary_lines(stored)))
-        print(f"report: {write_report(stored, args.report, ok)}")
-        return 0 if ok else 1
-    data = run_study(args, log)
-    e0 = data["experiments"]["E0"]
-    ok = bool(e0["reproduced"] and e0["identical_in_fresh_processes"])
-    print("\n".join(summary_lines(data)))
-    if args.report is not None:
-        path = write_report(data, args.report, ok)
-        print(f"report: {path}")
+    directory = args.report if args.report is not None else DEFAULT_REPORT
+    if directory.exists() and not directory.is_dir():
+        parser.error(f"--report: {directory} exists and is not a directory")
+    plan = QUICK if args.quick else FULL
+    changes = {k: v for k, v in (("variant_steps", args.variant_steps), ("e4_seeds", args.e4_seeds),
+                                 ("e4_bisect", args.e4_bisect)) if v is not None}
+    plan = replace(plan, **changes)
+    raw = run_study(plan, workers=args.workers, quiet=args.quiet)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "raw.json").write_text(json.dumps(raw), encoding="utf-8")  # kept until the report is written
+    ok, summary, d = write(raw, directory, fingerprint(), _command(args_in))
+    print(summary)
+    for c in d["claims"]:
+        print(f"- {c['claim']} {c['verdict'].upper()}: {c['measured']}")
+    (directory / "raw.json").unlink()
+    Console("lr_threshold", quiet=args.quiet)(f"report written to {directory}")
+    if not ok:
+        print(f"lr_threshold: exit 1: {summary}", file=sys.stderr)
     return 0 if ok else 1

@@ -1,215 +1,260 @@
-"""Training runs of the lab's learning-rate experiment, many at once through :mod:`refnet.sweep`.
+"""The study's runs: the lab's pair configuration, its variants, outcome labels and multisection.
 
-The lab's configuration is fixed here (XOR easy, 21 points; 2-4-4-1; ReLU
-hidden layers; sigmoid output; BCE with delta 1e-7; full batch unless the
-reading batches): :func:`lab_setup` is the :class:`refnet.sweep.Setup` for an
-init scheme and an epoch count. A :class:`LabRun` is one
-:class:`refnet.sweep.Member` (seed, learning rate, precision, kernel, reading
-of the lab's arithmetic) of such a setup. The study runs under
-:data:`CONVENTION` (``"lab-evidence"``: whatever ``refnet.conventions.READINGS["lab-evidence"]``
-is when it runs, recorded by :func:`reading_label`); :data:`SENSITIVITY` is the
-summed reading the study ran under before, kept for comparison. Networks are
-always built with the reading's sigmoid (:func:`lab_network`).
+Every run is :func:`refnet.lab.run_many` on the lab's pair configuration
+(``lab.EXPERIMENTS["pair-625"]``: seed 0, XOR, ReLU + BCE, 4-4 units, batch
+21 drawn with replacement, 50,000 epochs, logged every 200), changed only by
+a :class:`Variant` (kernel, dtype, sigmoid formula, and the environment of
+the process that runs it).
 
-:func:`run_specs` hands the runs to :func:`refnet.sweep.iter_sweep`, which
-trains runs that share a setup, dtype and kernel as the members of one
-ensemble; each member's bits are those of the network trained alone (refnet
-builds member ``k`` exactly as the network built from ``seed[k]``, and every
-operation is per member). Outcomes are also judged at checkpoints
-(``labels``) so the study can measure whether a shorter horizon would give
-the same label.
+**Outcome rule** (:func:`outcome`), from the run's final parameters on the 21
+points and its log:
+
+* ``diverged``: some point's output is saturated the wrong way, within
+  ``delta = 1e-7`` of the wrong label (``1 - y < delta`` with ``t = 0``, or
+  ``y < delta`` with ``t = 1``): each draw of it costs at least
+  ``-log2(2 delta) = 22.25`` bits, and ``y (1 - y)`` (exactly 0 once the logit
+  passes 36.7, where ``1 + exp(-z)`` rounds to 1) all but blocks its gradient;
+* ``converged``: otherwise, when every point is classified right (the lab's
+  rule) and the last logged loss is below 0.05 bits;
+* ``stalled``: anything else (a network dead from the start, or not yet done).
+
+:func:`multisection` locates the first converge-to-diverge boundary of an
+interval: each step trains ``members`` rates spread evenly in ulps over the
+current bracket as one ensemble and keeps the bracket around the lowest
+diverging rate; it stops at adjacent numbers of the rate's grid.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 import numpy as np
-import numpy.typing as npt
 
-from refnet.conventions import ConventionLike, resolve
-from refnet.data import xor_easy
-from refnet.network import Network
-from refnet.outcomes import Criteria, first_below
-from refnet.precision import precision
-from refnet.sweep import Member, MemberResult, Setup, iter_sweep
-from refnet.precision import DTypeName
-from refnet.init import InitName
+from refnet import lab
+from refnet.conventions import SigmoidFormula
 from refnet.kernels import KernelName
+from refnet.precision import DTypeName
+from refnet.reproducible import PIN_VARIABLE, THREAD_VARS, simd_targets
 
-from .ulp import hex_exact
+from .ulp import from_ordinal, ordinal, ordinal_grid
 
-__all__ = ["LAB", "LAB_EPOCHS", "CRITERIA", "CONVENTION", "SENSITIVITY", "LabRun", "RunRecord", "lab_setup",
-           "lab_run", "lab_network", "reading_label", "lab_config", "run_specs", "sha256", "settled_epoch"]
+__all__ = ["PAIR", "BASE", "Outcome", "Variant", "VARIANTS", "RunRecord", "outcome", "record", "hash_params",
+           "hash_log", "dead_at_start", "multisection", "Step", "Section", "CONVERGED_BITS", "DELTA", "grid_dtype",
+           "run_records"]
 
-CONVENTION: ConventionLike = "lab-evidence"
-"""The reading every run of the study uses unless told otherwise (resolved when it runs)."""
-SENSITIVITY: ConventionLike = "lab-sum"
-"""The summed reading (the study's convention before the lab's arithmetic was reconstructed)."""
+PAIR: Final = (0.001490625, 0.001490626)
+"""The lab's two rates (pages 17 and 18)."""
 
+BASE: Final = lab.EXPERIMENTS["pair-625"]
+"""The lab's configuration of the pair (its seed is 0)."""
 
-def reading_label(convention: ConventionLike = CONVENTION) -> str:
-    """The full label of the reading ``convention`` names now (e.g. ``lab[gradient=mean,...]``)."""
-    r = resolve(convention)
-    return "default" if r is None else r.label
+DELTA: Final = 1e-7
+"""The lab's BCE delta."""
 
-LAB_EPOCHS = 500_000
-"""The lab trained XOR for 500,000 epochs."""
+CONVERGED_BITS: Final = 0.05
+"""A converged run's last logged loss is below this (bits per point; the lab's 625 ends at 0.0003)."""
 
-CRITERIA = Criteria(loss_threshold=0.01, blowup_factor=10.0, window=100)
-"""Outcome criteria used throughout the study (see :mod:`refnet.outcomes`)."""
-
-LAB: dict[str, object] = {
-    "data": "xor (21 points)", "layers": "2-4-4-1", "activation": "relu",
-    "output_activation": "sigmoid", "loss": "bce", "bce_delta": 1e-7,
-    "bias": "hidden layers only (lab)",
-}
-"""The lab's configuration; :func:`lab_config` adds the reading."""
-
-
-def lab_config(convention: ConventionLike = CONVENTION) -> dict[str, object]:
-    """:data:`LAB` with the reading's name, label and batching, as the report states them."""
-    r = resolve(convention)
-    batch = "full" if r is None or r.batch_size is None else f"mini-batches of {r.batch_size}"
-    return {**LAB, "convention": str(convention) if isinstance(convention, str) else "reading",
-            "reading": reading_label(convention), "batch": batch}
-
-
-def lab_setup(init: InitName = "normal", epochs: int = LAB_EPOCHS) -> Setup:
-    """The lab's network, data and training length as a sweep :class:`~refnet.sweep.Setup`."""
-    x, y = xor_easy()
-    return Setup(x, y, epochs, hidden=(4, 4), activation="relu", output_activation="sigmoid", loss="bce",
-                 init=init, bce_delta=1e-7, criteria=CRITERIA)
+Outcome = Literal["converged", "diverged", "stalled"]
 
 
 @dataclass(frozen=True)
-class LabRun:
-    """One training run of the lab's network: a sweep member of ``lab_setup(init, epochs)``."""
+class Variant:
+    """One way of computing the same run: kernel, dtype, sigmoid formula, process environment."""
 
-    member: Member
-    init: InitName = "normal"
-    epochs: int = LAB_EPOCHS
+    name: str
+    what: str
+    kernel: KernelName = "blas"
+    dtype: DTypeName = "float64"
+    sigmoid: SigmoidFormula = "naive"
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables set in the fresh process that runs it (empty: any process will do)."""
 
-    def as_dict(self) -> dict[str, object]:
-        m = self.member
-        return {"seed": m.seed, "lr": m.lr, "init": self.init, "dtype": m.dtype, "kernel": m.kernel,
-                "epochs": self.epochs, "convention": str(m.convention)}
+    def config(self, base: lab.Config = BASE, **changes: Any) -> lab.Config:
+        return base.but(kernel=self.kernel, dtype=self.dtype, sigmoid=self.sigmoid, **changes)
 
-
-def lab_run(seed: int, lr: float, init: InitName = "normal", *, dtype: DTypeName = "float64", kernel: KernelName = "blas",
-            epochs: int = LAB_EPOCHS, convention: ConventionLike = CONVENTION) -> LabRun:
-    """A :class:`LabRun` under ``convention`` (default: the study's reading of the lab)."""
-    return LabRun(Member(seed, lr, dtype, convention, kernel, init), init, epochs)
-
-
-def lab_network(seeds: Sequence[int], init: InitName = "normal", *, dtype: DTypeName = "float64",
-                kernel: KernelName = "blas", convention: ConventionLike = CONVENTION) -> Network:
-    """The lab's network for ``seeds`` (one member each), built as a sweep builds it: with the
-    reading's sigmoid formula (:meth:`refnet.sweep.Setup.build_for`)."""
-    return lab_setup(init, 1).build_for([Member(int(s), PAIR_LOW, dtype, convention, kernel, init) for s in seeds])
+    @property
+    def grid(self) -> str:
+        """The float grid its rates live on (rates are rounded to the run's dtype)."""
+        return grid_dtype(self.dtype)
 
 
-PAIR_LOW = 0.001490625
-"""A valid learning rate for members that are only built, never trained."""
+def grid_dtype(dtype: str) -> str:
+    """``float32`` for float32 runs, else ``float64`` (a longdouble run takes float64 rates exactly)."""
+    return "float32" if dtype == "float32" else "float64"
+
+
+def _disabled(targets: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    return ((PIN_VARIABLE, ",".join(targets)),)
+
+
+def _variants() -> dict[str, Variant]:
+    targets = list(simd_targets())
+    avx512 = [t for t in targets if t.startswith(("AVX512", "X86_V4"))]
+    out = [Variant("blas", "this machine's BLAS products and NumPy's dispatched exp (the lab's setting)")]
+    out.append(Variant("portable", "refnet's portable kernel: products and sums in a fixed order", kernel="portable"))
+    if avx512:
+        out.append(Variant("no-avx512", "NumPy's AVX-512 dispatch targets disabled (" + ", ".join(avx512) + ")",
+                           env=_disabled(avx512)))
+    if targets:
+        out.append(Variant("no-dispatch", "every NumPy dispatch target disabled (" + ", ".join(targets) + ")",
+                           env=_disabled(targets)))
+    out.append(Variant("threads-1", "BLAS on 1 thread", env=tuple((v, "1") for v in THREAD_VARS)))
+    out.append(Variant("threads-2", "BLAS on 2 threads", env=tuple((v, "2") for v in THREAD_VARS)))
+    out.append(Variant("stable-sigmoid", "the stable sigmoid instead of the lab's naive 1 / (1 + exp(-x))",
+                       sigmoid="stable"))
+    out.append(Variant("float32", "the whole run in float32, rates rounded to float32", dtype="float32"))
+    out.append(Variant("longdouble", "the whole run in long double (x87 80-bit here)", dtype="longdouble"))
+    out.append(Variant("pinned", "the portable kernel with every NumPy dispatch target disabled (E0's pin)",
+                       kernel="portable", env=_disabled(targets)))
+    return {v.name: v for v in out}
+
+
+VARIANTS: Final[dict[str, Variant]] = _variants()
+"""Every variant by name; ``pinned`` is E0's bit-reproducible configuration."""
+
+
+def hash_params(params: dict[str, Any]) -> str:
+    """SHA-256 of the final parameters (sorted by name, float64 bytes)."""
+    h = hashlib.sha256()
+    for name in sorted(params):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(params[name], dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def hash_log(logged: np.ndarray) -> str:
+    """SHA-256 of the logged ``(epoch, loss)`` array (float64 bytes)."""
+    return hashlib.sha256(np.ascontiguousarray(logged, dtype=np.float64).tobytes()).hexdigest()
+
+
+def outcome(predictions: np.ndarray, t: np.ndarray, accuracy: float, final_loss: float) -> Outcome:
+    """The study's label (see the module docstring)."""
+    y = np.asarray(predictions, dtype=np.float64)
+    wrong_saturated = bool(np.any(((1.0 - y < DELTA) & (t == 0.0)) | ((y < DELTA) & (t == 1.0))))
+    if wrong_saturated:
+        return "diverged"
+    if accuracy == 100.0 and final_loss < CONVERGED_BITS:
+        return "converged"
+    return "stalled"
+
+
+def dead_at_start(config: lab.Config, seed: int) -> bool:
+    """Whether the initial network of ``seed`` is dead: every second-layer ReLU is 0 on every point,
+    so the output is constant and no gradient reaches a weight, ever."""
+    rs = np.random.RandomState(seed)
+    x, _ = lab.draw_data(config, rs)
+    p = lab.draw_params(config, rs)
+    h1 = x @ p["linear_1.W"][0] + p["linear_1.b"][0, 0]
+    h1 = np.where(h1 <= 0, 0.0, h1)
+    h2 = h1 @ p["linear_2.W"][0] + p["linear_2.b"][0, 0]
+    return bool(np.all(h2 <= 0))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the study keeps of one run."""
+
+    seed: int
+    lr: float
+    outcome: Outcome
+    final_loss: float
+    accuracy: float
+    params_sha256: str
+    log_sha256: str
+    jump_epoch: int | None
+    """First logged epoch whose loss exceeds 2 bits (where a diverging run blows up), if any."""
+    curve: list[float] | None = None
+    """The logged losses (bits), when asked for."""
+
+    def json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def record(r: lab.Result, *, curve: bool = False) -> RunRecord:
+    """A :class:`RunRecord` of a lab result."""
+    loss = r.logged[:, 1]
+    above = np.flatnonzero(loss > 2.0)
+    jump = int(r.logged[above[0], 0]) if above.size else None
+    return RunRecord(int(r.seed or 0), float(r.lr), outcome(r.predictions, r.t, r.accuracy, r.final_loss),
+                     r.final_loss, r.accuracy, hash_params(r.params), hash_log(r.logged), jump,
+                     [float(v) for v in loss] if curve else None)
+
+
+def run_records(config: lab.Config, runs: Sequence[tuple[int, float]], *, curve: bool = False,
+                trace: lab.Trace | None = None, trace_every: int = 1) -> list[RunRecord]:
+    """Records of ``runs`` trained as one ensemble."""
+    res = lab.run_many(config, [s for s, _ in runs], [r for _, r in runs], trace=trace, trace_every=trace_every)
+    return [record(r, curve=curve) for r in res]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One multisection step: the rates tried and their outcomes."""
+
+    rates: list[float]
+    outcomes: list[str]
+
+    @property
+    def changes(self) -> int:
+        """Label changes along the step's rates (1 when the outcome is monotone across it)."""
+        d = [o == "diverged" for o in self.outcomes]
+        return sum(a != b for a, b in zip(d[:-1], d[1:]))
 
 
 @dataclass
-class RunRecord:
-    """What one run produced."""
+class Section:
+    """A multisection's result: the bracket ``[lo, hi]`` (lo not diverged, hi diverged) and its steps."""
 
-    spec: LabRun
-    outcome: str
-    readout: dict[str, float | int | str | None]
-    labels: dict[int, str]
-    """Outcome judged at each checkpoint epoch (the last is ``spec.epochs``)."""
-    weights_sha256: str
-    loss_sha256: str
-    lr_hex: str
-    loss_samples: list[tuple[int, float]] = field(default_factory=list)
-    """``(epoch, loss)`` on log-spaced plus evenly spaced epochs, for figures."""
+    lo: float
+    hi: float
+    grid: str
+    steps: list[Step] = field(default_factory=list)
+    ends: list[str] = field(default_factory=list)
+    """Outcomes of the starting ends (``lo``, ``hi``)."""
+    stop: str = ""
 
-    def as_dict(self) -> dict[str, object]:
-        out = asdict(self)
-        out["spec"] = self.spec.as_dict()
-        out["labels"] = {str(k): v for k, v in self.labels.items()}
-        return out
+    @property
+    def ulps(self) -> int:
+        return ordinal(self.hi, self.grid) - ordinal(self.lo, self.grid)
 
-
-def sha256(array: npt.NDArray[np.generic]) -> str:
-    """SHA-256 of an array's value bytes in C order (dtype and shape are the caller's to record).
-
-    An x87 ``longdouble`` holds 10 value bytes in 16 (or 12); the rest is
-    padding whose content is whatever memory held, so it is left out: two
-    runs with equal values hash alike.
-    """
-    a = np.ascontiguousarray(array)
-    if a.dtype == np.longdouble and a.dtype.itemsize > 10 and np.finfo(np.longdouble).nmant == 63:
-        a = np.ascontiguousarray(a.reshape(-1).view(np.uint8).reshape(-1, a.dtype.itemsize)[:, :10])
-    return hashlib.sha256(a.tobytes()).hexdigest()
+    def json(self) -> dict[str, Any]:
+        return {"lo": self.lo, "hi": self.hi, "grid": self.grid, "ulps": self.ulps, "stop": self.stop,
+                "ends": self.ends, "steps": [{"rates": s.rates, "outcomes": s.outcomes, "changes": s.changes}
+                                             for s in self.steps]}
 
 
-def _log_epochs(epochs: int, count: int = 160, linear: int = 400) -> npt.NDArray[np.int64]:
-    """0-based indices: ``count`` log-spaced epochs plus ``linear`` evenly spaced ones."""
-    top = max(epochs, 1)
-    raw = np.concatenate([np.round(np.geomspace(1, top, count)), np.round(np.linspace(1, top, linear))])
-    idx = np.unique(raw.astype(np.int64))
-    return np.asarray(idx[idx <= epochs] - 1, dtype=np.int64)
+def multisection(variant: Variant, lo: float, hi: float, *, epochs: int, members: int, steps: int,
+                 seed: int = 0, on_step: Callable[[int], None] | None = None) -> Section:
+    """The first converge-to-diverge boundary in ``[lo, hi]`` under ``variant`` (see the module docstring).
 
-
-def settled_epoch(loss: npt.NDArray[np.floating[Any]], threshold: float) -> int | None:
-    """First epoch (1-based) from which the loss stays below ``threshold`` to the end; None if it ends above.
-
-    The loss of this network oscillates near the threshold, so the first
-    crossing (``steps_to_threshold``) and the settling epoch can differ
-    (:func:`refnet.outcomes.first_below` with ``settled=True``).
-    """
-    at = int(first_below(loss, threshold, settled=True))
-    return at if at >= 0 else None
-
-
-def _record(run: LabRun, result: MemberResult) -> RunRecord:
-    history = result.loss
-    readout: dict[str, float | int | str | None] = dict(asdict(result.readout))
-    readout["settled_epoch"] = settled_epoch(history, CRITERIA.loss_threshold)
-    labels: dict[int, str] = {epoch: r.outcome for epoch, r in result.checkpoints.items()}
-    labels[run.epochs] = result.readout.outcome
-    samples = _log_epochs(run.epochs)
-    return RunRecord(
-        spec=run, outcome=result.readout.outcome, readout=readout, labels=labels,
-        weights_sha256=sha256(result.flat), loss_sha256=sha256(history),
-        lr_hex=hex_exact(precision(run.member.dtype).scalar(run.member.lr)),
-        loss_samples=[(int(e) + 1, float(history[e])) for e in samples],
-    )
-
-
-def run_specs(specs: Sequence[LabRun], *, checkpoints: Sequence[int] = (), workers: int = 2,
-              chunk: int = 128, executor: Executor | None = None, quiet: bool = True,
-              label: str = "runs") -> list[RunRecord]:
-    """Run every spec through :func:`refnet.sweep.iter_sweep`; records in the order of ``specs``.
-
-    Runs sharing ``(init, epochs)`` form one sweep; within it, chunks of up
-    to ``chunk`` members (spread over ``workers`` processes, or ``executor``)
-    train as ensembles. Results do not depend on ``workers``, ``chunk`` or
-    the executor: each member's arithmetic is its own. The full loss history
-    of every run is kept (its hash is part of the record).
-    """
-    groups: dict[tuple[InitName, int, str], list[int]] = {}
-    for i, s in enumerate(specs):
-        groups.setdefault((s.init, s.epochs, str(s.member.convention)), []).append(i)
-    out: dict[int, RunRecord] = {}
-    for (init, epochs, _conv), index in groups.items():
-        # one chunk per worker at most (never more than ``chunk`` members), same dtype and kernel together
-        order = sorted(index, key=lambda i: (str(precision(specs[i].member.dtype)), specs[i].member.kernel))
-        per = max(1, min(chunk, -(-len(order) // max(1, workers))))
-        parallel = len(order) > per and (executor is not None or workers > 1)
-        results = iter_sweep(lab_setup(init, epochs), [specs[i].member for i in order], chunk_size=per,
-                             workers=workers if parallel and executor is None else 0,
-                             executor=executor if parallel else None,
-                             checkpoints=[c for c in checkpoints if 0 < c < epochs], quiet=quiet, label=label)
-        for i, result in zip(order, results):
-            out[i] = _record(specs[i], result)
-    return [out[i] for i in range(len(specs))]
+    The ends are run first; when ``hi`` does not diverge or ``lo`` does, there is no boundary to
+    locate and the section stops there (``stop`` says why)."""
+    cfg = variant.config(epochs=epochs)
+    g = variant.grid
+    a, b = ordinal(lo, g), ordinal(hi, g)
+    lo_g, hi_g = from_ordinal(a, g), from_ordinal(b, g)
+    ends = run_records(cfg, [(seed, lo_g), (seed, hi_g)])
+    sec = Section(lo_g, hi_g, g, ends=[e.outcome for e in ends])
+    if ends[1].outcome != "diverged" or ends[0].outcome == "diverged":
+        sec.stop = (f"no boundary: {lo_g!r} is {ends[0].outcome} and {hi_g!r} is {ends[1].outcome}")
+        return sec
+    for k in range(steps):
+        if b - a <= 1:
+            break
+        inner = [n for n in ordinal_grid(a, b, members + 2) if a < n < b]
+        rates = [from_ordinal(n, g) for n in inner]
+        got = run_records(cfg, [(seed, r) for r in rates])
+        outs = [r.outcome for r in got]
+        sec.steps.append(Step(rates, outs))
+        ords = [a, *inner, b]
+        labels = [ends[0].outcome, *outs, "diverged"]
+        first = next(i for i, o in enumerate(labels) if o == "diverged")
+        a, b = ords[first - 1], ords[first]
+        sec.lo, sec.hi = from_ordinal(a, g), from_ordinal(b, g)
+        if on_step is not None:
+            on_step(k + 1)
+    sec.stop = ("adjacent numbers" if b - a <= 1 else f"after {len(sec.steps)} steps (the step budget)")
+    return sec

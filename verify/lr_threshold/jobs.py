@@ -1,0 +1,132 @@
+"""The study's work as jobs, each run in a fresh Python process, two (or ``workers``) at a time.
+
+A job is a JSON object (``kind`` ``runs``, ``section`` or ``trace``, a
+variant name, epochs, ...). :func:`execute` starts each one as
+``python -m verify.lr_threshold --worker JOB.json OUT.json`` with its
+variant's environment (NumPy reads ``NPY_DISABLE_CPU_FEATURES`` and the BLAS
+its thread count only at import, hence fresh processes), keeps ``workers`` of
+them busy, and reports progress with time left. :func:`work` is the worker's
+side: it runs the job and writes the result, plus a progress file the parent
+reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from refnet.progress import Progress
+from refnet.reproducible import simd_targets, THREAD_VARS
+
+from .env import fresh_env
+from .mechanism import horizon_outcomes, trace_pair
+from .runs import VARIANTS, multisection, run_records
+
+__all__ = ["Job", "execute", "work", "cost"]
+
+Job = dict[str, Any]
+
+_MEMBER_WEIGHT = 0.01
+"""Cost of one more ensemble member relative to a run alone (measured: 64 members take about 1.5x
+and 256 about 5x one run's time: the per-step overhead dominates); used only for time left."""
+
+
+def cost(job: Job) -> float:
+    """Estimated cost in run-alone epochs (for progress only)."""
+    members = {"runs": len(job.get("runs", [])), "trace": 2,
+               "horizon": len(job.get("rates", []))}.get(job["kind"], job.get("members", 64))
+    steps = job.get("steps", 1) + (1 if job["kind"] == "section" else 0)
+    kernel = 2.0 if VARIANTS[job["variant"]].kernel == "portable" else 1.0
+    return float(job["epochs"]) * steps * kernel * (1 + _MEMBER_WEIGHT * max(int(members) - 1, 0))
+
+
+def _write_progress(path: Path | None, fraction: float) -> None:
+    if path is not None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(f"{fraction:.4f}", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def work(job: Job, out: Path) -> None:
+    """Run ``job`` in this process and write its result to ``out`` (JSON)."""
+    variant = VARIANTS[job["variant"]]
+    prog = out.with_suffix(".progress")
+    epochs = int(job["epochs"])
+    result: dict[str, Any]
+    if job["kind"] == "runs":
+        def tick(done: int, _net: object) -> None:
+            _write_progress(prog, done / max(epochs, 1))
+        recs = run_records(variant.config(epochs=epochs), [(int(s), float(r)) for s, r in job["runs"]],
+                           curve=bool(job.get("curve")), trace=tick, trace_every=max(epochs // 50, 1))
+        result = {"records": [r.json() for r in recs]}
+    elif job["kind"] == "section":
+        steps = int(job["steps"])
+        sec = multisection(variant, float(job["lo"]), float(job["hi"]), epochs=epochs, members=int(job["members"]),
+                           steps=steps, seed=int(job.get("seed", 0)),
+                           on_step=lambda k: _write_progress(prog, (k + 1) / (steps + 1)))
+        result = {"section": sec.json()}
+    elif job["kind"] == "trace":
+        result = {"trace": trace_pair(variant.config(epochs=epochs), float(job["lo"]), float(job["hi"]),
+                                      every=int(job["every"]), hessian_every=int(job["hessian_every"]))}
+    elif job["kind"] == "horizon":
+        result = {"horizon": horizon_outcomes(variant.config(), [float(r) for r in job["rates"]],
+                                              [int(h) for h in job["horizons"]])}
+    else:
+        raise ValueError(f"job: unknown kind {job['kind']!r}")
+    result["process"] = {"dispatch_in_use": [k for k, v in simd_targets().items() if v],
+                         "threads": {v: os.environ.get(v) for v in THREAD_VARS}}
+    out.write_text(json.dumps(result), encoding="utf-8")
+
+
+def execute(jobs: Sequence[Job], *, workers: int, label: str, quiet: bool) -> list[dict[str, Any]]:
+    """Every job in a fresh process (``workers`` at a time, longest first); results in input order.
+
+    Raises ``RuntimeError`` with the worker's last error line when a job fails."""
+    order = sorted(range(len(jobs)), key=lambda i: -cost(jobs[i]))
+    costs = [cost(j) for j in jobs]
+    total = sum(costs)
+    progress = Progress(max(int(total / 1000), 1), label, quiet=quiet, unit="k run-epochs")
+    results: list[dict[str, Any] | None] = [None] * len(jobs)
+    running: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
+    done_cost = 0.0
+    with tempfile.TemporaryDirectory(prefix="lr_threshold-") as tmp:
+        base = Path(tmp)
+        pending = list(order)
+        while pending or running:
+            while pending and len(running) < max(workers, 1):
+                i = pending.pop(0)
+                jpath, opath = base / f"job{i}.json", base / f"out{i}.json"
+                jpath.write_text(json.dumps(jobs[i]), encoding="utf-8")
+                env = dict(VARIANTS[jobs[i]["variant"]].env)
+                cmd = [sys.executable, "-m", "verify.lr_threshold", "--worker", str(jpath), str(opath)]
+                running[i] = (subprocess.Popen(cmd, env=fresh_env(env), stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.PIPE), opath)
+            time.sleep(0.5)
+            partial = 0.0
+            for i, (proc, opath) in list(running.items()):
+                if proc.poll() is None:
+                    try:
+                        partial += costs[i] * float(opath.with_suffix(".progress").read_text(encoding="utf-8"))
+                    except (OSError, ValueError):
+                        pass
+                    continue
+                _, err = proc.communicate()
+                del running[i]
+                if proc.returncode != 0 or not opath.exists():
+                    lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+                    for p, _ in running.values():
+                        p.kill()
+                    raise RuntimeError(f"a {jobs[i]['kind']} job ({jobs[i]['variant']}) failed: "
+                                       + (lines[-1] if lines else f"exit status {proc.returncode}"))
+                results[i] = json.loads(opath.read_text(encoding="utf-8"))
+                done_cost += costs[i]
+            now = int((done_cost + partial) / 1000)
+            progress.update(min(now, progress.total - 1) if pending or running else progress.total)
+    return [r if r is not None else {} for r in results]

@@ -1,0 +1,276 @@
+"""Every number the report states, derived from the raw results of :func:`.study.run_study`.
+
+:func:`derive` is a pure function of the raw results, so a stored report can be
+re-rendered (``--render``) and re-judged without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import numpy as np
+
+from ..common.report import fmt_number
+from .boxcount import label_boundary_fit
+from .mechanism import growth_rate
+from .runs import BASE, PAIR, dead_at_start
+from .ulp import hex_exact, ordinal, ulps_between
+
+__all__ = ["derive", "LAB_PAGES", "claims", "fmt_rate"]
+
+LAB_PAGES: Final = {
+    "625": {"plateau_bits": 1.0, "spike_epoch": 3600, "spike_bits": 1.24, "low_by": 10_000},
+    "626": {"plateau_until": 4800, "at_4800_bits": 0.07, "jump_epoch": 5000, "band": (4.4, 16.6), "final": 12.18},
+}
+"""What the report's pages 17-18 show, read from the page images (LAB_SOURCE section 3)."""
+
+
+def fmt_rate(r: float) -> str:
+    """A rate with every digit that tells it apart (shortest round-trip repr)."""
+    return repr(float(r))
+
+
+def _curve_facts(curve: list[float], every: int) -> dict[str, float | int | None]:
+    c = np.asarray(curve, dtype=np.float64)
+    ep = np.arange(every - 1, every * len(c), every)
+
+    def at(e: int) -> float:
+        i = int(np.searchsorted(ep, e))
+        return float(c[min(i, len(c) - 1)]) if len(c) else math.nan
+
+    win = (ep >= 3000) & (ep <= 4400)
+    spike = int(np.argmax(np.where(win, c, -np.inf))) if win.any() else 0
+    above = np.flatnonzero(c > 2.0)
+    late = c[ep >= 10_000]
+    return {"at_3399": at(3399), "spike_epoch": int(ep[spike]) if win.any() else None,
+            "spike_bits": float(c[spike]) if win.any() else math.nan, "at_4799": at(4799), "at_9999": at(9999),
+            "jump_epoch": int(ep[above[0]]) if above.size else None,
+            "band_min": float(late.min()) if late.size else math.nan,
+            "band_max": float(late.max()) if late.size else math.nan,
+            "final": float(c[-1]) if len(c) else math.nan}
+
+
+def _changes(outcomes: list[str]) -> int:
+    d = [o == "diverged" for o in outcomes]
+    return sum(a != b for a, b in zip(d[:-1], d[1:]))
+
+
+def derive(raw: dict[str, Any]) -> dict[str, Any]:
+    """The study's findings (JSON-ready): E0-E5, verdicts and claims."""
+    plan = raw["plan"]
+    quick = bool(plan["quick"])
+    epochs = int(plan["epochs"])
+    out: dict[str, Any] = {"quick": quick, "epochs": epochs}
+    # ---------------------------------------------------------------- E0
+    p1, p2, bl = raw["E0"]["e0-pinned-1"], raw["E0"]["e0-pinned-2"], raw["E0"]["e0-blas"]
+    same = all(a["params_sha256"] == b["params_sha256"] and a["log_sha256"] == b["log_sha256"]
+               for a, b in zip(p1, p2))
+    outcomes = [r["outcome"] for r in p1]
+    blas_out = [r["outcome"] for r in bl]
+    reproduced = outcomes == ["converged", "diverged"] and blas_out == outcomes
+    every = int(BASE.log_every)
+    out["E0"] = {"outcomes": outcomes, "blas_outcomes": blas_out, "identical_in_fresh_processes": same,
+                 "reproduced": reproduced,
+                 "pinned": [{k: r[k] for k in ("lr", "outcome", "final_loss", "accuracy", "params_sha256",
+                                               "log_sha256", "jump_epoch")} for r in p1],
+                 "blas": [{k: r[k] for k in ("lr", "outcome", "final_loss", "accuracy", "params_sha256",
+                                             "log_sha256", "jump_epoch")} for r in bl],
+                 "facts": {"625": _curve_facts(bl[0]["curve"], every), "626": _curve_facts(bl[1]["curve"], every)},
+                 "blas_equals_pinned": [a["params_sha256"] == b["params_sha256"] for a, b in zip(bl, p1)]}
+    # ---------------------------------------------------------------- E1
+    secs = raw["E1"]["sections"]
+    wide = raw["E1"].get("wide", {})
+    base = secs["blas"]
+    base_hi = float(base["hi"])
+    rows = []
+    for v, sec in secs.items():
+        splits = sec["ends"] == ["converged", "diverged"] or (sec["ends"][1:] == ["diverged"]
+                                                              and sec["ends"][0] != "diverged")
+        used = sec if sec["steps"] or not sec["stop"].startswith("no boundary") else wide.get(v, sec)
+        has = not used["stop"].startswith("no boundary")
+        changes = max([s["changes"] for s in used["steps"]], default=0)
+        shift = ordinal(float(used["hi"])) - ordinal(base_hi) if has else None
+        rows.append({"variant": v, "pair_outcomes": sec["ends"], "pair_splits": bool(splits), "found": has,
+                     "searched": "pair" if used is sec else "wide", "lo": used["lo"], "hi": used["hi"],
+                     "grid": used["grid"], "bracket_ulps": used["ulps"] if has else None, "steps": len(used["steps"]),
+                     "max_changes_per_step": changes, "shift_ulps": shift,
+                     "shift_relative": (float(used["hi"]) - base_hi) / base_hi if has else None,
+                     "stop": used["stop"]})
+    below = raw["E1"]["below"]
+    threads = raw["E1"]["threads"]
+    tb = threads.get("blas", [])
+    thread_rows = []
+    for v, recs in threads.items():
+        if v == "blas":
+            continue
+        thread_rows.append({"variant": v, "identical_bits": all(a["params_sha256"] == b["params_sha256"]
+                                                                 for a, b in zip(recs, tb)),
+                            "outcomes": [r["outcome"] for r in recs], "rates": [r["lr"] for r in recs]})
+    shifts = [abs(r["shift_ulps"]) for r in rows if r["shift_ulps"] is not None and r["variant"] != "blas"]
+    out["E1"] = {"rows": rows, "threads": thread_rows, "blas_threads_outcomes": [r["outcome"] for r in tb],
+                 "boundary": {"lo": base["lo"], "hi": base["hi"], "ulps": base["ulps"], "stop": base["stop"],
+                              "lo_hex": hex_exact(float(base["lo"])), "hi_hex": hex_exact(float(base["hi"])),
+                              "monotone": max([s["changes"] for s in base["steps"]], default=0) <= 1},
+                 "below": {"rates": len(below), "from": below[0]["lr"] if below else None,
+                           "to": below[-1]["lr"] if below else None,
+                           "diverged": sum(r["outcome"] == "diverged" for r in below),
+                           "converged": sum(r["outcome"] == "converged" for r in below)},
+                 "pair_ulps": ulps_between(*PAIR), "pair_ulps_float32": ulps_between(*PAIR, "float32"),
+                 "max_shift_ulps": max(shifts) if shifts else None,
+                 "splits": sum(r["pair_splits"] for r in rows), "variants": len(rows)}
+    # ---------------------------------------------------------------- E2
+    win = []
+    for k, recs in raw["E2"]["windows"].items():
+        labels = [r["outcome"] for r in recs]
+        ch = _changes(labels)
+        fit = label_boundary_fit(labels).as_dict() if ch > 1 and len(labels) >= 8 else None
+        rates = [r["lr"] for r in recs]
+        win.append({"width": 10.0 ** -int(k), "k": int(k), "rates": len(recs), "diverged": labels.count("diverged"),
+                    "changes": ch, "ulps": ordinal(rates[-1]) - ordinal(rates[0]) if rates else 0,
+                    "labels": labels, "fit": fit})
+    out["E2"] = {"center": raw["E2"]["center"], "windows": win,
+                 "interleaved": [w["k"] for w in win if w["changes"] > 1]}
+    # ---------------------------------------------------------------- E3
+    tr = raw["E3"]
+    rws = tr["rows"]
+    ep = [r["epoch"] for r in rws]
+    dist = [r["distance"] for r in rws]
+    g = growth_rate(ep, dist)
+    sat = {}
+    for key in ("lo", "hi"):
+        first = next((r["epoch"] for r in rws if r[key]["wrong_saturated"] > 0), None)
+        last_ok = next((r["epoch"] for r in reversed(rws) if r[key]["wrong_saturated"] == 0), None) if first else None
+        sat[key] = {"first_wrong_saturated": first,
+                    "min_margin": min(r[key]["margin"] for r in rws),
+                    "max_logit": max(r[key]["max_logit"] for r in rws),
+                    "dead_final": rws[-1][key]["dead"], "dead_start": rws[0][key]["dead"],
+                    "saturated_final": rws[-1][key]["saturated"],
+                    "wrong_saturated_final": rws[-1][key]["wrong_saturated"], "last_unsaturated": last_ok}
+    hs = tr["hessian"]
+    bound = {k: 2.0 / float(tr[k]) for k in ("lo", "hi")}
+    over = {k: [h["epoch"] for h in hs if np.isfinite(h[k]) and h[k] > bound[k]] for k in ("lo", "hi")}
+    split_epoch = next((r["epoch"] for r in rws if abs(r["lo"]["loss"] - r["hi"]["loss"]) > 0.1), None)
+    out["E3"] = {"lo": tr["lo"], "hi": tr["hi"], "growth": g, "saturation": sat, "bound": bound,
+                 "lambda_max_peak": {k: max((h[k] for h in hs if np.isfinite(h[k])), default=math.nan)
+                                     for k in ("lo", "hi")},
+                 "epochs_above_bound": {k: over[k][:40] for k in over},
+                 "first_above_bound": {k: (over[k][0] if over[k] else None) for k in over},
+                 "split_epoch": split_epoch, "final": tr["final"]}
+    # ---------------------------------------------------------------- E4
+    e4 = raw["E4"]
+    recs = {(int(r["seed"]), float(r["lr"])): r for r in e4["records"]}
+    seeds = [int(s) for s in e4["seeds"]]
+    pair_rows = [(s, recs[(s, PAIR[0])]["outcome"], recs[(s, PAIR[1])]["outcome"]) for s in seeds]
+    differ = [s for s, a, b in pair_rows if a != b]
+    lab_dir = [s for s, a, b in pair_rows if a == "converged" and b == "diverged"]
+    dead = [s for s in seeds if dead_at_start(BASE, s)]
+    grid = [float(r) for r in raw["grid"]]
+    bnds = {int(s): [float(b[0]), float(b[1])] for s, b in e4["brackets"].items()}
+    never = [s for s in seeds if grid and all(recs[(s, r)]["outcome"] != "diverged" for r in grid)]
+    at_first = [s for s in seeds if grid and recs[(s, grid[0])]["outcome"] == "diverged"]
+    est = sorted(math.sqrt(lo * hi) for lo, hi in bnds.values())
+    out["E4"] = {"seeds": len(seeds), "differ": differ, "lab_direction": lab_dir,
+                 "both": {o: sum(a == b == o for _, a, b in pair_rows) for o in ("converged", "diverged", "stalled")},
+                 "dead_at_start": dead, "grid": grid, "boundaries": {str(s): b for s, b in bnds.items()},
+                 "no_divergence_on_grid": never, "diverged_at_lowest": at_first,
+                 "boundary_quartiles": [float(np.percentile(est, q)) for q in (0, 25, 50, 75, 100)] if est else [],
+                 "seed0_boundary": bnds.get(0), "within_pair_band": sum(1 for v in est if 0.00149 <= v <= 0.001491)}
+    # ---------------------------------------------------------------- E5
+    e5 = raw["E5"]
+    out["E5"] = {"rates": e5["rates"], "horizons": e5["horizons"], "outcomes": e5["outcomes"], "losses": e5["losses"]}
+    out["seconds"] = raw.get("seconds")
+    out["verdicts"] = _verdicts(out)
+    out["claims"] = claims(out)
+    return out
+
+
+def _verdicts(d: dict[str, Any]) -> list[dict[str, str]]:
+    e0, e1, e2, e3, e4 = d["E0"], d["E1"], d["E2"], d["E3"], d["E4"]
+    b = e1["boundary"]
+    v: list[dict[str, str]] = []
+    v.append({"id": "representability", "hypothesis": "the two rates are not representable",
+              "verdict": "rejected",
+              "why": (f"both are doubles {e1['pair_ulps']:,} ulps apart ({e1['pair_ulps_float32']} in float32); "
+                      f"the boundary lies between two doubles {b['ulps']:,} ulp(s) apart, "
+                      f"{fmt_rate(b['lo'])} and {fmt_rate(b['hi'])}, far inside the pair")})
+    moved = e1["max_shift_ulps"]
+    v.append({"id": "rounding-chaos", "hypothesis": "rounding plus chaos decides the split",
+              "verdict": ("only at the last step" if e1["splits"] == e1["variants"] else "partly"),
+              "why": (f"the pair splits under {e1['splits']} of {e1['variants']} arithmetic variants; the boundary "
+                      f"moves by at most {fmt_number(moved or 0, thousands=True)} float64 ulps under them "
+                      f"(the pair is {e1['pair_ulps']:,} ulps wide); two runs one ulp of lr apart separate at "
+                      f"{fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 epochs, so rounding "
+                      "decides only which of two neighbouring doubles falls on which side")})
+    inter = e2["interleaved"]
+    v.append({"id": "fractal", "hypothesis": "a fractal boundary (interleaved islands)",
+              "verdict": "not seen" if not inter else "seen at fine scales",
+              "why": ("every window from relative width "
+                      + ", ".join(f"1e-{w['k']}" for w in e2["windows"]) + " has "
+                      + ("at most one label change" if not inter else
+                         f"islands in windows 1e-{', 1e-'.join(str(k) for k in inter)}"))})
+    f = e0["facts"]
+    v.append({"id": "threshold", "hypothesis": "an artefact of the classification threshold",
+              "verdict": "rejected",
+              "why": (f"the two outcomes differ by orders of magnitude: final logged losses "
+                      f"{fmt_number(e0['blas'][0]['final_loss'], 3)} and {fmt_number(e0['blas'][1]['final_loss'], 4)} "
+                      f"bits, accuracy {fmt_number(e0['blas'][0]['accuracy'], 3)} % and "
+                      f"{fmt_number(e0['blas'][1]['accuracy'], 3)} %; the diverged run has outputs saturated "
+                      f"exactly at the wrong end (band {fmt_number(f['626']['band_min'], 3)}-"
+                      f"{fmt_number(f['626']['band_max'], 3)} bits after epoch 10,000)")})
+    rows = {r["variant"]: r for r in e1["rows"]}
+    impl = [f"{n}: pair {'splits' if rows[n]['pair_splits'] else 'does not split'}" for n in
+            ("float32", "longdouble", "stable-sigmoid", "portable") if n in rows]
+    v.append({"id": "implementation", "hypothesis": "an implementation artefact (float32, naive sigmoid, BLAS)",
+              "verdict": ("rejected" if all(rows[n]["pair_splits"] for n in rows) else "partly"),
+              "why": "; ".join(impl) + "; every boundary found lies near 0.0014906"})
+    frac = len(e4["differ"]) / max(e4["seeds"], 1)
+    v.append({"id": "seed-0", "hypothesis": "a property of seed 0's trajectory, not of the learning rate",
+              "verdict": "supported" if frac < 0.05 else "not supported",
+              "why": (f"the pair's outcomes differ for {len(e4['differ'])} of {e4['seeds']} seeds "
+                      f"({len(e4['lab_direction'])} the lab's way); per seed the first boundary on "
+                      f"[{fmt_number(e4['grid'][0], 3) if e4['grid'] else 'n/a'}, "
+                      f"{fmt_number(e4['grid'][-1], 3) if e4['grid'] else 'n/a'}] has quartiles "
+                      + (", ".join(fmt_number(q, 3) for q in e4["boundary_quartiles"]) or "n/a")
+                      + f"; {len(e4['dead_at_start'])} seeds are dead from the start")})
+    return v
+
+
+def claims(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lab's claims, in the main job's contract (``undecided`` in quick runs)."""
+    quick = d["quick"]
+    e0, e1, e4, e3 = d["E0"], d["E1"], d["E4"], d["E3"]
+    b = e1["boundary"]
+    out = []
+    m0 = (f"seed 0, {d['epochs']:,} epochs: lr {fmt_rate(PAIR[0])} {e0['blas_outcomes'][0]} "
+          f"(final {fmt_number(e0['blas'][0]['final_loss'], 3)} bits, {fmt_number(e0['blas'][0]['accuracy'], 3)} %), "
+          f"{fmt_rate(PAIR[1])} {e0['blas_outcomes'][1]} (final {fmt_number(e0['blas'][1]['final_loss'], 4)} bits, "
+          f"{fmt_number(e0['blas'][1]['accuracy'], 3)} %); the same labels bit for bit in fresh processes "
+          f"with the portable kernel and NumPy dispatch disabled: {'yes' if e0['identical_in_fresh_processes'] else 'no'}")
+    out.append({"id": "lr-pair-split", "claim": "With the lab's settings, lr 0.001490625 trains and 0.001490626 "
+                "gives a very different result.", "measured": m0,
+                "verdict": "undecided" if quick else ("holds" if e0["reproduced"] else "does not hold"),
+                "evidence": "pair_losses.png", "full": not quick})
+    n, k = e4["seeds"], len(e4["differ"])
+    m4 = (f"over seeds 0-{n - 1} at {d['epochs']:,} epochs the two rates give different outcomes for {k} "
+          f"({len(e4['lab_direction'])} the lab's way: " + (", ".join(str(s) for s in e4["lab_direction"][:10]) or "none")
+          + f"); both converge for {e4['both']['converged']}, both diverge for {e4['both']['diverged']}, "
+          f"{len(e4['dead_at_start'])} are dead from the start")
+    out.append({"id": "lr-pair-other-seeds", "claim": "The lab changed the random seed and still saw the difference.",
+                "measured": m4,
+                "verdict": "undecided" if quick else ("holds" if k / max(n, 1) > 0.5 else
+                                                      "partly holds" if k / max(n, 1) > 0.05 else "does not hold"),
+                "evidence": "seed_boundaries.png", "full": not quick})
+    mf = (f"seed 0's boundary lies between the adjacent doubles {fmt_rate(b['lo'])} and {fmt_rate(b['hi'])}"
+          if b["ulps"] == 1 else f"seed 0's boundary lies in [{fmt_rate(b['lo'])}, {fmt_rate(b['hi'])}] "
+          f"({b['ulps']:,} ulps)")
+    mf += (f"; under {e1['variants']} arithmetic variants (portable kernel, NumPy dispatch off, stable sigmoid, float32, "
+           f"long double, BLAS threads) the pair splits {e1['splits']} times and the boundary moves by at most "
+           f"{fmt_number(e1['max_shift_ulps'] or 0, thousands=True)} of the pair's {e1['pair_ulps']:,} ulps; "
+           f"the two runs separate at {fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 epochs")
+    ok = e1["splits"] == e1["variants"]
+    out.append({"id": "lr-pair-float-limits", "claim": "The difference comes from floating-point limits.",
+                "measured": mf,
+                "verdict": "undecided" if quick else ("does not hold" if ok else "partly holds"),
+                "evidence": "boundary_variants.png", "full": not quick})
+    return out
