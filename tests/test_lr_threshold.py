@@ -1,4 +1,5 @@
-"""verify.lr_threshold: ulp stepping, box counting, multisection, E0, the --check round trip, bad arguments."""
+"""verify.lr_threshold: ulp stepping, box counting, the outcome rule, multisection, the trace hook,
+the quick study's report and claims, the --check round trip, bad arguments."""
 
 from __future__ import annotations
 
@@ -8,28 +9,23 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refnet.conventions import READINGS
-from refnet.reproducible import simd_targets
+from refnet import lab
+from refnet.conventions import Published
 from verify import lr_threshold
-from verify.lr_threshold.env import ROOT
-from verify.lr_threshold.study import PINNED, SCHEMA
+from verify.lr_threshold import runs
+from verify.lr_threshold.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
+                                          label_boundary_fit)
+from verify.lr_threshold.mechanism import growth_rate
+from verify.lr_threshold.runs import BASE, PAIR, VARIANTS, dead_at_start, multisection, outcome
+from verify.lr_threshold.ulp import (add_ulps, decimal_exact, exact_fraction, from_ordinal, grid, hex_exact, midpoint,
+                                     ordinal, ordinal_grid, ulps_between)
 
 from .conftest import QuickSuite
-from verify.lr_threshold.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
-                             label_boundary_fit)
-from verify.lr_threshold.experiments import PAIR, Study, classify_pair, loss_ratio, multisection
-from verify.lr_threshold.runs import RunRecord, lab_run, settled_epoch
-from verify.lr_threshold.ulp import (add_ulps, decimal_exact, exact_fraction, from_ordinal, grid, hex_exact, midpoint,
-                        ordinal, ordinal_grid, spacing, ulps_between)
 
 finite64 = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
 
@@ -129,189 +125,183 @@ def test_label_boundary_counts_edges() -> None:
         box_counts([-1], [1])
 
 
-def test_settled_epoch_sees_oscillation() -> None:
-    loss = np.array([0.5, 0.009, 0.011, 0.008, 0.007])
-    assert settled_epoch(loss, 0.01) == 4
-    assert settled_epoch(loss[:3], 0.01) is None
+# ------------------------------------------------------------------ the outcome rule
+
+def test_outcome_rule_reads_saturation_against_delta() -> None:
+    t = np.array([[0.0], [1.0], [1.0]])
+    good = np.array([[0.001], [0.999], [0.99]])
+    assert outcome(good, t, 100.0, 0.001) == "converged"
+    assert outcome(good, t, 100.0, 0.2) == "stalled"  # right but the loss is not down yet
+    # exactly 1 with label 0: y (1 - y) = 0, the gradient of that point is gone
+    assert outcome(np.array([[1.0], [0.999], [0.99]]), t, 66.7, 12.0) == "diverged"
+    # within delta of 0 with label 1 (not exactly 0: the naive sigmoid only reaches 0 below logit -745)
+    assert outcome(np.array([[0.001], [5e-8], [0.99]]), t, 66.7, 8.0) == "diverged"
+    assert outcome(np.array([[0.001], [2e-7], [0.99]]), t, 66.7, 8.0) == "stalled"
+
+
+def test_dead_networks_are_seeds_2_and_7_of_the_first_ten() -> None:
+    """LAB_SOURCE section 4: at the lab's ReLU + BCE settings seeds 2 and 7 are dead from the start."""
+    assert [s for s in range(10) if dead_at_start(BASE, s)] == [2, 7]
+
+
+def test_variants_change_only_what_they_name() -> None:
+    assert BASE.lr == PAIR[0] and BASE.epochs == 50_000 and BASE.batch_size == 21 and BASE.activation == "relu"
+    cfg = VARIANTS["float32"].config(epochs=10)
+    assert (cfg.dtype, cfg.kernel, cfg.sigmoid, cfg.epochs) == ("float32", "blas", "naive", 10)
+    assert VARIANTS["float32"].grid == "float32" and VARIANTS["longdouble"].grid == "float64"
+    pinned = VARIANTS["pinned"]
+    assert pinned.kernel == "portable" and dict(pinned.env).get("NPY_DISABLE_CPU_FEATURES") is not None
+    assert VARIANTS["stable-sigmoid"].config().convention == Published(sigmoid="stable")
+    assert str(VARIANTS["stable-sigmoid"].config().convention) == "lab[sigmoid=stable]"
+
+
+# ------------------------------------------------------------------ lab.Config(sigmoid=...), run_many(trace=...)
+
+def test_stable_sigmoid_is_a_variant_of_the_lab_run() -> None:
+    cfg = BASE.but(epochs=300)
+    naive = lab.run(cfg, 0)
+    stable = lab.run(cfg.but(sigmoid="stable"), 0)
+    assert naive.config.sigmoid == "naive" and stable.config.sigmoid == "stable"
+    # same run up to rounding: close, and (the point of the variant) not the same bits
+    assert abs(naive.final_loss - stable.final_loss) < 1e-6
+    assert not np.array_equal(naive.params["linear_1.W"], stable.params["linear_1.W"])
+    with pytest.raises(ValueError, match="^sigmoid"):
+        BASE.but(sigmoid="fast")
+
+
+def test_trace_sees_the_network_without_changing_a_bit() -> None:
+    cfg = BASE.but(epochs=50)
+    seen: list[tuple[int, int]] = []
+    traced = lab.run_many(cfg, [0, 0], list(PAIR), trace=lambda e, net: seen.append((e, net.members)),
+                          trace_every=20)
+    plain = lab.run_many(cfg, [0, 0], list(PAIR))
+    assert seen == [(0, 2), (20, 2), (40, 2)]
+    for a, b in zip(traced, plain):
+        assert np.array_equal(a.logged, b.logged) and np.array_equal(a.params["output.W"], b.params["output.W"])
+    with pytest.raises(ValueError, match="^trace_every"):
+        lab.run_many(cfg, [0], trace_every=0)
 
 
 # ------------------------------------------------------------------ multisection on a synthetic map
 
-class _FakeStudy(Study):
-    """Labels from a threshold rate instead of training: converged below it."""
+def _fake_records(boundary: float, islands: tuple[float, ...] = ()) -> Any:
+    calls: list[int] = []
 
-    def __init__(self, boundary: float) -> None:
-        super().__init__(PINNED, 1)
-        self.boundary = boundary
-        self.calls = 0
-
-    def labels(self, rates: Any, tag: str, seed: int | None = None, epochs: int | None = None) -> list[RunRecord]:
-        self.calls += len(rates)
-        return [RunRecord(lab_run(0, r), "converged" if r < self.boundary else "stalled", {}, {}, "", "", "")
-                for r in rates]
+    def fake(config: lab.Config, todo: list[tuple[int, float]], **_: Any) -> list[runs.RunRecord]:
+        calls.append(len(todo))
+        return [runs.RunRecord(s, r, "diverged" if r >= boundary or r in islands else "converged", 0.0, 100.0,
+                               "", "", None) for s, r in todo]
+    return fake, calls
 
 
-@pytest.mark.parametrize("per_round", [1, 5])
-def test_multisection_brackets_to_adjacent_doubles(per_round: int) -> None:
+@pytest.mark.parametrize("members", [1, 8, 64])
+def test_multisection_brackets_to_adjacent_doubles(members: int, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = PAIR
     boundary = add_ulps(a, 1234567891)
-    study = _FakeStudy(boundary)
-    res = multisection(study, a, b, "converged", "stalled", seed=0, per_round=per_round, tag="t")
-    assert res["ulps"] == 1
-    assert res["hi"] == boundary and res["lo"] == add_ulps(boundary, -1)
-    if per_round == 1:
-        assert res["runs"] in (32, 33)  # log2(4.6e9 ulps) = 32.1
-    assert study.calls == res["runs"]
+    fake, calls = _fake_records(boundary)
+    monkeypatch.setattr(runs, "run_records", fake)
+    sec = multisection(VARIANTS["blas"], a, b, epochs=10, members=members, steps=200)
+    assert sec.hi == boundary and sec.ulps == 1 and sec.stop == "adjacent numbers"
+    assert all(s.changes <= 1 for s in sec.steps)
+    # each step divides the bracket by members + 1: about log(4.6e9) / log(members + 1) steps
+    assert len(sec.steps) <= math.ceil(math.log(ulps_between(a, b)) / math.log(members + 1)) + 1
+    assert calls[0] == 2 and max(calls[1:]) <= members
 
 
-# ------------------------------------------------------------------ the study: E0, --quick, --check
+def test_multisection_keeps_the_lowest_divergence_and_counts_islands(monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = PAIR
+    boundary = add_ulps(a, 4_000_000_000)
+    island = from_ordinal(ordinal_grid(ordinal(a), ordinal(b), 10)[3])  # a diverging island below the cliff
+    fake, _ = _fake_records(boundary, (island,))
+    monkeypatch.setattr(runs, "run_records", fake)
+    sec = multisection(VARIANTS["blas"], a, b, epochs=10, members=8, steps=1)
+    assert sec.hi == island and sec.steps[0].changes == 3
+    assert sec.stop == "after 1 steps (the step budget)"
+
+
+def test_multisection_says_when_there_is_no_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, _ = _fake_records(1.0)
+    monkeypatch.setattr(runs, "run_records", fake)
+    sec = multisection(VARIANTS["float32"], *PAIR, epochs=10, members=8, steps=5)
+    assert sec.steps == [] and sec.stop.startswith("no boundary") and sec.grid == "float32"
+
+
+def test_growth_rate_recovers_an_exponential() -> None:
+    epochs = list(range(0, 5000, 10))
+    dist = [1e-15 * math.exp(0.004 * e) for e in epochs]
+    g = growth_rate(epochs, dist)
+    assert g["rate"] == pytest.approx(0.004, rel=1e-9)  # exact data: only rounding error
+    assert g["efold_epochs"] == pytest.approx(250, rel=1e-9)
+    assert math.isnan(growth_rate([0, 1], [1.0, 2.0])["rate"])
+
+
+# ------------------------------------------------------------------ the quick study, its report and --check
 
 @pytest.fixture(scope="module")
-def quick_report(quick_suite: QuickSuite) -> Path:
-    """``lr_threshold --quick``, the run of the session's quick suite (tests/conftest.py)."""
+def quick(quick_suite: QuickSuite) -> tuple[Path, dict[str, Any]]:
     part = quick_suite.parts["lr_threshold"]
-    assert part.argv[-1] == "--quick" and part.rc == 0, part.error
-    return quick_suite.folder("lr_threshold")
+    assert part.ok, part.summary
+    folder = quick_suite.folder("lr_threshold")
+    return folder, json.loads((folder / "report.json").read_text(encoding="utf-8"))
 
 
-def test_quick_study_reproduces_e0_in_fresh_processes(quick_report: Path) -> None:
-    data = json.loads((quick_report / "report.json").read_text())["data"]
-    assert data["schema"] == SCHEMA
-    assert data["inputs"]["reading"] == READINGS["lab-evidence"].label  # the chosen reading, whatever it is
-    e0 = data["experiments"]["E0"]
-    assert e0["identical_in_fresh_processes"] is True and e0["reproduced"] is True
-    assert e0["kernel"] == "portable" and e0["pinned_dispatch_in_use"] == []
-    assert e0["pinned_environment"]["NPY_DISABLE_CPU_FEATURES"].split(",") == list(simd_targets())
-    assert all(v["all_match"] for v in e0["fresh"].values()) and len(e0["fresh"]) == 1
-    for run in e0["runs"] + e0["machine_runs"]:
-        assert len(run["weights_sha256"]) == 64 and len(run["loss_sha256"]) == 64
-        assert run["spec"]["convention"] == "lab-evidence"
-    assert e0["machine_runs"][0]["spec"]["kernel"] == "blas"
-    md = (quick_report / "report.md").read_text()
-    assert "## E0 reproduce" in md and "## Sensitivity: the summed reading" in md
-    sens = data["experiments"]["sensitivity"]
-    assert sens["reading"] == READINGS["lab-sum"].label and sens["stored"]["schema"] == "refnet.verify.lr_threshold/1"
-    assert (quick_report / "outcome_strips.png").stat().st_size > 1000
-    e3 = data["experiments"]["E3"]
-    assert e3["min_spacing_ulps"] >= 1
-    assert e3["windows"][-1]["spacing_ulps_max"] == 1
-    env = data["environment"]
-    assert env["numpy"] == np.__version__ and "dispatch_in_use" in env["cpu_features"]
+def test_quick_report_reproduces_the_pair_and_decides_no_claim(quick: tuple[Path, dict[str, Any]]) -> None:
+    folder, doc = quick
+    data = doc["data"]
+    e0 = data["derived"]["E0"]
+    # at 10,000 epochs the lab's pair already splits: 625 is down, 626 blew up at about epoch 5,000
+    assert e0["blas_outcomes"] == ["converged", "diverged"]
+    assert e0["identical_in_fresh_processes"] is True
+    assert 4_800 <= e0["facts"]["626"]["jump_epoch"] <= 5_200
+    assert [c["id"] for c in doc["claims"]] == ["lr-pair-split", "lr-pair-other-seeds", "lr-pair-float-limits"]
+    for c in doc["claims"]:
+        assert c["verdict"] == "undecided" and c["full"] is False and c["measured"] and c["evidence"]
+    for name in ("pair_losses.png", "mechanism.png", "windows.png", "boundary_variants.png"):
+        assert (folder / name).is_file()
+    assert "Quick run" in doc["summary"]
 
 
-def test_check_round_trip_and_detects_tampering(quick_report: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    path = quick_report / "report.json"
-    assert lr_threshold.main(["--check", str(path), "--quiet"]) == 0
+def test_render_rewrites_the_same_report(quick: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    folder, doc = quick
+    (tmp_path / "report.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert lr_threshold.main(["--render", str(tmp_path)]) == 0
+    again = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert again["claims"] == doc["claims"] and again["summary"] == doc["summary"]
+
+
+def test_check_reproduces_the_pinned_pair_in_plain_sentences(quick: tuple[Path, dict[str, Any]],
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    folder, _ = quick
+    assert lr_threshold.main(["--check", str(folder / "report.json"), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "matches bitwise" in out and "DIFFERS" not in out
-    doc = json.loads(path.read_text())
-    e0 = doc["data"]["experiments"]["E0"]
-    e0["machine_runs"][0]["weights_sha256"] = "1" * 64  # another machine's blas bits: reported, not a failure
-    e0["runs"][1]["weights_sha256"] = "0" * 64
-    bad = tmp_path / "tampered.json"
-    bad.write_text(json.dumps(doc))
-    assert lr_threshold.main(["--check", str(bad), "--quiet"]) == 1
-    out = capsys.readouterr().out
-    assert "DIFFERS  pinned lr=0.001490626 weights_sha256" in out
-    assert "machine-specific, differs  blas lr=0.001490625 weights_sha256" in out
-    e0["runs"][1]["weights_sha256"] = json.loads(path.read_text())["data"]["experiments"]["E0"]["runs"][1][
-        "weights_sha256"]
-    doc["data"]["environment"]["numpy"] = "0.0.0"
-    bad.write_text(json.dumps(doc))
-    assert lr_threshold.main(["--check", str(bad), "--quiet"]) == 0
-    out = capsys.readouterr().out
-    assert "environment numpy differs" in out and "machine-specific, differs" in out
+    assert out.count("identical to the stored run, bit for bit") == 4
+    assert "Reproduced: the pinned pair matches" in out
+    for repr_like in ("None", "Pinned(", "{", "[", "True", "False"):
+        assert repr_like not in out
 
 
-# ------------------------------------------------------------------ the command line: bad arguments
+def test_check_fails_on_a_tampered_hash(quick: tuple[Path, dict[str, Any]], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc = quick
+    doc = json.loads(json.dumps(doc))
+    doc["data"]["raw"]["E0"]["e0-pinned-1"][1]["params_sha256"] = "0" * 64
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert lr_threshold.main(["--check", str(path), "--quiet"]) == 1
+    assert "DIFFERENT from the stored run" in capsys.readouterr().out
 
 
-def _bad_cases(tmp: Path) -> list[list[str]]:
-    not_json = tmp / "not.json"
-    not_json.write_text("{")
-    old = tmp / "old.json"
-    old.write_text(json.dumps({"data": {"schema": "refnet.verify.lr_threshold/1"}}))
-    incomplete = tmp / "incomplete.json"
-    incomplete.write_text(json.dumps({"data": {"schema": SCHEMA}}))
-    a_file = tmp / "a_file"
-    a_file.write_text("")
-    return [
-        ["--check", "/missing.json"], ["--check", str(tmp)], ["--check", str(not_json)], ["--check", str(old)],
-        ["--check", str(incomplete)], ["--render", str(old), "--report", str(tmp)], ["--render", str(incomplete)],
-        ["--report", "/dev/null/x"], ["--report", str(a_file)], ["--report", str(a_file / "sub")],
-        ["--seed", "-1"], ["--seed", "1.5"], ["--epochs", "0"], ["--epochs", "x"], ["--workers", "0"],
-        ["--search-seeds", "0"], ["--search-epochs", "-5"], ["--search-inits", "normal,bogus"],
-        ["--init", "zeros"], ["--points", "1"], ["--per-round", "0"], ["--e7-width", "0"], ["--e7-width", "nan"],
-        ["--e7-seeds", "-2"], ["--horizon", "0"], ["--e5-every", "0"], ["--sensitivity", "/missing.json"],
-        ["--skip", "E9"], ["--skip", ""], ["--no-such-flag"],
-    ]
-
-
-def test_every_bad_argument_is_an_error_line_with_exit_2(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for args in _bad_cases(tmp_path):
-        proc = subprocess.run([sys.executable, "-m", "verify.lr_threshold", *args], capture_output=True,
-                              text=True, env=env, timeout=60, check=False)
-        assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
-        assert "error:" in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
-        assert proc.stdout == "", (args, proc.stdout)
-
-
-def test_loss_ratio_and_very_different() -> None:
-    assert loss_ratio(0.001, 0.01) == pytest.approx(10.0)
-    assert loss_ratio(0.5, math.inf) == math.inf and math.isnan(loss_ratio(math.nan, math.inf))
-    vd = classify_pair("converged", "stalled", 0.001, 0.5)
-    assert vd["very_different"] and vd["lab_direction"]
-    near = classify_pair("converged", "stalled", 0.0094, 0.0106)  # two sides of the threshold
-    assert near["differ"] and not near["very_different"]
-    assert not classify_pair("stalled", "stalled", 0.001, 0.5)["very_different"]
-    assert classify_pair("diverged", "converged", math.nan, 0.001)["very_different"]
-
-
-def test_sha256_ignores_longdouble_padding() -> None:
-    from verify.lr_threshold.runs import sha256
-
-    a = np.array([1.5, -2.25, 1e-300], dtype=np.longdouble)
-    raw = a.view(np.uint8).copy()
-    if a.dtype.itemsize > 10 and np.finfo(np.longdouble).nmant == 63:
-        raw.reshape(3, -1)[:, 10:] = 0xAB  # other padding, same values
-    b = raw.view(np.longdouble)
-    assert np.array_equal(a, b) and sha256(a) == sha256(b)
-    assert sha256(np.array([1.5])) == sha256(np.array([1.5])) != sha256(np.array([1.25]))
-
-
-def test_describe_fit_says_why_a_dimension_is_undefined() -> None:
-    from verify.lr_threshold.boxcount import describe_fit, fit_dimension
-
-    assert describe_fit(fit_dimension([1, 2, 4], [0, 0, 0])) == (
-        "dimension undefined: no box of any size holds a boundary point (no label change)")
-    assert describe_fit(fit_dimension([1, 2, 4], [1, 0, 0])).startswith(
-        "dimension undefined: only 1 box size holds a boundary point")
-    assert "no residual degree of freedom" in describe_fit(fit_dimension([1, 2], [4, 2]))
-    cantor = box_dimension(cantor_points(6), [3 ** k for k in range(5)])
-    assert describe_fit(cantor).startswith("dimension 0.631 (standard error ")
-    stored = {"dimension": "nan", "stderr": "nan", "rms_residual": "nan", "sizes": [], "counts": []}
-    assert describe_fit(stored) == describe_fit(fit_dimension([1], [0]))  # as report.json keeps it
-
-
-def test_quick_report_prose_has_no_raw_values(quick_report: Path) -> None:
-    from verify.common.report import prose_problems
-
-    md = (quick_report / "report.md").read_text()
-    assert prose_problems(md) == []
-    for raw in ("Lab configuration: {", "Plan: {", "Fresh processes: {", "+- nan", "=True", "=False", "['"):
-        assert raw not in md
-    assert "Lab configuration: data xor (21 points), layers 2-4-4-1" in md
-    assert "every hash matches" in md
-
-
-def test_render_rewords_the_stored_verdicts_without_changing_them(tmp_path: Path) -> None:
-    from verify.common.report import prose_problems
-
-    stored = ROOT / "docs" / "figures" / "lr_threshold" / "report.json"
-    assert lr_threshold.main(["--render", str(stored), "--report", str(tmp_path), "--quiet"]) == 0
-    old = json.loads(stored.read_text())["data"]["experiments"]["verdicts"]
-    new = json.loads((tmp_path / "report.json").read_text())["data"]["experiments"]["verdicts"]
-    assert {h: v["verdict"] for h, v in new.items()} == {h: v["verdict"] for h, v in old.items()}
-    assert prose_problems((tmp_path / "report.md").read_text()) == []
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0"], "--workers: expected an integer >= 1, got 0"),
+    (["--e4-seeds", "0"], "--e4-seeds: expected an integer >= 1, got 0"),
+    (["--check", "/nonexistent/report.json"], "no such file"),
+    (["--check", "x.json", "--quick"], "choose one"),
+    (["--render", "/nonexistent"], "no such file"),
+])
+def test_bad_arguments_get_one_error_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        lr_threshold.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert sum(line.startswith("python -m verify.lr_threshold: error:") for line in err.splitlines()) == 1

@@ -27,7 +27,7 @@ from refnet.reproducible import simd_targets, THREAD_VARS
 
 from .env import fresh_env
 from .mechanism import horizon_outcomes, trace_pair
-from .runs import VARIANTS, multisection, run_records
+from .runs import VARIANTS, locate, multisection, run_records
 
 __all__ = ["Job", "execute", "work", "cost"]
 
@@ -42,7 +42,7 @@ def cost(job: Job) -> float:
     """Estimated cost in run-alone epochs (for progress only)."""
     members = {"runs": len(job.get("runs", [])), "trace": 2,
                "horizon": len(job.get("rates", []))}.get(job["kind"], job.get("members", 64))
-    steps = job.get("steps", 1) + (1 if job["kind"] == "section" else 0)
+    steps = job.get("steps", 1) + {"section": 1, "locate": 2}.get(job["kind"], 0)
     kernel = 2.0 if VARIANTS[job["variant"]].kernel == "portable" else 1.0
     return float(job["epochs"]) * steps * kernel * (1 + _MEMBER_WEIGHT * max(int(members) - 1, 0))
 
@@ -71,6 +71,11 @@ def work(job: Job, out: Path) -> None:
         sec = multisection(variant, float(job["lo"]), float(job["hi"]), epochs=epochs, members=int(job["members"]),
                            steps=steps, seed=int(job.get("seed", 0)),
                            on_step=lambda k: _write_progress(prog, (k + 1) / (steps + 1)))
+        result = {"section": sec.json()}
+    elif job["kind"] == "locate":
+        steps = int(job["steps"])
+        sec = locate(variant, float(job["center"]), epochs=epochs, members=int(job["members"]), steps=steps,
+                     max_power=int(job["max_power"]), on_step=lambda k: _write_progress(prog, (k + 1) / (steps + 2)))
         result = {"section": sec.json()}
     elif job["kind"] == "trace":
         result = {"trace": trace_pair(variant.config(epochs=epochs), float(job["lo"]), float(job["hi"]),

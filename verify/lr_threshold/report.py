@@ -216,6 +216,11 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
                 f"{fmt_rate(e1['below']['to'] or 0)}: {e1['below']['converged']} converged, "
                 f"{e1['below']['diverged']} diverged, so the first converge-to-diverge boundary above 0.0014 is "
                 + ("the pair's." if e1["below"]["diverged"] == 0 else "below the pair.")))
+    rep.text("Every other arithmetic is located around the blas boundary: one ensemble probes the rates "
+             "+-4^k ulps of the variant's grid from it (k = 0 .. 16 in float64, 0 .. 8 in float32) and the lab's two "
+             "rates; the lowest diverging probe and the probe below it bracket the variant's boundary, which "
+             f"{raw['plan']['variant_steps']} multisection steps then narrow. The shift is that of the bracket's "
+             "diverging end from the blas one, in float64 ulps.")
     rep.table(["variant", "what", "pair outcomes", "pair splits", "searched", "bracket lo", "bracket hi",
                "bracket (ulps)", "shift from blas (float64 ulps)", "max label changes in a step", "stopped"],
               [[r["variant"], VARIANTS[r["variant"]].what, " / ".join(r["pair_outcomes"]),
@@ -271,7 +276,8 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
              f"{e4['both']['converged']}; both diverged: {e4['both']['diverged']}; both stalled: {e4['both']['stalled']}."
              f" Dead from the start (every second-layer ReLU zero on every point): {len(e4['dead_at_start'])} seeds.")
     if e4["grid"]:
-        rep.text(f"Per seed, the first converge-to-diverge rate on a log grid of {len(e4['grid'])} rates from "
+        rep.text(f"For seeds 0-{e4['gridded'] - 1}, the first converge-to-diverge rate on a log grid of "
+                 f"{len(e4['grid'])} rates from "
                  f"{_n(e4['grid'][0])} to {_n(e4['grid'][-1])}, refined by {raw['plan']['e4_bisect']} log-bisection "
                  f"step(s): found for {len(e4['boundaries'])} seeds; min, quartiles, max "
                  f"{', '.join(_n(x, 3) for x in q) if q else 'n/a'}. No divergence on the grid: "

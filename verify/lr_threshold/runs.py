@@ -42,7 +42,7 @@ from refnet.reproducible import PIN_VARIABLE, THREAD_VARS, simd_targets
 from .ulp import from_ordinal, ordinal, ordinal_grid
 
 __all__ = ["PAIR", "BASE", "Outcome", "Variant", "VARIANTS", "RunRecord", "outcome", "record", "hash_params",
-           "hash_log", "dead_at_start", "multisection", "Step", "Section", "CONVERGED_BITS", "DELTA", "grid_dtype",
+           "hash_log", "dead_at_start", "multisection", "locate", "Step", "Section", "CONVERGED_BITS", "DELTA", "grid_dtype",
            "run_records"]
 
 PAIR: Final = (0.001490625, 0.001490626)
@@ -257,4 +257,34 @@ def multisection(variant: Variant, lo: float, hi: float, *, epochs: int, members
         if on_step is not None:
             on_step(k + 1)
     sec.stop = ("adjacent numbers" if b - a <= 1 else f"after {len(sec.steps)} steps (the step budget)")
+    return sec
+
+
+def locate(variant: Variant, center: float, *, epochs: int, members: int, steps: int, max_power: int,
+           seed: int = 0, on_step: Callable[[int], None] | None = None) -> Section:
+    """The first converge-to-diverge boundary of ``variant`` near ``center`` (another variant's boundary).
+
+    One ensemble probes the rates ``center +- 4**k`` ulps of the variant's grid (``k`` = 0 ..
+    ``max_power``) and the lab's two rates; the lowest diverging probe and the probe below it
+    bracket the boundary, which :func:`multisection` then narrows in ``steps`` steps. The probe
+    is kept in the section's first step."""
+    g = variant.grid
+    c = ordinal(center, g)
+    offsets = sorted({0, *(4 ** k for k in range(max_power + 1)), *(-(4 ** k) for k in range(max_power + 1))})
+    ords = sorted({c + o for o in offsets} | {ordinal(PAIR[0], g), ordinal(PAIR[1], g)})
+    rates = [from_ordinal(n, g) for n in ords]
+    got = run_records(variant.config(epochs=epochs), [(seed, r) for r in rates])
+    outs = [r.outcome for r in got]
+    probe = Step(rates, outs)
+    if on_step is not None:
+        on_step(0)
+    if "diverged" not in outs or outs[0] == "diverged":
+        sec = Section(rates[0], rates[-1], g, [probe], [outs[0], outs[-1]],
+                      f"no boundary: the probe from {rates[0]!r} to {rates[-1]!r} is "
+                      + ("all diverged" if "diverged" in outs else "never diverged"))
+        return sec
+    first = outs.index("diverged")
+    sec = multisection(variant, rates[first - 1], rates[first], epochs=epochs, members=members, steps=steps,
+                       seed=seed, on_step=on_step)
+    sec.steps.insert(0, probe)
     return sec

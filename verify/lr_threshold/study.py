@@ -1,11 +1,13 @@
 """E0-E5 on the lab's own run: the jobs, in phases, and the raw results.
 
 Phase 1 (nothing known yet): E0's pinned and ``blas`` pair, E1's
-multisection between the pair under every variant that changes the bits, the
-scan below the pair, E4's pairs and log grids for every seed. Phase 2 (needs
-the ``blas`` boundary and E4's grids): the wider search for variants whose
-pair does not split, the thread variants at the boundary, E2's windows, E3's
-trace, E5's horizons, E4's first bisection; then E4's further bisections.
+multisection between the pair under ``blas``, the scan below the pair, E4's
+pairs for every seed and log grids for the first seeds. Phase 2 (needs the
+``blas`` boundary and E4's grids): every other arithmetic variant located
+around the ``blas`` boundary (:func:`.runs.locate`: one probe ensemble at
+``+- 4**k`` ulps, then multisection), the thread variants at the boundary,
+E2's windows, E3's trace, E5's horizons, E4's first bisection; then E4's
+further bisections.
 
 :func:`run_study` returns the raw results (JSON-ready); :mod:`.verdicts`
 derives every number the report states from them.
@@ -25,18 +27,15 @@ from .jobs import Job, execute
 from .runs import BASE, PAIR, VARIANTS
 from .ulp import from_ordinal, ordinal, ordinal_grid
 
-__all__ = ["Plan", "FULL", "QUICK", "run_study", "WIDE", "BELOW", "SECTION_VARIANTS", "THREAD_VARIANTS",
+__all__ = ["Plan", "FULL", "QUICK", "run_study", "BELOW", "SECTION_VARIANTS", "THREAD_VARIANTS",
            "e2_rates", "e4_grid"]
-
-WIDE: Final = (0.00149, 0.001495)
-"""The cliff of LAB_SOURCE section 4 (0.00149 converges, 0.001495 diverges): searched when a variant's
-pair does not split."""
 
 BELOW: Final = (0.0014, PAIR[0])
 """E1's scan below the pair."""
 
-SECTION_VARIANTS: Final = tuple(v for v in ("blas", "portable", "no-avx512", "no-dispatch", "stable-sigmoid",
+SECTION_VARIANTS: Final = tuple(v for v in ("portable", "no-avx512", "no-dispatch", "stable-sigmoid",
                                             "float32", "longdouble") if v in VARIANTS)
+"""The arithmetic variants located around the blas boundary in E1."""
 THREAD_VARIANTS: Final = ("threads-1", "threads-2")
 
 
@@ -48,18 +47,20 @@ class Plan:
     members: int = 64
     """Rates per multisection step (one ensemble)."""
     blas_steps: int = 6
-    variant_steps: int = 4
+    variant_steps: int = 2
+    """Multisection steps after a variant's probe."""
     variants: tuple[str, ...] = SECTION_VARIANTS
-    """The arithmetic variants of E1's multisection (``blas`` first)."""
     threads: bool = True
     """Whether E1 reruns the pair and the boundary with 1 and 2 BLAS threads."""
     below: int = 64
-    e2_windows: tuple[int, ...] = (3, 5, 7, 9, 11, 13, 15)
+    e2_windows: tuple[int, ...] = (3, 6, 9, 12, 15)
     """Relative window widths ``10**-k`` around the boundary."""
     e2_rates: int = 64
     e3_every: int = 10
     e3_hessian_every: int = 250
     e4_seeds: int = 256
+    e4_boundary_seeds: int = 64
+    """Seeds ``0 .. e4_boundary_seeds - 1`` get a per-seed boundary (log grid, then bisection)."""
     e4_grid: int = 5
     e4_bisect: int = 3
     e4_range: tuple[float, float] = (0.0005, 0.01)
@@ -69,9 +70,9 @@ class Plan:
 
 
 FULL: Final = Plan()
-QUICK: Final = Plan(epochs=10_000, members=6, blas_steps=1, variant_steps=1, variants=("blas", "portable"),
+QUICK: Final = Plan(epochs=10_000, members=6, blas_steps=1, variant_steps=1, variants=(),
                     threads=False, below=0, e2_windows=(9,), e2_rates=8, e3_every=20, e3_hessian_every=1000,
-                    e4_seeds=8, e4_grid=0, e4_bisect=0, e5_horizons=(5_000, 10_000), quick=True)
+                    e4_seeds=4, e4_grid=0, e4_bisect=0, e5_horizons=(5_000, 10_000), quick=True)
 
 
 def e2_rates(center: float, k: int, count: int) -> list[float]:
@@ -123,13 +124,12 @@ def run_study(plan: Plan, *, workers: int, quiet: bool) -> dict[str, Any]:
     add("e0-pinned-1", _runs_jobs("pinned", plan.epochs, pair, 2, curve=True))
     add("e0-pinned-2", _runs_jobs("pinned", plan.epochs, pair, 2, curve=True))
     add("e0-blas", _runs_jobs("blas", plan.epochs, pair, 2, curve=True))
-    for v in plan.variants:
-        add(f"e1-{v}", [_section(v, plan, PAIR[0], PAIR[1], plan.blas_steps if v == "blas" else plan.variant_steps)])
+    add("e1-blas", [_section("blas", plan, PAIR[0], PAIR[1], plan.blas_steps)])
     below = [float(r) for r in np.linspace(BELOW[0], BELOW[1], plan.below)] if plan.below else []
     add("e1-below", _runs_jobs("blas", plan.epochs, [(0, r) for r in below], plan.chunk))
-    e4_runs = [(s, r) for s in seeds for r in (*PAIR, *grid)]
+    e4_runs = [(s, r) for s in seeds for r in (*PAIR, *(grid if s < plan.e4_boundary_seeds else ()))]
     add("e4-grid", _runs_jobs("blas", plan.epochs, e4_runs, plan.chunk))
-    say(f"phase 1: {len(jobs)} jobs (E0, E1 multisections under {len(plan.variants)} variants, E4 grids)")
+    say(f"phase 1: {len(jobs)} jobs (E0, E1 blas multisection, E4 pairs and grids)")
     res = execute(jobs, workers=workers, label="lr_threshold phase 1", quiet=quiet)
     raw: dict[str, Any] = {"plan": asdict(plan), "grid": grid, "below_rates": below}
     by: dict[str, list[dict[str, Any]]] = {}
@@ -137,8 +137,7 @@ def run_study(plan: Plan, *, workers: int, quiet: bool) -> dict[str, Any]:
         by.setdefault(n, []).append(r)
     raw["E0"] = {k: _records(by[k]) for k in ("e0-pinned-1", "e0-pinned-2", "e0-blas")}
     raw["E0"]["process"] = {k: by[k][0]["process"] for k in ("e0-pinned-1", "e0-blas")}
-    raw["E1"] = {"sections": {v: by[f"e1-{v}"][0]["section"] for v in plan.variants},
-                 "process": {v: by[f"e1-{v}"][0]["process"] for v in plan.variants},
+    raw["E1"] = {"sections": {"blas": by["e1-blas"][0]["section"]}, "process": {"blas": by["e1-blas"][0]["process"]},
                  "below": _records(by.get("e1-below", []))}
     e4 = _records(by["e4-grid"])
     blas = raw["E1"]["sections"]["blas"]
@@ -147,10 +146,9 @@ def run_study(plan: Plan, *, workers: int, quiet: bool) -> dict[str, Any]:
     # ---------------------------------------------------------------- phase 2
     jobs, names = [], []
     for v in plan.variants:
-        sec = raw["E1"]["sections"][v]
-        if sec["steps"] == [] and sec["stop"].startswith("no boundary"):
-            add(f"wide-{v}", [_section(v, plan, WIDE[0], WIDE[1],
-                                       plan.blas_steps if v == "blas" else plan.variant_steps)])
+        add(f"locate-{v}", [{"kind": "locate", "variant": v, "epochs": plan.epochs, "center": center,
+                             "members": plan.members, "steps": plan.variant_steps,
+                             "max_power": 8 if VARIANTS[v].grid == "float32" else 16}])
     probe = [(0, PAIR[0]), (0, PAIR[1]), (0, lo), (0, hi)]
     for v in ("blas", *THREAD_VARIANTS) if plan.threads else ():
         add(f"threads-{v}", _runs_jobs(v, plan.epochs, probe, 4))
@@ -159,21 +157,22 @@ def run_study(plan: Plan, *, workers: int, quiet: bool) -> dict[str, Any]:
         add(f"e2-{k}", _runs_jobs("blas", plan.epochs, [(0, r) for r in rates], plan.chunk))
     add("e3", [{"kind": "trace", "variant": "blas", "epochs": plan.epochs, "lo": lo, "hi": hi,
                 "every": plan.e3_every, "hessian_every": plan.e3_hessian_every}])
-    e5_rates = sorted({PAIR[0], PAIR[1], lo, hi, center * (1 - 1e-3), center * (1 + 1e-3), center * (1 - 1e-6),
-                       center * (1 + 1e-6)})
+    e5_rates = sorted({PAIR[0], PAIR[1], lo, hi})
     half = (len(e5_rates) + 1) // 2 if max(plan.e5_horizons) > plan.epochs else len(e5_rates)
     for part in (e5_rates[:half], e5_rates[half:]) if half < len(e5_rates) else (e5_rates,):
         add("e5", [{"kind": "horizon", "variant": "blas", "epochs": max(plan.e5_horizons), "rates": part,
                     "horizons": list(plan.e5_horizons)}])
     brackets = _e4_brackets(e4, seeds, grid)
     add("e4-bisect", _bisect_jobs(brackets, plan))
-    say(f"phase 2: {len(jobs)} jobs (wider searches, thread variants, E2 windows, E3 trace, E5 horizons, "
-        f"E4 bisection 1)")
+    say(f"phase 2: {len(jobs)} jobs (E1 under {len(plan.variants)} other arithmetics and BLAS threads, E2 windows, "
+        "E3 trace, E5 horizons, E4 bisection 1)")
     res = execute(jobs, workers=workers, label="lr_threshold phase 2", quiet=quiet)
     by = {}
     for n, r in zip(names, res):
         by.setdefault(n, []).append(r)
-    raw["E1"]["wide"] = {n[5:]: by[n][0]["section"] for n in by if n.startswith("wide-")}
+    for v in plan.variants:
+        raw["E1"]["sections"][v] = by[f"locate-{v}"][0]["section"]
+        raw["E1"]["process"][v] = by[f"locate-{v}"][0]["process"]
     tv = ("blas", *THREAD_VARIANTS) if plan.threads else ()
     raw["E1"]["threads"] = {v: _records(by[f"threads-{v}"]) for v in tv}
     raw["E1"]["threads_process"] = {v: by[f"threads-{v}"][0]["process"] for v in tv}
@@ -205,6 +204,8 @@ def _e4_brackets(records: list[dict[str, Any]], seeds: list[int], grid: list[flo
         return out
     by = {(int(r["seed"]), float(r["lr"])): r["outcome"] for r in records}
     for s in seeds:
+        if (s, grid[0]) not in by:  # a seed without a grid (beyond e4_boundary_seeds)
+            continue
         labels = [by[(s, g)] for g in grid]
         if "diverged" not in labels:
             continue

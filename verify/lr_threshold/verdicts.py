@@ -80,23 +80,29 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
                  "blas_equals_pinned": [a["params_sha256"] == b["params_sha256"] for a, b in zip(bl, p1)]}
     # ---------------------------------------------------------------- E1
     secs = raw["E1"]["sections"]
-    wide = raw["E1"].get("wide", {})
     base = secs["blas"]
     base_hi = float(base["hi"])
     rows = []
     for v, sec in secs.items():
-        splits = sec["ends"] == ["converged", "diverged"] or (sec["ends"][1:] == ["diverged"]
-                                                              and sec["ends"][0] != "diverged")
-        used = sec if sec["steps"] or not sec["stop"].startswith("no boundary") else wide.get(v, sec)
-        has = not used["stop"].startswith("no boundary")
-        changes = max([s["changes"] for s in used["steps"]], default=0)
-        shift = ordinal(float(used["hi"])) - ordinal(base_hi) if has else None
-        rows.append({"variant": v, "pair_outcomes": sec["ends"], "pair_splits": bool(splits), "found": has,
-                     "searched": "pair" if used is sec else "wide", "lo": used["lo"], "hi": used["hi"],
-                     "grid": used["grid"], "bracket_ulps": used["ulps"] if has else None, "steps": len(used["steps"]),
+        g = sec["grid"]
+        if v == "blas":
+            pair_out = list(sec["ends"])
+            how = "multisection of the pair"
+        else:  # the probe (first step) holds the lab's two rates, rounded to the variant's grid
+            probe = sec["steps"][0]
+            at = {ordinal(float(r), g): o for r, o in zip(probe["rates"], probe["outcomes"])}
+            pair_out = [at.get(ordinal(PAIR[0], g), "not run"), at.get(ordinal(PAIR[1], g), "not run")]
+            how = "probe at +-4^k ulps, then multisection"
+        has = not sec["stop"].startswith("no boundary")
+        changes = max([s["changes"] for s in sec["steps"]], default=0)
+        shift = ordinal(float(sec["hi"])) - ordinal(base_hi) if has else None
+        rows.append({"variant": v, "pair_outcomes": pair_out,
+                     "pair_splits": pair_out[0] != "diverged" and pair_out[1] == "diverged", "found": has,
+                     "searched": how, "lo": sec["lo"], "hi": sec["hi"], "grid": g,
+                     "bracket_ulps": sec["ulps"] if has else None, "steps": len(sec["steps"]),
                      "max_changes_per_step": changes, "shift_ulps": shift,
-                     "shift_relative": (float(used["hi"]) - base_hi) / base_hi if has else None,
-                     "stop": used["stop"]})
+                     "shift_relative": (float(sec["hi"]) - base_hi) / base_hi if has else None,
+                     "stop": sec["stop"]})
     below = raw["E1"]["below"]
     threads = raw["E1"]["threads"]
     tb = threads.get("blas", [])
@@ -167,10 +173,11 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
     dead = [s for s in seeds if dead_at_start(BASE, s)]
     grid = [float(r) for r in raw["grid"]]
     bnds = {int(s): [float(b[0]), float(b[1])] for s, b in e4["brackets"].items()}
-    never = [s for s in seeds if grid and all(recs[(s, r)]["outcome"] != "diverged" for r in grid)]
-    at_first = [s for s in seeds if grid and recs[(s, grid[0])]["outcome"] == "diverged"]
+    gridded = [s for s in seeds if grid and (s, grid[0]) in recs]
+    never = [s for s in gridded if all(recs[(s, r)]["outcome"] != "diverged" for r in grid)]
+    at_first = [s for s in gridded if recs[(s, grid[0])]["outcome"] == "diverged"]
     est = sorted(math.sqrt(lo * hi) for lo, hi in bnds.values())
-    out["E4"] = {"seeds": len(seeds), "differ": differ, "lab_direction": lab_dir,
+    out["E4"] = {"seeds": len(seeds), "gridded": len(gridded), "differ": differ, "lab_direction": lab_dir,
                  "both": {o: sum(a == b == o for _, a, b in pair_rows) for o in ("converged", "diverged", "stalled")},
                  "dead_at_start": dead, "grid": grid, "boundaries": {str(s): b for s, b in bnds.items()},
                  "no_divergence_on_grid": never, "diverged_at_lowest": at_first,
