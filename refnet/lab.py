@@ -37,11 +37,12 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .conventions import Published, SigmoidFormula
+from .conventions import Published
 from .data import xor_easy
 from .events import NonFiniteEvent
 from .guard import Guard, Mode, as_guard
 from .kernels import KERNELS, KernelName
+from .layers import SigmoidFormula
 from .metrics import accuracy
 from .network import Network, mlp
 from .optim import SGD

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -102,6 +104,10 @@ def check(path: Path, *, quiet: bool) -> int:
     return 1
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _command(argv: Sequence[str]) -> str:
     return "python -m verify.lr_threshold" + ("" if not argv else " " + " ".join(shlex.quote(a) for a in argv))
 
@@ -138,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--render", metavar="DIR", type=Path, default=None,
                         help="rewrite the report in DIR from the raw results in its report.json (no runs)")
     args = parser.parse_args(args_in)
+    if threading.current_thread() is threading.main_thread():  # stopped with kill: workers stop too
+        signal.signal(signal.SIGTERM, _stop)
     for name in ("workers", "variant_steps", "e4_seeds", "e4_bisect"):
         value = getattr(args, name)
         low = 1 if name in ("workers", "e4_seeds") else 0

@@ -40,11 +40,11 @@ and 256 about 5x one run's time: the per-step overhead dominates); used only for
 
 def cost(job: Job) -> float:
     """Estimated cost in run-alone epochs (for progress only)."""
-    members = {"runs": len(job.get("runs", [])), "trace": 2,
-               "horizon": len(job.get("rates", []))}.get(job["kind"], job.get("members", 64))
-    steps = job.get("steps", 1) + {"section": 1, "locate": 2}.get(job["kind"], 0)
+    sizes: dict[str, int] = {"runs": len(job.get("runs", [])), "trace": 2, "horizon": len(job.get("rates", []))}
+    members = sizes.get(str(job["kind"]), int(job.get("members", 64)))
+    steps = int(job.get("steps", 1)) + {"section": 1, "locate": 2}.get(str(job["kind"]), 0)
     kernel = 2.0 if VARIANTS[job["variant"]].kernel == "portable" else 1.0
-    return float(job["epochs"]) * steps * kernel * (1 + _MEMBER_WEIGHT * max(int(members) - 1, 0))
+    return float(job["epochs"]) * steps * kernel * (1 + _MEMBER_WEIGHT * max(members - 1, 0))
 
 
 def _write_progress(path: Path | None, fraction: float) -> None:
@@ -100,38 +100,46 @@ def execute(jobs: Sequence[Job], *, workers: int, label: str, quiet: bool) -> li
     progress = Progress(max(int(total / 1000), 1), label, quiet=quiet, unit="k run-epochs")
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     running: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
-    done_cost = 0.0
     with tempfile.TemporaryDirectory(prefix="lr_threshold-") as tmp:
-        base = Path(tmp)
-        pending = list(order)
-        while pending or running:
-            while pending and len(running) < max(workers, 1):
-                i = pending.pop(0)
-                jpath, opath = base / f"job{i}.json", base / f"out{i}.json"
-                jpath.write_text(json.dumps(jobs[i]), encoding="utf-8")
-                env = dict(VARIANTS[jobs[i]["variant"]].env)
-                cmd = [sys.executable, "-m", "verify.lr_threshold", "--worker", str(jpath), str(opath)]
-                running[i] = (subprocess.Popen(cmd, env=fresh_env(env), stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.PIPE), opath)
-            time.sleep(0.5)
-            partial = 0.0
-            for i, (proc, opath) in list(running.items()):
-                if proc.poll() is None:
-                    try:
-                        partial += costs[i] * float(opath.with_suffix(".progress").read_text(encoding="utf-8"))
-                    except (OSError, ValueError):
-                        pass
-                    continue
-                _, err = proc.communicate()
-                del running[i]
-                if proc.returncode != 0 or not opath.exists():
-                    lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
-                    for p, _ in running.values():
-                        p.kill()
-                    raise RuntimeError(f"a {jobs[i]['kind']} job ({jobs[i]['variant']}) failed: "
-                                       + (lines[-1] if lines else f"exit status {proc.returncode}"))
-                results[i] = json.loads(opath.read_text(encoding="utf-8"))
-                done_cost += costs[i]
-            now = int((done_cost + partial) / 1000)
-            progress.update(min(now, progress.total - 1) if pending or running else progress.total)
+        try:
+            _loop(jobs, order, costs, results, running, Path(tmp), workers, progress)
+        finally:  # interrupted or failed: no worker outlives this call
+            for proc, _ in running.values():
+                proc.kill()
+                proc.wait()
     return [r if r is not None else {} for r in results]
+
+
+def _loop(jobs: Sequence[Job], order: list[int], costs: list[float], results: list[dict[str, Any] | None],
+          running: dict[int, tuple[subprocess.Popen[bytes], Path]], base: Path, workers: int,
+          progress: Progress) -> None:
+    done_cost = 0.0
+    pending = list(order)
+    while pending or running:
+        while pending and len(running) < max(workers, 1):
+            i = pending.pop(0)
+            jpath, opath = base / f"job{i}.json", base / f"out{i}.json"
+            jpath.write_text(json.dumps(jobs[i]), encoding="utf-8")
+            env = dict(VARIANTS[jobs[i]["variant"]].env)
+            cmd = [sys.executable, "-m", "verify.lr_threshold", "--worker", str(jpath), str(opath)]
+            running[i] = (subprocess.Popen(cmd, env=fresh_env(env), stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.PIPE), opath)
+        time.sleep(0.5)
+        partial = 0.0
+        for i, (proc, opath) in list(running.items()):
+            if proc.poll() is None:
+                try:
+                    partial += costs[i] * float(opath.with_suffix(".progress").read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    pass
+                continue
+            _, err = proc.communicate()
+            del running[i]
+            if proc.returncode != 0 or not opath.exists():
+                lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+                raise RuntimeError(f"a {jobs[i]['kind']} job ({jobs[i]['variant']}) failed: "
+                                   + (lines[-1] if lines else f"exit status {proc.returncode}"))
+            results[i] = json.loads(opath.read_text(encoding="utf-8"))
+            done_cost += costs[i]
+        now = int((done_cost + partial) / 1000)
+        progress.update(min(now, progress.total - 1) if pending or running else progress.total)

@@ -229,10 +229,11 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
                 r["shift_ulps"] if r["shift_ulps"] is not None else "none", r["max_changes_per_step"], r["stop"]]
                for r in e1["rows"]])
     if e1["threads"]:
-        rep.text("BLAS threads (fresh processes, the pair and the blas bracket): " + "; ".join(
+        rep.text("BLAS threads (fresh processes, the pair): " + "; ".join(
             f"{t['variant']}: bits {'identical to' if t['identical_bits'] else 'different from'} the blas run at all "
             f"{len(t['rates'])} rates, outcomes {', '.join(t['outcomes'])}" for t in e1["threads"])
-            + ". Identical bits mean the same boundary.")
+            + " (the E0 blas run). Identical bits at both rates mean the thread count does not reach the "
+              "arithmetic of these 4-wide products: the same boundary.")
     _fig_variants(rep, d)
     # E2
     rep.section("E2: the structure near the boundary")

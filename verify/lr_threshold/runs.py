@@ -34,7 +34,7 @@ from typing import Any, Final, Literal
 import numpy as np
 
 from refnet import lab
-from refnet.conventions import SigmoidFormula
+from refnet.layers import SigmoidFormula
 from refnet.kernels import KernelName
 from refnet.precision import DTypeName
 from refnet.reproducible import PIN_VARIABLE, THREAD_VARS, simd_targets
@@ -247,7 +247,7 @@ def multisection(variant: Variant, lo: float, hi: float, *, epochs: int, members
         inner = [n for n in ordinal_grid(a, b, members + 2) if a < n < b]
         rates = [from_ordinal(n, g) for n in inner]
         got = run_records(cfg, [(seed, r) for r in rates])
-        outs = [r.outcome for r in got]
+        outs: list[str] = [r.outcome for r in got]
         sec.steps.append(Step(rates, outs))
         ords = [a, *inner, b]
         labels = [ends[0].outcome, *outs, "diverged"]
@@ -274,7 +274,7 @@ def locate(variant: Variant, center: float, *, epochs: int, members: int, steps:
     ords = sorted({c + o for o in offsets} | {ordinal(PAIR[0], g), ordinal(PAIR[1], g)})
     rates = [from_ordinal(n, g) for n in ords]
     got = run_records(variant.config(epochs=epochs), [(seed, r) for r in rates])
-    outs = [r.outcome for r in got]
+    outs: list[str] = [r.outcome for r in got]
     probe = Step(rates, outs)
     if on_step is not None:
         on_step(0)

@@ -19,7 +19,7 @@ from .ulp import hex_exact, ordinal, ulps_between
 
 __all__ = ["derive", "LAB_PAGES", "claims", "fmt_rate"]
 
-LAB_PAGES: Final = {
+LAB_PAGES: Final[dict[str, dict[str, Any]]] = {
     "625": {"plateau_bits": 1.0, "spike_epoch": 3600, "spike_bits": 1.24, "low_by": 10_000},
     "626": {"plateau_until": 4800, "at_4800_bits": 0.07, "jump_epoch": 5000, "band": (4.4, 16.6), "final": 12.18},
 }
@@ -105,11 +105,9 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
                      "stop": sec["stop"]})
     below = raw["E1"]["below"]
     threads = raw["E1"]["threads"]
-    tb = threads.get("blas", [])
+    tb = raw["E0"]["e0-blas"]  # the pair on this machine's BLAS, threads as the process found them
     thread_rows = []
     for v, recs in threads.items():
-        if v == "blas":
-            continue
         thread_rows.append({"variant": v, "identical_bits": all(a["params_sha256"] == b["params_sha256"]
                                                                  for a, b in zip(recs, tb)),
                             "outcomes": [r["outcome"] for r in recs], "rates": [r["lr"] for r in recs]})
@@ -126,7 +124,7 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
                  "max_shift_ulps": max(shifts) if shifts else None,
                  "splits": sum(r["pair_splits"] for r in rows), "variants": len(rows)}
     # ---------------------------------------------------------------- E2
-    win = []
+    win: list[dict[str, Any]] = []
     for k, recs in raw["E2"]["windows"].items():
         labels = [r["outcome"] for r in recs]
         ch = _changes(labels)
