@@ -29,6 +29,11 @@ def _n(v: float | int | None, digits: int = 4) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt_number(v, digits)
 
 
+def _ep(v: int | None) -> str:
+    """An epoch, or ``never``."""
+    return "never" if v is None else f"{v:,}"
+
+
 def summary_line(d: dict[str, Any]) -> str:
     """One plain sentence."""
     e0, e1, e4 = d["E0"], d["E1"], d["E4"]
@@ -252,19 +257,20 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
              f"ulp{'s' if gap != 1 else ''} apart, the ends of the blas bracket). Their parameters "
              f"separate at {_n(g['rate'] * 1000, 3)} e-folds per 1,000 epochs (one e-fold every "
              f"{_n(g['efold_epochs'], 3)} epochs, fitted on {g['points']} points from epoch {_n(g['from'])} to "
-             f"{_n(g['to'])}); their losses first differ by more than 0.1 bit at epoch {e3['split_epoch']}. "
+             f"{_n(g['to'])}); their losses first differ by more than 0.1 bit at epoch {_ep(e3['split_epoch'])}. "
              f"The largest eigenvalue of the Hessian of the summed BCE on the step's batch peaks at "
              f"{_n(e3['lambda_max_peak']['lo'], 4)} (below) and {_n(e3['lambda_max_peak']['hi'], 4)} (above) against "
-             f"2/lr = {_n(e3['bound']['lo'], 5)}; it first exceeds 2/lr at epoch "
-             f"{e3['first_above_bound']['lo']} (below) and {e3['first_above_bound']['hi']} (above).")
+             f"2/lr = {_n(e3['bound']['lo'], 5)} (checked every {raw['E3']['hessian_every']} epochs); it first "
+             f"exceeds 2/lr at epoch {_ep(e3['first_above_bound']['lo'])} (below) and "
+             f"{_ep(e3['first_above_bound']['hi'])} (above).")
     rep.text(f"**The event.** The run above the boundary first has a point within delta of the wrong label "
-             f"at epoch {s['hi']['first_wrong_saturated']} (trace every "
+             f"at epoch {_ep(s['hi']['first_wrong_saturated'])} (trace every "
              f"{raw['E3']['every']} epochs): its output logit reaches {_n(s['hi']['max_logit'], 4)}, beyond the "
              f"36.7 at which 1 + exp(-z) rounds to 1, so y = 1 exactly, y (1 - y) = 0, and the sigmoid's derivative "
              f"zeroes every gradient through that point while each draw of it costs -log2(1e-7) = 23.25 bits. At the "
              f"end {s['hi']['wrong_saturated_final']} points are saturated the wrong way and "
              f"{s['hi']['saturated_final']} saturated in all. The run below never saturates a point the wrong way "
-             f"(first: {s['lo']['first_wrong_saturated']}); its smallest min(y, 1 - y) is {_n(s['lo']['min_margin'], 3)}"
+             f"(first: {_ep(s['lo']['first_wrong_saturated'])}); its smallest min(y, 1 - y) is {_n(s['lo']['min_margin'], 3)}"
              f" (delta is 1e-7). Dead ReLU units at the start: {s['lo']['dead_start']}; at the end "
              f"{s['lo']['dead_final']} (below) and {s['hi']['dead_final']} (above).")
     _fig_mechanism(rep, d, raw)
