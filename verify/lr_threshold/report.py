@@ -45,10 +45,10 @@ def summary_line(d: dict[str, Any]) -> str:
         return (f"The lab's pair does not reproduce here (seed 0: {e0['blas_outcomes'][0]} vs "
                 f"{e0['blas_outcomes'][1]} at {d['epochs']:,} epochs).")
     return (f"The lab's pair reproduces (seed 0: {e0['blas_outcomes'][0]} vs {e0['blas_outcomes'][1]}); its boundary "
-            f"lies between {fmt_rate(b['lo'])} and {fmt_rate(b['hi'])}, moves by at most "
-            f"{fmt_number(e1['max_shift_ulps'] or 0, thousands=True)} ulps under {e1['variants'] - 1} other arithmetics "
-            f"(the pair splits under {e1['splits']} of {e1['variants']}), and only {len(e4['differ'])} of "
-            f"{e4['seeds']} seeds split the pair: a cliff of seed 0's trajectory, not a floating-point limit.")
+            f"lies between the doubles {fmt_rate(b['lo'])} and {fmt_rate(b['hi'])} and moves by at most "
+            f"{fmt_number(e1['f64']['max_shift_ulps'], thousands=True)} ulp under {e1['f64']['variants'] - 1} other "
+            f"float64 arithmetics; only {len(e4['differ'])} of {e4['seeds']} seeds split the pair: a cliff of seed "
+            f"0's trajectory, not a floating-point limit.")
 
 
 def _fig_pair(rep: Report, d: dict[str, Any], raw: dict[str, Any]) -> None:
@@ -219,8 +219,12 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
              + ("" if not e1["below"]["rates"] else
                 f" Below the pair, {e1['below']['rates']} rates from {_n(e1['below']['from'])} to "
                 f"{fmt_rate(e1['below']['to'] or 0)}: {e1['below']['converged']} converged, "
-                f"{e1['below']['diverged']} diverged, so the first converge-to-diverge boundary above 0.0014 is "
-                + ("the pair's." if e1["below"]["diverged"] == 0 else "below the pair.")))
+                f"{e1['below']['diverged']} diverged"
+                + (f"; but this grid (spacing {_n((e1['below']['to'] - e1['below']['from']) / (e1['below']['rates'] - 1), 2)})"
+                   f" misses narrower islands: E2 finds {len(e2['diverged_below_pair'])} diverging rates below "
+                   f"0.001490625, the lowest {fmt_rate(e2['diverged_below_pair'][0])}, so the first converge-to-diverge "
+                   "boundary above 0.0014 lies below the pair, on an island." if e2["diverged_below_pair"] else
+                   ", so the first converge-to-diverge boundary above 0.0014 is the pair's.")))
     rep.text("Every other arithmetic is located around the blas boundary: one ensemble probes the rates "
              "+-4^k ulps of the variant's grid from it (k = 0 .. 16 in float64, 0 .. 8 in float32) and the lab's two "
              "rates; the lowest diverging probe and the probe below it bracket the variant's boundary, which "

@@ -111,7 +111,10 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
         thread_rows.append({"variant": v, "identical_bits": all(a["params_sha256"] == b["params_sha256"]
                                                                  for a, b in zip(recs, tb)),
                             "outcomes": [r["outcome"] for r in recs], "rates": [r["lr"] for r in recs]})
-    shifts = [abs(r["shift_ulps"]) for r in rows if r["shift_ulps"] is not None and r["variant"] != "blas"]
+    f64 = [r for r in rows if r["grid"] == "float64"]
+    f64_threads = len([t for t in thread_rows if t["identical_bits"]])
+    shifts = [abs(r["shift_ulps"]) for r in f64 if r["shift_ulps"] is not None and r["variant"] != "blas"]
+    f32 = next((r for r in rows if r["grid"] == "float32"), None)
     out["E1"] = {"rows": rows, "threads": thread_rows, "blas_threads_outcomes": [r["outcome"] for r in tb],
                  "boundary": {"lo": base["lo"], "hi": base["hi"], "ulps": base["ulps"], "stop": base["stop"],
                               "lo_hex": hex_exact(float(base["lo"])), "hi_hex": hex_exact(float(base["hi"])),
@@ -122,7 +125,17 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
                            "converged": sum(r["outcome"] == "converged" for r in below)},
                  "pair_ulps": ulps_between(*PAIR), "pair_ulps_float32": ulps_between(*PAIR, "float32"),
                  "max_shift_ulps": max(shifts) if shifts else None,
-                 "splits": sum(r["pair_splits"] for r in rows), "variants": len(rows)}
+                 "splits": sum(r["pair_splits"] for r in rows), "variants": len(rows),
+                 "f64": {"variants": len(f64) + len(thread_rows), "splits": sum(r["pair_splits"] for r in f64)
+                         + sum(t["outcomes"] == ["converged", "diverged"] for t in thread_rows),
+                         "found": sum(r["found"] for r in f64) + f64_threads,
+                         "max_shift_ulps": max(shifts) if shifts else 0,
+                         "names": [r["variant"] for r in f64] + [t["variant"] for t in thread_rows]},
+                 "f32": None if f32 is None else {
+                     "pair_outcomes": f32["pair_outcomes"], "splits": f32["pair_splits"],
+                     "reversed": f32["pair_outcomes"] == ["diverged", "converged"],
+                     "lo": f32["lo"], "hi": f32["hi"], "max_changes": f32["max_changes_per_step"],
+                     "interleaved": f32["max_changes_per_step"] > 1}}
     # ---------------------------------------------------------------- E2
     win: list[dict[str, Any]] = []
     for k, recs in raw["E2"]["windows"].items():
@@ -133,7 +146,9 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
         win.append({"width": 10.0 ** -int(k), "k": int(k), "rates": len(recs), "diverged": labels.count("diverged"),
                     "changes": ch, "ulps": ordinal(rates[-1]) - ordinal(rates[0]) if rates else 0,
                     "labels": labels, "fit": fit})
-    out["E2"] = {"center": raw["E2"]["center"], "windows": win,
+    below_pair = sorted(float(r["lr"]) for recs in raw["E2"]["windows"].values() for r in recs
+                        if r["outcome"] == "diverged" and float(r["lr"]) < PAIR[0])
+    out["E2"] = {"center": raw["E2"]["center"], "windows": win, "diverged_below_pair": below_pair,
                  "interleaved": [w["k"] for w in win if w["changes"] > 1]}
     # ---------------------------------------------------------------- E3
     tr = raw["E3"]
@@ -199,14 +214,19 @@ def _verdicts(d: dict[str, Any]) -> list[dict[str, str]]:
               "why": (f"both are doubles {e1['pair_ulps']:,} ulps apart ({e1['pair_ulps_float32']} in float32); "
                       f"the boundary lies between two doubles {b['ulps']:,} ulp(s) apart, "
                       f"{fmt_rate(b['lo'])} and {fmt_rate(b['hi'])}, far inside the pair")})
-    moved = e1["max_shift_ulps"]
+    f64, f32 = e1["f64"], e1["f32"]
+    f32_text = ("" if f32 is None else
+                f"; in float32 (one ulp here is 1.2e-10, a ninth of the gap between the rates) the outcomes "
+                f"{'interleave near the cliff' if f32['interleaved'] else 'do not interleave'} and the pair gives "
+                f"{' / '.join(f32['pair_outcomes'])}")
     v.append({"id": "rounding-chaos", "hypothesis": "rounding plus chaos decides the split",
-              "verdict": ("only at the last step" if e1["splits"] == e1["variants"] else "partly"),
-              "why": (f"the pair splits under {e1['splits']} of {e1['variants']} arithmetic variants; the boundary "
-                      f"moves by at most {fmt_number(moved or 0, thousands=True)} float64 ulps under them "
-                      f"(the pair is {e1['pair_ulps']:,} ulps wide); two runs one ulp of lr apart separate at "
-                      f"{fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 epochs, so rounding "
-                      "decides only which of two neighbouring doubles falls on which side")})
+              "verdict": ("rejected in float64" if f64["splits"] == f64["variants"] else "partly"),
+              "why": (f"the float64 boundary is a cliff between two adjacent doubles; under {f64['variants']} float64 "
+                      f"arithmetics ({', '.join(f64['names'])}) it moves by at most "
+                      f"{fmt_number(f64['max_shift_ulps'], thousands=True)} ulp and the pair splits under "
+                      f"{f64['splits']} of them, although their bits differ from the first epochs on; two runs at the "
+                      f"bracket's ends separate at {fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 "
+                      "epochs, so rounding decides only which of two neighbouring doubles lies on which side" + f32_text)})
     inter = e2["interleaved"]
     v.append({"id": "fractal", "hypothesis": "a fractal boundary (interleaved islands)",
               "verdict": "not seen" if not inter else "seen at fine scales",
@@ -224,11 +244,13 @@ def _verdicts(d: dict[str, Any]) -> list[dict[str, str]]:
                       f"exactly at the wrong end (band {fmt_number(f['626']['band_min'], 3)}-"
                       f"{fmt_number(f['626']['band_max'], 3)} bits after epoch 10,000)")})
     rows = {r["variant"]: r for r in e1["rows"]}
-    impl = [f"{n}: pair {'splits' if rows[n]['pair_splits'] else 'does not split'}" for n in
-            ("float32", "longdouble", "stable-sigmoid", "portable") if n in rows]
-    v.append({"id": "implementation", "hypothesis": "an implementation artefact (float32, naive sigmoid, BLAS)",
-              "verdict": ("rejected" if all(rows[n]["pair_splits"] for n in rows) else "partly"),
-              "why": "; ".join(impl) + "; every boundary found lies near 0.0014906"})
+    impl = [f"{n}: pair {' / '.join(rows[n]['pair_outcomes'])}" for n in
+            ("portable", "no-dispatch", "stable-sigmoid", "longdouble", "float32") if n in rows]
+    v.append({"id": "implementation", "hypothesis": "an implementation artefact (BLAS, NumPy's exp, naive sigmoid, "
+              "float32)", "verdict": ("rejected for float64 and long double; float32 changes the outcome"
+                                      if f32 is not None and not f32["splits"] and f64["splits"] == f64["variants"]
+                                      else "rejected" if f64["splits"] == f64["variants"] else "partly"),
+              "why": "; ".join(impl)})
     frac = len(e4["differ"]) / max(e4["seeds"], 1)
     v.append({"id": "seed-0", "hypothesis": "a property of seed 0's trajectory, not of the learning rate",
               "verdict": "supported" if frac < 0.05 else "not supported",
@@ -266,14 +288,20 @@ def claims(d: dict[str, Any]) -> list[dict[str, Any]]:
                 "verdict": "undecided" if quick else ("holds" if k / max(n, 1) > 0.5 else
                                                       "partly holds" if k / max(n, 1) > 0.05 else "does not hold"),
                 "evidence": "seed_boundaries.png", "full": not quick})
+    f64, f32 = e1["f64"], e1["f32"]
     mf = (f"seed 0's boundary lies between the adjacent doubles {fmt_rate(b['lo'])} and {fmt_rate(b['hi'])}"
           if b["ulps"] == 1 else f"seed 0's boundary lies in [{fmt_rate(b['lo'])}, {fmt_rate(b['hi'])}] "
           f"({b['ulps']:,} ulps)")
-    mf += (f"; under {e1['variants']} arithmetic variants (portable kernel, NumPy dispatch off, stable sigmoid, float32, "
-           f"long double, BLAS threads) the pair splits {e1['splits']} times and the boundary moves by at most "
-           f"{fmt_number(e1['max_shift_ulps'] or 0, thousands=True)} of the pair's {e1['pair_ulps']:,} ulps; "
-           f"the two runs separate at {fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 epochs")
-    ok = e1["splits"] == e1["variants"]
+    above = ordinal(float(b["hi"])) - ordinal(PAIR[0])
+    mf += (f", {above:,} of the {e1['pair_ulps']:,} ulps from 0.001490625 to 0.001490626; under {f64['variants']} float64 arithmetics "
+           f"({', '.join(f64['names'])}) it moves by at most {fmt_number(f64['max_shift_ulps'], thousands=True)} ulp "
+           f"and the pair splits under {f64['splits']}; the runs at the bracket's ends separate at "
+           f"{fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 epochs")
+    if f32 is not None:
+        mf += (f"; only in float32 does the arithmetic decide: outcomes "
+               f"{'interleave' if f32['interleaved'] else 'change'} near the cliff and the pair gives "
+               f"{' / '.join(f32['pair_outcomes'])}")
+    ok = f64["splits"] == f64["variants"]
     out.append({"id": "lr-pair-float-limits", "claim": "The difference comes from floating-point limits.",
                 "measured": mf,
                 "verdict": "undecided" if quick else ("does not hold" if ok else "partly holds"),
