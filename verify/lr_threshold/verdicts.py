@@ -156,6 +156,12 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
     ep = [r["epoch"] for r in rws]
     dist = [r["distance"] for r in rws]
     g = growth_rate(ep, dist)
+    big = next((i for i, x in enumerate(dist) if x > 1e-3), None)
+    small = None if big is None else max((i for i in range(big) if dist[i] < 1e-12), default=None)
+    jump = {"last_below_1e-12": ep[small] if small is not None else None,
+            "distance_before": dist[small] if small is not None else None,
+            "first_above_1e-3": ep[big] if big is not None else None,
+            "distance_after": dist[big] if big is not None else None}
     sat = {}
     for key in ("lo", "hi"):
         first = next((r["epoch"] for r in rws if r[key]["wrong_saturated"] > 0), None)
@@ -170,7 +176,11 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
     bound = {k: 2.0 / float(tr[k]) for k in ("lo", "hi")}
     over = {k: [h["epoch"] for h in hs if np.isfinite(h[k]) and h[k] > bound[k]] for k in ("lo", "hi")}
     split_epoch = next((r["epoch"] for r in rws if abs(r["lo"]["loss"] - r["hi"]["loss"]) > 0.1), None)
-    out["E3"] = {"lo": tr["lo"], "hi": tr["hi"], "growth": g, "saturation": sat, "bound": bound,
+    lo_peak = max((h for h in hs if np.isfinite(h["lo"])), key=lambda h: h["lo"], default=None)
+    out["E3"] = {"lo": tr["lo"], "hi": tr["hi"], "growth": g, "jump": jump, "saturation": sat,
+                 "lo_peak_epoch": lo_peak["epoch"] if lo_peak else None,
+                 "hi_min_margin_final": rws[-1]["hi"]["margin"], "hi_logit_final": rws[-1]["hi"]["max_logit"],
+                 "lo_wrong_checkpoints": sum(r["lo"]["wrong_saturated"] > 0 for r in rws), "bound": bound,
                  "lambda_max_peak": {k: max((h[k] for h in hs if np.isfinite(h[k])), default=math.nan)
                                      for k in ("lo", "hi")},
                  "epochs_above_bound": {k: over[k][:40] for k in over},
@@ -224,16 +234,20 @@ def _verdicts(d: dict[str, Any]) -> list[dict[str, str]]:
               "why": (f"the float64 boundary is a cliff between two adjacent doubles; under {f64['variants']} float64 "
                       f"arithmetics ({', '.join(f64['names'])}) it moves by at most "
                       f"{fmt_number(f64['max_shift_ulps'], thousands=True)} ulp and the pair splits under "
-                      f"{f64['splits']} of them, although their bits differ from the first epochs on; two runs at the "
-                      f"bracket's ends separate at {fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 "
-                      "epochs, so rounding decides only which of two neighbouring doubles lies on which side" + f32_text)})
+                      f"{f64['splits']} of them, although their final bits differ (E0)" + (
+                          f"; the runs at the bracket's ends stay within "
+                          f"{fmt_number(e3['jump']['distance_before'], 2)} of each other until epoch "
+                          f"{e3['jump']['last_below_1e-12']:,} and are {fmt_number(e3['jump']['distance_after'], 2)} "
+                          f"apart by epoch {e3['jump']['first_above_1e-3']:,}: an abrupt split, not exponential "
+                          "growth" if e3["jump"]["last_below_1e-12"] is not None
+                          and e3["jump"]["first_above_1e-3"] is not None else "")
+                      + "; so rounding decides only which of two neighbouring doubles lies on which side" + f32_text)})
     inter = e2["interleaved"]
     v.append({"id": "fractal", "hypothesis": "a fractal boundary (interleaved islands)",
-              "verdict": "not seen" if not inter else "seen at fine scales",
-              "why": ("every window from relative width "
-                      + ", ".join(f"1e-{w['k']}" for w in e2["windows"]) + " has "
-                      + ("at most one label change" if not inter else
-                         f"islands in windows 1e-{', 1e-'.join(str(k) for k in inter)}"))})
+              "verdict": "not seen" if not inter else "islands at coarse scales, a clean threshold at fine ones",
+              "why": ("; ".join(f"window 1e-{w['k']}: {w['changes']} label change(s) among {w['rates']} rates"
+                                + (f" (box-counting dimension {fmt_number(w['fit']['dimension'], 2)})"
+                                   if w["fit"] else "") for w in e2["windows"]))})
     f = e0["facts"]
     v.append({"id": "threshold", "hypothesis": "an artefact of the classification threshold",
               "verdict": "rejected",
@@ -295,8 +309,12 @@ def claims(d: dict[str, Any]) -> list[dict[str, Any]]:
     above = ordinal(float(b["hi"])) - ordinal(PAIR[0])
     mf += (f", {above:,} of the {e1['pair_ulps']:,} ulps from 0.001490625 to 0.001490626; under {f64['variants']} float64 arithmetics "
            f"({', '.join(f64['names'])}) it moves by at most {fmt_number(f64['max_shift_ulps'], thousands=True)} ulp "
-           f"and the pair splits under {f64['splits']}; the runs at the bracket's ends separate at "
-           f"{fmt_number(e3['growth']['rate'] * 1000, 3)} e-folds per 1,000 epochs")
+           f"and the pair splits under {f64['splits']}")
+    j = e3["jump"]
+    if j["last_below_1e-12"] is not None and j["first_above_1e-3"] is not None:
+        mf += (f"; the runs at the bracket's ends stay within {fmt_number(j['distance_before'], 2)} of each other "
+               f"until epoch {j['last_below_1e-12']:,}, then split within "
+               f"{j['first_above_1e-3'] - j['last_below_1e-12']:,} epochs")
     if f32 is not None:
         mf += (f"; only in float32 does the arithmetic decide: outcomes "
                f"{'interleave' if f32['interleaved'] else 'change'} near the cliff and the pair gives "
