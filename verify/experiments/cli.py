@@ -14,9 +14,22 @@ from ..common.console import Console
 from .claims import claims as judge
 from .plan import SIZES, Mode
 from .report import console, ok_of, summary_of, write_report
-from .study import analyse, execute
+from .study import Study, analyse, execute
 
-__all__ = ["main"]
+__all__ = ["main", "conclude"]
+
+
+def conclude(study: Study, report: Path | None, say: Console) -> bool:
+    """Compare, judge, print the summary and write the report of a finished study; True when it passed."""
+    rows = analyse(study)
+    found = judge(study, rows)
+    ok = ok_of(study, rows)
+    summary = summary_of(study, rows, found)
+    print(console(study, rows, found, ok, summary))
+    if report is not None:
+        path = write_report(study, rows, found, report, ok, summary)
+        say(f"report written to {path}")
+    return ok
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,14 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say = Console("experiments", quiet=args.quiet)
     say(f"{mode} size: {sizes.note}")
     study = execute(mode, sizes, workers=workers, quiet=args.quiet)
-    rows = analyse(study)
-    found = judge(study, rows)
-    ok = ok_of(study, rows)
-    summary = summary_of(study, rows, found)
-    print(console(study, rows, found, ok, summary))
-    if args.report is not None:
-        path = write_report(study, rows, found, args.report, ok, summary)
-        say(f"report written to {path}")
+    ok = conclude(study, args.report, say)
     if not ok:
         print("experiments: exit 1: a seeded figure differs from its page, or a row is missing", file=sys.stderr)
     return 0 if ok else 1

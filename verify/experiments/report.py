@@ -51,7 +51,9 @@ def _num(v: float | None, feature: str) -> str:
 
 
 def _spread(f: FeatureRow) -> str:
-    v = [as_number(f.feature, x) for x in f.values]
+    if f.feature == "peak" and all(x is None for x in f.values):
+        return "no drop"
+    v = [as_number(f.feature, x) for x in f.values if not (f.feature == "peak" and x is None)]
     med = float(np.median(v))
     never = sum(x is None for x in f.values)
     text = f"{_num(med, f.feature)} ({_num(min(v), f.feature)} to {_num(max(v), f.feature)})"
@@ -118,7 +120,11 @@ def _reproduction(res: RowResult, full: bool) -> str:
         same = sum(bool(f.seed0_matches) for f in checks)
         return f"seed 0: {same} of {len(checks)} features equal to the page's"
     k, n = res.inside
-    return f"{k} of {n} page numbers inside the seeds' range"
+    text = f"{k} of {n} page numbers inside the seeds' range" if n else "no curve on the page"
+    if res.page.accuracy is not None:
+        same = int(np.count_nonzero(res.as_run.accuracy == res.page.accuracy))
+        text += f"; the page's {fmt_number(res.page.accuracy, 3)} % in {same} of {len(res.as_run.seeds)} seeds"
+    return text
 
 
 def _claims_table(rep: Report, claims: Sequence[Claim]) -> None:
@@ -154,7 +160,20 @@ def _feature_table(rep: Report, res: RowResult) -> None:
             pl = f.placement
             rows.append([f.feature.replace("_", " "), page, _spread(f),
                          "-" if pl is None else fmt_number(pl.percentile, 3),
-                         "-" if pl is None else ("inside" if pl.inside else "outside")])
+                         "beyond this run" if pl is None else ("inside" if pl.inside else "outside")])
+    acc = res.as_run.accuracy
+    if res.page.accuracy is not None:
+        same = int(np.count_nonzero(acc == res.page.accuracy))
+        cells: list[Cell] = ["accuracy %", fmt_number(res.page.accuracy, 3)]
+        if res.row.seeded:
+            cells += [fmt_number(float(acc[res.as_run.of_seed(0)]), 3), "-"]
+        else:
+            cells += [f"{fmt_number(float(np.median(acc)), 3)} ({fmt_number(float(acc.min()), 3)} to "
+                      f"{fmt_number(float(acc.max()), 3)})", "-", f"equal in {same} of {acc.size} seeds"]
+        if res.row.seeded:
+            cells.append(f"{fmt_number(float(np.median(acc)), 3)} ({fmt_number(float(acc.min()), 3)} to "
+                         f"{fmt_number(float(acc.max()), 3)})")
+        rows.append(cells)
     if res.row.seeded:
         rep.table(["feature", "page", "seed 0", "seed 0 vs page", f"all {len(res.as_run.seeds)} seeds: median (range)"],
                   rows, caption=f"{res.row.name} (seed 0, the script's):")
@@ -232,7 +251,8 @@ def write_report(study: Study, rows: Sequence[RowResult], claims: Sequence[Claim
                    "seeded figures; red crosses and band: numbers read from the page")
     rep.section("How it ran")
     rep.text(f"Mode {study.mode}: {study.sizes.note}. {study.runs:,} runs ({study.steps:,} training steps) through "
-             f"`refnet.lab.sweep` on {study.workers} worker processes sharing one pool; wall time "
+             + (f"`refnet.lab.sweep` on {study.workers} worker processes sharing one pool" if study.workers else
+                "`refnet.lab.sweep` in this process") + "; wall time "
              f"{fmt_number(study.seconds, 3)} s. Every run is `refnet.lab`'s reproduction of the lab's program "
              "(its RandomState stream, batches drawn with replacement, updates inside backward, the published "
              "arithmetic), proven byte for byte in tests/test_lab.py.")
@@ -256,7 +276,8 @@ def write_report(study: Study, rows: Sequence[RowResult], claims: Sequence[Claim
 def console(study: Study, rows: Sequence[RowResult], claims: Sequence[Claim], ok: bool, summary: str) -> str:
     """The stdout summary: one line per conclusion."""
     lines = [f"experiments: {'PASS' if ok else 'FAIL'}: {summary}",
-             f"  {study.runs:,} runs, {study.steps:,} steps, {fmt_number(study.seconds, 3)} s on {study.workers} workers"]
+             f"  {study.runs:,} runs, {study.steps:,} steps, {fmt_number(study.seconds, 3)} s on "
+             + (f"{study.workers} worker processes" if study.workers else "this process")]
     lines += [f"  [{c.verdict}] {c.claim}" for c in claims]
     return "\n".join(lines)
 

@@ -203,12 +203,14 @@ def analyse(study: Study) -> list[RowResult]:
         page = PAGES[row.name.replace("-snippet", "")]
         as_run = study.curves[(row.name, "as run")]
         feats = as_run.features()
+        last = float(as_run.epochs[-1]) if as_run.epochs.size else 0.0
         frows: list[FeatureRow] = []
         for name in FEATURES:
             value, never = _page_value(page, name)
             tol = page.tolerance(name)
             values = tuple(f.value(name) for f in feats)
-            placement = place(name, value, values, tol) if value is not None and not row.seeded else None
+            reached = value is None or name not in ("high_until", "drop", "settle") or value <= last + tol
+            placement = place(name, value, values, tol) if value is not None and reached and not row.seeded else None
             seed0 = seed0_ok = None
             if row.seeded and 0 in as_run.seeds:
                 seed0 = values[as_run.of_seed(0)]
