@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from refnet import lab
+from verify.common.report import png_size, prose_problems
+from verify.common.style import MAX_WIDTH_PX
 from verify.experiments import cli, main
 from verify.experiments.claims import VERDICTS, claims, share_verdict
 from verify.experiments.measure import BCE_QUANTUM, LINES, as_number, features, place, quantized
@@ -62,6 +64,9 @@ def test_quick_run_passes_and_writes_the_report(quick: Quick) -> None:
         assert f"]({name})" in quick.md
     assert doc["data"]["mode"] == "quick" and doc["data"]["runs"] == quick.study.runs > 0
     assert quick.study.seconds < 120  # the quick size must stay quick (about 40 s on 2 busy cores)
+    assert prose_problems(quick.md) == []
+    for name in FIGURES:
+        assert png_size(quick.out / name)[0] <= MAX_WIDTH_PX
 
 
 def test_one_row_per_experiment_with_run_and_labelled_rates(quick: Quick) -> None:
