@@ -74,6 +74,19 @@ def test_planned_training_is_the_unplanned_bit_for_bit(kernel: str, members: int
     assert a == b
 
 
+@pytest.mark.parametrize("kernel", ["blas", "portable"])
+@pytest.mark.parametrize("members", [1, 9])
+def test_the_lab_relu_formula_plans_to_the_same_bits(kernel: str, members: int) -> None:
+    """``relu="mask"`` (the lab's: +0 where x <= 0, a NaN passes its gradient) planned as unplanned,
+    through a run that goes non-finite (lr 40: NaN reaches the masks)."""
+    def build() -> Network:
+        return refnet.mlp(activation="relu", relu="mask", seed=list(range(members)), kernel=kernel)  # type: ignore[arg-type]
+
+    for lr in (0.5, 40.0):
+        a, b = _pair(build, lr=lr, epochs=60, convention="default")
+        assert a == b
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("kernel", ["blas", "portable"])
 def test_momentum_minibatches_and_both_dtypes(dtype: str, kernel: str) -> None:
