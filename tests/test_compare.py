@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -299,3 +302,36 @@ def test_a_bce_reported_otherwise_is_a_reading_in_its_units(
     assert report.passed, report.first_failure
     assert recognised in report.recognised
     assert report.settings["refnet"] == f"convention={convention!r}, lr {PUBLISHED_LR:.10g}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "docs" / "figures" / "compare").glob("*.txt"))
+
+
+def _example(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The committed example's command, run now: ``$ command``, its output, ``(exit status N)``."""
+    command = path.read_text().splitlines()[0]
+    argv = shlex.split(command.removeprefix("$ "))
+    assert argv[:3] == ["python", "-m", "verify.compare"], command
+    capsys.readouterr()
+    code = main(argv[3:])
+    return f"{command}\n{capsys.readouterr().out}(exit status {code})\n"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_committed_examples_are_what_the_current_code_prints(
+        path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/compare.md shows these files; REFNET_WRITE_EXAMPLES=1 rewrites them from the current code."""
+    monkeypatch.chdir(ROOT)
+    produced = _example(path, capsys)
+    if os.environ.get("REFNET_WRITE_EXAMPLES") == "1":
+        path.write_text(produced)
+    assert path.read_text() == produced
+
+
+def test_docs_show_the_committed_examples() -> None:
+    doc = (ROOT / "docs" / "compare.md").read_text()
+    shown = re.findall(r"<!-- example: (\S+) -->\n```text\n(.*?)```", doc, flags=re.S)
+    assert sorted(name for name, _ in shown) == sorted(p.name for p in EXAMPLES)
+    for name, block in shown:
+        assert block == (ROOT / "docs" / "figures" / "compare" / name).read_text(), name

@@ -146,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="when you meant w to change: inside backward before the gradient is sent down "
                         "(the lab's order), after, or detect (default: either is accepted and named)")
     p.add_argument("--json", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
-    p.add_argument("--quiet", action="store_true", help="print only the verdicts and the first failure")
+    p.add_argument("--quiet", action="store_true", help="print only the hazards, the verdicts and the first failure")
     return p
 
 

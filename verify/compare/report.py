@@ -70,7 +70,7 @@ class Report:
 
 
 def render(report: Report, quiet: bool = False) -> str:
-    """The human report (``quiet``: verdict lines and the first failure only)."""
+    """The human report (``quiet``: hazards, verdict lines and the first failure only)."""
     out: list[str] = []
     if not quiet:
         out.append(f"student: {report.spec}")
@@ -79,7 +79,8 @@ def render(report: Report, quiet: bool = False) -> str:
         out.append("settings: " + ", ".join(f"{k} {v}" for k, v in report.settings.items()))
         out.append("convention: " + "; ".join(f"{k}: {v}" for k, v in report.convention.items()))
         out += [f"note: {n}" for n in report.notes]
-        out += [f"hazard: {h}" for h in report.hazards]
+    out += [f"hazard: {h}" for h in report.hazards]
+    if not quiet or report.hazards:
         out.append("")
     for c in report.checks:
         out.append(f"{c.status}  {CHECK_TITLES[c.name]}: {c.summary}")
