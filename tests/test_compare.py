@@ -335,3 +335,21 @@ def test_docs_show_the_committed_examples() -> None:
     assert sorted(name for name, _ in shown) == sorted(p.name for p in EXAMPLES)
     for name, block in shown:
         assert block == (ROOT / "docs" / "figures" / "compare" / name).read_text(), name
+
+
+def test_a_run_that_diverges_in_refnet_too_stops_without_a_verdict(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab's network without activations (no sigmoid at all) goes non-finite at lr 0.01, in refnet too."""
+    path = tmp_path / "no_activation.py"
+    path.write_text("from lab_published import SigmoidMse\n"
+                    "class Identity:\n    def forward(self, x):\n        return x.copy()\n"
+                    "    def backward(self, prev_grad, lr=0.1):\n        return prev_grad\n"
+                    "class Net(SigmoidMse):\n    hidden = Identity\n    def __init__(self):\n"
+                    "        super().__init__()\n        del self.layers['out_sigmoid']\n")
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    report = check(f"{path}:Net", lr=0.01, epochs=50)
+    assert report.passed, report.first_failure
+    assert report.settings["refnet"] == "convention='lab', lr 0.01"   # no sigmoid: the published arithmetic fits
+    run = report.checks[2]
+    assert 1 < int(run.data["diverged"]) < 50 and run.data["worst_ulps"] == 0.0   # type: ignore[call-overload]
+    assert "refnet's own run goes non-finite" in run.summary and "and so does yours" in run.summary

@@ -138,9 +138,13 @@ class Student:
 
     @property
     def sigmoid(self) -> SigmoidFormula:
-        """The formula all the sigmoid layers share bit for bit; ``stable`` when they do not (or there are none)."""
+        """The formula all the sigmoid layers share bit for bit; ``stable`` when they do not.
+
+        A network without sigmoid layers gets ``naive``: the formula computes nothing there,
+        and it lets the lab's published arithmetic (naive) match a network without sigmoids.
+        """
         found = {info.formula for info in self.layers if info.kind == "sigmoid"}
-        if found == {"naive"}:
+        if found <= {"naive"}:
             return "naive"
         return "stable"
 

@@ -19,7 +19,10 @@ bound, per tensor.
 
 When the spread reaches :data:`HORIZON` of the values themselves (the run is
 chaotic at this rate: rounding alone changes the trajectory), later epochs
-cannot tell a mistake from rounding; the check stops there and says so.
+cannot tell a mistake from rounding; the check stops there and says so. It
+stops the same way when refnet's own run (or a twin) goes non-finite: the
+rate diverges from these weights (the lab's network without activations does
+at ``lr = 0.01``), and nothing after can be compared.
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, setting: Setti
         h = train(ref, x, t, lr=lr_ref, epochs=1, convention=convention)
         r_losses = np.asarray(h.loss[0], dtype=np.float64) * loss_scale
         params = ref.named_params()
+        if not (np.all(np.isfinite(r_losses)) and all(np.all(np.isfinite(v)) for v in params.values())):
+            return _diverged(epoch, epochs, worst, described, name, lr_ref, bool(np.isfinite(s_loss)))
         gap = abs(s_loss - float(r_losses[0]))
         loss_spread = float(np.max(np.abs(r_losses[1:] - r_losses[0])))
         tol = gc.SAFETY * loss_spread + 2.0 * gc.SAFETY * loss_bound
@@ -132,6 +137,18 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, setting: Setti
     return CheckResult("run", "PASS", summary, (described,), None,
                        {"epochs": epochs, "worst_ulps": worst, "bound_ulps": worst_bound,
                         "refnet_convention": name, "refnet_lr": lr_ref})
+
+
+def _diverged(epoch: int, epochs: int, worst: float, setting: str, convention: str, lr_ref: float,
+              student_finite: bool) -> CheckResult:
+    """refnet's own run (or a twin) went non-finite: nothing later can be compared."""
+    yours = "" if student_finite else ", and so does yours"
+    summary = (f"agrees to within {worst:.3g} ulps for {epoch - 1} of {epochs} epochs; at epoch {epoch} refnet's own "
+               f"run goes non-finite (the rate diverges from these weights){yours}; later epochs give no "
+               f"verdict; {setting}")
+    return CheckResult("run", "PASS", summary, (setting,), None,
+                       {"epochs": epoch - 1, "diverged": epoch, "worst_ulps": worst,
+                        "refnet_convention": convention, "refnet_lr": lr_ref})
 
 
 def _horizon(epoch: int, epochs: int, worst: float, setting: str, convention: str, lr_ref: float) -> CheckResult:
