@@ -120,13 +120,15 @@ def claims(study: Study, rows: Sequence[RowResult]) -> list[Claim]:
           f"the six panels lie inside the spread of {_seeds(lr10)} at lr 10",
           "does not hold", "learning_rates.png")
     plateau = next(f for f in panel.features if f.feature == "high_until")
-    long_plateaus = sum(as_number("high_until", v) >= 500 for v in plateau.values)
+    page_plateau = panel.page.high_until or 0.0
+    long_plateaus = sum(as_number("high_until", v) >= page_plateau - plateau.tolerance for v in plateau.values)
+    longest = max(as_number("high_until", v) for v in plateau.values)
     real = panel.meant
     no_drop = _count(real, lambda i: real.features()[i].drop is None)
     b.add("lr-0.01-too-slow", "At lr 0.01 the loss converges too slowly (page 10).",
           f"the \"0.01\" panel ran at lr 10: its plateau until ~{epoch_text(panel.page.high_until)} epochs happens "
-          f"in {long_plateaus} of {len(lr10.seeds)} lr-10 seeds (a plateau past epoch 500; percentile "
-          f"{fmt_number(plateau.placement.percentile if plateau.placement else float('nan'), 3)}). At a real "
+          f"in {long_plateaus} of {len(lr10.seeds)} lr-10 seeds (the longest ends at epoch {epoch_text(longest)}). "
+          f"At a real "
           f"lr 0.01 the loss never falls below 0.05 in 2,000 epochs for {no_drop} of {len(real.seeds)} seeds "
           f"(median final {fmt_number(float(np.median(real.loss[:, -1])), 3)})",
           "partly holds" if share_verdict(no_drop, len(real.seeds)) == "holds" else "does not hold",
@@ -209,7 +211,7 @@ def claims(study: Study, rows: Sequence[RowResult]) -> list[Claim]:
         c = row.as_run
         outs = c.outcomes()
         i0 = c.of_seed(0)
-        checks = row.checks(b.full)
+        checks = row.required(b.full)
         k, n = sum(bool(f.seed0_matches) for f in checks), len(checks)
         tally = {o: outs.count(o) for o in ("learned", "stuck", "above chance", "non-finite") if outs.count(o)}
         reproduced = (outs[i0] == "learned") == ok_if_learned and k == n
@@ -225,19 +227,24 @@ def claims(study: Study, rows: Sequence[RowResult]) -> list[Claim]:
     p5, p6 = r["pair-625"], r["pair-626"]
     o5, o6 = p5.as_run.outcomes(), p6.as_run.outcomes()
     i5 = p5.as_run.of_seed(0)
-    c5, c6 = p5.checks(b.full), p6.checks(b.full)
+    c5, c6 = p5.required(b.full), p6.required(b.full)
     (k5, n5), (k6, n6) = [(sum(bool(f.seed0_matches) for f in c), len(c)) for c in (c5, c6)]
+    known = [f for f in p6.checks(b.full) if f.feature in p6.page.differs and not f.seed0_matches]
     pair_ok = o5[i5] == "learned" and o6[i5] != "learned" and k5 == n5 and k6 == n6
     b.add("pair-seed-0", "lr 0.001490625 converges and lr 0.001490626 does not (pages 17-18).",
           f"seed 0: 0.001490625 {o5[i5]} (final {fmt_number(p5.as_run.loss[i5, -1], 3)} bits, "
           f"{fmt_number(p5.as_run.accuracy[i5], 3)} %), 0.001490626 {o6[i5]} (final "
           f"{fmt_number(p6.as_run.loss[i5, -1], 4)} bits, {fmt_number(p6.as_run.accuracy[i5], 3)} %); features equal "
-          f"to the page's: {k5} of {n5} and {k6} of {n6}",
+          f"to the page's: {k5} of {n5} and {k6} of {n6}"
+          + "".join(f"; {f.feature} of 0.001490626 {fmt_number(f.seed0, 3)} bits against the page's "
+                    f"{fmt_number(f.page, 3)}: page 18's 5,000-9,000 transient is not this machine's"
+                    for f in known if f.seed0 is not None and f.page is not None),
           "holds" if pair_ok else "does not hold", "pair.png")
     others = [i for i, s in enumerate(p5.as_run.seeds) if s != 0]
     differ = sum((o5[i] == "learned") != (o6[i] == "learned") for i in others)
     b.add("pair-other-seeds", "Changing the random seed still gives different results for the two rates (page 18).",
-          f"the script hard-codes seed 0; over seeds 1-{max(p5.as_run.seeds)} the two rates end differently in "
+          f"the script hard-codes seed 0; over seed{'s 1-' if len(others) > 1 else ' '}{max(p5.as_run.seeds)} the two "
+          f"rates end differently in "
           f"{differ} of {len(others)} (both learn in {sum(o5[i] == o6[i] == 'learned' for i in others)}, both fail in "
           f"{sum(o5[i] != 'learned' and o6[i] != 'learned' for i in others)})",
           share_verdict(differ, len(others)), "pair.png")

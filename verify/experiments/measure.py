@@ -110,20 +110,29 @@ class Placement:
 
 
 def place(feature: str, lab_value: float, values: Sequence[float | None], tolerance: float) -> Placement:
-    """The lab's number placed in the seeds' distribution (``values`` may hold ``None`` = never)."""
+    """The lab's number placed in the seeds' distribution (``values`` may hold ``None`` = never; a page
+    that never shows it passes ``as_number(feature, None)``)."""
     if not values:
         raise ValueError("values: expected at least one seed's value")
     v = np.array([as_number(feature, x) for x in values], dtype=np.float64)
-    below = float(np.count_nonzero(v < lab_value - tolerance))
-    ties = float(np.count_nonzero(np.abs(v - lab_value) <= tolerance))
+    if np.isinf(lab_value):  # the page's curve never does it: ties are the seeds that never do either
+        below = float(np.count_nonzero(v < lab_value))
+        ties = float(np.count_nonzero(v == lab_value))
+    else:
+        below = float(np.count_nonzero(v < lab_value - tolerance))
+        ties = float(np.count_nonzero(np.abs(v - lab_value) <= tolerance))
     lo, hi = float(v.min()), float(v.max())
     return Placement(lab_value, 100.0 * (below + ties / 2) / v.size, lo, hi,
                      lo - tolerance <= lab_value <= hi + tolerance)
 
 
-def quantized(loss: F64, quantum: float = BCE_QUANTUM, *, rel: float = 1e-6) -> bool:
-    """Every value a whole multiple of ``quantum`` (to ``rel``): the mark of a saturated BCE run."""
+def quantized(loss: F64, quantum: float = BCE_QUANTUM, *, slack: float = 1e-3) -> bool:
+    """Every value a whole multiple (at least 1) of ``quantum``, to ``slack`` quanta: the mark of a saturated
+    BCE run. A correctly saturated point costs log2(1 + 1e-7) = 1.4e-7 bits and an output a hair short of
+    saturation a little less than a quantum (at most 3.2e-4 quanta in the lab's pair, tests/test_lab.py), so
+    1e-3 quanta tells a multiple from any converged or unsaturated value."""
     if loss.size == 0 or not np.all(np.isfinite(loss)):
         return False
-    k = np.round(loss / quantum)
-    return bool(np.all(np.abs(loss - k * quantum) <= rel * np.maximum(np.abs(loss), quantum)))
+    units = loss / quantum
+    k = np.round(units)
+    return bool(np.all(np.abs(units - k) < slack) and np.all(k >= 1))

@@ -47,8 +47,8 @@ SIZES: Final[dict[Mode, Sizes]] = {
     "full": Sizes(30, {"no-activation": 2_000, "output-sigmoid-only": 20_000, "bce-page14": 100_000,
                        "relu-mse": 50_000},
                   "seeds 0-29; the lab's epochs, except where 4 updates per epoch make a run costly: "
-                  "2,000 of 500,000 epochs for the first no-activation run (every seed is non-finite long "
-                  "before, and NaN weights stay NaN), 20,000 of 500,000 for the output-sigmoid-only run (its "
+                  "2,000 of 500,000 epochs for the first no-activation run (a run non-finite by then stays so: "
+                  "NaN weights stay NaN), 20,000 of 500,000 for the output-sigmoid-only run (its "
                   "output is a sigmoid of a linear function of x: no epoch count separates XOR), 100,000 of "
                   "500,000 for the page-14 BCE run and its matched MSE (page 14's claim is about the first "
                   "100,000), 50,000 of 100,000 for the page-15 ReLU run and its matched sigmoid (the page's "

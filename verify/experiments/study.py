@@ -20,7 +20,7 @@ from refnet import lab
 from refnet.progress import Progress
 from refnet.sweep import process_pool
 
-from .measure import LINES, Features, Lines, Placement, features, place, quantized
+from .measure import LINES, Features, Lines, Placement, as_number, features, place, quantized
 from .pages import FEATURES, PAGES, PageRead
 from .plan import MATCHED, ROWS, Mode, Row, Sizes, Variant, configs, runs_of
 
@@ -171,6 +171,10 @@ class RowResult:
     """Seeded BCE figures that blow up: seed 0's logged values from epoch 10,000 on are multiples
     of 23.2535 / 21 bits (``None`` when not applicable)."""
 
+    def required(self, full: bool) -> list[FeatureRow]:
+        """The checks seed 0 must pass: :meth:`checks` less the page's known differences."""
+        return [f for f in self.checks(full) if f.feature not in self.page.differs]
+
     def checks(self, full: bool) -> list[FeatureRow]:
         """Seeded figures: the features of seed 0 compared with the page. A reduced run compares only
         those its epochs reach (the first level, and epochs of the page before the run's end)."""
@@ -210,7 +214,8 @@ def analyse(study: Study) -> list[RowResult]:
             tol = page.tolerance(name)
             values = tuple(f.value(name) for f in feats)
             reached = value is None or name not in ("high_until", "drop", "settle") or value <= last + tol
-            placement = place(name, value, values, tol) if value is not None and reached and not row.seeded else None
+            placed = value if value is not None else (as_number(name, None) if never else None)
+            placement = place(name, placed, values, tol) if placed is not None and reached and not row.seeded else None
             seed0 = seed0_ok = None
             if row.seeded and 0 in as_run.seeds:
                 seed0 = values[as_run.of_seed(0)]
