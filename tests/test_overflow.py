@@ -21,7 +21,7 @@ from verify.common.hessian import hessian, sharpness
 from verify.common.report import png_size, prose_problems
 from verify.overflow import cli
 from verify.overflow import study as overflow
-from verify.overflow.report import write_report
+from verify.overflow.report import doc_page, write_doc, write_report
 from verify.overflow.runs import (SeedRun, Tracer, best_linear_accuracy, category, frobenius, trace_run)
 
 FIRST = lab.EXPERIMENTS["no-activation"]
@@ -253,3 +253,32 @@ def test_seed_run_counts_updates_before_the_event() -> None:
     assert isinstance(r, SeedRun)
     assert r.event is not None
     assert r.updates_to_event == r.event.step == r.event.epoch * FIRST.iterations + r.event.iteration
+
+
+def test_doc_needs_a_report(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--doc", "x.md"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("python -m verify.overflow: error: --doc")
+
+
+def test_the_docs_page_is_made_from_its_report(small_study: overflow.Study, tmp_path: Path) -> None:
+    ok, summary = overflow.verdict(small_study)
+    out = write_report(small_study, tmp_path / "figures" / "overflow", ok, summary)
+    page = write_doc(out, tmp_path / "overflow.md").read_text()
+    assert "[figures/overflow/report.md](figures/overflow/report.md)" in page
+    assert "quick report" in page and prose_problems(page) == []
+    for c in json.loads((out / "report.json").read_text())["claims"]:
+        assert c["measured"] in page
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_committed_docs_page_matches_the_committed_full_report() -> None:
+    """docs/overflow.md is exactly what the committed report gives: no number typed by hand."""
+    doc = json.loads((ROOT / "docs/figures/overflow/report.json").read_text())
+    assert doc["data"]["quick"] is False and all(c["full"] for c in doc["claims"])
+    assert (ROOT / "docs/overflow.md").read_text() == doc_page(doc)
+    for name in doc["figures"]:
+        assert (ROOT / "docs/figures/overflow" / name).exists()

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..common.console import Console
-from .report import console, write_report
+from .report import console, write_doc, write_report
 from .study import QUICK_CONFIG, Config, run_study, verdict, workers_default
 
 __all__ = ["main"]
@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "every second-try run stayed finite.")
     parser.add_argument("--report", metavar="DIR", type=Path,
                         help="write DIR/report.md, DIR/report.json (with 'claims') and PNG figures")
+    parser.add_argument("--doc", metavar="FILE", type=Path,
+                        help="also write the docs page (docs/overflow.md) from the report written by --report")
     parser.add_argument("--quick", action="store_true",
                         help="seeds 0-5, 2,000 updates per batch size, 1,000 epochs of the second try on 4 seeds "
                              "(about 30 s; verdicts 'undecided')")
@@ -85,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=_workers, default=None,
                         help="worker processes (0: run in this process; default: 2, or 1 core if only one)")
     args = parser.parse_args(argv)
+    if args.doc is not None and args.report is None:
+        parser.error("--doc: needs --report (the page is written from the report)")
     cfg = QUICK_CONFIG if args.quick else Config()
     changes: dict[str, object] = {"workers": workers_default() if args.workers is None else args.workers}
     if args.seeds is not None:
@@ -100,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report is not None:
         path = write_report(study, args.report, ok, summary)
         Console("overflow", quiet=args.quiet)(f"report written to {path}")
+        if args.doc is not None:
+            write_doc(path, args.doc)
+            Console("overflow", quiet=args.quiet)(f"docs page written to {args.doc}")
     if not ok:
         print(f"overflow: exit 1: {summary}", file=sys.stderr)
     return 0 if ok else 1
