@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from refnet.conventions import Published
 from refnet.data import xor_easy
 from refnet.train import train
 from verify.compare import main
 from verify.compare.adapter import load, recognise
 from verify.compare.cli import check
 from verify.compare.onestep import build_refnet, walk
-from verify.compare.run import convention_name, refnet_setting
+from verify.compare.setting import convention_name, refnet_setting
 
 FIXTURES = Path(__file__).parent / "compare_fixtures"
 EPOCHS = 15
@@ -50,10 +54,13 @@ def test_conventions_are_detected_and_named() -> None:
     assert text.convention["loss gradient"].startswith("mean")
     assert text.convention["update"].startswith("after")
     assert text.settings["refnet"] == "convention='default', lr 0.1"
-    mixed = check(spec("update_before_meant_after"), epochs=EPOCHS)   # mean gradient, update inside
+    mixed = check(spec("update_before_meant_after"), epochs=EPOCHS)   # MSE: mean gradient, update inside
     assert mixed.passed
-    # the mean reading, naive sigmoid, full batch as the student trains (refnet's "lab-evidence" uses batches of 20)
-    assert mixed.settings["refnet"] == "convention='lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]', lr 0.1"
+    # the lab's published MSE conventions with the naive sigmoid: refnet runs its published arithmetic
+    assert mixed.settings["refnet"] == "convention='lab', lr 0.1"
+    # a BCE in nats with the mean's gradient is not the lab's (bits, gradient of the sum): a reading
+    bce = check(spec("lab_correct", "ReluBceNet"), epochs=EPOCHS)
+    assert bce.settings["refnet"] == "convention='lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]', lr 0.1"
 
 
 SIGMOIDS = {  # a student's sigmoid formula -> what its bits are read as, refnet's convention
@@ -89,7 +96,6 @@ def test_the_students_sigmoid_formula_is_read_from_its_bits(
      "sigmoid_1.backward returns a gradient that differs from d(forward)/dx by a factor y / (y (1 - y)) "
      "at every element"),
     ("relu_mask_wrong_side", "self-consistency", "relu_1.backward has its mask on the wrong side"),
-    ("relu_mutates_prev_grad", "self-consistency", "relu_1.backward changes its prev_grad argument in place"),
     ("relu_mutates_input", "self-consistency", "relu_1.forward changes its x argument in place"),
     ("transposed_weight_gradient", "self-consistency", "linear_1 computes the weight gradient as prev_grad^T x"),
     ("bias_not_summed", "self-consistency", "linear_1 does not sum the bias gradient over the batch"),
@@ -130,17 +136,23 @@ def test_intent_turns_a_legitimate_convention_into_a_named_failure() -> None:
 def test_one_step_walk_is_refnets_training_step_bit_for_bit() -> None:
     student = recognise(load(spec("lab_correct")))
     x, t = xor_easy()
-    for gradient, update, name in (("summed", "inside", "lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
-                                   ("mean", "inside", "lab[gradient=mean,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
-                                   ("mean", "after", "default")):
-        convention, lr = refnet_setting(gradient, update, 0.1, int(t.size), student.sigmoid)  # type: ignore[arg-type]
-        assert (convention_name(convention), lr) == (name, 0.1)
-        walked = build_refnet(student, student.net)
-        walk(student, walked, x, t, 0.1, gradient, update)  # type: ignore[arg-type]
-        trained = build_refnet(student, student.net)
-        train(trained, x, t, lr=lr, epochs=1, convention=convention)
+    relu_bce = recognise(load(spec("lab_published", "ReluBce")))
+    for who, gradient, update, name in (
+            (student, "summed", "inside", "lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
+            (student, "mean", "inside", "lab"),            # MSE, mean gradient, naive sigmoid: published
+            (student, "mean", "after", "default"),
+            (relu_bce, "summed", "inside", "lab"),         # BCE in bits, gradient of the sum: published
+            (relu_bce, "mean", "inside", "lab[gradient=mean,mse=2(y-t),log=2,sigmoid=naive,batch=full]")):
+        setting = refnet_setting(gradient, update, 0.1, int(t.size), who.sigmoid, who.loss)  # type: ignore[arg-type]
+        assert (convention_name(setting.convention), setting.lr) == (name, 0.1)
+        assert setting.published == (name == "lab")
+        walked = build_refnet(who, who.net, relu=setting.relu)
+        published = setting.convention if isinstance(setting.convention, Published) else None
+        walk(who, walked, x, t, 0.1, gradient, update, published)  # type: ignore[arg-type]
+        trained = build_refnet(who, who.net, relu=setting.relu)
+        train(trained, x, t, lr=setting.lr, epochs=1, convention=setting.convention)
         for key, value in trained.named_params().items():
-            assert value.tobytes() == walked.named_params()[key].tobytes(), (convention, key)
+            assert value.tobytes() == walked.named_params()[key].tobytes(), (name, key)
 
 
 def test_checks_never_touch_the_students_object() -> None:
@@ -159,6 +171,7 @@ def test_command_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main([spec("lab_correct"), "--epochs", "5", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["status"] == "PASS" and [c["status"] for c in data["checks"]] == ["PASS"] * 3
+    assert data["hazards"] == [] and data["convention"]["refnet"] == "convention='lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=full]', lr 0.1"
     assert "linear_1: Linear 2 -> 4, bias (1, 4)" in capsys.readouterr().out
     assert main([spec("sigmoid_y"), "--epochs", "5", "--quiet", "--json", str(out)]) == 1
     data = json.loads(out.read_text())
@@ -211,3 +224,132 @@ def test_help_warns_that_importing_runs_the_students_code(capsys: pytest.Capture
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "importing the student's file runs their code" in capsys.readouterr().out
+
+
+PUBLISHED_LR = 0.001490625   # the rate of the lab's converging ReLU + BCE run
+
+
+@pytest.mark.parametrize("cls, lr, loss_line, reported, gradient", [
+    ("SigmoidMse", 0.1, "loss_func: mean squared error", "the batch mean", "mean (d mean loss / dy)"),
+    ("ReluBce", PUBLISHED_LR, "loss_func: mean binary cross-entropy (delta 1e-07), in bits (log2)",
+     "the batch mean in bits (log2)", "summed (N = 21 x the mean's) in nats"),
+])
+def test_the_labs_published_arithmetic_is_recognised_and_run_under_lab(
+        cls: str, lr: float, loss_line: str, reported: str, gradient: str) -> None:
+    report = check(spec("lab_published", cls), lr=lr, epochs=EPOCHS)
+    assert [c.status for c in report.checks] == ["PASS", "PASS", "PASS"], report.first_failure
+    assert loss_line in report.recognised
+    assert report.convention["loss reported"] == reported
+    assert report.convention["loss gradient"] == gradient + " [detected]"
+    assert report.convention["update"].startswith("inside backward")
+    assert report.settings["refnet"] == f"convention='lab', lr {lr:.10g}"
+    assert any("refnet runs under convention='lab' (refnet.conventions.Published)" in n for n in report.notes)
+    # the fixture computes the lab's operations in the lab's order, as refnet's `lab` does: every compared
+    # array is equal bit for bit (0 ulps, no tolerance), in the step and over the run
+    assert report.checks[1].data["worst_ulps"] == 0.0
+    assert report.checks[2].data["worst_ulps"] == 0.0
+
+
+def _sites(hazards: tuple[str, ...]) -> set[str]:
+    return {h.split(" writes into ")[0] for h in hazards}
+
+
+def test_an_in_place_relu_gradient_is_a_named_hazard_not_a_failure() -> None:
+    lab = check(spec("lab_published", "ReluBce"), lr=PUBLISHED_LR, epochs=EPOCHS)
+    assert lab.passed and _sites(lab.hazards) == {"rectifier_1.backward", "rectifier_2.backward"}
+    assert all("in place" in h and "returns that same array" in h for h in lab.hazards)
+    assert check(spec("lab_published", "SigmoidMse"), epochs=EPOCHS).hazards == ()
+    mutating = check(spec("relu_mutates_prev_grad"), epochs=EPOCHS)
+    assert mutating.passed and _sites(mutating.hazards) == {"relu_1.backward", "relu_2.backward"}
+    # a hazard never hides wrong numbers: here the returned gradient misses the mask
+    unmasked = check(spec("relu_in_place_unmasked"), epochs=EPOCHS)
+    assert _sites(unmasked.hazards) == {"relu_1.backward", "relu_2.backward"}
+    which, message = first_failure("relu_in_place_unmasked")
+    assert which == "self-consistency" and "the mask x > 0 is missing" in message
+
+
+def test_gradient_intent_is_spelled_sum_or_summed(capsys: pytest.CaptureFixture[str]) -> None:
+    relu_bce = [spec("lab_published", "ReluBce"), "--lr", str(PUBLISHED_LR), "--epochs", "5", "--quiet"]
+    assert main([*relu_bce, "--gradient", "sum"]) == 0
+    assert main([*relu_bce, "--gradient", "summed"]) == 0
+    assert main([*relu_bce, "--gradient", "mean"]) == 1
+    assert "the division by the batch size N is missing, but --gradient mean was asked for" in capsys.readouterr().out
+    which, message = first_failure("textbook_correct", gradient="sum")
+    assert which == "self-consistency" and message.endswith("but --gradient sum was asked for")
+
+
+BCE_FORMS = {  # a BCE forward (the backward stays the lab's gradient of the sum in nats) -> recognised, refnet
+    "sum_bits": ("return -np.sum(t * np.log2(y + DELTA) + (1 - t) * np.log2(1 - y + DELTA))",
+                 "loss_func: sum binary cross-entropy (delta 1e-07), in bits (log2)",
+                 "lab[gradient=sum,mse=2(y-t),log=2,sigmoid=naive,batch=full]"),
+    "mean_nats": ("return -np.mean(t * np.log(y + DELTA) + (1 - t) * np.log(1 - y + DELTA))",
+                  "loss_func: mean binary cross-entropy (delta 1e-07)",
+                  "lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=full]"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(BCE_FORMS))
+def test_a_bce_reported_otherwise_is_a_reading_in_its_units(
+        form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    body, recognised, convention = BCE_FORMS[form]
+    path = tmp_path / f"bce_{form}.py"
+    path.write_text("import numpy as np\nfrom lab_published import DELTA, CrossEntropyBits, ReluBce\n"
+                    "class Loss(CrossEntropyBits):\n    def forward(self, y, t):\n        self.y, self.t = y, t\n"
+                    f"        {body}\n"
+                    "class Net(ReluBce):\n    loss = Loss\n")
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    report = check(f"{path}:Net", lr=PUBLISHED_LR, epochs=EPOCHS)
+    assert report.passed, report.first_failure
+    assert recognised in report.recognised
+    assert report.settings["refnet"] == f"convention={convention!r}, lr {PUBLISHED_LR:.10g}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "docs" / "figures" / "compare").glob("*.txt"))
+
+
+def _example(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The committed example's command, run now: ``$ command``, its output, ``(exit status N)``."""
+    command = path.read_text().splitlines()[0]
+    argv = shlex.split(command.removeprefix("$ "))
+    assert argv[:3] == ["python", "-m", "verify.compare"], command
+    capsys.readouterr()
+    code = main(argv[3:])
+    return f"{command}\n{capsys.readouterr().out}(exit status {code})\n"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_committed_examples_are_what_the_current_code_prints(
+        path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/compare.md shows these files; REFNET_WRITE_EXAMPLES=1 rewrites them from the current code."""
+    monkeypatch.chdir(ROOT)
+    produced = _example(path, capsys)
+    if os.environ.get("REFNET_WRITE_EXAMPLES") == "1":
+        path.write_text(produced)
+    assert path.read_text() == produced
+
+
+def test_docs_show_the_committed_examples() -> None:
+    doc = (ROOT / "docs" / "compare.md").read_text()
+    shown = re.findall(r"<!-- example: (\S+) -->\n```text\n(.*?)```", doc, flags=re.S)
+    assert sorted(name for name, _ in shown) == sorted(p.name for p in EXAMPLES)
+    for name, block in shown:
+        assert block == (ROOT / "docs" / "figures" / "compare" / name).read_text(), name
+
+
+def test_a_run_that_diverges_in_refnet_too_stops_without_a_verdict(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab's network without activations (no sigmoid at all) goes non-finite at lr 0.01, in refnet too."""
+    path = tmp_path / "no_activation.py"
+    path.write_text("from lab_published import SigmoidMse\n"
+                    "class Identity:\n    def forward(self, x):\n        return x.copy()\n"
+                    "    def backward(self, prev_grad, lr=0.1):\n        return prev_grad\n"
+                    "class Net(SigmoidMse):\n    hidden = Identity\n    def __init__(self):\n"
+                    "        super().__init__()\n        del self.layers['out_sigmoid']\n")
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    report = check(f"{path}:Net", lr=0.01, epochs=50)
+    assert report.passed, report.first_failure
+    assert report.settings["refnet"] == "convention='lab', lr 0.01"   # no sigmoid: the published arithmetic fits
+    run = report.checks[2]
+    assert 1 < int(run.data["diverged"]) < 50 and run.data["worst_ulps"] == 0.0   # type: ignore[call-overload]
+    assert "refnet's own run goes non-finite" in run.summary and "and so does yours" in run.summary

@@ -4,7 +4,9 @@ The student's network, in the lab's structure (see :mod:`verify.compare.adapter`
 is checked three ways: each layer's backward against finite differences of its
 own forward (:mod:`~verify.compare.selfcheck`), one step against refnet in ulps
 (:mod:`~verify.compare.onestep`), and a run of N epochs against refnet
-(:mod:`~verify.compare.run`). The report names the first failure
+(:mod:`~verify.compare.run`), refnet in the arithmetic the student's numbers show
+(:mod:`~verify.compare.setting`: the lab's published ``convention="lab"`` when they are
+its conventions). The report names the first failure and any hazard
 (:mod:`~verify.compare.report`). Importing the student's file runs their code.
 """
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from .adapter import Kind
 
-__all__ = ["matches", "describe_mismatch", "activation", "weight", "bias", "loss_gradient"]
+__all__ = ["matches", "describe_mismatch", "activation", "weight", "bias", "loss_gradient", "in_place"]
 
 Arr = npt.NDArray[np.float64]
 _RTOL = 1e-9
@@ -130,3 +130,22 @@ def loss_gradient(kind: str, y: Arr, t: Arr, got: Arr, mean: Arr, count: int) ->
             if matches(got, raw * scale):
                 return f"loss_func.backward {text} ({which} reading)"
     return "loss_func.backward returns a gradient that " + describe_mismatch(got, mean)
+
+
+def in_place(site: str, before: Arr, after: Arr, returned_same: bool, relu: bool) -> str:
+    """The hazard of a ``backward`` that writes into its ``prev_grad`` argument (``site``: ``name.backward``).
+
+    Not a failure: in the lab's structure each layer receives a fresh array that
+    nothing reads again (the lab's own ReLU does exactly this), and checks 2 and
+    3 run the student's own ``backward`` chain, so if it harmed the numbers they
+    would show it. It is still named: a caller that keeps its gradient sees it change.
+    """
+    same_shape = before.shape == after.shape
+    changed = int(np.sum(~((before == after) | (np.isnan(before) & np.isnan(after))))) if same_shape else before.size
+    zeroed = same_shape and changed > 0 and bool(np.all(after[before != after] == 0.0))
+    what = f"{changed} of {before.size} elements" + (" set to 0" if zeroed else "")
+    fix = " (for a ReLU: np.where(self.mask, 0.0, prev_grad))" if relu else ""
+    return (f"{site} writes into its prev_grad argument in place ({what})"
+            + (" and returns that same array" if returned_same else "")
+            + ": harmless where each gradient is a fresh array nothing reads again, as in the lab's network, "
+            + f"but a caller that keeps the array it passed sees it change; compute into a new array{fix}")

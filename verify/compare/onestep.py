@@ -35,29 +35,30 @@ import numpy as np
 import numpy.typing as npt
 
 from refnet import gradcheck as gc
-from refnet.layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
+from refnet.conventions import Published
+from refnet.layers import Identity, Layer, Linear, ReLU, ReLUFormula, Sigmoid, Tanh
 from refnet.losses import BCE, MSE, Loss
 from refnet.network import Network
 from refnet.optim import SGD
 
 from . import bounds as bd
-from .diagnose import describe_mismatch
+from .diagnose import describe_mismatch, in_place
 from .adapter import BCE_DELTA, Student, StudentError, call, get_b, get_w
 from .report import CheckResult, Finding
+from .setting import GradientReading, Setting, UpdateOrder, loss_factor, refnet_setting
 
 __all__ = ["GradientReading", "UpdateOrder", "UpdateIntent", "Trace", "Walk", "build_refnet",
            "record_student", "walk", "run", "OneStep"]
 
 Arr = npt.NDArray[np.float64]
-GradientReading = Literal["mean", "summed"]
-UpdateOrder = Literal["inside", "after"]
 UpdateIntent = Literal["detect", "inside", "after"]
 
 
-def build_refnet(student: Student, net: object, members: int = 1) -> Network:
+def build_refnet(student: Student, net: object, members: int = 1, relu: ReLUFormula = "max") -> Network:
     """A refnet network with the student's layers, names and current weights (``members`` copies).
 
-    Every sigmoid layer computes :attr:`Student.sigmoid`'s formula.
+    Every sigmoid layer computes :attr:`Student.sigmoid`'s formula, every ReLU ``relu``
+    (``mask`` under ``convention="lab"``, which requires it; the two differ only on ``-0`` and NaN).
     """
     layers: list[Layer] = []
     for info, (_, layer) in zip(student.layers, student.layer_objects(net)):
@@ -68,8 +69,10 @@ def build_refnet(student: Student, net: object, members: int = 1) -> Network:
         else:
             if info.kind == "sigmoid":
                 layers.append(Sigmoid(info.name, student.sigmoid))
+            elif info.kind == "relu":
+                layers.append(ReLU(info.name, relu))
             else:
-                cls = {"relu": ReLU, "tanh": Tanh, "identity": Identity}[info.kind]
+                cls = {"tanh": Tanh, "identity": Identity}[info.kind]
                 layers.append(cls(info.name))
     loss: Loss = MSE("mean") if student.loss.kind == "mse" else BCE("mean", BCE_DELTA)
     return Network(layers, loss, "float64")
@@ -87,6 +90,9 @@ class Trace:
     w_before: list[dict[str, Arr]] = field(default_factory=list)
     w_after: list[dict[str, Arr]] = field(default_factory=list)
     mutated: list[str] = field(default_factory=list)
+    """Forward passes that wrote into their input ``x`` (a failure)."""
+    hazards: list[str] = field(default_factory=list)
+    """Backward passes that wrote into their ``prev_grad`` (named, not failed: see :func:`diagnose.in_place`)."""
 
 
 def _params(student: Student, net: object) -> list[dict[str, Arr]]:
@@ -102,9 +108,14 @@ def _params(student: Student, net: object) -> list[dict[str, Arr]]:
 
 
 def record_student(student: Student, net: object, x: Arr, t: Arr, lr: float) -> Trace:
-    """Run the student's own forward, cal_loss and backward(lr) on ``net``, recording each layer."""
+    """Run the student's own forward, cal_loss and backward(lr) on ``net``, recording each layer.
+
+    The student's arrays pass between the layers as their own code passes them (no copies),
+    so an in-place write that harms a later computation shows in the numbers compared.
+    """
     tr = Trace()
     objs = student.layer_objects(net)
+    kinds = [info.kind for info in student.layers]
     L = len(objs)
     tr.outputs = [np.zeros(0)] * L
     tr.prev_grads = [np.zeros(0)] * L
@@ -125,8 +136,10 @@ def record_student(student: Student, net: object, x: Arr, t: Arr, lr: float) -> 
             before = np.array(g, copy=True)
             tr.prev_grads[_i] = before
             out = _f(g, *args, **kw)
-            if not np.array_equal(np.asarray(g), before):
-                tr.mutated.append(f"{_n}.backward changes its prev_grad argument in place")
+            after = np.asarray(g)
+            if after.shape != before.shape or after.tobytes() != before.tobytes():
+                tr.hazards.append(in_place(f"{_n}.backward", before, np.array(after, copy=True), out is g,
+                                           kinds[_i] == "relu"))
             tr.returned[_i] = np.array(out, dtype=np.float64, copy=True)
             return out
 
@@ -162,8 +175,14 @@ class Walk:
 
 
 def walk(student: Student, net: Network, x: Arr, t: Arr, lr: float, gradient: GradientReading,
-         update: UpdateOrder) -> Walk:
-    """refnet's step under the given convention, with the rounding bound of each array."""
+         update: UpdateOrder, published: Published | None = None) -> Walk:
+    """refnet's step under the given convention, with the rounding bound of each array.
+
+    ``published``: the loss and its gradient come from the lab's published arithmetic
+    (:meth:`refnet.conventions.Published.loss_and_grad`, whose gradient is the mean's for
+    MSE and the sum's for BCE: ``gradient`` must say the same), so the walk is
+    ``train(convention="lab")``'s step bit for bit.
+    """
     tr = Trace()
     x3, t3 = net.as_input(x), net.precision.asarray(t, name="t")[None]
     kinds = [i.kind for i in student.layers]
@@ -182,11 +201,18 @@ def walk(student: Student, net: Network, x: Arr, t: Arr, lr: float, gradient: Gr
             tr.outputs.append(np.asarray(a[0], dtype=np.float64).copy())
             e_outs.append(e)
         summed = gradient == "summed"
-        terms, dy = net.loss_grad(a, t3, reduction="sum" if summed else "mean")
         y_out = tr.outputs[-1]
-        tr.loss = float(net.loss.value(a, t3)[0]) * (float(y_out.size) if student.loss.reduction == "sum" else 1.0)
+        count = int(y_out.size)
+        if published is not None:
+            reported, dy = published.loss_and_grad(net, a, t3)
+            tr.loss = float(reported[0]) * loss_factor(published, student.loss, count)
+        else:
+            _, dy = net.loss_grad(a, t3, reduction="sum" if summed else "mean")
+            tr.loss = float(net.loss.value(a, t3)[0]) * loss_factor("default", student.loss, count)
         tr.loss_grad = np.asarray(dy[0], dtype=np.float64).copy()
-        e_loss = bd.loss_value_bound(student.loss.kind, y_out, t, e, student.loss.reduction == "sum")
+        # in the student's units (a sum, bits), plus one rounding of the conversion and three of a log2 form
+        e_loss = (bd.loss_value_bound(student.loss.kind, y_out, t, e, student.loss.reduction == "sum")
+                  / student.loss.log_scale + 4.0 * bd.EPS * abs(tr.loss))
         e_g = bd.loss_grad_bound(student.loss.kind, y_out, t, e, summed)
         bound_loss_grad = e_g
         L = len(net.layers)
@@ -278,6 +304,10 @@ class OneStep:
     update: UpdateOrder
     change_bounds: dict[str, Arr]
     loss_bound: float
+    setting: Setting
+    """refnet's convention, learning rate and ReLU formula for the student's conventions."""
+    hazards: tuple[str, ...] = ()
+    """In-place writes into ``prev_grad`` seen in the student's step (named, not failed)."""
 
 
 def _compare(site: str, quantity: str, got: Arr, ref: Arr, bound: Arr) -> tuple[str, Finding | None, float]:
@@ -291,7 +321,9 @@ def _compare(site: str, quantity: str, got: Arr, ref: Arr, bound: Arr) -> tuple[
     u = bd.ulps(got, ref)
     ubound = bd.ulps(ref + tol, ref)
     max_u = float(np.max(u, initial=0.0))
-    line = f"{site} {quantity}: {max_u:.3g} ulps (bound {float(np.max(ubound, initial=0.0)):.3g})"
+    # the bound in ulps of refnet's nonzero values (at an exact 0 an ulp is the smallest subnormal)
+    shown = float(np.max(ubound[ref != 0], initial=0.0))
+    line = f"{site} {quantity}: {max_u:.3g} ulps (bound {shown:.3g})"
     bad = ~(diff <= tol)
     if not np.any(bad):
         return line, None, max_u
@@ -309,14 +341,18 @@ def _compare(site: str, quantity: str, got: Arr, ref: Arr, bound: Arr) -> tuple[
 
 def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "detect",
         update_intent: UpdateIntent = "detect") -> OneStep:
+    """Check 2. ``gradient_intent``: ``detect``, ``mean``, ``sum`` (or its older spelling ``summed``)."""
     count = int(t.size)
+    asked = gradient_intent
+    gradient_intent = "summed" if gradient_intent == "sum" else gradient_intent
     net_s = student.fresh()
     ref = build_refnet(student, net_s)
     try:
         st = record_student(student, net_s, x, t, lr)
     except StudentError as exc:
         f = Finding(exc.site, "exception", str(exc))
-        return OneStep(CheckResult("one-step", "FAIL", str(exc), (), f), "summed", "inside", {}, 0.0)
+        return OneStep(CheckResult("one-step", "FAIL", str(exc), (), f), "summed", "inside", {}, 0.0,
+                       refnet_setting("summed", "inside", lr, count, student.sigmoid, student.loss))
     lines: list[str] = []
     failure: Finding | None = None
     # conventions, from the numbers
@@ -360,9 +396,12 @@ def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "
     elif gradient_intent != "detect" and found_g is not None and found_g != gradient_intent:
         msg = (f"loss_func.backward returns the {found_g} loss gradient"
                + (f" ({count} x the mean's): the division by the batch size N = {count} is missing"
-                  if found_g == "summed" else "") + f", but --gradient {gradient_intent} was asked for")
+                  if found_g == "summed" else "") + f", but --gradient {asked} was asked for")
         failure = Finding("loss_func.backward", "loss gradient", msg)
-    wk = walk(student, ref, x, t, lr, gradient, update)
+    setting = refnet_setting(gradient, update, lr, count, student.sigmoid, student.loss)
+    walker = build_refnet(student, student.net, relu=setting.relu)  # the pristine weights, as net_s had them
+    published = setting.convention if isinstance(setting.convention, Published) else None
+    wk = walk(student, walker, x, t, lr, gradient, update, published)
     rt = wk.trace
     change_bounds: dict[str, Arr] = {}
     checks: list[tuple[str, str, Arr, Arr, Arr]] = []
@@ -391,12 +430,12 @@ def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "
             failure = found
     conv = f"{gradient} loss gradient, update {update} backward" if update == "inside" else \
         f"{gradient} loss gradient, update after the gradient is sent down"
+    data: dict[str, object] = {"gradient": gradient, "update": update, "per_layer_update": dict(per_layer),
+                               "refnet_convention": setting.name, "hazards": list(st.hazards)}
     if failure is None:
-        summary = f"every output, gradient and weight change within the rounding bound (worst {worst_ulps:.3g} ulps); {conv}"
-        res = CheckResult("one-step", "PASS", summary, tuple(lines), None,
-                          {"gradient": gradient, "update": update, "worst_ulps": worst_ulps,
-                           "per_layer_update": dict(per_layer)})
+        summary = (f"every output, gradient and weight change within the rounding bound (worst {worst_ulps:.3g} "
+                   f"ulps); {conv}; refnet {setting.describe()}")
+        res = CheckResult("one-step", "PASS", summary, tuple(lines), None, {**data, "worst_ulps": worst_ulps})
     else:
-        res = CheckResult("one-step", "FAIL", failure.message, tuple(lines), failure,
-                          {"gradient": gradient, "update": update, "per_layer_update": dict(per_layer)})
-    return OneStep(res, gradient, update, change_bounds, wk.bound_loss)
+        res = CheckResult("one-step", "FAIL", failure.message, tuple(lines), failure, data)
+    return OneStep(res, gradient, update, change_bounds, wk.bound_loss, setting, tuple(st.hazards))

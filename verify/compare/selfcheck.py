@@ -40,7 +40,8 @@ from .report import CheckResult, Finding
 __all__ = ["run", "GradientIntent", "RECOVERY_LR"]
 
 Arr = npt.NDArray[np.float64]
-GradientIntent = Literal["detect", "mean", "summed"]
+GradientIntent = Literal["detect", "mean", "sum", "summed"]
+"""The loss gradient the student meant: ``mean``, ``sum`` (``summed`` is the older spelling), or ``detect``."""
 RECOVERY_LR = 2.0 ** -4
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -51,12 +52,20 @@ class _Mutation(Exception):
         self.site, self.arg = site, arg
 
 
-def _checked(site: str, arg: str, fn: object, value: Arr, *rest: object) -> Arr:
+def _checked(site: str, arg: str, fn: object, value: Arr, *rest: object, hazards: list[str] | None = None,
+             relu: bool = False) -> Arr:
+    """Run ``fn(copy of value, *rest)``; a change of that copy raises :class:`_Mutation`, or, when
+    ``hazards`` is given (a backward's ``prev_grad``), is named there (see :func:`diagnose.in_place`)."""
     given = value.copy()
-    out = np.asarray(call(site, fn, given, *rest), dtype=np.float64)  # type: ignore[arg-type]
+    raw = call(site, fn, given, *rest)  # type: ignore[arg-type]
+    out = np.asarray(raw, dtype=np.float64)
     if given.shape != value.shape or given.tobytes() != value.tobytes():
-        changed = int(np.sum(given != value)) if given.shape == value.shape else value.size
-        raise _Mutation(site, arg, changed, value.size)
+        if hazards is None:
+            changed = int(np.sum(given != value)) if given.shape == value.shape else value.size
+            raise _Mutation(site, arg, changed, value.size)
+        text = diagnose.in_place(site, value, given, raw is given, relu)
+        if text not in hazards:
+            hazards.append(text)
     return np.array(out, copy=True)
 
 
@@ -66,6 +75,8 @@ class _Student:
     student: object
     info: LayerInfo
     after: object | None
+    hazards: list[str]
+    """In-place writes into ``prev_grad`` seen so far (shared by the views of one layer's check)."""
 
     def _forward(self, x: FloatArray) -> FloatArray:
         s = copy.deepcopy(self.student)
@@ -76,6 +87,7 @@ class _Student:
 
     def _hold(self, student: object, info: LayerInfo) -> None:
         self.student, self.info, self.after = student, info, None
+        self.hazards = []
 
     def _write(self, s: object) -> None:
         pass
@@ -85,7 +97,8 @@ class _Student:
             raise RuntimeError(f"{self.info.name}: backward called before forward")
         s = copy.deepcopy(self.after)
         out = _checked(f"{self.info.name}.backward", "prev_grad", getattr(s, "backward"),
-                       np.asarray(dy[0], dtype=np.float64), lr)
+                       np.asarray(dy[0], dtype=np.float64), lr, hazards=self.hazards,
+                       relu=self.info.kind == "relu")
         return s, out
 
     def _grad_input(self, dy: FloatArray) -> FloatArray:
@@ -206,7 +219,8 @@ def _probe_rows(student: Student) -> int:
     return next(n for n in (5, 7, 9, 11, 13) if n not in widths)
 
 
-def _layer_check(student: Student, index: int, seed: int) -> str:
+def _layer_check(student: Student, index: int, seed: int, hazards: list[str]) -> str:
+    """The layer's verdict line; in-place writes into ``prev_grad`` are added to ``hazards``."""
     info = student.layers[index]
     layer = student.layer_objects(student.net)[index][1]
     n = _probe_rows(student)
@@ -217,6 +231,7 @@ def _layer_check(student: Student, index: int, seed: int) -> str:
             x = x * 2.0
         dy = rng.standard_normal((1, n, info.width_out))
         view = _LinearView(layer, info) if info.kind == "linear" else _activation_view(layer, info)
+        view.hazards = hazards
         problems = gc.layer_problems(view, x, dy, component=info.name)
         if isinstance(view, _LinearView):
             problems = [_with_recovery(p, view.recovery.get(p.wrt)) for p in problems]
@@ -298,7 +313,9 @@ def _loss_check(student: Student, intent: GradientIntent, seed: int) -> tuple[st
         return "loss_func: error", str(exc), "unknown"
     kind = student.loss.kind
     reduction = student.loss.reduction
-    c = float(count) if reduction == "mean" else 1.0
+    want = "summed" if intent == "sum" else intent
+    # forward = sum of the natural-log terms / (c ln(base)): the mean or the sum, in nats or in bits
+    c = (float(count) if reduction == "mean" else 1.0) * student.loss.log_scale
 
     def evaluate(z: FloatArray) -> gc.Evaluation:
         zz = np.asarray(z[0], dtype=np.float64)
@@ -338,18 +355,22 @@ def _loss_check(student: Student, intent: GradientIntent, seed: int) -> tuple[st
     if found == "unknown":
         mean_g = num_sum / count
         return "loss_func: FAIL", diagnose.loss_gradient(kind, y, t, g, mean_g, count), found
-    line = (f"loss_func: PASS ({'gradient of the mean' if found == 'mean' else f'gradient of the summed loss, N x the mean on an N = {count} probe'}"
-            f"; forward is the {reduction})")
-    if intent != "detect" and found != intent:
+    bits = student.loss.base == "2"
+    nats = " in nats" if bits else ""
+    forward = f"forward is the {reduction}" + (" in bits" if bits else "")
+    what = "gradient of the mean" + nats if found == "mean" else \
+        f"gradient of the summed loss{nats}, N x the mean's on an N = {count} probe"
+    line = f"loss_func: PASS ({what}; {forward})"
+    if want != "detect" and found != want:
         if found == "summed":
-            return line, (f"loss_func.backward returns N x d(forward)/dy on an N = {count} probe batch (the "
-                          "gradient of the summed loss): the division by the batch size N is missing, but "
-                          "--gradient mean was asked for"), found
-        return line, (f"loss_func.backward returns d(forward)/dy / {count} (the gradient of the mean): "
-                      "--gradient summed was asked for"), found
-    if found != forward_reading and intent == "detect":
-        line += (f"; note: forward returns the {reduction} but backward the gradient of the "
-                 f"{'sum' if found == 'summed' else 'mean'}")
+            return line, (f"loss_func.backward returns the gradient of the summed loss{nats}, N = {count} x the "
+                          "mean's on the probe batch: the division by the batch size N is missing, but "
+                          f"--gradient {intent} was asked for"), found
+        return line, (f"loss_func.backward returns the gradient of the mean loss{nats} (1/{count} of the "
+                      f"summed loss's on the probe batch), but --gradient {intent} was asked for"), found
+    if want == "detect" and (found != forward_reading or bits):
+        line += (f"; note: forward returns the {reduction}" + (" in bits" if bits else "")
+                 + f" but backward the gradient of the {'sum' if found == 'summed' else 'mean'}{nats}")
     return line, None, found
 
 
@@ -357,8 +378,9 @@ def run(student: Student, *, intent: GradientIntent = "detect", seed: int = 0) -
     """Check every layer and the loss; returns the verdict and the detected gradient reading."""
     lines: list[str] = []
     failure: Finding | None = None
+    hazards: list[str] = []
     for i, info in enumerate(student.layers):
-        text = _layer_check(student, i, seed)
+        text = _layer_check(student, i, seed, hazards)
         if text.startswith(f"{info.name}: PASS") or text.startswith(f"{info.name}: KINK"):
             lines.append(text)
             continue
@@ -379,6 +401,7 @@ def run(student: Student, *, intent: GradientIntent = "detect", seed: int = 0) -
         failure = Finding("loss_func.backward", "loss gradient", loss_fail, {"reading": reading})
     if failure is None:
         summary = f"every layer and the loss match their own forward ({len(student.layers) + 1} components)"
-        return CheckResult("self-consistency", "PASS", summary, tuple(lines), None, {"gradient": reading}), reading
+        return CheckResult("self-consistency", "PASS", summary, tuple(lines), None,
+                           {"gradient": reading, "hazards": hazards}), reading
     return CheckResult("self-consistency", "FAIL", failure.message, tuple(lines), failure,
-                       {"gradient": reading}), reading
+                       {"gradient": reading, "hazards": hazards}), reading
