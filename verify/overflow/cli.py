@@ -81,9 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", type=_sizes, default=None,
                         help="batch sizes to compare, e.g. 1,5,20,21 (default)")
     parser.add_argument("--sweep-updates", type=_positive, default=None,
-                        help="update limit of each run at a batch size other than 5 (default 100,000)")
+                        help="update limit of each run at a batch size other than 5 (default 20,000)")
     parser.add_argument("--second-epochs", type=_positive, default=None,
-                        help="epochs of the second try (default 50,000; the lab ran 500,000)")
+                        help="epochs of the second try (default 20,000; the lab ran 500,000)")
     parser.add_argument("--workers", type=_workers, default=None,
                         help="worker processes (0: run in this process; default: 2, or 1 core if only one)")
     args = parser.parse_args(argv)

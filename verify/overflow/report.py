@@ -275,7 +275,8 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     sec = study.second
     accs = [s.accuracy for s in sec]
     sat = [s for s in sec if s.saturated]
-    bands = [s.band(LAB_PAGE12["from_epoch"]) for s in sec]
+    half = cfg.second_epochs // 2
+    bands = [s.band(half) for s in sec]
     rep.text(f"`lab.EXPERIMENTS[\"output-sigmoid-only\"]` for {cfg.second_epochs:,} epochs (the lab ran "
              f"{SECOND.epochs:,}), seeds {min(cfg.second_seeds)}-{max(cfg.second_seeds)}, one ensemble sweep "
              f"(`lab.sweep`). Finite parameters at the end in {fmt_count(sum(s.params_finite for s in sec), len(sec))} "
@@ -293,7 +294,7 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
         rows2.append([s.seed, s.accuracy, "yes" if s.saturated else "no", s.smallest_output, s.largest_output,
                       lo, mid, hi, s.sharpness_init])
     rep.table(["seed", "accuracy (%)", "saturated", "smallest output", "largest output",
-               f"loss 5th pct (epoch >= {LAB_PAGE12['from_epoch']:,})", "loss median", "loss 95th pct",
+               f"loss 5th pct (epoch >= {half:,})", "loss median", "loss 95th pct",
                "sharpness at init"], rows2, digits=3)
     rep.figure(_second_figure(study), "second_try.png",
                "The second try's logged loss for a saturated and an unsaturated seed, with the band read from "
@@ -367,7 +368,7 @@ def _data(study: Study, cl: list[dict[str, object]]) -> dict[str, JSON]:
         "second_try": [to_json({"seed": s.seed, "accuracy": s.accuracy, "saturated": s.saturated,
                                 "params_finite": s.params_finite, "smallest_output": s.smallest_output,
                                 "largest_output": s.largest_output, "sharpness_init": s.sharpness_init,
-                                "band": list(s.band(LAB_PAGE12["from_epoch"]))}) for s in study.second],
+                                "band": list(s.band(study.config.second_epochs // 2))}) for s in study.second],
         "best_line_accuracy": study.best_line,
         "lab_page12": to_json(LAB_PAGE12),
         "seconds": to_json(study.seconds),

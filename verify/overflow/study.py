@@ -67,9 +67,9 @@ class Config:
 
     seeds: tuple[int, ...] = tuple(range(30))
     batch_sizes: tuple[int, ...] = (1, 5, 20, 21)
-    sweep_updates: int = 100_000
+    sweep_updates: int = 20_000
     """Update limit of the runs at batch sizes other than the lab's (the lab's own: 500,000 epochs)."""
-    second_epochs: int = 50_000
+    second_epochs: int = 20_000
     """Epochs of the second try (the lab ran 500,000)."""
     second_seeds: tuple[int, ...] = tuple(range(30))
     workers: int = 0
