@@ -304,8 +304,10 @@ def write_report(study: Study, directory: Path, ok: bool, summary: str) -> Path:
     rep.section("6. The printed 0.0 %")
     zero = sum(1 for r in study.main if r.accuracy == 0.0)
     rep.text(f"Every first-try run ends with non-finite parameters; in {fmt_count(sum(r.params_all_nan for r in study.main), n)} "
-             "seeds every parameter is NaN when the run stops, a state no later update can leave (NaN minus "
-             "anything is NaN), so the lab's remaining epochs change nothing. The prediction on each point is "
+             "seeds every parameter is NaN when the run stops or within a few more epochs (a run whose "
+             "parameters still hold an infinity is run on, unwatched, until they are all NaN), a state no "
+             "later update can leave (NaN minus anything is NaN), so the lab's remaining epochs change nothing. "
+             "Read earlier, with an infinity left, a prediction of +inf can count as 1. The prediction on each point is "
              f"then NaN ({fmt_count(sum(r.predictions_nan == r.points for r in study.main), n)} seeds: all 21). The "
              "lab's rule counts `p > 0.5` as 1 and `p < 0.5` as 0; NaN is neither, so no point is right: "
              f"accuracy 0.0 % in {fmt_count(zero, n)} seeds. The `invalid value encountered in greater/less` "

@@ -166,6 +166,8 @@ class SeedRun:
     """Steps in which a square of the MSE overflowed from a finite ``y - t``."""
     logged: F64
     """``(k, 2)``: epoch, the lab's logged loss (every epoch)."""
+    epochs_to_all_nan: int
+    """Epochs run when accuracy and predictions were read: the stop, or on to every parameter NaN."""
     norms: F64 = field(default_factory=lambda: np.zeros((0, 4)))
     """``(steps, 4)``: step, then ``|W|`` of linear_1, linear_2, output after the step's update."""
     largest_output: F64 = field(default_factory=lambda: np.zeros(0))
@@ -224,17 +226,29 @@ def trace_run(config: lab.Config, seed: int, detail: bool = False) -> SeedRun:
     result = lab.run(cfg, seed, guard="record", observer=tracer, stop="non-finite")
     tracer.finish()
     event = Event.of(result.events[0], cfg.iterations) if result.events else None
-    values = list(result.params.values())
-    pred = result.predictions
-    extra: dict[str, F64] = {}
+    end = result
+    extra = 1
+    # non-finite but not yet all NaN (a few inf left): run on, unwatched, to the epoch where every
+    # parameter is NaN, which no later update can leave: the outcome of the lab's remaining epochs
+    while (result.stopped_at is not None and not _all_nan(end)
+           and result.stopped_at + 1 + extra <= cfg.epochs and extra <= 64):
+        end = lab.run(cfg.but(epochs=result.stopped_at + 1 + extra), seed)
+        extra *= 2
+    values = list(end.params.values())
+    pred = end.predictions
+    arrays: dict[str, F64] = {}
     if detail:
-        extra = {"norms": np.asarray(tracer.norms, dtype=np.float64).reshape(-1, 4),
+        arrays = {"norms": np.asarray(tracer.norms, dtype=np.float64).reshape(-1, 4),
                  "largest_output": np.asarray(tracer.largest_output, dtype=np.float64),
                  "sharpness": sharpness_path(cfg, tracer.params_at_epoch)}
-    return SeedRun(seed, cfg.batch_size, cfg.iterations, cfg.epochs, event, result.stopped_at, result.accuracy,
+    return SeedRun(seed, cfg.batch_size, cfg.iterations, cfg.epochs, event, result.stopped_at, end.accuracy,
                    int(np.isnan(pred).sum()), int(np.isinf(pred).sum()), int(pred.size),
                    all(bool(np.isnan(v).all()) for v in values), all(bool(np.isfinite(v).all()) for v in values),
-                   tuple(tracer.square_steps), result.logged, **extra)
+                   tuple(tracer.square_steps), result.logged, int(end.logged.shape[0]), **arrays)
+
+
+def _all_nan(result: lab.Result) -> bool:
+    return all(bool(np.isnan(v).all()) for v in result.params.values())
 
 
 def _task(config: lab.Config, seed: int, detail: bool) -> SeedRun:
