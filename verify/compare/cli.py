@@ -62,7 +62,8 @@ def check(spec: str, *, data: DataName = "xor", epochs: int = 1000, lr: float = 
     loss = student.loss
     bits = loss.kind == "bce" and loss.base == "2"
     nats = " in nats" if bits else ""
-    g_name = {"mean": f"mean (d mean loss / dy){nats}", "summed": f"summed (N = {count} x the mean's){nats}"}
+    g_name = {"mean": f"mean (d mean loss / dy){nats}", "summed": f"summed (N = {count} x the mean's){nats}",
+              "page14": "the lab's page-14 form (y - t) / (y (1 - y) N): the mean's in nats, without the delta"}
     u_name = {"inside": "inside backward, before the gradient is sent down (the lab's order)",
               "after": "after the gradient is sent down"}
     unit = " in bits (log2)" if bits else " in nats" if loss.kind == "bce" else ""
@@ -72,9 +73,12 @@ def check(spec: str, *, data: DataName = "xor", epochs: int = 1000, lr: float = 
                   "refnet": _refnet_text(setting)}
     notes: list[str] = []
     if setting.published:
-        notes.append(f"these are the conventions of the lab's published code ({_PUBLISHED_TEXT[loss.kind]}, "
-                     "update inside backward, naive sigmoid): refnet runs under convention='lab' "
-                     "(refnet.conventions.Published), the lab's arithmetic operation for operation.")
+        page14 = step.gradient == "page14"
+        what = _PUBLISHED_TEXT["page14" if page14 else loss.kind]
+        notes.append(f"these are the conventions of the lab's {'page-14' if page14 else 'published'} code ({what}, "
+                     f"update inside backward, naive sigmoid): refnet runs under convention={setting.name!r} "
+                     f"(refnet.conventions.Published{'(bce=' + repr('page14') + ')' if page14 else ''}), the lab's "
+                     "arithmetic operation for operation.")
     if gradient == "detect" and reading == "summed" and loss.reduction == "mean":
         notes.append(f"loss_func.forward returns the mean{' in bits' if bits else ''} but backward the gradient "
                      f"of the sum{nats} (N = {count} x the mean's"
@@ -91,7 +95,9 @@ def check(spec: str, *, data: DataName = "xor", epochs: int = 1000, lr: float = 
 
 
 _PUBLISHED_TEXT = {"mse": "MSE reported as the mean, with the mean's gradient",
-                   "bce": "BCE reported as the mean in bits, with the gradient of the sum in nats"}
+                   "bce": "BCE reported as the mean in bits, with the gradient of the sum in nats",
+                   "page14": "BCE reported as the mean in bits, with the gradient (y - t) / (y (1 - y) N) of commit "
+                             "80a9728: the mean's in nats, without the delta"}
 
 
 def _refnet_text(setting: Setting) -> str:

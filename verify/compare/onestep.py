@@ -16,7 +16,12 @@ numbers show (or the one asked for):
 
 Every layer's output, the loss, the loss gradient, every returned gradient and
 every weight and bias change is compared element by element, in ulps of
-refnet's value, against the rounding bound of :mod:`verify.compare.bounds`.
+refnet's value, against the rounding bound of :mod:`verify.compare.bounds`. The
+first failure names one element (the one furthest beyond its bound) with its
+expected and found values, the relative error in words and its ulps, and, when
+a known slip (:mod:`verify.compare.diagnose`) reproduces the student's numbers
+at that site from the student's own inputs, the formula found and the one
+expected.
 refnet's sigmoid layers use the student's formula when its bits show it (see
 :mod:`verify.compare.adapter`), refnet's stable one otherwise. The walk equals
 ``refnet.train.train(epochs=1)`` bit for bit for the three conventions refnet
@@ -42,8 +47,9 @@ from refnet.network import Network
 from refnet.optim import SGD
 
 from . import bounds as bd
-from .diagnose import describe_mismatch, in_place
-from .adapter import BCE_DELTA, Student, StudentError, call, get_b, get_w
+from . import diagnose
+from .diagnose import in_place, loss_formula, matches, relative_words
+from .adapter import BCE_DELTA, LossInfo, Student, StudentError, call, get_b, get_w
 from .report import CheckResult, Finding
 from .setting import GradientReading, Setting, UpdateOrder, loss_factor, refnet_setting
 
@@ -266,8 +272,15 @@ def walk(student: Student, net: Network, x: Arr, t: Arr, lr: float, gradient: Gr
 
 # ----------------------------------------------------------------- detection
 
-def detect_gradient(student_grad: Arr, mean: Arr, count: int) -> GradientReading | None:
-    """``mean`` or ``summed`` from the loss gradient's size (None: neither within 1e-6)."""
+def detect_gradient(student_grad: Arr, mean: Arr, count: int, page14: Arr | None = None) -> GradientReading | None:
+    """``mean`` or ``summed`` from the loss gradient's size (None: neither within 1e-6).
+
+    ``page14``: the lab's page-14 BCE gradient on the student's output, when its
+    loss is a BCE reported as the mean in bits; matched first (to ``1e-9``),
+    since it differs from the mean's only by the left-out ``delta``.
+    """
+    if page14 is not None and matches(student_grad, page14) and not matches(student_grad, mean):
+        return "page14"
     for name, ref in (("mean", mean), ("summed", mean * count)):
         scale = float(np.max(np.abs(ref), initial=0.0))
         if student_grad.shape == ref.shape and np.all(np.abs(student_grad - ref) <= 1e-6 * scale + 1e-300):
@@ -289,7 +302,10 @@ def detect_update(st: Trace, student: Student) -> dict[str, UpdateOrder | None]:
         with np.errstate(all="ignore"):
             d_old = float(np.max(np.abs(r - g @ w0.T), initial=0.0))
             d_new = float(np.max(np.abs(r - g @ w1.T), initial=0.0))
-        out[info.name] = None if d_old == d_new else ("after" if d_old < d_new else "inside")
+            scale = float(np.max(np.abs(r), initial=0.0))
+        # neither close (a wrong input gradient, named by the comparison): no order can be read
+        unreadable = not min(d_old, d_new) <= 1e-6 * scale
+        out[info.name] = None if d_old == d_new or unreadable else ("after" if d_old < d_new else "inside")
     return out
 
 
@@ -311,6 +327,14 @@ class OneStep:
 
 
 def _compare(site: str, quantity: str, got: Arr, ref: Arr, bound: Arr) -> tuple[str, Finding | None, float]:
+    """The detail line, the finding (or None) and the largest difference in ulps.
+
+    A failing comparison names one element, the one furthest beyond its bound, in
+    the finding and in the detail line alike: its expected and found values, the
+    relative error in words and the ulps beside the rounding bound there. At an
+    exact expected 0 no relative error or ulp count means anything (an ulp of 0 is
+    the smallest subnormal): it says ``expected exactly 0, got X``.
+    """
     tol = 2.0 * gc.SAFETY * np.broadcast_to(bound, ref.shape)
     if got.size != ref.size:
         return (f"{site} {quantity}: shape {got.shape}, refnet {ref.shape}",
@@ -323,20 +347,72 @@ def _compare(site: str, quantity: str, got: Arr, ref: Arr, bound: Arr) -> tuple[
     max_u = float(np.max(u, initial=0.0))
     # the bound in ulps of refnet's nonzero values (at an exact 0 an ulp is the smallest subnormal)
     shown = float(np.max(ubound[ref != 0], initial=0.0))
-    line = f"{site} {quantity}: {max_u:.3g} ulps (bound {shown:.3g})"
     bad = ~(diff <= tol)
     if not np.any(bad):
-        return line, None, max_u
+        return f"{site} {quantity}: {max_u:.3g} ulps (bound {shown:.3g})", None, max_u
     with np.errstate(all="ignore"):
         ratio = np.where(bad, diff / np.maximum(tol, 1e-300), 0.0)
-    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+    worst = np.unravel_index(int(np.argmax(np.where(np.isnan(ratio), np.inf, ratio))), ratio.shape)
     idx = ",".join(str(int(k)) for k in worst)
-    msg = (f"{site} {quantity} differs from refnet's by {float(u[worst]):.3g} ulps at [{idx}] "
-           f"(rounding bound {float(ubound[worst]):.3g} ulps): it "
-           + describe_mismatch(got, ref))
-    return line, Finding(site, quantity, msg, {"ulps": float(u[worst]), "bound_ulps": float(ubound[worst]),
-                                               "index": [int(k) for k in worst],
-                                               "elements_off": int(np.sum(bad))}), max_u
+    g, r = float(got[worst]), float(ref[worst])
+    off = int(np.sum(bad))
+    where = f"{off} of {ref.size} elements" if ref.size > 1 else "the value"
+    if r == 0.0:
+        size = f"expected exactly 0, got {g:.10g}"
+        ulp_text = ("rounding allows no difference there" if float(tol[worst]) == 0.0
+                    else f"rounding allows {float(tol[worst]):.3g} in absolute value")
+        line = f"{site} {quantity}: FAIL at [{idx}]: expected exactly 0, got {g:.4g}"
+        fields: dict[str, object] = {"ulps": None, "bound_ulps": None}
+    else:
+        size = f"expected {r:.10g}, got {g:.10g} ({relative_words(g, r)})"
+        ulp_text = f"{float(u[worst]):.3g} ulps where rounding allows {float(ubound[worst]):.3g}"
+        line = (f"{site} {quantity}: FAIL at [{idx}]: {float(u[worst]):.3g} ulps (bound "
+                f"{float(ubound[worst]):.3g}), {relative_words(g, r)}")
+        fields = {"ulps": float(u[worst]), "bound_ulps": float(ubound[worst])}
+    msg = f"{site} {quantity} differs from refnet's at [{idx}]: {size}; {ulp_text}; {where} beyond rounding"
+    return line, Finding(site, quantity, msg, {**fields, "expected": r, "got": g,
+                                               "relative_error": relative_words(g, r),
+                                               "index": [int(k) for k in worst], "elements_off": off}), max_u
+
+
+def _explain(student: Student, st: Trace, x: Arr, t: Arr, lr: float, site: str, quantity: str,
+             update: UpdateOrder) -> str:
+    """The known slip that reproduces the student's numbers at a failing site, from its own inputs ('' if none).
+
+    The student's own incoming gradient, input and output are used, so a site
+    whose formula is right but whose inputs are already wrong is not blamed.
+    """
+    if site == "loss_func.backward":
+        y = st.outputs[-1]
+        if y.shape != t.shape or st.loss_grad.shape != t.shape:
+            return ""
+        return diagnose.loss_slip(student.loss.kind, y, t, st.loss_grad, int(t.size)) or ""
+    name = site.removesuffix(".backward")
+    i = next((k for k, info in enumerate(student.layers) if info.name == name), None)
+    if i is None or not site.endswith(".backward"):
+        return ""
+    info = student.layers[i]
+    x_in = st.outputs[i - 1] if i > 0 else x
+    g, got = st.prev_grads[i], st.returned[i]
+    try:
+        with np.errstate(all="ignore"):
+            if info.kind != "linear":
+                if quantity != "returned gradient" or got.shape != g.shape:
+                    return ""
+                return diagnose.activation_slip(site, info.kind, x_in, st.outputs[i], g, got) or ""
+            before, after = st.w_before[i], st.w_after[i]
+            if quantity == "w change" and after["w"].shape == before["w"].shape:
+                return diagnose.weight_slip(name, x_in, g, (before["w"] - after["w"]) / lr) or ""
+            if quantity == "b change" and "b" in before:
+                b0, b1 = before["b"], after["b"]
+                db = (np.broadcast_to(b0, b1.shape) - b1) / lr if b1.ndim <= 2 else b1
+                return diagnose.bias_slip(name, g, db, b0.shape) or ""
+            if quantity == "returned gradient":
+                w_used = after["w"] if update == "inside" else before["w"]
+                return diagnose.input_slip(site, g, w_used, got) or ""
+    except ValueError:   # shapes the student's slip made incompatible
+        return ""
+    return ""
 
 
 def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "detect",
@@ -359,19 +435,43 @@ def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "
     with np.errstate(all="ignore"):
         mean_ref = np.asarray(ref.loss.grad(ref.forward(ref.as_input(x)),
                                             ref.precision.asarray(t, name="t")[None])[0], dtype=np.float64)
-    found_g = detect_gradient(st.loss_grad, mean_ref, count) if st.loss_grad.size == t.size else None
+    y_out = st.outputs[-1] if st.outputs and st.outputs[-1].shape == t.shape else None
+    page14 = None
+    if y_out is not None and student.loss == LossInfo("bce", "mean", "2"):
+        with np.errstate(all="ignore"):
+            page14 = (y_out - t) / (y_out * (1.0 - y_out) * count)
+    found_g = detect_gradient(st.loss_grad, mean_ref, count, page14) if st.loss_grad.size == t.size else None
+    if found_g == "page14" and gradient_intent == "summed":
+        found_g = None   # the page-14 form is a mean's gradient: --gradient sum fails it below
     per_layer = detect_update(st, student)
     orders = {o for o in per_layer.values() if o is not None}
     changed = any(not np.array_equal(b, a) for wb, wa in zip(st.w_before, st.w_after)
                   for b, a in zip(wb.values(), wa.values()) if b.shape == a.shape)
-    gradient: GradientReading = "mean" if (gradient_intent == "mean" or (gradient_intent == "detect" and found_g == "mean")) else "summed"
+    # neither reading: a known slip's scale (mean or sum) if one reproduces the numbers, else the sum's (the lab's)
+    slip_scale = None
+    if found_g is None and gradient_intent == "detect" and y_out is not None and st.loss_grad.shape == t.shape:
+        slip_scale = diagnose.loss_slip_reading(student.loss.kind, y_out, t, st.loss_grad, count)
+    gradient: GradientReading
+    if found_g == "page14":
+        gradient = "page14"
+    elif gradient_intent == "mean" or (gradient_intent == "detect" and (found_g or slip_scale) == "mean"):
+        gradient = "mean"
+    else:
+        gradient = "summed"
     if update_intent != "detect":
         update: UpdateOrder = update_intent
     else:
         update = "after" if orders == {"after"} else "inside"
     g_text = {"mean": "mean loss gradient (refnet default)",
-              "summed": f"summed loss gradient (N = {count} x the mean's, the lab's)"}
-    lines.append("loss gradient: " + (g_text[found_g] if found_g else "neither mean nor summed"))
+              "summed": f"summed loss gradient (N = {count} x the mean's, the lab's)",
+              "page14": f"the lab's page-14 BCE gradient {loss_formula('bce', 'page14').split(',')[0]}"}
+    fallback = ""
+    if found_g is None and gradient_intent == "detect":
+        which = {"mean": "the mean's", "summed": "the sum's"}[gradient]
+        fallback = (f"your loss gradient is neither the mean's nor the sum's, so check 2 compares it, and everything "
+                    f"after it, with {which}, {loss_formula(student.loss.kind, gradient)}"
+                    + (" (the scale of the slip named)" if slip_scale else " (the lab's scale)"))
+    lines.append("loss gradient: " + (g_text[found_g] if found_g else fallback or f"the {gradient} one, as asked"))
     lines.append("update: " + ", ".join(f"{k} {v or 'undetermined'}" for k, v in per_layer.items()))
     if st.mutated:
         failure = Finding(st.mutated[0].split(" ")[0], "argument", st.mutated[0])
@@ -393,10 +493,13 @@ def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "
             msg = (f"{name}.backward sends the gradient down through the old weights "
                    "(prev_grad @ w^T before the update), but --update inside was asked for")
         failure = Finding(f"{name}.backward", "update order", msg, {"per_layer": dict(per_layer)})
-    elif gradient_intent != "detect" and found_g is not None and found_g != gradient_intent:
-        msg = (f"loss_func.backward returns the {found_g} loss gradient"
-               + (f" ({count} x the mean's): the division by the batch size N = {count} is missing"
-                  if found_g == "summed" else "") + f", but --gradient {asked} was asked for")
+    elif gradient_intent != "detect" and found_g in ("mean", "summed") and found_g != gradient_intent:
+        kind = student.loss.kind
+        msg = (f"loss_func.backward computes {loss_formula(kind, found_g)}, the {found_g} loss gradient"
+               + (f" ({count} x the mean's)" if found_g == "summed" else "")
+               + f"; expected {loss_formula(kind, gradient_intent)}"
+               + (f": the division by the batch size N = {count} is missing" if found_g == "summed" else "")
+               + f", but --gradient {asked} was asked for")
         failure = Finding("loss_func.backward", "loss gradient", msg)
     setting = refnet_setting(gradient, update, lr, count, student.sigmoid, student.loss)
     walker = build_refnet(student, student.net, relu=setting.relu)  # the pristine weights, as net_s had them
@@ -427,9 +530,14 @@ def run(student: Student, x: Arr, t: Arr, lr: float, *, gradient_intent: str = "
         lines.append(line)
         worst_ulps = max(worst_ulps, u)
         if found is not None and failure is None:
-            failure = found
-    conv = f"{gradient} loss gradient, update {update} backward" if update == "inside" else \
-        f"{gradient} loss gradient, update after the gradient is sent down"
+            why = _explain(student, st, x, t, lr, site, quantity, update)
+            if site == "loss_func.backward" and fallback:
+                why = (why + "; " if why else "") + fallback
+            failure = found if not why else Finding(found.site, found.quantity, f"{why}. In numbers: {found.message}",
+                                                    {**found.fields, "explanation": why})
+    g_short = "the lab's page-14" if gradient == "page14" else gradient
+    conv = f"{g_short} loss gradient, update {update} backward" if update == "inside" else \
+        f"{g_short} loss gradient, update after the gradient is sent down"
     data: dict[str, object] = {"gradient": gradient, "update": update, "per_layer_update": dict(per_layer),
                                "refnet_convention": setting.name, "hazards": list(st.hazards)}
     if failure is None:

@@ -35,6 +35,7 @@ from refnet.train import train
 
 from . import bounds as bd
 from .adapter import Student, StudentError, call, get_b, get_w
+from .diagnose import relative_words
 from .onestep import build_refnet
 from .report import CheckResult, Finding
 from .setting import Setting
@@ -81,7 +82,8 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, setting: Setti
         except StudentError as exc:
             f = Finding(exc.site, "exception", f"epoch {epoch}: {exc}", {"epoch": epoch})
             return CheckResult("run", "FAIL", f.message, (described,), f, {"epoch": epoch})
-        h = train(ref, x, t, lr=lr_ref, epochs=1, convention=convention)
+        # guard off: this check looks for non-finite values itself and stops without a verdict (_diverged)
+        h = train(ref, x, t, lr=lr_ref, epochs=1, convention=convention, guard="off")
         r_losses = np.asarray(h.loss[0], dtype=np.float64) * loss_scale
         params = ref.named_params()
         if not (np.all(np.isfinite(r_losses)) and all(np.all(np.isfinite(v)) for v in params.values())):
@@ -92,9 +94,11 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, setting: Setti
         if loss_spread > HORIZON * abs(float(r_losses[0])):
             return _horizon(epoch, epochs, worst, described, name, lr_ref)
         if not gap <= tol:
-            msg = (f"the loss departs from refnet's at epoch {epoch}: {s_loss!r} vs {float(r_losses[0])!r} "
-                   f"({float(bd.ulps(np.array([s_loss]), r_losses[:1])[0]):.3g} ulps, bound "
-                   f"{float(bd.ulps(r_losses[:1] + tol, r_losses[:1])[0]):.3g})")
+            r_loss = float(r_losses[0])
+            msg = (f"the loss departs from refnet's at epoch {epoch}: expected {r_loss!r}, got {s_loss!r} "
+                   f"({relative_words(s_loss, r_loss)}; "
+                   f"{float(bd.ulps(np.array([s_loss]), r_losses[:1])[0]):.3g} ulps where the bound grown by then "
+                   f"allows {float(bd.ulps(r_losses[:1] + tol, r_losses[:1])[0]):.3g})")
             f = Finding("loss_func.forward", "loss", msg, {"epoch": epoch})
             return CheckResult("run", "FAIL", msg, (described,), f, {"epoch": epoch})
         s_params = _student_params(student, net_s)
@@ -119,9 +123,12 @@ def run(student: Student, x: Arr, t: Arr, lr: float, epochs: int, setting: Setti
             if np.any(~(diff <= tol_p)):
                 k = np.unravel_index(int(np.argmax(diff - tol_p)), diff.shape)
                 idx = ",".join(str(int(i)) for i in k)
-                msg = (f"{key}[{idx}] departs from refnet's at epoch {epoch}: {float(s[k])!r} vs "
-                       f"{float(r0[k])!r} ({float(u[k]):.3g} ulps, bound grown to "
-                       f"{float(bd.ulps(r0 + tol_p, r0)[k]):.3g} ulps)")
+                got, want = float(s[k]), float(r0[k])
+                sizes = (f"{float(u[k]):.3g} ulps where the bound grown by then allows "
+                         f"{float(bd.ulps(r0 + tol_p, r0)[k]):.3g}" if want != 0.0 else
+                         f"the bound grown by then allows {float(tol_p[k]):.3g} in absolute value")
+                msg = (f"{key}[{idx}] departs from refnet's at epoch {epoch}: expected {want!r}, got {got!r} "
+                       f"({relative_words(got, want)}; {sizes})")
                 f = Finding(key, "weight", msg, {"epoch": epoch, "ulps": float(u[k])})
                 return CheckResult("run", "FAIL", msg, (described,), f, {"epoch": epoch})
             bound = change_bounds.get(key)

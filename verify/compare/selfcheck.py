@@ -34,7 +34,7 @@ from refnet.layers import Identity, Linear, ReLU, Sigmoid, Tanh
 from refnet.precision import FloatArray
 
 from . import diagnose
-from .adapter import LayerInfo, Student, StudentError, call, get_b, get_w, set_b, set_w
+from .adapter import BCE_DELTA, LayerInfo, Student, StudentError, call, get_b, get_w, set_b, set_w
 from .report import CheckResult, Finding
 
 __all__ = ["run", "GradientIntent", "RECOVERY_LR"]
@@ -271,13 +271,12 @@ def _rerun(student: Student, index: int, seed: int) -> str:
                 "identity": g}[info.kind]
         if diagnose.matches(got, want):
             return ""
-        return f"{info.name}.backward " + diagnose.activation(info.kind, x, y, g, got, want)
+        return diagnose.activation(f"{info.name}.backward", info.kind, x, y, g, got, want)
     w0 = get_w(s).copy()
     dx = np.asarray(call(f"{info.name}.backward", getattr(copy.deepcopy(s), "backward"), g.copy(), 0.0),
                     dtype=np.float64)
     if not diagnose.matches(dx, g @ w0.T):
-        return (f"{info.name}.backward returns (lr = 0) an input gradient that "
-                + diagnose.describe_mismatch(dx, g @ w0.T) + " (expected prev_grad @ w^T)")
+        return diagnose.input_gradient(f"{info.name}.backward (at lr = 0)", g, w0, dx)
     s2 = copy.deepcopy(s)
     b0 = get_b(s2).copy() if info.has_bias else None
     call(f"{info.name}.backward", getattr(s2, "backward"), g.copy(), RECOVERY_LR)
@@ -286,13 +285,13 @@ def _rerun(student: Student, index: int, seed: int) -> str:
     if not diagnose.matches(dw, x.T @ g):
         if w1.shape != w0.shape:
             return f"{info.name}.backward changes w from shape {w0.shape} to {w1.shape}"
-        return f"{info.name} " + diagnose.weight(x, g, dw, x.T @ g)
+        return diagnose.weight(info.name, x, g, dw, x.T @ g)
     if b0 is not None:
         b1 = get_b(s2)
         db = (np.broadcast_to(b0, b1.shape) - b1) / RECOVERY_LR if b1.ndim <= 2 else b1
         want_b = np.sum(g, axis=0).reshape(b0.shape)
         if not diagnose.matches(db, want_b):
-            return f"{info.name} " + diagnose.bias(g, db, b0.shape, want_b)
+            return diagnose.bias(info.name, g, db, b0.shape, want_b)
     return ""
 
 
@@ -352,10 +351,19 @@ def _loss_check(student: Student, intent: GradientIntent, seed: int) -> tuple[st
             found = name
             break
     forward_reading = "mean" if reduction == "mean" else "summed"
+    bits = student.loss.base == "2"
+    if found == "unknown" and kind == "bce" and bits and reduction == "mean" and diagnose.matches(
+            g, (y - t) / (y * (1.0 - y) * count)):
+        page14 = diagnose.loss_formula(kind, "page14")
+        if want == "summed":
+            return "loss_func: FAIL", (f"loss_func.backward computes {page14} (the mean's gradient, without the "
+                                       f"delta); expected {diagnose.loss_formula(kind, 'summed')}, as "
+                                       f"--gradient {intent} was asked for"), "page14"
+        return (f"loss_func: PASS ({page14}: the gradient of the mean in nats without the delta "
+                f"{BCE_DELTA:g} that forward puts in the logs; forward is the mean in bits)"), None, "page14"
     if found == "unknown":
         mean_g = num_sum / count
         return "loss_func: FAIL", diagnose.loss_gradient(kind, y, t, g, mean_g, count), found
-    bits = student.loss.base == "2"
     nats = " in nats" if bits else ""
     forward = f"forward is the {reduction}" + (" in bits" if bits else "")
     what = "gradient of the mean" + nats if found == "mean" else \
@@ -363,11 +371,12 @@ def _loss_check(student: Student, intent: GradientIntent, seed: int) -> tuple[st
     line = f"loss_func: PASS ({what}; {forward})"
     if want != "detect" and found != want:
         if found == "summed":
-            return line, (f"loss_func.backward returns the gradient of the summed loss{nats}, N = {count} x the "
-                          "mean's on the probe batch: the division by the batch size N is missing, but "
-                          f"--gradient {intent} was asked for"), found
-        return line, (f"loss_func.backward returns the gradient of the mean loss{nats} (1/{count} of the "
-                      f"summed loss's on the probe batch), but --gradient {intent} was asked for"), found
+            return line, (f"loss_func.backward computes {diagnose.loss_formula(kind, 'summed')}, the gradient of "
+                          f"the summed loss{nats}; expected {diagnose.loss_formula(kind, 'mean')}: the division by "
+                          f"the batch size N is missing, but --gradient {intent} was asked for"), found
+        return line, (f"loss_func.backward computes {diagnose.loss_formula(kind, 'mean')}, the gradient of the "
+                      f"mean loss{nats}; expected {diagnose.loss_formula(kind, 'summed')} (N x that), as "
+                      f"--gradient {intent} was asked for"), found
     if want == "detect" and (found != forward_reading or bits):
         line += (f"; note: forward returns the {reduction}" + (" in bits" if bits else "")
                  + f" but backward the gradient of the {'sum' if found == 'summed' else 'mean'}{nats}")

@@ -10,6 +10,11 @@ Checks 2 and 3 run refnet in the arithmetic the student's numbers show
   mean's gradient; BCE reported as the batch mean **in bits** with the gradient
   of the batch **sum in nats**; the naive sigmoid (read from the student's
   bits); refnet's ReLU then masks ``x <= 0`` as the lab's does;
+* the lab's page-14 BCE (its gradient ``(y - t) / (y (1 - y) B)``, the mean's
+  without the ``delta``, with the loss reported as the mean in bits; commit
+  ``80a9728``) with the rest of those conventions is ``convention="lab-page14"``,
+  ``Published(bce="page14")``; with any other conventions it is read as the
+  mean's gradient, and the missing ``delta`` shows in check 2;
 * any other update-inside arithmetic is a :class:`refnet.conventions.Reading`
   with the student's loss gradient (``sum`` or ``mean``), sigmoid formula and
   BCE unit (``lab-sum`` is the summed one with the stable sigmoid; others are
@@ -37,7 +42,9 @@ from .adapter import LossInfo
 __all__ = ["GradientReading", "UpdateOrder", "Setting", "refnet_setting", "convention_name", "matches_published",
            "loss_factor"]
 
-GradientReading = Literal["mean", "summed"]
+GradientReading = Literal["mean", "summed", "page14"]
+"""The student's loss gradient: of the mean, of the sum (``N x``), or the lab's page-14 BCE gradient
+``(y - t) / (y (1 - y) N)`` (the mean's, without the ``delta``: ``convention="lab-page14"``)."""
 UpdateOrder = Literal["inside", "after"]
 
 
@@ -52,9 +59,12 @@ def convention_name(convention: ConventionLike) -> str:
 
 def matches_published(gradient: GradientReading, update: UpdateOrder, sigmoid: SigmoidFormula,
                       loss: LossInfo) -> bool:
-    """The student's conventions are the lab's published ones (``convention="lab"``)."""
+    """The student's conventions are the lab's published ones (``convention="lab"``, or ``"lab-page14"``
+    for the page-14 gradient)."""
     if update != "inside" or sigmoid != "naive" or loss.reduction != "mean":
         return False
+    if gradient == "page14":
+        return loss.kind == "bce" and loss.base == "2"
     if loss.kind == "mse":
         return gradient == "mean"
     return gradient == "summed" and loss.base == "2"
@@ -88,9 +98,8 @@ def loss_factor(convention: ConventionLike, loss: LossInfo, count: int) -> float
     """refnet's loss reported under ``convention`` (a batch mean, in bits for ``lab``'s BCE and a
     reading's ``log=2``, else in nats) times this is in the student's units (``count`` terms)."""
     summed = float(count) if loss.reduction == "sum" else 1.0
-    bits = loss.kind == "bce" and (
-        (isinstance(convention, Published) and convention.bce == "published")
-        or (isinstance(convention, Reading) and convention.log_base == "2"))
+    bits = loss.kind == "bce" and (isinstance(convention, Published)
+                                   or (isinstance(convention, Reading) and convention.log_base == "2"))
     return summed * (math.log(2.0) if bits else 1.0) / loss.log_scale
 
 
@@ -104,8 +113,8 @@ def refnet_setting(gradient: GradientReading, update: UpdateOrder, lr: float, co
     info = LossInfo("mse", "mean") if loss is None else loss
     if update == "inside":
         if matches_published(gradient, update, sigmoid, info):
-            return Setting(PUBLISHED["lab"], lr, Published.relu, True)
+            return Setting(PUBLISHED["lab-page14" if gradient == "page14" else "lab"], lr, Published.relu, True)
         r = Reading(gradient="sum" if gradient == "summed" else "mean", sigmoid=sigmoid,
                     log_base="2" if info.kind == "bce" and info.base == "2" else "e")
         return Setting(r, lr, Reading.relu, False)
-    return Setting("default", lr if gradient == "mean" else lr * count, "max", False)
+    return Setting("default", lr if gradient != "summed" else lr * count, "max", False)
