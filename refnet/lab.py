@@ -41,7 +41,7 @@ from .conventions import Published
 from .data import xor_easy
 from .events import NonFiniteEvent
 from .guard import Guard, Mode, as_guard
-from .kernels import KERNELS, KernelName
+from .kernels import KERNELS, KernelName, kernel
 from .metrics import accuracy
 from .network import Network, mlp
 from .optim import SGD
@@ -109,6 +109,8 @@ class Config:
         check_int("n", self.n, 1)
         check_bool("output_sigmoid", self.output_sigmoid)
         check_choice("kernel", self.kernel, KERNELS)
+        if self.kernel == "compiled":
+            kernel(self.kernel)  # without numba: an error naming the extra
         if self.loss != "mse" and not self.output_sigmoid:
             raise ValueError(f"output_sigmoid: the lab's {self.loss} needs the output sigmoid")
 
@@ -281,7 +283,9 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
     progress = Progress(epochs, "lab", quiet=quiet)
     kept = 0
     with np.errstate(all="ignore"), watch:
-        for start in range(0, epochs, _BLOCK):
+        done = config.kernel == "compiled" and _compiled(config, net, opt, streams, order, member_stream,
+                                                         xs, ts, logged, watch, progress)
+        for start in range(0, 0 if done else epochs, _BLOCK):
             block = min(_BLOCK, epochs - start)
             idx = np.stack([draw_batches(config, streams[key], block) for key in order])
             for e in range(block):
@@ -311,6 +315,39 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
                               np.column_stack([logged_at.astype(np.float64), logged[:, m].astype(np.float64)]),
                               y[m].astype(np.float64), float(acc[m]), drawn[s][0], drawn[s][1], events))
     return results
+
+
+def _compiled(config: Config, net: Network, opt: SGD, streams: dict[object, np.random.RandomState],
+              order: list[object], member_stream: npt.NDArray[np.intp], xs: FloatArray, ts: FloatArray,
+              logged: FloatArray, watch: Guard, progress: Progress) -> bool:
+    """The epochs of :func:`_train` through :mod:`refnet.compiled` (``kernel="compiled"``): the same
+    draws, the same bits as ``portable``. ``False`` with nothing changed (the batch streams rewound)
+    when the guard has something to report: the NumPy path then runs with the guard observing."""
+    from . import compiled
+    from .compiled import Batches
+
+    conv = config.convention
+    if net.observer not in (None, watch) or not compiled.supports(net, conv):
+        return False
+    dtype = net.precision.dtype
+    states = {key: streams[key].get_state() for key in order}
+    session = compiled.Session(net, opt, conv, watch_limit=compiled.guard_limit(watch, net),
+                               iterations=config.iterations)
+    sizes = np.full(config.iterations, config.batch_size, dtype=np.int64)
+    scalars = compiled.lab_scalars(dtype, sizes.tolist(), 1, config.points)
+    of = member_stream.astype(np.int64)
+    unused = np.empty((0, net.members), dtype=dtype)
+    for start in range(0, config.epochs, _BLOCK):
+        block = min(_BLOCK, config.epochs - start)
+        idx = np.stack([draw_batches(config, streams[key], block) for key in order])
+        if not session.run(xs, ts, of, of, Batches(idx, sizes, of), scalars, start, block, unused, logged,
+                           config.log_every):
+            for key in order:
+                streams[key].set_state(states[key])
+            return False
+        progress.update(start + block)
+    session.finish()
+    return True
 
 
 def _chunks(runs: Sequence[Run], size: int) -> Iterator[tuple[list[int], list[Run]]]:
