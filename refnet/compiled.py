@@ -25,6 +25,11 @@ and add are commutative, but which NaN a two-NaN operation returns is not):
 * no fast-math (no reassociation, no fused multiply-add: numba leaves LLVM's
   ``contract`` flag off), ``cache=True``.
 
+Every finite and infinite value, signed zeros included, is the reference's bit for bit.
+A NaN is a NaN in the same place, but its sign and payload may differ: LLVM treats
+them as unspecified (it may swap the operands of an addition whose inputs are both NaN,
+and x86 returns the first one), so ``tests/test_compiled.py`` compares NaNs by position.
+
 Members of an ensemble run in parallel over the cores (numba ``prange``); each
 member's arithmetic is its own, so the bits do not depend on the thread count.
 

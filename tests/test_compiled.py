@@ -7,7 +7,8 @@ The comparison runs in a fresh process in the pinned environment of
 momentum carried over calls, mini-batches, ensembles on both sides of the member-last
 layout, runs that go to inf/NaN, guard events, the lab's program alone and as ensembles)
 and a hypothesis search over random small networks. There is no tolerance: any differing
-byte fails. Skipped without numba (the ``fast`` extra); tox's ``py311-fast`` runs it.
+byte fails, except NaN sign and payload (a NaN must be in the same place; LLVM leaves which
+NaN unspecified, see refnet.compiled). Skipped without numba (the ``fast`` extra); tox's ``py311-fast`` runs it.
 """
 
 from __future__ import annotations
