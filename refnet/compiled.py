@@ -54,7 +54,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .conventions import Arithmetic, Published
-from .events import dtype_max
 from .guard import Guard
 from .layers import Identity, Linear, ReLU, Sigmoid, Tanh
 from .losses import BCE, MSE, BCEWithLogits
@@ -94,7 +93,7 @@ SC_TWO_B, SC_MINUS_B, SC_ROWS, SC_COUNT, SC_WEIGHT = range(5)
 # Each line is one NumPy operation of the reference, in the reference's operand order.
 # =====================================================================================
 
-def _block(a, lo, n):  # type: ignore[no-untyped-def]
+def _block(a: Any, lo: Any, n: Any) -> Any:
     """NumPy's pairwise sum of ``a[lo:lo + n]`` for ``1 <= n <= 128``: 8 accumulators."""
     if n < 8:
         res = a[lo]
@@ -128,7 +127,7 @@ def _block(a, lo, n):  # type: ignore[no-untyped-def]
     return res
 
 
-def _pairwise(a, lo, n):  # type: ignore[no-untyped-def]
+def _pairwise(a: Any, lo: Any, n: Any) -> Any:
     """NumPy's pairwise sum of ``a[lo:lo + n]`` (``n >= 1``): blocks of at most 128, halves cut
     on multiples of 8, ``left + right``. Written without recursion (numba cannot cache it)."""
     if n <= 128:
@@ -169,23 +168,23 @@ def _pairwise(a, lo, n):  # type: ignore[no-untyped-def]
     return result
 
 
-def _reduce(a, lo, n, zero):  # type: ignore[no-untyped-def]
+def _reduce(a: Any, lo: Any, n: Any, zero: Any) -> Any:
     """``np.add.reduce`` of a contiguous run: ``+0`` plus its pairwise sum."""
     return zero + _pairwise(a, lo, n)
 
 
-def _bad(v, limit):  # type: ignore[no-untyped-def]
+def _bad(v: Any, limit: Any) -> Any:
     """Whether the guard could report ``v``: non-finite or at least its lowest early-warning level."""
     return not (abs(v) < limit)
 
 
-def _stable_sigmoid(x, one, zero):  # type: ignore[no-untyped-def]
+def _stable_sigmoid(x: Any, one: Any, zero: Any) -> Any:
     z = math.exp(-abs(x))
     s = z / (one + z)
     return one - s if x >= zero else s
 
 
-def _forward(p, layers, acts, aoff, rows, fc, watch):  # type: ignore[no-untyped-def]
+def _forward(p: Any, layers: Any, acts: Any, aoff: Any, rows: Any, fc: Any, watch: Any) -> Any:
     """Every layer's output into ``acts`` (layer ``i`` reads block ``i``, writes block ``i + 1``);
     returns whether the guard could report something."""
     one = fc[FC_ONE]
@@ -239,7 +238,7 @@ def _forward(p, layers, acts, aoff, rows, fc, watch):  # type: ignore[no-untyped
     return bad
 
 
-def _loss(acts, yo, tb, rows, nout, terms, dy, ic, fc, sc):  # type: ignore[no-untyped-def]
+def _loss(acts: Any, yo: Any, tb: Any, rows: Any, nout: Any, terms: Any, dy: Any, ic: Any, fc: Any, sc: Any) -> Any:
     """The convention's reported loss of the batch; its terms into ``terms``, ``dL/dy`` into ``dy``."""
     one = fc[FC_ONE]
     zero = fc[FC_ZERO]
@@ -301,7 +300,7 @@ def _loss(acts, yo, tb, rows, nout, terms, dy, ic, fc, sc):  # type: ignore[no-u
     return loss
 
 
-def _update(p, v, w, n, g, lr, hasv, fc, ic):  # type: ignore[no-untyped-def]
+def _update(p: Any, v: Any, w: Any, n: Any, g: Any, lr: Any, hasv: Any, fc: Any, ic: Any) -> Any:
     """``p[w:w+n] <- SGD update with gradient g[0:n]``; returns whether the guard could report it."""
     limit = fc[FC_LIMIT]
     bad = False
@@ -318,7 +317,7 @@ def _update(p, v, w, n, g, lr, hasv, fc, ic):  # type: ignore[no-untyped-def]
     return bad
 
 
-def _linear_grads(p, layers, i, acts, aoff, rows, dy, g):  # type: ignore[no-untyped-def]
+def _linear_grads(p: Any, layers: Any, i: Any, acts: Any, aoff: Any, rows: Any, dy: Any, g: Any) -> Any:
     """``x^T dy`` into ``g[0:in*out]`` and ``sum(dy)`` after it (portable order)."""
     nin = layers[i, 1]
     nout = layers[i, 2]
@@ -338,7 +337,7 @@ def _linear_grads(p, layers, i, acts, aoff, rows, dy, g):  # type: ignore[no-unt
             g[base + o] = acc
 
 
-def _input_grad(p, layers, i, acts, aoff, rows, dy, dx, fc):  # type: ignore[no-untyped-def]
+def _input_grad(p: Any, layers: Any, i: Any, acts: Any, aoff: Any, rows: Any, dy: Any, dx: Any, fc: Any) -> Any:
     """The gradient with respect to layer ``i``'s input, from ``dy`` into ``dx``."""
     one = fc[FC_ONE]
     zero = fc[FC_ZERO]
@@ -374,7 +373,8 @@ def _input_grad(p, layers, i, acts, aoff, rows, dy, dx, fc):  # type: ignore[no-
             dx[q] = dy[q]
 
 
-def _step(p, v, hasv, lr, layers, acts, aoff, rows, tb, terms, d0, d1, g, ic, fc, sc):  # type: ignore[no-untyped-def]
+def _step(p: Any, v: Any, hasv: Any, lr: Any, layers: Any, acts: Any, aoff: Any, rows: Any, tb: Any,
+          terms: Any, d0: Any, d1: Any, g: Any, ic: Any, fc: Any, sc: Any) -> Any:
     """One training step on the batch in ``acts`` block 0 and ``tb``; returns (loss, guard-relevant)."""
     watch = ic[IC_WATCH]
     limit = fc[FC_LIMIT]
@@ -419,8 +419,9 @@ def _step(p, v, hasv, lr, layers, acts, aoff, rows, tb, terms, d0, d1, g, ic, fc
     return loss, bad
 
 
-def _member(m, params, vel, hasv, lrs, layers, aoff, xs, ts, x_of, t_of, idx, i_of, sizes, sc,
-            ic, fc, epoch0, n_epochs, history, logged, flagged):  # type: ignore[no-untyped-def]
+def _member(m: Any, params: Any, vel: Any, hasv: Any, lrs: Any, layers: Any, aoff: Any, xs: Any, ts: Any,
+            x_of: Any, t_of: Any, idx: Any, i_of: Any, sizes: Any, sc: Any, ic: Any, fc: Any, epoch0: Any,
+            n_epochs: Any, history: Any, logged: Any, flagged: Any) -> Any:
     """``n_epochs`` epochs of member ``m`` (its parameters and velocity updated in place)."""
     p = params[m]
     v = vel[m]
@@ -475,16 +476,18 @@ def _member(m, params, vel, hasv, lrs, layers, aoff, xs, ts, x_of, t_of, idx, i_
             logged[(epoch + 1) // log_every - 1, m] = _reduce(losses, 0, iters, zero) / fc[FC_ITERS]
 
 
-def _run(params, vel, hasv, lrs, layers, aoff, xs, ts, x_of, t_of, idx, i_of, sizes, sc, ic, fc,
-         epoch0, n_epochs, history, logged, flagged):  # type: ignore[no-untyped-def]
+def _run(params: Any, vel: Any, hasv: Any, lrs: Any, layers: Any, aoff: Any, xs: Any, ts: Any, x_of: Any,
+         t_of: Any, idx: Any, i_of: Any, sizes: Any, sc: Any, ic: Any, fc: Any, epoch0: Any, n_epochs: Any,
+         history: Any, logged: Any, flagged: Any) -> Any:
     """Every member, one after the other."""
     for m in range(params.shape[0]):
         _member(m, params, vel, hasv, lrs, layers, aoff, xs, ts, x_of, t_of, idx, i_of, sizes, sc, ic, fc,
                 epoch0, n_epochs, history, logged, flagged)
 
 
-def _run_parallel(params, vel, hasv, lrs, layers, aoff, xs, ts, x_of, t_of, idx, i_of, sizes, sc, ic, fc,
-                  epoch0, n_epochs, history, logged, flagged):  # type: ignore[no-untyped-def]
+def _run_parallel(params: Any, vel: Any, hasv: Any, lrs: Any, layers: Any, aoff: Any, xs: Any, ts: Any,
+                  x_of: Any, t_of: Any, idx: Any, i_of: Any, sizes: Any, sc: Any, ic: Any, fc: Any,
+                  epoch0: Any, n_epochs: Any, history: Any, logged: Any, flagged: Any) -> Any:
     """Every member, in parallel over the cores."""
     for m in _prange(params.shape[0]):
         _member(m, params, vel, hasv, lrs, layers, aoff, xs, ts, x_of, t_of, idx, i_of, sizes, sc, ic, fc,
@@ -729,4 +732,4 @@ def guard_limit(watch: Guard, net: Network) -> float | None:
     if not watch.levels:
         return math.inf
     dtype = net.precision.dtype
-    return float(np.power(dtype_max(dtype), dtype.type(watch.levels[0])))
+    return float(np.power(np.finfo(dtype).max, dtype.type(watch.levels[0])))

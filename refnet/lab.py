@@ -75,7 +75,10 @@ class Config:
     layers (``none``: no hidden activation); ``output_sigmoid=False`` drops the
     output sigmoid too (the lab's first no-activation network). ``n`` is the
     number of points of ``linear`` data (``xor`` has 21). ``dtype`` and
-    ``kernel`` are refnet's: the lab ran float64 on BLAS.
+    ``kernel`` are refnet's: the lab ran float64 on BLAS. ``kernel="compiled"`` runs the epochs
+    through :mod:`refnet.compiled` (numba, ``pip install refnet[fast]``): the same draws and,
+    in the pinned environment, the bits of ``portable``; its ensembles (:func:`run_many`)
+    already use every core, so give :func:`sweep` ``workers=0`` or few large chunks.
     """
 
     data: LabData = "xor"
