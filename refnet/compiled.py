@@ -186,7 +186,11 @@ def _stable_sigmoid(x: Any, one: Any, zero: Any) -> Any:
 
 def _forward(p: Any, layers: Any, acts: Any, aoff: Any, rows: Any, fc: Any, watch: Any) -> Any:
     """Every layer's output into ``acts`` (layer ``i`` reads block ``i``, writes block ``i + 1``);
-    returns whether the guard could report something."""
+    returns whether the guard could report something.
+
+    Activations and their gradients are stored a feature at a time (``(features, rows)``), so the
+    loops over rows are long and independent (the compiler may run them in SIMD lanes); each
+    element's own sum still runs over ``j`` in the portable kernel's order."""
     one = fc[FC_ONE]
     zero = fc[FC_ZERO]
     limit = fc[FC_LIMIT]
@@ -200,14 +204,20 @@ def _forward(p: Any, layers: Any, acts: Any, aoff: Any, rows: Any, fc: Any, watc
         if kind == LINEAR:
             w = layers[i, 3]
             b = layers[i, 4]
-            for n in range(rows):
-                for o in range(nout):
-                    acc = acts[src + n * nin] * p[w + o]
-                    for j in range(1, nin):
-                        acc = acc + acts[src + n * nin + j] * p[w + j * nout + o]
-                    if b >= 0:
-                        acc = acc + p[b + o]
-                    acts[dst + n * nout + o] = acc
+            for o in range(nout):  # each output column: x_0 w_0o, then + x_j w_jo, then + b_o
+                out = dst + o * rows
+                w0 = p[w + o]
+                for n in range(rows):
+                    acts[out + n] = acts[src + n] * w0
+                for j in range(1, nin):
+                    wj = p[w + j * nout + o]
+                    col = src + j * rows
+                    for n in range(rows):
+                        acts[out + n] = acts[out + n] + acts[col + n] * wj
+                if b >= 0:
+                    bo = p[b + o]
+                    for n in range(rows):
+                        acts[out + n] = acts[out + n] + bo
         elif kind == SIGMOID:
             for q in range(rows * nout):
                 acts[dst + q] = _stable_sigmoid(acts[src + q], one, zero)
@@ -249,40 +259,45 @@ def _loss(acts: Any, yo: Any, tb: Any, rows: Any, nout: Any, terms: Any, dy: Any
     if conv >= CONV_PUBLISHED:
         if loss_kind == MSE_LOSS:
             c2 = sc[SC_TWO_B]
-            for q in range(m):
-                diff = acts[yo + q] - tb[q]
-                terms[q] = diff * diff
-                dy[q] = c2 * diff
+            for n in range(rows):
+                for o in range(nout):
+                    q = o * rows + n
+                    diff = acts[yo + q] - tb[q]
+                    terms[n * nout + o] = diff * diff
+                    dy[q] = c2 * diff
             return _reduce(terms, 0, m, zero) / sc[SC_COUNT]
-        for q in range(m):
-            y = acts[yo + q]
-            t = tb[q]
-            a = y + delta
-            b = (one - y) + delta
-            c = one - t
-            terms[q] = t * math.log2(a) + c * math.log2(b)
-            if conv == CONV_PUBLISHED:
-                dy[q] = -(t / a - c / b)
-            else:
-                dy[q] = (y - t) / ((y * (one - y)) * sc[SC_ROWS])
+        for n in range(rows):
+            for o in range(nout):
+                q = o * rows + n
+                y = acts[yo + q]
+                t = tb[q]
+                a = y + delta
+                b = (one - y) + delta
+                c = one - t
+                terms[n * nout + o] = t * math.log2(a) + c * math.log2(b)
+                if conv == CONV_PUBLISHED:
+                    dy[q] = -(t / a - c / b)
+                else:
+                    dy[q] = (y - t) / ((y * (one - y)) * sc[SC_ROWS])
         total = _reduce(terms, 0, m, zero)
         if conv == CONV_PUBLISHED:
             return sc[SC_MINUS_B] * total
         return -total / sc[SC_ROWS]
     # default and readings: the loss's terms and term gradient, then the reduction
-    for q in range(m):
+    for r in range(m):  # r: the row-major position of the term, q: feature-major
+        q = (r % nout) * rows + r // nout
         y = acts[yo + q]
         t = tb[q]
         if loss_kind == MSE_LOSS:
             diff = y - t
-            terms[q] = diff * diff
+            terms[r] = diff * diff
             g = fc[FC_TWO] * (y - t)
         elif loss_kind == BCE_LOSS:
-            terms[q] = -(t * math.log(y + delta) + (one - t) * math.log((one - y) + delta))
+            terms[r] = -(t * math.log(y + delta) + (one - t) * math.log((one - y) + delta))
             g = -(t / (y + delta) - (one - t) / ((one - y) + delta))
         else:
             mx = y if (y > zero or y != y) else zero
-            terms[q] = (mx - y * t) + math.log1p(math.exp(-abs(y)))
+            terms[r] = (mx - y * t) + math.log1p(math.exp(-abs(y)))
             if t == one:
                 g = -_stable_sigmoid(-y, one, zero)
             elif t == zero:
@@ -322,18 +337,21 @@ def _linear_grads(p: Any, layers: Any, i: Any, acts: Any, aoff: Any, rows: Any, 
     nin = layers[i, 1]
     nout = layers[i, 2]
     src = aoff[i]
-    for j in range(nin):
+    for j in range(nin):  # row 0, then + row n (x_nj dy_no), for every (j, o) at once
+        x0 = acts[src + j * rows]
         for o in range(nout):
-            acc = acts[src + j] * dy[o]
-            for n in range(1, rows):
-                acc = acc + acts[src + n * nin + j] * dy[n * nout + o]
-            g[j * nout + o] = acc
+            g[j * nout + o] = x0 * dy[o * rows]
+    for n in range(1, rows):
+        for j in range(nin):
+            xn = acts[src + j * rows + n]
+            for o in range(nout):
+                g[j * nout + o] = g[j * nout + o] + xn * dy[o * rows + n]
     if layers[i, 4] >= 0:
         base = nin * nout
         for o in range(nout):
-            acc = dy[o]
+            acc = dy[o * rows]
             for n in range(1, rows):
-                acc = acc + dy[n * nout + o]
+                acc = acc + dy[o * rows + n]
             g[base + o] = acc
 
 
@@ -348,12 +366,16 @@ def _input_grad(p: Any, layers: Any, i: Any, acts: Any, aoff: Any, rows: Any, dy
     dst = aoff[i + 1]
     if kind == LINEAR:
         w = layers[i, 3]
-        for n in range(rows):
-            for j in range(nin):
-                acc = dy[n * nout] * p[w + j * nout]
-                for o in range(1, nout):
-                    acc = acc + dy[n * nout + o] * p[w + j * nout + o]
-                dx[n * nin + j] = acc
+        for j in range(nin):  # each input column: dy_0 w_j0, then + dy_o w_jo
+            col = j * rows
+            w0 = p[w + j * nout]
+            for n in range(rows):
+                dx[col + n] = dy[n] * w0
+            for o in range(1, nout):
+                wo = p[w + j * nout + o]
+                src_o = o * rows
+                for n in range(rows):
+                    dx[col + n] = dx[col + n] + dy[src_o + n] * wo
     elif kind == SIGMOID or kind == SIGMOID_NAIVE:
         for q in range(rows * nout):
             y = acts[dst + q]
@@ -454,9 +476,9 @@ def _member(m: Any, params: Any, vel: Any, hasv: Any, lrs: Any, layers: Any, aof
             for n in range(rows):
                 r = rows_of[j, n]
                 for c in range(n_in):
-                    acts[n * n_in + c] = x[r, c]
+                    acts[c * rows + n] = x[r, c]
                 for c in range(nout):
-                    tb[n * nout + c] = t[r, c]
+                    tb[c * rows + n] = t[r, c]
             loss, bad = _step(p, v, hasv[m], lr, layers, acts, aoff, rows, tb, terms, d0, d1, g, ic, fc, sc[j])
             if ic[IC_MOMENTUM]:
                 hasv[m] = True
