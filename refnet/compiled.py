@@ -517,8 +517,423 @@ def _run_parallel(params: Any, vel: Any, hasv: Any, lrs: Any, layers: Any, aoff:
 
 
 _prange: Callable[[int], range] = range
+
+
+# -- the same loop for a block of members that share their batches, the member axis innermost:
+#    every operation below is the one above, for each member k of the block (a contiguous,
+#    independent innermost loop, which the compiler may run in SIMD lanes).
+
+def _bsum(a: Any, lo: Any, n: Any, out: Any, left: Any, los: Any, ns: Any, state: Any) -> Any:
+    """:func:`_reduce` of ``a[lo:lo + n, k]`` for every column ``k``, into ``out`` (``+0`` first)."""
+    width = a.shape[1]
+    zero = out[0] - out[0]
+    top = 0
+    los[0] = lo
+    ns[0] = n
+    state[0] = 0
+    while top >= 0:
+        if ns[top] > 128 and state[top] == 0:
+            half = ns[top] // 2
+            half -= half % 8
+            state[top] = 1
+            los[top + 1] = los[top]
+            ns[top + 1] = half
+            state[top + 1] = 0
+            top += 1
+            continue
+        _bblock(a, los[top], ns[top], out, left, top)
+        top -= 1
+        while top >= 0:
+            if state[top] == 1:
+                for k in range(width):
+                    left[top, k] = out[k]
+                state[top] = 2
+                half = ns[top] // 2
+                half -= half % 8
+                los[top + 1] = los[top] + half
+                ns[top + 1] = ns[top] - half
+                state[top + 1] = 0
+                top += 1
+                break
+            for k in range(width):
+                out[k] = left[top, k] + out[k]
+            top -= 1
+    for k in range(width):
+        out[k] = zero + out[k]
+    return out
+
+
+def _bblock(a: Any, lo: Any, n: Any, out: Any, left: Any, level: Any) -> Any:
+    """:func:`_block` of every column into ``out`` (8 accumulators per column)."""
+    width = a.shape[1]
+    if n < 8:
+        for k in range(width):
+            out[k] = a[lo, k]
+        for i in range(1, n):
+            for k in range(width):
+                out[k] = out[k] + a[lo + i, k]
+        return out
+    stop = n - n % 8
+    for k in range(width):
+        r0 = a[lo, k]
+        r1 = a[lo + 1, k]
+        r2 = a[lo + 2, k]
+        r3 = a[lo + 3, k]
+        r4 = a[lo + 4, k]
+        r5 = a[lo + 5, k]
+        r6 = a[lo + 6, k]
+        r7 = a[lo + 7, k]
+        i = 8
+        while i < stop:
+            r0 = r0 + a[lo + i, k]
+            r1 = r1 + a[lo + i + 1, k]
+            r2 = r2 + a[lo + i + 2, k]
+            r3 = r3 + a[lo + i + 3, k]
+            r4 = r4 + a[lo + i + 4, k]
+            r5 = r5 + a[lo + i + 5, k]
+            r6 = r6 + a[lo + i + 6, k]
+            r7 = r7 + a[lo + i + 7, k]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res = res + a[lo + i, k]
+            i += 1
+        out[k] = res
+    return out
+
+
+def _bforward(p: Any, layers: Any, acts: Any, aoff: Any, rows: Any, fc: Any, watch: Any) -> Any:
+    """:func:`_forward` for every member of the block (``p (params, members)``)."""
+    one = fc[FC_ONE]
+    zero = fc[FC_ZERO]
+    limit = fc[FC_LIMIT]
+    width = p.shape[1]
+    bad = False
+    for i in range(layers.shape[0]):
+        kind = layers[i, 0]
+        nin = layers[i, 1]
+        nout = layers[i, 2]
+        src = aoff[i]
+        dst = aoff[i + 1]
+        if kind == LINEAR:
+            w = layers[i, 3]
+            b = layers[i, 4]
+            for o in range(nout):
+                out = dst + o * rows
+                for n in range(rows):
+                    for k in range(width):
+                        acts[out + n, k] = acts[src + n, k] * p[w + o, k]
+                for j in range(1, nin):
+                    col = src + j * rows
+                    wj = w + j * nout + o
+                    for n in range(rows):
+                        for k in range(width):
+                            acts[out + n, k] = acts[out + n, k] + acts[col + n, k] * p[wj, k]
+                if b >= 0:
+                    for n in range(rows):
+                        for k in range(width):
+                            acts[out + n, k] = acts[out + n, k] + p[b + o, k]
+        else:
+            for q in range(rows * nout):
+                for k in range(width):
+                    x = acts[src + q, k]
+                    if kind == SIGMOID:
+                        y = _stable_sigmoid(x, one, zero)
+                    elif kind == SIGMOID_NAIVE:
+                        e = math.exp(-x)
+                        if watch and e == np.inf:
+                            bad = True
+                        y = one / (one + e)
+                    elif kind == RELU_MAX:
+                        y = x if (x > zero or x != x) else zero
+                    elif kind == RELU_MASK:
+                        y = zero if x <= zero else x
+                    elif kind == TANH:
+                        y = math.tanh(x)
+                    else:
+                        y = x
+                    acts[dst + q, k] = y
+        if watch:
+            for q in range(rows * nout):
+                for k in range(width):
+                    if _bad(acts[dst + q, k], limit):
+                        bad = True
+    return bad
+
+
+def _bloss(acts: Any, yo: Any, tb: Any, rows: Any, nout: Any, terms: Any, dy: Any, ic: Any, fc: Any, sc: Any,
+           loss: Any, left: Any, los: Any, ns: Any, state: Any) -> Any:
+    """:func:`_loss` for every member of the block, the losses into ``loss``."""
+    one = fc[FC_ONE]
+    zero = fc[FC_ZERO]
+    delta = fc[FC_DELTA]
+    width = acts.shape[1]
+    m = rows * nout
+    loss_kind = ic[IC_LOSS]
+    conv = ic[IC_CONV]
+    for r in range(m):
+        q = (r % nout) * rows + r // nout
+        for k in range(width):
+            y = acts[yo + q, k]
+            t = tb[q, k]
+            if conv >= CONV_PUBLISHED:
+                if loss_kind == MSE_LOSS:
+                    diff = y - t
+                    terms[r, k] = diff * diff
+                    g = sc[SC_TWO_B] * diff
+                else:
+                    a = y + delta
+                    b = (one - y) + delta
+                    c = one - t
+                    terms[r, k] = t * math.log2(a) + c * math.log2(b)
+                    if conv == CONV_PUBLISHED:
+                        g = -(t / a - c / b)
+                    else:
+                        g = (y - t) / ((y * (one - y)) * sc[SC_ROWS])
+            else:
+                if loss_kind == MSE_LOSS:
+                    diff = y - t
+                    terms[r, k] = diff * diff
+                    g = fc[FC_TWO] * (y - t)
+                elif loss_kind == BCE_LOSS:
+                    terms[r, k] = -(t * math.log(y + delta) + (one - t) * math.log((one - y) + delta))
+                    g = -(t / (y + delta) - (one - t) / ((one - y) + delta))
+                else:
+                    mx = y if (y > zero or y != y) else zero
+                    terms[r, k] = (mx - y * t) + math.log1p(math.exp(-abs(y)))
+                    if t == one:
+                        g = -_stable_sigmoid(-y, one, zero)
+                    elif t == zero:
+                        g = _stable_sigmoid(y, one, zero)
+                    else:
+                        g = _stable_sigmoid(y, one, zero) - t
+                if ic[IC_HALVE]:
+                    g = g * fc[FC_HALF]
+                if ic[IC_MEAN]:
+                    g = g / sc[SC_COUNT]
+            dy[q, k] = g
+    _bsum(terms, 0, m, loss, left, los, ns, state)
+    for k in range(width):
+        if conv == CONV_PUBLISHED and loss_kind != MSE_LOSS:
+            loss[k] = sc[SC_MINUS_B] * loss[k]
+        elif conv == CONV_PAGE14 and loss_kind != MSE_LOSS:
+            loss[k] = -loss[k] / sc[SC_ROWS]
+        else:
+            loss[k] = loss[k] / sc[SC_COUNT]
+            if conv < CONV_PUBLISHED and ic[IC_LOG2]:
+                loss[k] = loss[k] * fc[FC_LOG2]
+    return loss
+
+
+def _bupdate(p: Any, v: Any, w: Any, n: Any, g: Any, gs: Any, lr: Any, hasv: Any, fc: Any, ic: Any) -> Any:
+    """:func:`_update` for every member: ``p[w:w+n]`` with gradient ``g[gs:gs+n]``."""
+    limit = fc[FC_LIMIT]
+    width = p.shape[1]
+    bad = False
+    for q in range(n):
+        for k in range(width):
+            step = lr[k] * g[gs + q, k]
+            if ic[IC_MOMENTUM]:
+                if hasv:
+                    step = step + fc[FC_MU] * v[w + q, k]
+                v[w + q, k] = step
+            new = p[w + q, k] - step
+            p[w + q, k] = new
+            if ic[IC_WATCH] and _bad(new, limit):
+                bad = True
+    return bad
+
+
+def _bstep(p: Any, v: Any, hasv: Any, lr: Any, layers: Any, acts: Any, aoff: Any, rows: Any, tb: Any,
+           terms: Any, d0: Any, d1: Any, g: Any, ic: Any, fc: Any, sc: Any, loss: Any, left: Any, los: Any,
+           ns: Any, state: Any) -> Any:
+    """:func:`_step` for every member of the block; the losses into ``loss``."""
+    watch = ic[IC_WATCH]
+    limit = fc[FC_LIMIT]
+    width = p.shape[1]
+    n_layers = layers.shape[0]
+    bad = _bforward(p, layers, acts, aoff, rows, fc, watch)
+    nout = layers[n_layers - 1, 2]
+    _bloss(acts, aoff[n_layers], tb, rows, nout, terms, d0, ic, fc, sc, loss, left, los, ns, state)
+    if watch:
+        for k in range(width):
+            if _bad(loss[k], limit):
+                bad = True
+        for q in range(rows * nout):
+            for k in range(width):
+                if _bad(d0[q, k], limit):
+                    bad = True
+    dy = d0
+    dx = d1
+    inside = ic[IC_CONV] != CONV_DEFAULT
+    one = fc[FC_ONE]
+    zero = fc[FC_ZERO]
+    for i in range(n_layers - 1, -1, -1):
+        kind = layers[i, 0]
+        nin = layers[i, 1]
+        nout_i = layers[i, 2]
+        src = aoff[i]
+        dst = aoff[i + 1]
+        if kind == LINEAR:
+            gs = 0 if inside else layers[i, 5]
+            for j in range(nin):
+                for o in range(nout_i):
+                    for k in range(width):
+                        g[gs + j * nout_i + o, k] = acts[src + j * rows, k] * dy[o * rows, k]
+            for n in range(1, rows):
+                for j in range(nin):
+                    for o in range(nout_i):
+                        for k in range(width):
+                            g[gs + j * nout_i + o, k] = (g[gs + j * nout_i + o, k]
+                                                         + acts[src + j * rows + n, k] * dy[o * rows + n, k])
+            size = nin * nout_i
+            if layers[i, 4] >= 0:
+                for o in range(nout_i):
+                    for k in range(width):
+                        g[gs + size + o, k] = dy[o * rows, k]
+                    for n in range(1, rows):
+                        for k in range(width):
+                            g[gs + size + o, k] = g[gs + size + o, k] + dy[o * rows + n, k]
+                size += nout_i
+            if inside:
+                if _bupdate(p, v, layers[i, 3], size, g, 0, lr, hasv, fc, ic):
+                    bad = True
+        if i > 0:
+            if kind == LINEAR:
+                w = layers[i, 3]
+                for j in range(nin):
+                    col = j * rows
+                    for n in range(rows):
+                        for k in range(width):
+                            dx[col + n, k] = dy[n, k] * p[w + j * nout_i, k]
+                    for o in range(1, nout_i):
+                        for n in range(rows):
+                            for k in range(width):
+                                dx[col + n, k] = dx[col + n, k] + dy[o * rows + n, k] * p[w + j * nout_i + o, k]
+            else:
+                for q in range(rows * nout_i):
+                    for k in range(width):
+                        if kind == SIGMOID or kind == SIGMOID_NAIVE:
+                            y = acts[dst + q, k]
+                            dx[q, k] = dy[q, k] * ((one - y) * y)
+                        elif kind == RELU_MAX:
+                            dx[q, k] = dy[q, k] if acts[src + q, k] > zero else zero
+                        elif kind == RELU_MASK:
+                            dx[q, k] = zero if acts[src + q, k] <= zero else dy[q, k]
+                        elif kind == TANH:
+                            y = acts[dst + q, k]
+                            dx[q, k] = dy[q, k] * (one - y * y)
+                        else:
+                            dx[q, k] = dy[q, k]
+            if watch:
+                for q in range(rows * nin):
+                    for k in range(width):
+                        if _bad(dx[q, k], limit):
+                            bad = True
+            tmp = dy
+            dy = dx
+            dx = tmp
+    if not inside:
+        if _bupdate(p, v, 0, g.shape[0], g, 0, lr, hasv, fc, ic):
+            bad = True
+    return bad
+
+
+def _bmember(b: Any, size: Any, params: Any, vel: Any, hasv: Any, lrs: Any, layers: Any, aoff: Any, xs: Any,
+             ts: Any, x_of: Any, t_of: Any, idx: Any, i_of: Any, sizes: Any, sc: Any, ic: Any, fc: Any,
+             epoch0: Any, n_epochs: Any, history: Any, logged: Any, flagged: Any) -> Any:
+    """:func:`_member` for the members ``b * size ...`` (at most ``size``), which share their batches."""
+    m0 = b * size
+    m1 = min(m0 + size, params.shape[0])
+    width = m1 - m0
+    dtype = params.dtype
+    p = np.ascontiguousarray(params[m0:m1].T)
+    v = np.ascontiguousarray(vel[m0:m1].T)
+    lr = lrs[m0:m1].copy()
+    n_in = layers[0, 1]
+    n_layers = layers.shape[0]
+    nout = layers[n_layers - 1, 2]
+    iters = sizes.shape[0]
+    bmax = idx.shape[3]
+    acts = np.empty((aoff[n_layers] + bmax * nout, width), dtype=dtype)
+    widest = 0
+    for i in range(n_layers):
+        widest = max(widest, layers[i, 1], layers[i, 2])
+    d0 = np.empty((bmax * widest, width), dtype=dtype)
+    d1 = np.empty((bmax * widest, width), dtype=dtype)
+    g = np.empty((p.shape[0], width), dtype=dtype)
+    terms = np.empty((bmax * nout, width), dtype=dtype)
+    tb = np.empty((bmax * nout, width), dtype=dtype)
+    losses = np.empty((iters, width), dtype=dtype)
+    loss = np.empty(width, dtype=dtype)
+    left = np.empty((64, width), dtype=dtype)
+    los = np.empty(64, dtype=np.int64)
+    ns = np.empty(64, dtype=np.int64)
+    state = np.zeros(64, dtype=np.int64)
+    zero = fc[FC_ZERO]
+    log_every = ic[IC_LOG_EVERY]
+    batches = idx[i_of[m0]]
+    done = True
+    for e in range(n_epochs):
+        epoch = epoch0 + e
+        rows_of = batches[e if batches.shape[0] > 1 else 0]
+        for j in range(iters):
+            rows = sizes[j]
+            for n in range(rows):
+                r = rows_of[j, n]
+                for k in range(width):
+                    x = xs[x_of[m0 + k]]
+                    t = ts[t_of[m0 + k]]
+                    for c in range(n_in):
+                        acts[c * rows + n, k] = x[r, c]
+                    for c in range(nout):
+                        tb[c * rows + n, k] = t[r, c]
+            bad = _bstep(p, v, hasv[m0], lr, layers, acts, aoff, rows, tb, terms, d0, d1, g, ic, fc, sc[j], loss,
+                         left, los, ns, state)
+            if ic[IC_MOMENTUM]:
+                for k in range(width):
+                    hasv[m0 + k] = True
+            for k in range(width):
+                losses[j, k] = loss[k]
+            if bad:
+                for k in range(width):
+                    flagged[m0 + k] = True
+                done = False
+                break
+        if not done:
+            break
+        if log_every == 0:
+            for k in range(width):
+                if iters == 1:
+                    history[epoch, m0 + k] = losses[0, k]
+                else:
+                    total = zero
+                    for j in range(iters):
+                        total = total + sc[j, SC_WEIGHT] * losses[j, k]
+                    history[epoch, m0 + k] = total
+        elif (epoch + 1) % log_every == 0:
+            _bsum(losses, 0, iters, loss, left, los, ns, state)
+            for k in range(width):
+                logged[(epoch + 1) // log_every - 1, m0 + k] = loss[k] / fc[FC_ITERS]
+    for k in range(width):
+        for q in range(p.shape[0]):
+            params[m0 + k, q] = p[q, k]
+            vel[m0 + k, q] = v[q, k]
+
+
+def _brun_parallel(size: Any, params: Any, vel: Any, hasv: Any, lrs: Any, layers: Any, aoff: Any, xs: Any,
+                   ts: Any, x_of: Any, t_of: Any, idx: Any, i_of: Any, sizes: Any, sc: Any, ic: Any, fc: Any,
+                   epoch0: Any, n_epochs: Any, history: Any, logged: Any, flagged: Any) -> Any:
+    """Blocks of ``size`` members that share their batches, in parallel over the cores."""
+    blocks = (params.shape[0] + size - 1) // size
+    for b in _prange(blocks):
+        _bmember(b, size, params, vel, hasv, lrs, layers, aoff, xs, ts, x_of, t_of, idx, i_of, sizes, sc, ic, fc,
+                 epoch0, n_epochs, history, logged, flagged)
+
+
 _COMPILED: Final = ("_block", "_pairwise", "_reduce", "_bad", "_stable_sigmoid", "_forward", "_loss", "_update",
-                    "_linear_grads", "_input_grad", "_step", "_member", "_run")
+                    "_linear_grads", "_input_grad", "_step", "_member", "_run",
+                    "_bsum", "_bblock", "_bforward", "_bloss", "_bupdate", "_bstep", "_bmember")
 
 
 # =====================================================================================
@@ -559,7 +974,14 @@ def engine(parallel: bool = False) -> Runner:
         _ENGINE["serial"] = space["_run"]
     if parallel:
         _ENGINE["parallel"] = numba.njit(cache=True, parallel=True)(_run_parallel)
+        _ENGINE["blocks"] = numba.njit(cache=True, parallel=True)(_brun_parallel)
     return _ENGINE[key]
+
+
+BLOCK: Final = 64
+"""Members computed together, the member axis innermost (when they share their batches)."""
+BLOCK_FROM: Final = 8
+"""Ensembles from this size whose members share their batches run in blocks."""
 
 
 def _layer_table(net: Network) -> tuple[I64, I64] | None:
@@ -703,9 +1125,14 @@ class Session:
         """``n_epochs`` epochs from ``epoch0``; ``False`` once a member was flagged for the guard."""
         self.ic[IC_LOG_EVERY] = log_every
         aoff = self.aoff_rows * batches.idx.shape[3]
-        engine(self.net.members > 1)(self.params, self.vel, self.hasv, self.lrs, self.layers, aoff, xs, ts, x_of, t_of,
-                 batches.idx, batches.of, batches.sizes, sc, self.ic, self.fc, epoch0, n_epochs, history,
-                 logged, self.flagged)
+        k = self.net.members
+        args = (self.params, self.vel, self.hasv, self.lrs, self.layers, aoff, xs, ts, x_of, t_of, batches.idx,
+                batches.of, batches.sizes, sc, self.ic, self.fc, epoch0, n_epochs, history, logged, self.flagged)
+        if k >= BLOCK_FROM and bool(np.all(batches.of == batches.of[0])):
+            engine(True)  # members that share their batches: blocks of them, the member axis innermost
+            _ENGINE["blocks"](min(BLOCK, -(-k // 2)), *args)
+        else:
+            engine(k > 1)(*args)
         return not bool(self.flagged.any())
 
     def finish(self) -> None:

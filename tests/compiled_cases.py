@@ -74,6 +74,10 @@ def lab_cases() -> Iterator[tuple[str, Callable[[str], Outcome]]]:
     big = lab.Config(activation="relu", loss="bce", lr=0.01, epochs=300, batch_size=21, log_every=20)
     yield "lab-ensemble-12", lambda kern: _lab_outcome(lab.run_many(
         big.but(kernel=kern), [0, 1, 2, 3] * 3, [0.01] * 4 + [0.0015] * 4 + [0.05] * 4))
+    for dtype in ("float64", "float32"):  # one seed, ten rates: blocks of members sharing their batches
+        scan = big.but(dtype=dtype, batch_size=5, log_every=7)
+        yield f"lab-scan-10-{dtype}", lambda kern, scan=scan: _lab_outcome(lab.run_many(
+            scan.but(kernel=kern), [3] * 10, [0.002 * (i + 1) for i in range(10)]))
     div = lab.Config(data="xor", activation="none", output_sigmoid=False, hidden=(6, 4), lr=0.3, epochs=200,
                      batch_size=5, log_every=1)
     for mode in ("record", "warn-off"):
@@ -153,6 +157,12 @@ def train_cases() -> Iterator[tuple[str, Callable[[str], Outcome]]]:
              "lr": 0.9, "epochs": 200, "guard": "record", "seeds": (0, 1)},
             {"dtype": dtype, "activation": "identity", "output_activation": "identity", "hidden": (6, 4),
              "lr": 0.9, "epochs": 200, "guard": "raise"},
+            {"dtype": dtype, "activation": "identity", "output_activation": "identity", "hidden": (6, 4),
+             "lr": [0.05 * (i + 1) for i in range(9)], "epochs": 200, "guard": "record", "seeds": tuple(range(9))},
+            {"dtype": dtype, "seeds": tuple(range(20)), "lr": 0.7, "batch_size": 5, "momentum": 0.9,
+             "activation": "relu", "relu": "mask", "convention": "lab", "sigmoid": "naive", "loss": "bce"},
+            {"dtype": dtype, "seeds": tuple(range(150)), "lr": 0.2, "loss": "bce-logits", "activation": "tanh",
+             "epochs": 20},
             {"dtype": dtype, "guard": "record", "epochs": 30},
             {"dtype": dtype, "guard": "warn", "epochs": 30, "sigmoid": "naive", "convention": "lab-evidence",
              "lr": 40.0},
