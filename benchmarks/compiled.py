@@ -5,7 +5,8 @@ average before and after is printed with the table (the machine is shared). Rows
 
 * one network, 2-4-4-1 on the 21 XOR points, full batch, sigmoid+MSE and ReLU+BCE, under
   ``default`` and ``lab-sum``: ``benchmarks.lab_baseline`` (target: compiled >= 10x), refnet's
-  NumPy ``portable`` path planned and unplanned (does :mod:`refnet.plan` still earn its place?);
+  NumPy path (``blas`` and ``portable``) planned and unplanned (does :mod:`refnet.plan` still
+  earn its place?);
 * a sweep of ``--networks`` ReLU+BCE networks (``lab-sum``): ``benchmarks.peer_sweep`` (einsum,
   members innermost; target >= 1.25x), refnet's ``portable`` sweep on ``--workers`` processes
   (target >= 2x), the compiled ensemble (numba prange over the cores, this process);
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -52,6 +54,7 @@ def _first_call(cache: str) -> float:
     code = ("import time, numpy as np, refnet; from refnet.data import xor_easy; x, y = xor_easy(); t = time.perf_counter();"
             "refnet.train(refnet.mlp(seed=0, kernel='compiled'), x, y, lr=0.1, epochs=1);"
             "refnet.train(refnet.mlp(seed=[0, 1], kernel='compiled'), x, y, lr=0.1, epochs=1);"
+            "refnet.train(refnet.mlp(seed=list(range(8)), kernel='compiled'), x, y, lr=0.1, epochs=1);"
             "print(time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "NUMBA_CACHE_DIR": cache},
                          capture_output=True, text=True, check=True)
@@ -74,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as cache:
         compile_s, cached_s = _first_call(cache), _first_call(cache)
-    refnet.train(refnet.mlp(seed=[0, 1], kernel="compiled"), x, y, lr=0.1, epochs=1)  # load this process's cache
+    for seeds in ([0, 1], list(range(8))):  # load this process's compiled code from the cache
+        refnet.train(refnet.mlp(seed=seeds, kernel="compiled"), x, y, lr=0.1, epochs=1)
     refnet.train(refnet.mlp(seed=0, kernel="compiled"), x, y, lr=0.1, epochs=1)
     rates: dict[str, list[float]] = {}
     lrs = np.geomspace(2e-4, 5e-3, args.networks)
@@ -92,11 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  sigmoid=sigmoid_of(conv))  # type: ignore[arg-type]
                 refnet.train(net, x, y, lr=lr0, epochs=args.single_epochs, convention=conv)  # type: ignore[arg-type]
 
-            def unplanned(conv: str = conv, act: str = act, loss: str = loss) -> None:
+            def unplanned(kernel: str, conv: str = conv, act: str = act, loss: str = loss) -> None:
                 keep = Plan.__dict__["supports"]
                 setattr(Plan, "supports", staticmethod(_never))  # the unplanned step, same bits
                 try:
-                    ours("portable", conv, act, loss)
+                    ours(kernel, conv, act, loss)
                 finally:
                     setattr(Plan, "supports", keep)
 
@@ -106,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             e = args.single_epochs
             rates.setdefault(f"lab-style: {name}", []).append(_rate(e, lab_style))
             rates.setdefault(f"compiled: {name}", []).append(_rate(e, lambda: ours("compiled")))
-            rates.setdefault(f"portable planned: {name}", []).append(_rate(e, lambda: ours("portable")))
-            rates.setdefault(f"portable unplanned: {name}", []).append(_rate(e, unplanned))
+            for kernel in ("blas", "portable"):
+                rates.setdefault(f"{kernel} planned: {name}", []).append(_rate(e, partial(ours, kernel)))
+                rates.setdefault(f"{kernel} unplanned: {name}", []).append(_rate(e, partial(unplanned, kernel)))
         rates.setdefault("sweep: einsum peer, this process", []).append(
             _rate(sweep_work, lambda: peer_sweep.run(x, y, args.sweep_epochs, lrs)))
         rates.setdefault(f"sweep: portable, {args.workers} workers", []).append(
@@ -121,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load.append(os.getloadavg()[0])
     med = {k: statistics.median(v) for k, v in rates.items()}
     print(f"load avg (1 min) {load[0]:.2f} before, {load[1]:.2f} after; {os.cpu_count()} cores; "
-          f"numba first call (compile, 1 + 2 members, float64) {compile_s:.1f} s, from cache {cached_s:.2f} s")
+          f"numba first call (compile: one network, 2 and 8 members, float64) {compile_s:.1f} s, from cache {cached_s:.2f} s")
     print(f"sizes: single {args.single_epochs} epochs; sweep {args.networks} x {args.sweep_epochs}; "
           f"{args.rounds} rounds")
     print("| run | epochs/s (network-epochs/s), median | spread | ratio | target | met |")
@@ -129,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = True
     for name, values in rates.items():
         ratio, target = "", ""
-        if name.startswith(("compiled", "portable")):
+        if name.startswith(("compiled", "portable", "blas")):
             kind, rest = name.split(": ", 1)
             base = med[f"lab-style: {rest}"]
             ratio = f"{med[name] / base:.2f}x lab-style"

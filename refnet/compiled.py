@@ -523,10 +523,9 @@ _prange: Callable[[int], range] = range
 #    every operation below is the one above, for each member k of the block (a contiguous,
 #    independent innermost loop, which the compiler may run in SIMD lanes).
 
-def _bsum(a: Any, lo: Any, n: Any, out: Any, left: Any, los: Any, ns: Any, state: Any) -> Any:
+def _bsum(a: Any, lo: Any, n: Any, out: Any, left: Any, los: Any, ns: Any, state: Any, zero: Any) -> Any:
     """:func:`_reduce` of ``a[lo:lo + n, k]`` for every column ``k``, into ``out`` (``+0`` first)."""
     width = a.shape[1]
-    zero = out[0] - out[0]
     top = 0
     los[0] = lo
     ns[0] = n
@@ -712,7 +711,7 @@ def _bloss(acts: Any, yo: Any, tb: Any, rows: Any, nout: Any, terms: Any, dy: An
                 if ic[IC_MEAN]:
                     g = g / sc[SC_COUNT]
             dy[q, k] = g
-    _bsum(terms, 0, m, loss, left, los, ns, state)
+    _bsum(terms, 0, m, loss, left, los, ns, state, zero)
     for k in range(width):
         if conv == CONV_PUBLISHED and loss_kind != MSE_LOSS:
             loss[k] = sc[SC_MINUS_B] * loss[k]
@@ -912,7 +911,7 @@ def _bmember(b: Any, size: Any, params: Any, vel: Any, hasv: Any, lrs: Any, laye
                         total = total + sc[j, SC_WEIGHT] * losses[j, k]
                     history[epoch, m0 + k] = total
         elif (epoch + 1) % log_every == 0:
-            _bsum(losses, 0, iters, loss, left, los, ns, state)
+            _bsum(losses, 0, iters, loss, left, los, ns, state, zero)
             for k in range(width):
                 logged[(epoch + 1) // log_every - 1, m0 + k] = loss[k] / fc[FC_ITERS]
     for k in range(width):
