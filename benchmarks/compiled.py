@@ -12,6 +12,10 @@ average before and after is printed with the table (the machine is shared). Rows
   (target >= 2x), the compiled ensemble (numba prange over the cores, this process);
 * first-call compile time and cached load time, each in a fresh process with its own cache.
 
+Every refnet run passes ``guard="off"`` (the lab-style code checks nothing); one row per
+configuration gives the compiled run under ``guard="warn"``, whose loop then checks every
+value it computes.
+
 ``python -m benchmarks.compiled [--quick]``; exit 0 when every target is met.
 """
 
@@ -91,10 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for conv, act, loss in SINGLES:
             name = f"{conv}, {act} + {loss}"
 
-            def ours(kernel: str, conv: str = conv, act: str = act, loss: str = loss) -> None:
+            def ours(kernel: str, conv: str = conv, act: str = act, loss: str = loss, guard: str = "off") -> None:
                 net = refnet.mlp(activation=act, loss=loss, seed=0, kernel=kernel,  # type: ignore[arg-type]
                                  sigmoid=sigmoid_of(conv))  # type: ignore[arg-type]
-                refnet.train(net, x, y, lr=lr0, epochs=args.single_epochs, convention=conv)  # type: ignore[arg-type]
+                refnet.train(net, x, y, lr=lr0, epochs=args.single_epochs, convention=conv,  # type: ignore[arg-type]
+                             guard=guard)  # type: ignore[arg-type]
 
             def unplanned(kernel: str, conv: str = conv, act: str = act, loss: str = loss) -> None:
                 keep = Plan.__dict__["supports"]
@@ -110,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             e = args.single_epochs
             rates.setdefault(f"lab-style: {name}", []).append(_rate(e, lab_style))
             rates.setdefault(f"compiled: {name}", []).append(_rate(e, lambda: ours("compiled")))
+            rates.setdefault(f"compiled, guard warn: {name}", []).append(_rate(e, lambda: ours("compiled", guard="warn")))
             for kernel in ("blas", "portable"):
                 rates.setdefault(f"{kernel} planned: {name}", []).append(_rate(e, partial(ours, kernel)))
                 rates.setdefault(f"{kernel} unplanned: {name}", []).append(_rate(e, partial(unplanned, kernel)))
@@ -120,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def ensemble() -> None:
             net = refnet.mlp(activation="relu", loss="bce", seed=list(range(args.networks)), kernel="compiled")
-            refnet.train(net, x, y, lr=lrs, epochs=args.sweep_epochs, convention="lab-sum")
+            refnet.train(net, x, y, lr=lrs, epochs=args.sweep_epochs, convention="lab-sum", guard="off")
 
         rates.setdefault("sweep: compiled ensemble, prange, this process", []).append(_rate(sweep_work, ensemble))
     load.append(os.getloadavg()[0])
@@ -138,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kind, rest = name.split(": ", 1)
             base = med[f"lab-style: {rest}"]
             ratio = f"{med[name] / base:.2f}x lab-style"
-            if kind == "compiled":
+            if kind == "compiled":  # (the guard's watch is measured, not targeted)
                 target = ">= 10x"
                 met = med[name] / base >= 10
                 ok = ok and met
