@@ -177,12 +177,10 @@ class Guard:
         return json.dumps([e.to_dict() for e in self.log])
 
     def record_input(self, event: NonFiniteEvent) -> None:
-        """Log an ``input`` event found by data validation (the caller raises)."""
+        """Log an ``input`` event found by data validation (the caller raises: no warning besides)."""
         if self.mode == "off":
             return
         self.log.append(event)
-        if self.mode == "warn":
-            warnings.warn(event.message(), NumericalWarning, stacklevel=3)
 
     # -- context --------------------------------------------------------------------
     def __enter__(self) -> Guard:

@@ -43,7 +43,8 @@ from .events import NonFiniteEvent
 from .guard import Guard, Mode, as_guard
 from .kernels import KERNELS, KernelName, kernel
 from .metrics import accuracy
-from .network import Network, mlp
+from .network import Network, check_observer, mlp
+from .observe import Observer
 from .optim import SGD
 from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
@@ -51,7 +52,7 @@ from .train import check_network, step
 from .validation import check_bool, check_choice, check_int
 
 __all__ = ["Config", "Result", "run", "run_many", "sweep", "draw_data", "draw_params", "draw_batches",
-           "EXPERIMENTS", "LABELLED", "SEEDED", "LabData", "LabActivation", "LabLoss", "Run"]
+           "EXPERIMENTS", "LABELLED", "SEEDED", "LabData", "LabActivation", "LabLoss", "Run", "Stop"]
 
 LabData = Literal["xor", "linear"]
 LabActivation = Literal["sigmoid", "relu", "none"]
@@ -60,6 +61,11 @@ LabLoss = Literal["mse", "bce", "bce-page14"]
 
 Run = tuple[int, float]
 """One run of a sweep: ``(seed, lr)``."""
+
+Stop = Literal["never", "first-event", "non-finite"]
+"""When :func:`run` may end before ``epochs``: ``never``; ``first-event``: after the epoch in
+which the guard recorded its first non-finite event; ``non-finite``: after the epoch that left
+a parameter NaN or infinite (``W - lr dW`` never turns a non-finite value finite again)."""
 
 F64 = npt.NDArray[np.float64]
 
@@ -170,6 +176,8 @@ class Result:
     """The run's data, ``(N, 2)`` and ``(N, 1)``."""
     events: tuple[NonFiniteEvent, ...] = field(default=())
     """Non-finite events the guard logged (empty with ``guard="off"``)."""
+    stopped_at: int | None = None
+    """The 0-based epoch after which the ``stop`` rule ended the run (``None``: every epoch ran)."""
 
     @property
     def network(self) -> Network:
@@ -222,14 +230,23 @@ def _stream(seed: int | None) -> np.random.RandomState:
 
 
 def run(config: Config, seed: int | None = None, *, guard: Mode | Guard | None = "off",
-        quiet: bool = True) -> Result:
+        quiet: bool = True, observer: Observer | None = None, stop: Stop = "never") -> Result:
     """Run the lab's program once: ``seed`` seeds its ``RandomState`` (``None``: unseeded, as most
-    lab scripts were). ``guard`` watches for non-finite values (see :mod:`refnet.guard`)."""
+    lab scripts were). ``guard`` watches for non-finite values (see :mod:`refnet.guard`).
+    ``observer`` sees every array the network produces (:class:`refnet.observe.Observer`, told
+    each step by ``at``; kept beside the guard). ``stop`` may end the run early (:data:`Stop`;
+    ``first-event`` needs the guard on): the result then holds the epochs that ran."""
     if not isinstance(config, Config):
         raise TypeError(f"config: expected a lab.Config, got {type(config).__name__}")
     if seed is not None:
         check_int("seed", seed, 0)
-    return _train(config, [seed], [float(config.lr)], guard=guard, quiet=quiet)[0]
+    check_observer(observer)
+    check_choice("stop", stop, ("never", "first-event", "non-finite"))
+    if stop == "first-event" and (guard is None or guard == "off"
+                                  or (isinstance(guard, Guard) and guard.mode == "off")):
+        raise ValueError("stop: 'first-event' needs a guard (guard='record', 'warn' or a Guard)")
+    return _train(config, [seed], [float(config.lr)], guard=guard, quiet=quiet, observer=observer,
+                  stop=stop)[0]
 
 
 def run_many(config: Config, seeds: Sequence[int], lrs: Sequence[float] | None = None, *,
@@ -255,7 +272,8 @@ def run_many(config: Config, seeds: Sequence[int], lrs: Sequence[float] | None =
 
 
 def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], *,
-           guard: Mode | Guard | None, quiet: bool) -> list[Result]:
+           guard: Mode | Guard | None, quiet: bool, observer: Observer | None = None,
+           stop: Stop = "never") -> list[Result]:
     k = len(seeds)
     # one stream per distinct seed (an unseeded run has its own): members sharing it share its draws
     keys: list[object] = [s if s is not None else object() for s in seeds]
@@ -271,6 +289,7 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
     net.set_params({name: np.concatenate([inits[s][name] for s in member_stream]) for name in inits[0]})
     conv = config.convention
     check_network(net, conv)
+    net.observer = observer
     prec = net.precision
     xs = prec.asarray(np.stack([d[0] for d in drawn]), name="x")
     ts = prec.asarray(np.stack([d[1] for d in drawn]), name="t")
@@ -285,9 +304,11 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
     rows_of = member_stream[:, None]
     progress = Progress(epochs, "lab", quiet=quiet)
     kept = 0
+    stopped: int | None = None
     with np.errstate(all="ignore"), watch:
-        done = config.kernel == "compiled" and _compiled(config, net, opt, streams, order, member_stream,
-                                                         xs, ts, logged, watch, progress)
+        obs = net.observer  # the guard, a relay to it and ``observer``, ``observer`` alone, or None
+        done = config.kernel == "compiled" and stop == "never" and _compiled(
+            config, net, opt, streams, order, member_stream, xs, ts, logged, watch, progress)
         for start in range(0, 0 if done else epochs, _BLOCK):
             block = min(_BLOCK, epochs - start)
             idx = np.stack([draw_batches(config, streams[key], block) for key in order])
@@ -295,8 +316,8 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
                 epoch = start + e
                 for j in range(iterations):
                     rows = idx[member_stream, e, j]
-                    if watch.mode != "off":
-                        watch.at(epoch, epoch * iterations + j, slice(None))
+                    if obs is not None:
+                        obs.at(epoch, epoch * iterations + j, slice(None))
                     losses[:, j] = step(net, opt, xs[rows_of, rows], ts[rows_of, rows], conv)
                 if (epoch + 1) % config.log_every == 0:
                     # np.mean of the epoch's losses: each member's row summed as one contiguous run
@@ -304,9 +325,16 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
                     kept += 1
                 if not quiet and epoch % 1000 == 0:
                     progress.update(epoch + 1)
+                if stop != "never" and _should_stop(stop, net, watch):
+                    stopped = epoch
+                    break
+            if stopped is not None:
+                break
         watch.check()
         y = net.forward(xs[member_stream])
     progress.update(epochs)
+    if stopped is not None:
+        logged, logged_at = logged[:kept], logged_at[:kept]
     acc = accuracy(y, ts[member_stream])
     params = net.get_params()
     events = tuple(e for e in watch.log if isinstance(e, NonFiniteEvent))
@@ -316,7 +344,8 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
         results.append(Result(config.but(lr=rates[m]), seeds[m], rates[m],
                               {name: v[m:m + 1].copy() for name, v in params.items()},
                               np.column_stack([logged_at.astype(np.float64), logged[:, m].astype(np.float64)]),
-                              y[m].astype(np.float64), float(acc[m]), drawn[s][0], drawn[s][1], events))
+                              y[m].astype(np.float64), float(acc[m]), drawn[s][0], drawn[s][1], events,
+                              stopped))
     return results
 
 
@@ -351,6 +380,14 @@ def _compiled(config: Config, net: Network, opt: SGD, streams: dict[object, np.r
         progress.update(start + block)
     session.finish()
     return True
+
+
+def _should_stop(stop: Stop, net: Network, watch: Guard) -> bool:
+    """Whether the epoch just ended meets ``stop`` (the guard checks the epoch's last step first)."""
+    if stop == "first-event":
+        watch.check()
+        return any(isinstance(e, NonFiniteEvent) for e in watch.log)
+    return not all(bool(np.isfinite(v).all()) for v in net.named_params().values())
 
 
 def _chunks(runs: Sequence[Run], size: int) -> Iterator[tuple[list[int], list[Run]]]:

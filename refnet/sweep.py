@@ -254,7 +254,7 @@ def _run_chunk(setup: Setup, members: list[Member], opts: _Options, offset: int)
     while done < epochs:
         n = min(block, epochs - done, *(c - done for c in stops if c > done))
         hist = train(net, xa[0], ya[0], lr=lr[active], epochs=n, batch_size=setup.batch_size,
-                     convention=convention, momentum=setup.momentum).loss
+                     convention=convention, momentum=setup.momentum, guard="off").loss  # judged by value
         full = np.full((n, k_all), np.nan, dtype=hist.dtype)
         full[:, active] = hist
         tracker.update(full)

@@ -189,7 +189,7 @@ def train(
     optimizer: SGD | None = None,
     quiet: bool = True,
     label: str = "train",
-    guard: Mode | Guard | None = "off",
+    guard: Mode | Guard | None = "warn",
 ) -> History:
     """Train ``net`` in place by gradient descent; return the loss history.
 
@@ -207,8 +207,10 @@ def train(
     detecting non-finite values is the guard's job (see :mod:`refnet.guard`),
     by value.
 
-    ``guard`` is a mode (``"off"`` by default, ``"raise"``, ``"warn"``,
-    ``"record"``) or a :class:`refnet.guard.Guard`; non-finite training
+    ``guard`` is a mode (``"warn"`` by default: a run that goes non-finite
+    says where with a :class:`refnet.events.NumericalWarning` and finishes;
+    ``"raise"``, as the command line does; ``"record"``; ``"off"``, silent, for
+    runs meant to diverge) or a :class:`refnet.guard.Guard`; non-finite training
     data raises :class:`refnet.events.NonFiniteInputError` (a ``ValueError``
     carrying the ``input`` event) whatever the mode.
     """

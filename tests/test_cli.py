@@ -244,3 +244,13 @@ def test_help_is_plain_text_with_defaults(command: str, capsys: pytest.CaptureFi
     if command == "train":
         for default in ("(default: 1.0)", "(default: 20000)", "(default: sigmoid)", "(default: mse)"):
             assert default in text, default
+
+
+def test_the_refnet_console_script_is_declared() -> None:
+    """``pip install`` puts a ``refnet`` command on PATH that runs the same ``main``."""
+    import importlib.metadata
+
+    (entry,) = [e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "refnet"]
+    from refnet.cli import main
+
+    assert entry.load() is main

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from refnet import Reading, mlp, train
-from refnet.conventions import READINGS, reading, resolve
+from refnet.conventions import READINGS, Published, network_options, reading, resolve
 from refnet.data import linear, xor_easy
 from refnet.layers import naive_sigmoid, sigmoid
 
@@ -144,10 +144,58 @@ def test_labels_name_their_readings(r: Reading) -> None:
 @pytest.mark.parametrize("bad,exc", [
     ("lab[gradient=avg]", ValueError), ("lab[batch=0]", ValueError), ("lab[batch=x]", ValueError),
     ("lab[speed=1]", ValueError), ("lba", ValueError), ("lab[gradient]", ValueError), (3, TypeError),
+    ("lab[batch=\u00b2]", ValueError), ("lab[batch=\u0663]", ValueError), ("lab[batch=+3]", ValueError),
+    ("lab[gradient=sum,gradient=mean]", ValueError), ("lab[batch=5,batch=5]", ValueError),
 ])
 def test_bad_conventions_are_named(bad: object, exc: type[Exception]) -> None:
     with pytest.raises(exc, match="^convention"):
         resolve(bad)
+
+
+def test_label_errors_name_the_key_and_refuse_non_ascii_digits() -> None:
+    with pytest.raises(ValueError, match="key 'gradient' given twice"):
+        resolve("lab[gradient=sum,gradient=mean]")
+    with pytest.raises(ValueError, match="ASCII digits.*'\u0663'"):
+        resolve("lab[batch=\u0663]")  # an Arabic-Indic three: int() would read it as 3
+    assert resolve("lab[batch=3]") == READINGS["lab-evidence"].but(batch_size=3)
+
+
+def test_the_published_convention_and_its_network_formulas() -> None:
+    lab = resolve("lab")
+    assert isinstance(lab, Published) and lab.label == "lab" and resolve("lab-page14") == Published(bce="page14")
+    assert network_options("lab") == ("naive", "mask") and network_options("default") == ("stable", "max")
+    assert network_options("lab-evidence") == ("naive", "max")
+    x, y = xor_easy()
+    for kwargs, option in (({"sigmoid": "stable", "relu": "mask"}, "sigmoid='naive'"),
+                           ({"sigmoid": "naive", "activation": "relu"}, "relu='mask'")):
+        net = mlp(seed=0, **kwargs)  # type: ignore[arg-type]
+        before = net.get_flat()
+        with pytest.raises(ValueError, match=f"^convention: lab .*{option}"):
+            train(net, x, y, lr=0.1, epochs=3, convention="lab")
+        assert np.array_equal(net.get_flat(), before)
+    with pytest.raises(ValueError, match="^bce"):
+        Published(bce="new")  # type: ignore[arg-type]
+
+
+def test_published_mse_rounds_two_over_b_first_and_bce_is_summed_in_nats_reported_in_bits() -> None:
+    """Worked by hand on one 3-row batch: the lab's formulas, not refnet's default ones."""
+    net = mlp(seed=0, sigmoid="naive", relu="mask")
+    y = np.array([[[0.2], [0.7], [0.9]]])
+    t = np.array([[[0.0], [1.0], [1.0]]])
+    loss, g = resolve("lab").loss_and_grad(net, y, t)  # type: ignore[union-attr]
+    d = y - t
+    assert np.array_equal(g, (2 / 3) * d)  # the scalar 2/3 rounded first, then multiplied
+    assert loss[0] == np.mean(d * d)
+    # the other order, 2 (y - t) / 3, differs in the last bit for 0.7 - 1: the test can tell them apart
+    assert not np.array_equal(g, 2 * d / 3)
+    bce = mlp(seed=0, sigmoid="naive", loss="bce")
+    loss, g = resolve("lab").loss_and_grad(bce, y, t)  # type: ignore[union-attr]
+    a, b = y + 1e-7, (1 - y) + 1e-7
+    assert loss[0] == (-1 / 3) * np.sum(t * np.log2(a) + (1 - t) * np.log2(b))
+    assert np.array_equal(g, -(t / a - (1 - t) / b))  # not divided by the batch
+    old_loss, old_g = resolve("lab-page14").loss_and_grad(bce, y, t)  # type: ignore[union-attr]
+    assert old_loss[0] == -np.sum(t * np.log2(a) + (1 - t) * np.log2(b)) / 3
+    assert np.array_equal(old_g, d / (y * (1 - y) * 3))
 
 
 def test_a_reading_refuses_a_network_with_the_other_sigmoid_before_any_change() -> None:

@@ -28,6 +28,7 @@ from tests.tolerances import DTYPES
 from verify.gradcheck import cli as vgc_cli
 from verify.gradcheck import study as vgc
 from verify.gradcheck import mutants as mt
+from verify.common.report import prose_problems
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -363,3 +364,107 @@ def test_the_mode_column_is_not_truncated() -> None:
         cells = vgc.row_cells(vgc.Row(gc.replace(base, mode=mode), "s", 1, 0))
         assert cells[vgc.HEADERS.index("mode")] == mode
         assert mode in vgc.table([vgc.Row(gc.replace(base, mode=mode), "s", 1, 0)])
+
+
+# ----------------------------------------------------------------- what a student reads
+
+def _quick_float64(capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = vgc_cli.main(["--quick", "--dtype", "float64", *flags])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_progress_is_one_line_rewritten_in_place_and_quiet_is_silent(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _quick_float64(capsys)
+    assert code == vgc.EXIT_PASS
+    # one line: every update starts with \r and only the last one ends it
+    assert err.startswith("\r") and err.endswith("\n") and err.count("\n") == 1, repr(err[-300:])
+    updates = err[1:-1].split("\r")
+    assert all(u.startswith("gradcheck: ") for u in updates), updates
+    total = len(vgc.cases(["float64"], 0, quick=True)) + len(mt.MUTANTS)
+    assert f"{total}/{total} checks" in updates[-1] and "s left" in updates[-1]
+    # under 80 characters: a terminal never wraps it, so \r really returns to its start
+    assert max(len(u) for u in updates) < 80, max(updates, key=len)
+    code, out, err = _quick_float64(capsys, "--quiet")
+    assert code == vgc.EXIT_PASS and out == "" and err == ""
+
+
+def _legend_names(out: str, after: str) -> list[str]:
+    """The column names a legend explains: the first word(s) of each unindented line after ``after``."""
+    lines = out[out.index(after):].splitlines()[1:]
+    lines = lines[:next((i for i, line in enumerate(lines) if not line.strip()), len(lines))]
+    return [line.split("  ")[0] for line in lines if not line.startswith(" ")]
+
+
+def test_default_output_is_a_short_table_then_a_legend_of_every_column(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _quick_float64(capsys)
+    assert code == vgc.EXIT_PASS
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("checked"))
+    assert lines[head].split("  ")[0] == "checked" and "worst error" in lines[head]
+    assert [ln.split()[0] for ln in lines[head + 2:head + 4]] == ["Linear", "Linear"]
+    assert "PASS" in lines[head + 2] and "% of allowed" in lines[head + 2]
+    # each table is followed by a legend naming every one of its columns, in order
+    assert [n for n, _ in vgc.SHORT_LEGEND] == list(vgc.SHORT_HEADERS)
+    assert [n for n, _ in mt.SHORT_LEGEND] == list(mt.SHORT_HEADERS)
+    first = out.index("Columns:")
+    assert _legend_names(out, "Columns:") == list(vgc.SHORT_HEADERS)
+    assert _legend_names(out[first + 1:], "Columns:") == list(mt.SHORT_HEADERS)
+    # one row per mutant, all caught in both levels
+    for m in mt.MUTANTS:
+        assert any(ln.startswith(m.name + " ") and "2 of 2" in ln for ln in lines), m.name
+    # the detailed columns stay behind --verbose, and the last line is the verdict
+    assert "redraws" not in out and "vs-f64" not in out and not any(ln.startswith("component") for ln in lines)
+    assert "--verbose" in out and lines[-1].startswith("PASS: ")
+    assert max(len(ln) for ln in lines if not ln.startswith(("unsummed-bias", "-"))) <= 100
+
+
+def test_verbose_adds_the_detailed_tables_with_their_legends(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _quick_float64(capsys, "--verbose")
+    assert code == vgc.EXIT_PASS
+    lines = out.splitlines()
+    detail = next(ln for ln in lines if ln.startswith("component"))
+    assert detail.split() == list(vgc.HEADERS)
+    assert [n for n, _ in vgc.LEGEND] == list(vgc.HEADERS)
+    assert [n for n, _ in mt.LEGEND] == ["mutant", "dtype", "level", "caught", "by"]
+    names = out[out.index(detail):]
+    assert _legend_names(names, "Columns:") == list(vgc.HEADERS)
+    assert _legend_names(names[names.index("Every mutant check"):], "Columns:") == [n for n, _ in mt.LEGEND]
+    # the short tables still come first
+    assert out.index("checked ") < out.index(detail)
+    assert len([ln for ln in lines if ln.split()[:1] in (["dropped-bias"], ["unsummed-bias"])]) == 1 + 1 + 2 + 2
+
+
+def test_mutant_reasons_name_their_tensor_once(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    results = mt.check_mutants(["float64"], seed=0)
+    by = {(r.mutant, r.level): r.by for r in results}
+    assert by[("dropped-bias", "layer")] == "b: gradient missing"
+    assert by[("dropped-bias", "network")] == "linear_2.b: gradient missing"
+    assert by[("unsummed-bias", "layer")] == "b: gradient shape (1, 4, 3) != (1, 1, 3)"
+    assert all(r.fault == r.mutant.endswith("bias") for r in results)
+    repeated = re.compile(r"(^|\s)([\w.]+): \2: ")
+    assert not [r.by for r in results if repeated.search(r.by)]
+    # a fault that names no tensor gets the tensor in front, once
+    ok = gc.Result("c", "float64", "x", "FAIL", 0.0, 1.0, 0.0, "-", 1e-6, 0, "exhaustive",
+                   faults=("two backward calls differ",))
+    assert mt._verdict(mt.MUTANTS[0], "float64", "layer", [ok]).by == "x: two backward calls differ"
+    _, out, _ = _quick_float64(capsys, "--verbose")
+    assert not repeated.search(out) and "b: b:" not in out
+
+
+def test_report_puts_the_short_tables_and_legends_before_the_details(tmp_path: Path) -> None:
+    assert vgc_cli.main(["--quick", "--quiet", "--dtype", "float64", "--report", str(tmp_path)]) == 0
+    md = (tmp_path / "report.md").read_text()
+    order = ["## Results", "| " + " | ".join(vgc.SHORT_HEADERS) + " |", "- **worst error**:",
+             "| " + " | ".join(mt.SHORT_HEADERS) + " |", "- **largest error**:", "## Details",
+             "| " + " | ".join(vgc.HEADERS) + " |", "- **vs-f64**:", "## Method"]
+    at = [md.index(s) for s in order]
+    assert at == sorted(at), list(zip(order, at))
+    assert prose_problems(md) == [] and "b: b:" not in md
+    doc = json.loads((tmp_path / "report.json").read_text())
+    # the JSON keeps every detail of every row
+    assert set(vgc.Row(gc.Result("c", "float64", "x", "PASS", 0.0, 1.0, 0.0, "-", 1e-6, 0, "exhaustive"),
+                       "s", 1, 0).as_dict()) <= set(doc["data"]["rows"][0])

@@ -415,7 +415,7 @@ def test_guard_agrees_with_a_per_array_oracle(activation: str, convention: str, 
                                    bias=[True, True, True], dtype=dtype, seed=[0, 1])
     run: dict[str, object] = dict(lr=lr, epochs=200, batch_size=20, convention=convention)
     probe = Probe()
-    train(mlp(2, (6, 6), 1, observer=probe, **spec), x, y, **run)  # type: ignore[arg-type]
+    train(mlp(2, (6, 6), 1, observer=probe, **spec), x, y, guard="off", **run)  # type: ignore[arg-type]
     assert probe.first is not None
     (when, site) = probe.first
     reports = []
@@ -438,7 +438,7 @@ def test_large_arrays_and_one_bad_member_of_four() -> None:
                                    bias=[True, True, True], seed=[0, 1, 2, 3])
     rates = [1e-4, 1e-4, 1e-4, 0.05]  # member 3 diverges (measured: epoch 4)
     probe = Probe()
-    train(mlp(2, (64, 64), 1, observer=probe, **spec), x, y, lr=rates, epochs=50)  # type: ignore[arg-type]
+    train(mlp(2, (64, 64), 1, observer=probe, **spec), x, y, lr=rates, epochs=50, guard="off")  # type: ignore[arg-type]
     assert probe.first is not None
     (when, site) = probe.first
     guard = Guard(None, "record")

@@ -83,6 +83,23 @@ def test_relu_gradient_at_zero_is_zero_and_inputs_are_not_mutated() -> None:
     assert dx is not dy
 
 
+def test_the_lab_relu_zeroes_where_x_is_at_most_zero_and_passes_nan_gradients() -> None:
+    """``formula="mask"``: the lab's copy with ``+0`` where ``x <= 0``; its gradient zeroed there only,
+    so a NaN input passes its gradient (``max`` drops it), and ``-0`` gives ``+0``."""
+    x = np.array([[[-0.0, -1.0, 0.0, 2.0, np.nan]]])
+    dy = np.array([[[1.0, 2.0, 3.0, 4.0, 5.0]]])
+    lab, mx = ReLU(formula="mask"), ReLU()
+    y = lab.forward(x)
+    assert np.array_equal(y, [[[0.0, 0.0, 0.0, 2.0, np.nan]]], equal_nan=True)
+    assert not np.signbit(y[0, 0, 0])
+    mx.forward(x)
+    assert np.array_equal(lab.grad_input(dy), [[[0.0, 0.0, 0.0, 4.0, 5.0]]])
+    assert np.array_equal(mx.grad_input(dy), [[[0.0, 0.0, 0.0, 4.0, 0.0]]])
+    assert np.array_equal(dy, [[[1.0, 2.0, 3.0, 4.0, 5.0]]])  # never written into
+    with pytest.raises(ValueError, match="^formula"):
+        ReLU(formula="lab")  # type: ignore[arg-type]
+
+
 def test_relu_hides_neither_nan_nor_produces_warnings() -> None:
     y = ReLU().forward(np.array([[[np.nan, -np.inf, np.inf]]]))
     assert np.isnan(y[0, 0, 0]) and y[0, 0, 1] == 0 and y[0, 0, 2] == np.inf

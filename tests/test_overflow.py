@@ -1,254 +1,284 @@
-"""The overflow study: Hessian, reproduction in both dtypes, the lab's symptom, report fields."""
+"""The overflow study and the two options of ``refnet.lab.run`` it stands on (``observer``, ``stop``).
+
+Equalities between runs are exact (``array_equal``, NaNs equal): stopping or watching a run must
+not change one bit of it. The lab's first try is deterministic for a given seed on this
+machine's BLAS (``tests/test_lab.py`` pins it byte for byte), so a few of its events are pinned.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from refnet import mlp, train
-from refnet.conventions import READINGS, sigmoid_of
+from refnet import lab
 from refnet.data import xor_easy
+from verify.common.hessian import hessian, sharpness
+from verify.common.report import png_size, prose_problems
 from verify.overflow import cli
 from verify.overflow import study as overflow
-from verify.common.hessian import curvature_along, hessian, point_hessians
-from verify.overflow.grid import (GridSpec, batch_factor, boundaries, first_nonfinite, lab_linear, run_grid,
-                                  sharpness, step_scale)
-from verify.overflow.runs import best_linear_accuracy, lab_symptom
-from verify.common.report import png_size
+from verify.overflow.report import doc_page, write_doc, write_report
+from verify.overflow.runs import (SeedRun, Tracer, best_linear_accuracy, category, frobenius, trace_run)
 
-X, Y = xor_easy()
+FIRST = lab.EXPERIMENTS["no-activation"]
+VERDICTS = {"holds", "does not hold", "partly holds", "not testable", "undecided"}
 
 
-# -- the Hessian ---------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", ["float64", "longdouble"])
-def test_hessian_of_a_linear_layer_is_two_xtx_over_n(dtype: str) -> None:
-    # y = x @ w + b with MSE (no 1/2): L = mean (x.w + b - t)^2, so H = 2 [x 1]^T [x 1] / N
-    # whatever the parameters; the parameter order is W (2 entries) then b.
-    net = mlp(2, (), 1, activation="none", output_activation="none", bias=[True], seed=3)
-    design = np.column_stack([X, np.ones(len(X))])
-    exact = 2.0 * design.T @ design / len(X)
-    h = hessian(net, X, Y, dtype=dtype)
-    assert h.matrix.shape == (3, 3)
-    np.testing.assert_allclose(h.matrix, exact, rtol=0, atol=1e-8)
-    assert h.lambda_max == pytest.approx(float(np.linalg.eigvalsh(exact)[-1]), rel=1e-9)
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
-def test_point_hessians_average_to_the_batch_hessian_and_match_second_differences() -> None:
-    net = lab_linear(6, seed=1)
-    per_point = point_hessians(net, X, Y)
-    whole = hessian(net, X, Y)
-    assert per_point.shape == (21, net.n_params, net.n_params)
-    np.testing.assert_allclose(per_point.mean(axis=0), whole.matrix, rtol=0,
-                               atol=1e-7 * np.abs(whole.matrix).max())
-    # independent check from loss values only, along the top eigenvector
-    along = curvature_along(net, X, Y, whole.top_vector)
-    assert along == pytest.approx(whole.lambda_max, rel=1e-5)
-    assert whole.lambda_min < 0 < whole.lambda_max  # a product of weights is not convex
+# -- refnet.lab: stop and observer -------------------------------------------------------------
+def test_stop_at_the_first_event_changes_no_bit_of_the_epochs_that_ran() -> None:
+    cfg = FIRST.but(epochs=400, log_every=1)
+    stopped = lab.run(cfg, 2, guard="record", stop="first-event")
+    assert stopped.events and stopped.stopped_at == stopped.events[0].epoch == 83
+    assert stopped.logged.shape == (84, 2)
+    plain = lab.run(cfg.but(epochs=84), 2)
+    assert plain.stopped_at is None
+    assert _equal(stopped.logged, plain.logged)
+    for name, value in plain.params.items():
+        assert _equal(stopped.params[name], value), name
 
 
-def test_step_sharpness_follows_the_convention_fields() -> None:
-    s = sharpness(X, Y, 6, 0, (20, 21))
-    # full batch: the summed loss is N times the mean loss
-    assert s.step["lab-sum"][21] == pytest.approx(21 * s.full, rel=1e-9)
-    assert s.step["default"][21] == pytest.approx(s.full, rel=1e-9)
-    assert s.step["lab-sum"][20] > 10 * s.step["default"][20]
-    # "lab-evidence" is whatever READINGS["lab-evidence"] is: its step scale is read from its fields
-    summed, factor = step_scale("lab-evidence")
-    assert summed == (READINGS["lab-evidence"].gradient == "sum")
-    for size in (20, 21):
-        base = s.step["lab-sum" if summed else "default"][size]
-        assert s.step["lab-evidence"][size] == pytest.approx(factor * base, rel=1e-12)
-    assert step_scale("default") == (False, 1.0) and step_scale("lab-sum") == (True, 1.0)
-    assert batch_factor(READINGS["lab-evidence"].but(gradient="sum", mse_derivative="(y-t)"), 20) == 10.0
+def test_stop_at_non_finite_parameters_is_the_first_epoch_that_leaves_one() -> None:
+    cfg = FIRST.but(epochs=1000, log_every=1)
+    r = lab.run(cfg, 0, stop="non-finite")
+    assert r.stopped_at is not None
+    assert not all(np.isfinite(v).all() for v in r.params.values())
+    before = lab.run(cfg.but(epochs=r.stopped_at), 0)  # one epoch fewer: every parameter finite
+    assert all(np.isfinite(v).all() for v in before.params.values())
+    assert r.accuracy == 0.0 and np.isnan(r.predictions).all()
 
 
-# -- reproduction, both dtypes ----------------------------------------------------------------
-CFG = overflow.QUICK_CONFIG
+def test_a_run_the_stop_rule_never_meets_runs_every_epoch() -> None:
+    cfg = lab.EXPERIMENTS["output-sigmoid-only"].but(epochs=50, log_every=5)
+    r = lab.run(cfg, 1, stop="non-finite")
+    assert r.stopped_at is None and r.logged.shape == (10, 2)
+    assert _equal(r.logged, lab.run(cfg, 1).logged)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab-evidence", "lab-sum", "default"])
-def test_first_try_overflows_and_the_guard_catches_it_where_the_trace_saw_it(dtype: str, convention: str) -> None:
-    run = overflow.reproduce(CFG, convention, dtype, "none")  # type: ignore[arg-type]
-    event = run["event"]
-    assert isinstance(event, dict)
-    assert run["guard_agrees_with_trace"] is True
-    assert event["dtype"] == dtype
-    assert event["origin"] == "producer"
-    assert event["nan"] + event["pos_inf"] + event["neg_inf"] >= 1
-    assert event["epoch"] <= 3  # lr 0.1 is far beyond the bound: a few steps suffice
-    json.dumps(event)
-    trace = run["trace_first"]
-    assert isinstance(trace, dict)
-    # every input of the failing operation was finite, and big
-    assert np.isfinite(trace["input_absmax"]) and trace["input_absmax"] > 1e10
+def test_an_observer_sees_every_step_and_changes_nothing() -> None:
+    cfg = FIRST.but(epochs=30, log_every=1)
+    rs = np.random.RandomState(4)
+    lab.draw_data(cfg, rs)
+    tracer = Tracer(lab.draw_params(cfg, rs), cfg.iterations, snapshots=True)
+    watched = lab.run(cfg, 4, observer=tracer, guard="record")
+    tracer.finish()
+    assert len(tracer.norms) == 30 * cfg.iterations and len(tracer.params_at_epoch) == 30
+    assert [row[0] for row in tracer.norms] == list(range(30 * cfg.iterations))
+    plain = lab.run(cfg, 4)
+    assert _equal(watched.logged, plain.logged)
+    # the tracer's last weights are the run's final ones
+    assert _equal(np.asarray(tracer.current["output.W"]), plain.params["output.W"])
+    assert tracer.norms[-1][3] == pytest.approx(float(np.linalg.norm(plain.params["output.W"])), rel=1e-14)
 
 
-def test_summed_reading_float64_first_event_is_the_squared_error_the_lab_saw() -> None:
-    event = overflow.reproduce(CFG, "lab-sum", "float64", "none")["event"]
-    assert isinstance(event, dict)
-    assert (event["epoch"], event["step"], event["phase"], event["layer_name"], event["role"]) == \
-        (1, 2, "loss", "mse", "loss terms")
+@pytest.mark.parametrize("kwargs, match", [
+    ({"stop": "first-event"}, "^stop: 'first-event' needs a guard"),
+    ({"stop": "soon"}, "^stop"),
+])
+def test_bad_stop_values_name_the_argument(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        lab.run(FIRST.but(epochs=2), 0, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab-evidence", "lab-sum"])
-def test_second_try_with_output_sigmoid_stays_finite(dtype: str, convention: str) -> None:
-    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=100), convention, dtype,  # type: ignore[arg-type]
-                             "sigmoid")
-    assert run["event"] is None
-    assert isinstance(run["accuracy"], float) and run["accuracy"] < 100.0
+def test_a_bad_observer_names_the_argument() -> None:
+    with pytest.raises(TypeError, match="^observer"):
+        lab.run(FIRST.but(epochs=2), 0, observer=object())  # type: ignore[arg-type]
 
 
-def test_second_try_network_is_built_with_the_readings_sigmoid() -> None:
-    # train() refuses a network whose sigmoid formula is not the reading's
-    net = lab_linear(6, output="sigmoid", seed=0, sigmoid="stable" if READINGS["lab-evidence"].sigmoid == "naive" else "naive")
-    with pytest.raises(ValueError, match="sigmoid"):
-        train(net, X, Y, lr=0.1, epochs=1, batch_size=20, convention="lab-evidence")
-    run = overflow.reproduce(dataclasses.replace(CFG, second_epochs=5), "lab-evidence", "float64", "sigmoid")
-    assert run["event"] is None
+# -- the pieces of the study ---------------------------------------------------------------------
+def test_frobenius_stays_finite_where_the_sum_of_squares_overflows() -> None:
+    big = np.array([[3e200, 4e200]])
+    assert frobenius(big) == pytest.approx(5e200, rel=1e-15)
+    with np.errstate(over="ignore"):
+        assert math.isinf(float(np.linalg.norm(big.ravel())))  # what the plain formula gives
+    assert math.isnan(frobenius(np.array([1.0, np.nan, np.inf])))
+    assert frobenius(np.array([1.0, -np.inf])) == math.inf
+    assert frobenius(np.zeros(3)) == 0.0
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("convention", ["lab-evidence", "lab-sum"])
-def test_guard_off_shows_the_lab_symptom_and_no_warning_escapes(dtype: str, convention: str) -> None:
-    # pytest turns any escaping warning into an error (filterwarnings = error)
-    net = lab_linear(6, dtype=dtype, seed=0, sigmoid=sigmoid_of(convention))  # type: ignore[arg-type]
-    s = lab_symptom(net, X, Y, lr=0.1, epochs=4, batch_size=20, convention=convention)  # type: ignore[arg-type]
-    assert s.convention == convention
-    assert s.predictions_nan == s.predictions == 21
-    assert s.accuracy == 0.0
-    assert any(not np.isfinite(v) for v in s.loss)
-    if dtype == "float64" and convention == "lab-sum":
-        assert {w["message"] for w in s.warnings} >= {"overflow encountered in square"}
+@pytest.mark.parametrize("operation, role, kind", [
+    ("x @ W + b", "pre-activation", "matrix product"), ("dy @ W^T", "input gradient", "matrix product"),
+    ("x^T @ dy", "weight gradient", "matrix product"), ("terms", "loss terms", "square of the MSE"),
+    ("W - lr * dW", "weight", "other"), ("sum(dy)", "bias gradient", "other"),
+])
+def test_operations_are_grouped_by_kind(operation: str, role: str, kind: str) -> None:
+    assert category(operation, role) == kind
 
 
-def test_trained_ensemble_member_equals_the_network_trained_alone() -> None:
-    lrs = np.array([1e-4, 1e-1])
-    net = lab_linear(6, seed=[4, 4])
-    hist = train(net, X, Y, lr=lrs, epochs=5, batch_size=20, convention="lab-sum")
-    alone = lab_linear(6, seed=4)
-    hist1 = train(alone, X, Y, lr=0.1, epochs=5, batch_size=20, convention="lab-sum")
-    np.testing.assert_array_equal(hist.loss[:, 1], hist1.loss[:, 0])
-    assert first_nonfinite(hist.loss, net)[1] == first_nonfinite(hist1.loss, alone)[0] is not None
-    assert first_nonfinite(hist.loss, net)[0] is None
+def test_best_line_on_the_lab_xor_is_16_of_21() -> None:
+    x, t = xor_easy()
+    assert best_linear_accuracy(x, t) == pytest.approx(100 * 16 / 21, abs=1e-12)
+    # linearly separable points: a line gets them all
+    pts = np.array([[0.0, 0.0], [0.1, 0.2], [1.0, 1.0], [0.9, 0.8]])
+    assert best_linear_accuracy(pts, np.array([0, 0, 1, 1])) == 100.0
 
 
-def test_grid_thresholds_scale_with_batch_size_only_under_the_lab_convention() -> None:
-    spec = GridSpec(lrs=(1e-4, 1e-3, 1e-2, 1e-1), batch_sizes=(1, 21), conventions=("lab-sum", "default"),
-                    dtypes=("float64",), hidden=(6,), seeds=(0,), epochs=60)
-    sharp = {(6, 0): sharpness(X, Y, 6, 0, spec.batch_sizes)}
-    rows = {(r["convention"], r["batch_size"]): r for r in boundaries(run_grid(spec, X, Y, sharp))}
-    assert rows[("lab-sum", 21)]["lr_diverged"] < rows[("lab-sum", 1)]["lr_diverged"]  # type: ignore[operator]
-    assert rows[("lab-sum", 21)]["lr_diverged"] < rows[("default", 21)]["lr_diverged"]  # type: ignore[operator]
+@pytest.mark.parametrize("seed", [0, 2, 7])
+def test_sharpness_is_the_top_eigenvalue_and_the_first_block_bounds_it_from_below(seed: int) -> None:
+    x, t = xor_easy()
+    rs = np.random.RandomState(seed)
+    lab.draw_data(FIRST, rs)
+    params = lab.draw_params(FIRST, rs)
+    net = FIRST.build()
+    net.set_params(dict(params))
+    top = sharpness(net, x, t)
+    # the same difference quotient: the eigenvalue solvers agree to rounding
+    assert top == pytest.approx(hessian(net, x, t).lambda_max, rel=1e-10)
+    bound = overflow._init_bound(seed)
+    assert bound["sharpness"] == top
+    assert 0 < bound["block_bound"] <= top * (1 + 1e-6)  # a block's top eigenvalue never exceeds the whole's
 
 
-def test_best_linear_accuracy_is_exact() -> None:
-    assert best_linear_accuracy([[0, 0], [1, 1], [0, 1], [1, 0]], [0, 0, 1, 1]) == 75.0
-    assert best_linear_accuracy([[0, 0], [1, 0], [0, 1], [1, 1]], [0, 1, 0, 1]) == 100.0
-    assert best_linear_accuracy(X, Y) == pytest.approx(100 * 16 / 21)
+def test_the_lab_first_try_seed_0_and_seed_5() -> None:
+    """Two seeds of the lab's program: a product goes non-finite first (seed 0) or the square (seed 5)."""
+    zero = trace_run(FIRST, 0, detail=True)
+    assert zero.event is not None and zero.event.category == "matrix product"
+    assert (zero.event.epoch, zero.event.phase, zero.event.layer) == (163, "backward", "linear_2")
+    assert zero.square_steps == ()
+    assert zero.stopped_at == 163 and zero.params_all_nan and zero.predictions_nan == 21
+    # the sharpness crosses 2 / lr a couple of epochs before the event and the weights explode
+    crossing = zero.sharpness_crossing(overflow.BOUND)
+    assert crossing is not None and 0 < zero.event.epoch - crossing <= 5
+    before = zero.norms[zero.norms[:, 0] < zero.event.step]
+    assert before[-1, 1] > 1e30 > 1e2 > before[0, 1]
+    five = trace_run(FIRST, 5)
+    assert five.event is not None and five.event.category == "square of the MSE" and five.event.epoch == 300
+    assert five.square_steps and five.square_steps[0] == five.event.step
 
 
-# -- the command and its report ---------------------------------------------------------------
+# -- the study, its report and claims ---------------------------------------------------------------
+SMALL = overflow.Config(seeds=(0, 1, 5), batch_sizes=(1, 5, 20), sweep_updates=300, second_epochs=400,
+                        second_seeds=(0, 1), workers=0, quick=True)
+
+
 @pytest.fixture(scope="module")
-def quick_study() -> overflow.Study:
-    return overflow.run_study(overflow.QUICK_CONFIG)
+def small_study() -> overflow.Study:
+    return overflow.run_study(SMALL)
 
 
-def _serve(monkeypatch: pytest.MonkeyPatch, study: overflow.Study, seen: list[overflow.Config]) -> None:
+def test_small_study_reproduces_and_reports(small_study: overflow.Study, tmp_path: Path) -> None:
+    ok, summary = overflow.verdict(small_study)
+    assert ok, summary
+    assert [r.seed for r in small_study.main] == [0, 1, 5]
+    assert all(r.accuracy == 0.0 and r.predictions_nan == 21 for r in small_study.main)
+    assert sorted(small_study.by_batch) == [1, 5, 20]
+    assert small_study.horizon() == 300
+    assert all(s.params_finite for s in small_study.second)
+    out = write_report(small_study, tmp_path / "rep", ok, summary)
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["ok"] is True and doc["summary"] == summary
+    assert [c["id"] for c in doc["claims"]] == ["overflow-batch-size", "overflow-in-mse-square",
+                                              "overflow-accuracy-zero", "overflow-second-try-learns-nothing"]
+    for c in doc["claims"]:
+        assert set(c) == {"id", "claim", "measured", "verdict", "evidence", "full"}
+        assert c["verdict"] == "undecided" and c["full"] is False  # a quick run never decides
+    md = (out / "report.md").read_text()
+    assert prose_problems(md) == []
+    for anchor in ("where-it-overflows", "batch-size", "second-try", "the-printed-0-0"):
+        assert f'<a id="{anchor}"></a>' in md
+    for name in doc["figures"]:
+        width, height = png_size(out / name)
+        assert 300 < width <= 1600 and height > 200
+
+
+def test_claims_decide_in_a_full_run_and_can_go_either_way(small_study: overflow.Study) -> None:
+    full = dataclasses.replace(small_study, config=dataclasses.replace(SMALL, quick=False))
+    verdicts = {c["id"]: c["verdict"] for c in overflow.claims(full)}
+    assert verdicts["overflow-accuracy-zero"] == "holds"
+    assert verdicts["overflow-in-mse-square"] == "partly holds"  # seed 5's square overflows
+    assert verdicts["overflow-second-try-learns-nothing"] == "holds"
+    # a second try beating the best straight line would refute "learned nothing"
+    better = dataclasses.replace(small_study.second[0], accuracy=100.0)
+    refuted = dataclasses.replace(full, second=[better, *full.second[1:]])
+    assert {c["id"]: c["verdict"] for c in overflow.claims(refuted)}[
+        "overflow-second-try-learns-nothing"] == "does not hold"
+    # without a square overflow anywhere, the lab's "in the MSE" does not hold
+    no_square = dataclasses.replace(full, main=[dataclasses.replace(r, square_steps=()) for r in full.main])
+    assert {c["id"]: c["verdict"] for c in overflow.claims(no_square)}["overflow-in-mse-square"] == "does not hold"
+    # if the largest batch diverged sooner than the smallest, the batch claim is left undecided
+    flipped = dict(full.by_batch)
+    flipped[1], flipped[20] = ([dataclasses.replace(r, batch_size=1) for r in full.by_batch[20]],
+                               [dataclasses.replace(r, batch_size=20) for r in full.by_batch[1]])
+    swapped = dataclasses.replace(full, by_batch=flipped)
+    if not swapped.smaller_diverges_sooner():
+        assert {c["id"]: c["verdict"] for c in overflow.claims(swapped)}["overflow-batch-size"] == "undecided"
+
+
+def test_verdict_fails_when_a_run_stays_finite(small_study: overflow.Study) -> None:
+    finite = dataclasses.replace(small_study.main[0], event=None)
+    study = dataclasses.replace(small_study, main=[finite, *small_study.main[1:]])
+    ok, summary = overflow.verdict(study)
+    assert not ok and "seed 0: no non-finite value" in summary
+
+
+def test_main_passes_the_config_and_writes_the_report(small_study: overflow.Study, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[overflow.Config] = []
+
     def fake(cfg: overflow.Config, quiet: bool = True) -> overflow.Study:
         seen.append(cfg)
-        return study
+        return small_study
 
     monkeypatch.setattr(cli, "run_study", fake)
-
-
-def test_quick_run_exits_zero_and_writes_the_report(
-        quick_study: overflow.Study, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    seen: list[overflow.Config] = []
-    _serve(monkeypatch, quick_study, seen)
-    out = tmp_path / "report"
-    assert cli.main(["--quick", "--quiet", "--report", str(out)]) == 0
-    assert seen == [overflow.QUICK_CONFIG]
+    assert cli.main(["--quick", "--quiet", "--workers", "0", "--report", str(tmp_path / "r")]) == 0
+    assert seen == [dataclasses.replace(overflow.QUICK_CONFIG, workers=0)]
+    assert (tmp_path / "r" / "report.json").exists()
     assert "overflow: PASS" in capsys.readouterr().out
-    doc = json.loads((out / "report.json").read_text())
-    assert doc["ok"] is True
-    data = doc["data"]
-    for key in ("config", "environment", "first_event", "table", "bound", "thresholds",
-                "predictors", "linear_limit", "reproduction", "symptom", "drift", "seconds"):
-        assert key in data, key
-    ev = data["first_event"]
-    for key in ("epoch", "step", "phase", "layer_name", "operation", "role", "nan", "pos_inf",
-                "first_index", "headroom", "origin"):
-        assert key in ev, key
-    assert data["config"]["quick"] is True and data["environment"]["numpy"] == np.__version__
-    for conv in ("lab-evidence", "lab-sum", "default"):
-        assert data["bound"][f"{conv}: lr_over_bound"] > 1.0
-    assert data["main_reading"] == "lab-evidence" and data["readings"]["lab-evidence"] == READINGS["lab-evidence"].label
-    assert set(data["first_events"]) == {f"{c} {d}" for c in ("lab-evidence", "lab-sum", "default")
-                                         for d in ("float64", "float32")}
-    assert set(data["linear_limit"]["second_try"]) == {"lab-evidence", "lab-sum"}
-    spec = overflow.QUICK_CONFIG.grid
-    assert len(data["table"]["rows"]) == (len(spec.conventions) * len(spec.dtypes) * len(spec.hidden)
-                                          * len(spec.batch_sizes))
-    assert len(data["table"]["headers"]) == 4 + len(spec.lrs)
-    runs = data["runs_csv"].splitlines()
-    assert runs[0].startswith("convention,dtype,hidden,batch_size,lr,seed,first_nonfinite")
-    assert len(runs) - 1 == len(data["table"]["rows"]) * len(spec.lrs) * len(spec.seeds)
-    assert data["linear_limit"]["best_linear_accuracy_exact"] == pytest.approx(100 * 16 / 21)
-    for name in ("magnitudes.png", "outcome_map.png", "threshold.png", "drift.png",
-                 "decision_boundaries.png"):
-        assert name in doc["figures"]
-        w, h = png_size(out / name)
-        assert w > 300 and h > 200
-    md = (out / "report.md").read_text()
-    assert "**PASS**" in md and "Verdict" in md and "Run time" in md
+    assert cli.main(["--quiet", "--seeds", "3-4", "--batch-sizes", "1,21", "--second-epochs", "10",
+                     "--workers", "0"]) == 0
+    assert seen[-1].seeds == (3, 4) and seen[-1].batch_sizes == (1, 21) and seen[-1].second_epochs == 10
 
 
-def test_quick_study_facts(quick_study: overflow.Study) -> None:
-    assert quick_study.seconds < 30.0
-    lab_path, sum_path, default_path = quick_study.drift
-    assert [p.convention for p in quick_study.drift] == ["lab-evidence", "lab-sum", "default"]
-    # same lr and batch size 1: the lab's update order raises the sharpness, descent lowers it
-    assert lab_path.lambda_max[-1] > lab_path.lambda_max[1]
-    assert sum_path.lambda_max[-1] > sum_path.lambda_max[1]
-    assert default_path.lambda_max[-1] < default_path.lambda_max[1]
-    assert default_path.nonfinite_epoch is None
-    limit = quick_study.limit
-    assert limit["linear_affine_residual"] < 1e-9  # type: ignore[operator]
-    assert max(limit["linear_accuracy"]) <= limit["best_linear_accuracy_exact"]  # type: ignore[call-overload, operator]
+@pytest.mark.parametrize("argv", [["--seeds", "abc"], ["--seeds", "-3"], ["--batch-sizes", "0,5"],
+                                  ["--sweep-updates", "0"], ["--workers", "-1"], ["--second-epochs", "x"]])
+def test_bad_arguments_give_one_error_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("python -m verify.overflow: error:")
+    assert "Traceback" not in "\n".join(err)
 
 
-def test_main_exits_one_with_the_reason_when_nothing_overflows(
-        quick_study: overflow.Study, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    broken = dataclasses.replace(quick_study, reproduction=[
-        dict(r, event=None) if r["output"] == "none" else r for r in quick_study.reproduction])
-    _serve(monkeypatch, broken, [])
-    assert cli.main(["--quick", "--quiet"]) == 1
-    captured = capsys.readouterr()
-    assert "no non-finite value" in captured.err and "FAIL" in captured.out
+def test_seed_run_counts_updates_before_the_event() -> None:
+    r = trace_run(FIRST, 1)
+    assert isinstance(r, SeedRun)
+    assert r.event is not None
+    assert r.updates_to_event == r.event.step == r.event.epoch * FIRST.iterations + r.event.iteration
 
 
-def test_the_linear_limit_tables_hold_numbers_not_lists() -> None:
-    from verify.overflow.report import limit_tables
+def test_doc_needs_a_report(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--doc", "x.md"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("python -m verify.overflow: error: --doc")
 
-    limit: dict[str, object] = {"best_linear_accuracy_exact": 76.19047619047619, "linear_seeds": [0, 1],
-                                "linear_lr": 0.1, "linear_accuracy": [71.42857142857143, 76.19047619047619],
-                                "linear_final_loss": [0.28381938117512623, 0.23971266367537314],
-                                "second_try": {"lab-evidence": {}}, "sigmoid_net_accuracy": 100.0}
-    scalars, headers, rows = limit_tables(limit)
-    assert headers == ["seed", "accuracy (%)", "final loss"]
-    assert rows == [[0, 71.42857142857143, 0.28381938117512623], [1, 76.19047619047619, 0.23971266367537314]]
-    assert [r[0] for r in scalars] == ["best accuracy of any straight line on the 21 points (exact, %)",
-                                       "linear network: learning rate", "lab's sigmoid network: accuracy (%)"]
-    assert all(not isinstance(v, (list, dict, str)) for _, v in scalars)
-    from verify.common.report import markdown_table
 
-    md = markdown_table(headers, rows) + "\n" + markdown_table(["quantity", "value"], scalars)
-    assert "| 0 | 71.43 | 0.2838 |" in md and "|---:|---:|---:|" in md and "|:---|---:|" in md
+def test_the_docs_page_is_made_from_its_report(small_study: overflow.Study, tmp_path: Path) -> None:
+    ok, summary = overflow.verdict(small_study)
+    out = write_report(small_study, tmp_path / "figures" / "overflow", ok, summary)
+    page = write_doc(out, tmp_path / "overflow.md").read_text()
+    assert "[figures/overflow/report.md](figures/overflow/report.md)" in page
+    assert "quick report" in page and prose_problems(page) == []
+    for c in json.loads((out / "report.json").read_text())["claims"]:
+        assert c["measured"] in page
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_committed_docs_page_matches_the_committed_full_report() -> None:
+    """docs/overflow.md is exactly what the committed report gives: no number typed by hand."""
+    doc = json.loads((ROOT / "docs/figures/overflow/report.json").read_text())
+    assert doc["data"]["quick"] is False and all(c["full"] for c in doc["claims"])
+    assert (ROOT / "docs/overflow.md").read_text() == doc_page(doc)
+    for name in doc["figures"]:
+        assert (ROOT / "docs/figures/overflow" / name).exists()

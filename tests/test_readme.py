@@ -31,7 +31,8 @@ def test_the_library_example_runs_and_prints_what_its_comments_say(tmp_path: Pat
     assert f"{loss:.3g}" == "9.36e-05" and acc == 100.0
     probs = [float(v) for v in re.findall(r"[0-9.]+(?:e-?\d+)?", lines[1] + " " + lines[2])]
     assert np.allclose(probs, [0.99993, 0.00058], rtol=1e-2)
-    assert lines[-1] == "['PASS', 'PASS', 'PASS']"
+    assert lines[-2] == "['PASS', 'PASS', 'PASS']"
+    assert lines[-1] == "0.000273 bits, 100 %"
     assert (tmp_path / "xor.npz").is_file()
 
 

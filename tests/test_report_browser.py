@@ -155,15 +155,21 @@ def test_every_study_is_on_the_page_with_all_its_figures(page: Any, quick_suite:
     assert shown == expected
 
 
-def test_the_claims_table_comes_first(page: Any) -> None:
+def test_the_findings_and_the_claims_table_come_first(page: Any) -> None:
     first = page.execute_script(
         "const t = document.querySelector('table'); return t && [t.querySelector('th').textContent,"
-        " t.querySelectorAll('tbody tr').length, document.querySelector('h2').textContent,"
-        " t.getBoundingClientRect().top]")
+        " Array.from(t.querySelectorAll('tbody tr')).map(r => r.cells[0].textContent),"
+        " Array.from(t.querySelectorAll('tbody tr')).map(r => r.cells[2].textContent),"
+        " document.querySelector('h2').textContent, t.getBoundingClientRect().top,"
+        " document.querySelector('p').textContent]")
     assert first is not None, "the page has no table"
-    header, rows, heading, top = first
-    assert header == "claim (what the lab said)" and rows >= 10  # one per observation of the lab-reading study
+    header, claims, verdicts, heading, top, opening = first
+    assert header == "claim (what the lab said)" and len(claims) >= 3
+    assert len(claims) == len(set(claims)), "a claim is listed twice"
+    assert all(v.split("\u00a0(")[0].replace("\u00a0", " ").split(" (")[0] in
+               ("holds", "partly holds", "does not hold", "not testable", "undecided") for v in verdicts), verdicts
     assert heading == "What the lab claimed and what refnet measured"
+    assert opening.startswith("Findings.") and "claims tested here" in opening
     assert top < 900, "the claims table does not start in the first screen"
 
 

@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from refnet.conventions import READINGS  # noqa: E402
 import verify.__main__ as suite  # noqa: E402
+from verify.common.claims import read_claims  # noqa: E402
 from verify.common.report import Report, html_page, markdown_table, png_size  # noqa: E402
 
 CALLS: list[tuple[str, list[str]]] = []
@@ -170,8 +170,7 @@ def test_stale_reports_are_removed_before_a_study_runs(stubs: None, tmp_path: Pa
 
 def test_default_studies_and_their_modes() -> None:
     studies = {s.name: s for s in suite.STUDIES}
-    assert list(studies) == ["lab_reading", "gradcheck", "overflow", "lr_threshold", "experiments", "conventions"]
-    assert studies["lab_reading"].default_args == ("--quick",) and studies["lab_reading"].full_args == ()
+    assert list(studies) == ["gradcheck", "overflow", "lr_threshold", "experiments", "conventions"]
     assert studies["lr_threshold"].default_args == ("--quick",) and studies["lr_threshold"].full_args == ()
     assert studies["overflow"].default_args == ("--quick",) and studies["gradcheck"].default_args == ()
     assert studies["experiments"].full_args == ("--full",)
@@ -199,21 +198,21 @@ def test_progress_reports_a_long_study_with_time_left_unless_quiet() -> None:
     import io
     import time
 
-    studies = [suite.Study("lab_reading"), suite.Study("gradcheck")]
+    studies = [suite.Study("overflow"), suite.Study("gradcheck")]
     stream = io.StringIO()
     progress = suite.SuiteProgress(studies, "default", stream=stream, tty=False, every=0.02)
     progress.start(studies[0], "--quick")
     time.sleep(0.15)
-    progress.finish(suite.Part("lab_reading", [], ok=True, seconds=40.0))
+    progress.finish(suite.Part("overflow", [], ok=True, seconds=16.0))
     progress.start(studies[1])
     progress.finish(suite.Part("gradcheck", [], ok=False, seconds=1.0, summary="broke"))
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "[1/2] lab_reading --quick ..."
-    assert any(line.startswith("[1/2] lab_reading: still running") and "left" in line for line in lines)
-    assert "[1/2] lab_reading: PASS in 40.0 s" in lines
+    assert lines[0] == "[1/2] overflow --quick ..."
+    assert any(line.startswith("[1/2] overflow: still running") and "left" in line for line in lines)
+    assert "[1/2] overflow: PASS in 16.0 s" in lines
     assert "\r" not in stream.getvalue()  # plain lines when not on a terminal
-    # lab_reading took twice its typical time: the estimate for gradcheck doubles too
-    assert progress.speed() == pytest.approx((40.0 + 1.0) / (suite.TYPICAL_SECONDS["default"]["lab_reading"]
+    # overflow took twice its typical time: the estimate for gradcheck doubles too
+    assert progress.speed() == pytest.approx((16.0 + 1.0) / (suite.TYPICAL_SECONDS["default"]["overflow"]
                                                             + suite.TYPICAL_SECONDS["default"]["gradcheck"]))
     assert any(line.startswith("[2/2] gradcheck ... (about 8 s left)") for line in lines), lines
     assert lines[-1] == "[2/2] gradcheck: FAIL in 1.0 s (broke)"
@@ -222,7 +221,7 @@ def test_progress_reports_a_long_study_with_time_left_unless_quiet() -> None:
     silent = suite.SuiteProgress(studies, "default", stream=quiet, quiet=True, every=0.02)
     silent.start(studies[0])
     time.sleep(0.06)
-    silent.finish(suite.Part("lab_reading", [], ok=True, seconds=0.06))
+    silent.finish(suite.Part("overflow", [], ok=True, seconds=0.06))
     assert quiet.getvalue() == ""
 
 
@@ -260,39 +259,27 @@ def test_html_does_not_read_arithmetic_as_emphasis(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- findings first
 
-def _lab_reading_main(argv: Sequence[str] | None = None) -> int:
-    rep = Report("lab_reading", "Which reading reproduces the lab", _report_dir(argv))
-    rep.section("Observations")
-    rep.table(["key", "the lab reports", "predicate (per seed and init)"],
-              [["linear-100", "The linear data set is classified 100% correctly.", "accuracy = 100%"],
-               ["lr-sweep", "All five rates train.", "accuracy = 100% at each rate"],
-               ["lr-pair", "lr 0.001490625 trains, 0.001490626 does not.", "exactly one converged"]])
-    rep.section("Evidence: every reading against every observation")
+def _claim(cid: str, verdict: str, full: bool, measured: str = "measured") -> dict[str, object]:
+    return {"id": cid, "claim": f"the lab said {cid}", "measured": measured, "verdict": verdict,
+            "evidence": "curves.png", "full": full}
+
+
+def _experiments_main(argv: Sequence[str] | None = None) -> int:
+    rep = Report("experiments", "Experiments", _report_dir(argv))
+    rep.section("Curves")
     fig, ax = plt.subplots()
-    ax.imshow([[0.0, 1.0]])
-    rep.figure(fig, "scores.png", "Agreement of each reading")
-    rep.data.update({"mode": "quick", "seeds": [0, 1], "inits": ["normal", "xavier", "he"], "best": "lab[b]",
-                     "lab-evidence": "lab[a]", "scores": [
-                         {"reading": "lab[a]", "total": 0.5, "fractions": {"linear-100": 0.5, "lr-sweep": 0.0,
-                                                                            "lr-pair": 0.0}},
-                         {"reading": "lab[b]", "total": 1.5, "fractions": {"linear-100": 1.0, "lr-sweep": 0.5,
-                                                                            "lr-pair": 0.0}}]})
-    rep.write(True, "best reading lab[b]")
+    ax.plot([0, 1], [1, 0])
+    rep.figure(fig, "curves.png", "Loss curves")
+    rep.data["claims"] = [_claim("lr-slow", "undecided", False), _claim("xor-100", "holds", False),
+                          _claim("units", "holds", False), _claim("only-now", "does not hold", False)]
+    rep.write(True, "quick experiments")
     return 0
 
 
 def _overflow_main(argv: Sequence[str] | None = None) -> int:
     rep = Report("overflow", "Overflow", _report_dir(argv))
     rep.section("Verdict on the lab's explanation")
-    event = {"epoch": 1, "step": 2, "role": "loss terms"}
-    rep.data.update({
-        "reproduction": [{"convention": c, "dtype": d, "output": "none", "event": event}
-                         for c in ("lab-sum", "default") for d in ("float64", "float32")]
-        + [{"convention": "default", "dtype": "float64", "output": "sigmoid", "event": None}],
-        "symptom": [{"dtype": "float64", "predictions_nan": 21, "predictions": 21, "accuracy": 0.0}],
-        "bound": {"lr": 0.1, "batch_size": 20, "lab_step_bound": 0.000368862, "lab_lr_over_lab_bound": 271.104,
-                  "lab_lr_over_default_bound": 14.8779},
-    })
+    rep.data["claims"] = [_claim("batch-cause", "does not hold", True, "batch 5 ran; the product overflows first")]
     rep.write(True, "overflow reproduced")
     return 0
 
@@ -300,98 +287,65 @@ def _overflow_main(argv: Sequence[str] | None = None) -> int:
 def _lr_threshold_main(argv: Sequence[str] | None = None) -> int:
     rep = Report("lr_threshold", "Learning-rate threshold", _report_dir(argv))
     rep.section("Summary")
-    rep.write(True, "E0 reproduced deterministically")  # no data: the claims table falls back to this
+    rep.write(True, "E0 reproduced")  # no claims: one row saying so
     return 0
+
+
+COMMITTED = {"experiments": [_claim("lr-slow", "does not hold", True, "lr 10 in every panel"),
+                             _claim("xor-100", "holds", True), _claim("units", "partly holds", True)]}
 
 
 @pytest.fixture
 def claim_studies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, fn in {"lab_reading": _lab_reading_main, "overflow": _overflow_main,
+    for name, fn in {"experiments": _experiments_main, "overflow": _overflow_main,
                      "lr_threshold": _lr_threshold_main}.items():
         monkeypatch.setitem(sys.modules, f"verify.{name}", _module(name, fn))
-    monkeypatch.setattr(suite, "STUDIES", (suite.Study("lab_reading", ("--quick",)), suite.Study("overflow"),
-                                           suite.Study("lr_threshold")))
+    monkeypatch.setattr(suite, "STUDIES", (suite.Study("overflow"), suite.Study("lr_threshold"),
+                                           suite.Study("experiments")))
+    monkeypatch.setattr(suite, "committed_claims",
+                        lambda name: read_claims({"claims": COMMITTED.get(name, [])}))  # type: ignore[arg-type]
 
 
-def test_the_page_opens_with_the_claims_table(claim_studies: None, tmp_path: Path) -> None:
+def test_the_page_opens_with_findings_then_one_row_per_claim(claim_studies: None, tmp_path: Path) -> None:
     from verify.common.report import prose_problems
 
     assert suite.main(["--out", str(tmp_path), "--quiet"]) == 0
     md = (tmp_path / "index.md").read_text()
+    assert md.index("**Findings.**") < md.index("## What the lab claimed") < md.index("## The software's own checks")
+    assert md.index("## What the lab claimed") < md.index("**PASS**")
     first_table = md.index("\n| ")
-    assert md.index("## What the lab claimed and what refnet measured") < first_table
-    assert md[first_table:].startswith("\n| claim (what the lab said) | what refnet measured | verdict | shown in |")
-    rows = {c["claim"]: c for c in json.loads((tmp_path / "report.json").read_text())["claims"]}
-    # lab-reading rows: the best reading's fractions over 2 seeds x 3 inits
-    assert rows["The linear data set is classified 100% correctly."]["verdict"] == "holds"
-    assert rows["All five rates train."]["verdict"] == "holds for 3 of 6"
-    assert rows["All five rates train."]["measured"] == "in 3 of 6 (seed, init) pairs: accuracy = 100% at each rate"
-    assert rows["lr 0.001490625 trains, 0.001490626 does not."]["verdict"] == "does not hold"
-    assert all(c["quick"] for c in rows.values() if c["study"] == "lab_reading")
-    # overflow: reproduced in 4 of 4 first tries; the mean loss overflows too, so batch size is not the cause
-    reproduced = next(c for c in rows.values() if c["claim"].startswith("Without hidden activations"))
-    assert reproduced["verdict"] == "holds" and "4 of 4 first-try runs" in reproduced["measured"]
-    cause = rows["The cause: the batch size was too large, so the MSE overflowed."]
-    assert cause["verdict"] == "does not hold" and "271 times the stability bound" in cause["measured"]
-    assert "the step size is the cause" in cause["measured"]
-    # lr_threshold wrote no data: one row with its summary
-    fallback = next(c for c in rows.values() if c["study"] == "lr_threshold")
-    assert fallback["measured"] == "E0 reproduced deterministically" and fallback["verdict"] == "see the study"
-
-    assert "**QUICK** run (`--quick`)" in md and "docs/figures/lab_reading/report.md" in md
-    assert f"{len(rows)} claims: **holds** " in md
-    assert "(#lab_reading--fig-scores)" in md and '<a id="lab_reading--fig-scores"></a>' in md
-    assert "(#overflow--verdict-on-the-lab-s-explanation)" in md
+    assert md[first_table:].startswith(
+        "\n| claim (what the lab said) | what refnet measured | verdict | re-checked now | evidence |")
+    claims = json.loads((tmp_path / "report.json").read_text())["claims"]
+    ids = [c["id"] for c in claims]
+    assert len(ids) == len(set(ids)), "one row per claim, never two verdicts"
+    rows = {c["id"]: c for c in claims}
+    # committed verdicts stand; the quick run only re-checks them
+    assert rows["lr-slow"]["verdict"] == "does not hold" and rows["lr-slow"]["rechecked"] == "too short to decide"
+    assert rows["xor-100"]["verdict"] == "holds" and rows["xor-100"]["rechecked"] == "agrees"
+    assert rows["units"]["verdict"] == "partly holds" and rows["units"]["rechecked"] == "differs (now: holds)"
+    # a claim only this quick run states is undecided, never refuted by it
+    assert rows["only-now"]["verdict"].startswith("undecided")
+    # a full run's claim without a committed report keeps its verdict
+    assert rows["batch-cause"]["verdict"] == "does not hold" and rows["batch-cause"]["source"] == "this run"
+    assert rows["lr_threshold-none"]["verdict"].startswith("undecided")
+    findings = md.split("**Findings.** ", 1)[1].split("\n", 1)[0]
+    assert findings.startswith(f"Of the lab's {len(rows)} claims tested here, 1 holds, 1 partly holds, "
+                               "2 do not hold (verdicts from the committed full runs; 2 undecided).")
+    assert "Not so: \u201cthe lab said lr-slow\u201d: lr 10 in every panel." in findings
+    assert "(#experiments--fig-curves)" in md and '<a id="experiments--fig-curves"></a>' in md
     page = (tmp_path / "index.html").read_text()
     for target in re.findall(r'href="#([^"]+)"', page):
         assert f'id="{target}"' in page, target
     assert prose_problems(re.sub(r"<[^>]+>", " ", page)) == []
 
 
-# ---------------------------------------------------------------- formatting layer
-
-def test_lr_pair_and_experiments_claims_read_their_report_json() -> None:
-    lr = suite.Part("lr_threshold", ["--quick"], report={"summary": "E0 reproduced", "data": {
-        "pinned": {"init": "normal", "seed": 136, "epochs": 8362},
-        "inputs": {"pair": [0.001490625, 0.001490626]},
-        "experiments": {"E0": {"outcomes": ["converged", "stalled"], "reproduced": True,
-                               "identical_in_fresh_processes": True},
-                        "search": {"pairs_tried": 256, "pairs_differing": 0, "epochs": 20000},
-                        "verdicts": {"H4": {"hypothesis": "an artefact of the classification threshold",
-                                            "verdict": "supported"}}}}})
-    (row,) = suite.claims([lr])
-    assert row.claim == ("Of lr 0.001490625 and lr 0.001490626, the first trains and the second gives "
-                         "a very different result.")
-    assert row.verdict == "does not hold" and row.quick
-    assert row.measured.startswith("at the pinned seed 136 (normal init, 8,362 epochs): converged, stalled")
-    assert "over 256 (init, seed) pairs at 20,000 epochs the labels differ for 0" in row.measured
-    assert "[lr_threshold](#lr_threshold) (quick run)" in row.links
-
-    ex = suite.Part("experiments", [], reduced=True, report={"data": {"findings": [
-        {"claim": "the network reaches 100% accuracy on XOR.", "holds": 3, "seeds": 5, "verdict": "holds for 3",
-         "measured": "Accuracy per seed: 100%, 100%, 100%, 52%, 52%."}]}})
-    (row,) = suite.claims([ex])
-    assert (row.claim, row.verdict) == ("The network reaches 100% accuracy on XOR.", "holds for 3 of 5")
-    assert row.measured == "in 3 of 5 seeds: Accuracy per seed: 100%, 100%, 100%, 52%, 52%."
-    # a report whose layout changed: one row with the summary, no exception
-    (row,) = suite.claims([suite.Part("experiments", [], ok=True, summary="130 runs", report={"data": []})])
-    assert (row.measured, row.verdict) == ("130 runs", "see the study")
-
-
-@pytest.mark.parametrize("quick", [True, False])
-def test_a_quick_lab_reading_run_does_not_pass_for_the_chosen_reading(quick: bool) -> None:
-    """A quick run's best reading is not the lab's choice: the intro says so and names the full run's."""
-    other = "lab[gradient=sum,mse=2(y-t),log=e,sigmoid=naive,batch=20]"
-    part = suite.Part("lab_reading", ["--quick"] if quick else [], ok=True, summary="ran",
-                      report={"data": {"best": other}})
-    text = "\n".join(suite._claims_section([part]))
-    chosen = READINGS["lab-evidence"].label
-    assert other != chosen
-    if quick:
-        assert "quick run, too short to choose a reading" in text and f"the full run chose `{chosen}`" in text
-        assert "docs/figures/lab_reading/report.md" in text
-    else:
-        assert f"best reproduces the lab, `{other}`" in text and "quick run" not in text.split("|")[0]
+def test_claims_that_break_the_contract_are_skipped() -> None:
+    doc = {"claims": [_claim("ok", "holds", True), {"id": "no-verdict", "claim": "c", "measured": "m"},
+                      _claim("bad", "holds for 3 of 5", True), _claim("ok", "does not hold", True), "text"]}
+    rows = read_claims(doc)  # type: ignore[arg-type]
+    assert [(r.id, r.verdict, r.full) for r in rows] == [("ok", "holds", True)]
+    assert read_claims({"claims": "x"}) == [] and read_claims(None) == []
 
 
 def test_numbers_lists_and_mappings_read_as_prose() -> None:
@@ -427,7 +381,7 @@ def test_tables_align_numbers_right_and_text_left(tmp_path: Path) -> None:
                            [["lab-evidence", 14110, 6.42e-03, "never"], ["default", "never", float("nan"), "n/a"]])
     assert table.splitlines()[1] == "|:---|---:|---:|:---|"
     page = html_page(table, tmp_path, "t")
-    assert '<td class="num">0.00642</td>' in page and "<td>lab</td>" in page
+    assert '<td class="num">0.00642</td>' in page and "<td>lab-evidence</td>" in page
     assert "td.num{text-align:right;white-space:nowrap" in page.replace("th.num,", "")
     # a hand-written table without markers: the cells decide
     page = html_page("| a | b |\n|---|---|\n| x | 1e-05 |\n", tmp_path, "t")
@@ -508,7 +462,7 @@ def test_style_applies_and_keeps_figures_legible(tmp_path: Path) -> None:
 
 def test_a_study_package_may_keep_its_main_in_dunder_main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     package = types.ModuleType("verify.stub_pkg")
-    package.__path__ = []  # a package without main(), as verify.lab_reading is
+    package.__path__ = []  # a package without main()
     monkeypatch.setitem(sys.modules, "verify.stub_pkg", package)
     monkeypatch.setitem(sys.modules, "verify.stub_pkg.__main__", _module("stub_pkg.__main__", _ok_main))
     CALLS.clear()

@@ -50,7 +50,7 @@ def bits(a: np.ndarray) -> bytes:
 def alone(setup: Setup, m: Member) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The member trained by itself: the reference every sweep result must equal."""
     net = setup.build([m.seed], m.dtype, m.kernel)
-    hist = train(net, setup.x, setup.y, lr=m.lr, epochs=setup.epochs, convention=m.convention)
+    hist = train(net, setup.x, setup.y, lr=m.lr, epochs=setup.epochs, convention=m.convention, guard="off")
     return hist.loss[:, 0], net.get_params()
 
 
@@ -164,11 +164,11 @@ def test_nan_planted_in_one_member_stays_there() -> None:
     w = net.layers[0].params["W"].copy()
     w[1, 0, 0] = np.nan
     net.layers[0].params["W"] = w
-    train(net, X, Y, lr=0.5, epochs=5)
+    train(net, X, Y, lr=0.5, epochs=5, guard="off")
     flat = net.get_flat()
     assert np.all(np.isfinite(flat[[0, 2]])) and not np.all(np.isfinite(flat[1]))
     ref = refnet.mlp(seed=[0, 2], kernel="portable")
-    train(ref, X, Y, lr=0.5, epochs=5)
+    train(ref, X, Y, lr=0.5, epochs=5, guard="off")
     assert bits(ref.get_flat()) == bits(flat[[0, 2]])
 
 
@@ -217,7 +217,7 @@ def test_readouts_equal_judge_of_the_run_alone() -> None:
     res = sweep(setup, members, workers=0, check_every=60, keep_every=50)
     for r in res:
         net = setup.build([r.member.seed])
-        hist = train(net, X, Y, lr=r.member.lr, epochs=setup.epochs, convention=r.member.convention)
+        hist = train(net, X, Y, lr=r.member.lr, epochs=setup.epochs, convention=r.member.convention, guard="off")
         xa, ya = prepare_data(net, X, Y)
         assert r.readout == judge(net, xa, ya, hist.loss, setup.criteria)[0] or (
             np.isnan(r.readout.plateau_ratio))
@@ -457,7 +457,7 @@ def test_members_with_their_own_init_and_reading_equal_their_runs_alone(conventi
     for r in results:
         alone = setup.build_for([r.member])
         assert alone.get_flat().tobytes() == setup.build_for(members).get_flat()[r.index:r.index + 1].tobytes()
-        hist = train(alone, X, Y, lr=r.member.lr, epochs=150, convention=convention)
+        hist = train(alone, X, Y, lr=r.member.lr, epochs=150, convention=convention, guard="off")
         assert hist.loss[:, 0].tobytes() == r.loss.tobytes()
         for name, value in alone.get_params().items():
             assert value.tobytes() == r.params[name].tobytes(), name

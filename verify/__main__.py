@@ -1,10 +1,9 @@
 """``python -m verify``: run every study and write one report.
 
-Runs, in order, ``verify.lab_reading --quick``, ``verify.gradcheck``,
-``verify.overflow --quick``, ``verify.lr_threshold --quick``,
-``verify.experiments`` and ``verify.conventions`` (``--full``: the lab-reading,
-overflow and lr-threshold studies at their full size and ``experiments
---full``, the lab's epochs; much longer) by importing each
+Runs, in order, ``verify.gradcheck``, ``verify.overflow --quick``,
+``verify.lr_threshold --quick``, ``verify.experiments`` and
+``verify.conventions`` (``--full``: the overflow and lr-threshold studies at
+their full size and ``experiments --full``, the lab's epochs; much longer) by importing each
 module and calling its ``main(["--report", "<out>/<name>", "--quiet", ...])``.
 A study that is missing, raises, or exits non-zero is recorded as failed and
 the suite goes on. Then it writes ``<out>/index.md``, a self-contained
@@ -13,11 +12,12 @@ study's own folder with its figures (what a study prints on stdout is kept in
 its folder as ``stdout.txt``), prints a one-screen summary on stdout and exits
 1 if any part failed.
 
-The page opens with the findings: one table of the lab's claims, what refnet
-measured, the verdict and a link to the section and figure that show it, read
-from the studies' ``report.json`` (:func:`claims`); then one section per study,
-each opening with its own summary. Results of a ``--quick`` run are labelled as
-such, with a pointer to the committed full report ``docs/figures/<study>/report.md``.
+The page opens with the findings: a few plain sentences, then one table with
+one row per claim of the lab: what refnet measured, the verdict of the study's
+committed full report, what this run re-checked, and links to the evidence
+(:func:`claims`, :mod:`verify.common.claims`); then the software's own checks,
+then one section per study. Results of a ``--quick`` run are labelled as such,
+with a pointer to the committed full report ``docs/figures/<study>/report.md``.
 
 Progress goes to stderr: on a terminal one line that updates every second with
 the time left (each study's typical duration, :data:`TYPICAL_SECONDS`, scaled by
@@ -49,10 +49,10 @@ from typing import TextIO
 import numpy as np
 
 from refnet import __version__ as refnet_version
-from refnet.conventions import READINGS
 from refnet.validation import output_dir_argument
 
-from .common.report import JSON, fmt_count, fmt_number, markdown_table, repository_root, write_html
+from .common.claims import CLAIM_STUDIES, Claim, committed_claims, findings, merge, read_claims
+from .common.report import JSON, markdown_table, repository_root, write_html
 
 __all__ = ["main", "Study", "STUDIES", "Part", "run_study", "Claim", "claims", "TYPICAL_SECONDS", "SuiteProgress"]
 
@@ -67,7 +67,6 @@ class Study:
 
 
 STUDIES: tuple[Study, ...] = (
-    Study("lab_reading", ("--quick",), ()),  # full mode: about 25 minutes on 2 cores
     Study("gradcheck"),
     Study("overflow", ("--quick",), ()),  # its default grid alone takes about 5 minutes on 2 busy cores
     Study("lr_threshold", ("--quick",), ()),
@@ -263,244 +262,42 @@ def _embed_part(part: Part) -> str:
 
 # ---------------------------------------------------------------- the claims table
 
-@dataclass(frozen=True)
-class Claim:
-    """One row of the findings table: a claim of the lab and what refnet made of it."""
-
-    study: str
-    claim: str
-    measured: str
-    verdict: str
-    links: str
-    quick: bool = False
-
-
-def _at(doc: JSON, *path: str | int) -> JSON:
-    """``doc[path[0]][path[1]]...`` or None where a key or index is missing."""
-    for key in path:
-        if isinstance(key, str) and isinstance(doc, dict):
-            doc = doc.get(key)
-        elif isinstance(key, int) and isinstance(doc, list) and -len(doc) <= key < len(doc):
-            doc = doc[key]
-        else:
-            return None
-    return doc
-
-
-def _num(value: JSON) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _list(value: JSON) -> list[JSON]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: JSON) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def verdict_of(fraction: float, total: int | None) -> str:
-    """``holds`` (1), ``does not hold`` (0), else ``holds for x of y`` (the unit is in the measured column)."""
-    if fraction >= 1.0:
-        return "holds"
-    if fraction <= 0.0:
-        return "does not hold"
-    if total:
-        return f"holds for {round(fraction * total)} of {total}"
-    return f"holds for {fmt_number(100 * fraction, 2)}%"
-
-
 def _headings(part: Part) -> list[str]:
     return [m.group(2) for line in part.markdown.splitlines() if (m := _HEADING.match(line)) and len(m.group(1)) > 1]
 
 
-def _short(heading: str) -> str:
-    """A heading as a link label: its part before a colon in lower case, or ``section`` past three words."""
-    words = heading.split(":")[0].split()
-    return " ".join(words).lower() if len(words) <= 3 else "section"
-
-
-def _links(part: Part, sections: Sequence[str], figures: Sequence[str]) -> str:
-    """``study: section, figure``: links to the first heading containing one of ``sections`` and the
-    first of ``figures`` the study made (the study's anchor when neither exists)."""
-    links = []
-    heading = next((h for key in sections for h in _headings(part) if key.lower() in h.lower()), None)
-    if heading is not None:
-        links.append(f"[{_short(heading)}](#{section_anchor(part.name, heading)})")
-    figure = next((f for f in figures if f in part.figures and part.markdown.find(f"]({f})") >= 0), None)
-    if figure is not None:
-        links.append(f"[figure](#{figure_anchor(part.name, figure)})")
-    label = f"[{part.name}](#{part.name})" + (" (quick run)" if is_quick(part) else "")
-    return label + (": " + ", ".join(links) if links else "")
-
-
-def _lab_reading_claims(part: Part) -> list[Claim]:
-    rep = part.report or {}
-    data = rep.get("data")
-    best = _str(_at(data, "best"))
-    scores = _at(data, "scores")
-    if not isinstance(scores, list) or not scores:
-        raise ValueError("no scores")
-    chosen = next((s for s in scores if _at(s, "reading") == best), scores[0])
-    fractions = _at(chosen, "fractions")
-    if not isinstance(fractions, dict):
-        raise ValueError("no fractions")
-    seeds, inits = _at(data, "seeds"), _at(data, "inits")
-    pairs = len(seeds) * len(inits) if isinstance(seeds, list) and isinstance(inits, list) else None
-    said: dict[str, tuple[str, str]] = {}
-    for table in _list(rep.get("tables")):
-        headers = [h.lower() for h in _list(_at(table, "headers")) if isinstance(h, str)]
-        if "the lab reports" in headers:
-            i, j = headers.index("the lab reports"), next(
-                (k for k, h in enumerate(headers) if h.startswith("predicate")), -1)
-            for row in _list(_at(table, "rows")):
-                if isinstance(row, list) and len(row) == len(headers):
-                    said[str(row[0])] = (str(row[i]), str(row[j]) if j >= 0 else "")
-    links = _links(part, ("Evidence", "Observations"), ("scores.png",))
-    rows = []
-    for key, value in fractions.items():
-        fraction = _num(value)
-        if fraction is None:
-            continue
-        lab, predicate = said.get(key, (key, ""))
-        count = (f"in {fmt_count(round(fraction * pairs), pairs)} (seed, init) pairs" if pairs
-                 else f"in {fmt_number(100 * fraction, 2)}% of (seed, init) pairs")
-        measured = f"{count}: {predicate}" if predicate else count
-        rows.append(Claim(part.name, lab, measured, verdict_of(fraction, pairs), links, is_quick(part)))
-    return rows
-
-
-def _overflow_claims(part: Part) -> list[Claim]:
-    data = (part.report or {}).get("data")
-    runs = _at(data, "reproduction")
-    if not isinstance(runs, list):
-        raise ValueError("no reproduction")
-    first = [r for r in runs if _at(r, "output") in ("none", None)]
-    hit = [r for r in first if isinstance(_at(r, "event"), dict)]
-    default_hit = [r for r in hit if _at(r, "convention") == "default"]
-    default_all = [r for r in first if _at(r, "convention") == "default"]
-    where = ""
-    if hit:
-        ev = _at(hit[0], "event")
-        where = (f"; first at epoch {_at(ev, 'epoch')}, step {_at(ev, 'step')}, {_at(ev, 'role')} "
-                 f"({_at(hit[0], 'convention')}, {_at(hit[0], 'dtype')})")
-    symptom = _at(data, "symptom")
-    nan_text = ""
-    if isinstance(symptom, list) and symptom:
-        accs = [f"{fmt_number(a, 3)}% ({_at(s, 'dtype')})" for s in symptom
-                if (a := _num(_at(s, "accuracy"))) is not None]
-        nan_text = (f"; guard off: {_at(symptom[0], 'predictions_nan')} of {_at(symptom[0], 'predictions')} "
-                    f"predictions NaN, accuracy {', '.join(accs)}")
-    links = _links(part, ("First try", "symptom"), ("magnitudes.png",))
-    rows = [Claim(part.name, "Without hidden activations the run overflows (overflow encountered in square) "
-                  "and accuracy is 0%.",
-                  f"a non-finite value in {fmt_count(len(hit), len(first))} first-try runs "
-                  f"(conventions x dtypes){where}{nan_text}",
-                  verdict_of(len(hit) / len(first) if first else 0.0, len(first)), links, is_quick(part))]
-    bound = _at(data, "bound")
-    over_lab, over_default = _num(_at(bound, "lab_lr_over_lab_bound")), _num(_at(bound, "lab_lr_over_default_bound"))
-    lr, lab_bound, batch = _num(_at(bound, "lr")), _num(_at(bound, "lab_step_bound")), _at(bound, "batch_size")
-    if over_lab is not None and over_default is not None and lr is not None and lab_bound is not None:
-        measured = (f"lr {fmt_number(lr, 3)} is {fmt_number(over_lab, 3)} times the stability bound "
-                    f"{fmt_number(lab_bound, 3)} of a lab step (summed loss over {batch} points); with the "
-                    f"mean loss, whose step does not grow with the batch, it is {fmt_number(over_default, 3)} "
-                    f"times over its bound and overflowed in {fmt_count(len(default_hit), len(default_all))} runs")
-        if default_hit and over_default > 1:
-            verdict = "does not hold"
-            measured += ": the step size is the cause, a larger batch only makes the summed step larger"
-        elif not default_hit:
-            verdict = "holds"
-            measured += ": only the summed (batch-scaled) step overflows"
+def _evidence_link(part: Part | None, study: str, evidence: str) -> str:
+    """A link to the figure or section a claim cites, in this page when the study ran, and to the
+    committed full report."""
+    links: list[str] = []
+    if part is not None and part.markdown:
+        if evidence.endswith(".png") and evidence in part.figures:
+            links.append(f"[figure](#{figure_anchor(part.name, evidence)})")
         else:
-            verdict = "partly (see the study's verdict)"
-        rows.append(Claim(part.name, "The cause: the batch size was too large, so the MSE overflowed.", measured,
-                          verdict, _links(part, ("Verdict", "stability bound"), ("threshold.png",)), is_quick(part)))
-    return rows
-
-
-def _lr_threshold_claims(part: Part) -> list[Claim]:
-    data = (part.report or {}).get("data")
-    exp = _at(data, "experiments")
-    pinned = _at(data, "pinned")
-    seed, epochs, init = _at(pinned, "seed"), _num(_at(pinned, "epochs")), _at(pinned, "init")
-    outcomes = _at(exp, "E0", "outcomes")
-    if not isinstance(outcomes, list) or seed is None:
-        raise ValueError("no E0")
-    pair = _at(data, "inputs", "pair")
-    rates = [fmt_number(r, 7) for r in pair if isinstance(r, float)] if isinstance(pair, list) else []
-    rate_text = " and ".join(f"lr {r}" for r in rates) if rates else "the two rates"
-    fresh = _at(exp, "E0", "identical_in_fresh_processes")
-    measured = (f"at the pinned seed {seed} ({init} init, {fmt_number(epochs or 0, thousands=True)} epochs): "
-                + ", ".join(str(o) for o in outcomes)
-                + (", bit for bit again in fresh processes" if fresh is True else ""))
-    tried, differ = _num(_at(exp, "search", "pairs_tried")), _num(_at(exp, "search", "pairs_differing"))
-    search_epochs = _num(_at(exp, "search", "epochs"))
-    if tried and differ is not None:
-        measured += (f"; over {fmt_number(tried, thousands=True)} (init, seed) pairs at "
-                     f"{fmt_number(search_epochs or 0, thousands=True)} epochs the labels differ for "
-                     f"{fmt_number(differ, thousands=True)}")
-        verdict = verdict_of(differ / tried, int(tried))
-        if differ == 0 and _at(exp, "E0", "reproduced") is True:
-            measured += f" (so it holds only at the pinned seed {seed} and epoch count)"
-    else:
-        verdict = "holds at the pinned seed" if _at(exp, "E0", "reproduced") is True else "does not hold"
-    h4 = _at(exp, "verdicts", "H4")
-    if isinstance(h4, dict):
-        measured += f"; {_at(h4, 'hypothesis')}: {_at(h4, 'verdict')}"
-    claim = f"Of {rate_text}, the first trains and the second gives a very different result."
-    return [Claim(part.name, claim, measured, verdict,
-                  _links(part, ("Verdicts", "E0"), ("pair_losses.png",)), is_quick(part))]
-
-
-def _experiments_claims(part: Part) -> list[Claim]:
-    data = (part.report or {}).get("data")
-    findings = _at(data, "findings")
-    if not isinstance(findings, list):
-        raise ValueError("no findings")
-    links = _links(part, ("conclusions", "Checks"), ())
-    rows = []
-    for f in findings:
-        claim, holds, seeds = _str(_at(f, "claim")), _num(_at(f, "holds")), _num(_at(f, "seeds"))
-        if claim is None or holds is None or not seeds:
-            continue
-        measured = _str(_at(f, "measured")) or ""
-        first = claim.split(" ", 1)[0]
-        rows.append(Claim(part.name, claim if first in ("lr", "refnet") else claim[:1].upper() + claim[1:],
-                          f"in {fmt_count(int(holds), int(seeds))} seeds" + (f": {measured}" if measured else ""),
-                          verdict_of(holds / seeds, int(seeds)), links, is_quick(part)))
-    return rows
-
-
-CLAIM_BUILDERS: dict[str, Callable[[Part], list[Claim]]] = {
-    "lab_reading": _lab_reading_claims,
-    "experiments": _experiments_claims,
-    "overflow": _overflow_claims,
-    "lr_threshold": _lr_threshold_claims,
-}
-"""The studies whose report.json holds claims of the lab, and how each is read."""
+            heading = next((h for h in _headings(part) if evidence and evidence.lower() in h.lower()), None)
+            links.append(f"[section](#{section_anchor(part.name, heading)})" if heading is not None
+                         else f"[{study}](#{study})")
+    path = f"docs/figures/{study}/report.md"
+    root = repository_root()
+    if root is not None and (root / path).is_file():
+        links.append(f"[full report]({path})")
+    return ", ".join(links) or study
 
 
 def claims(parts: Sequence[Part]) -> list[Claim]:
-    """Every claim the studies that ran can speak to, in :data:`CLAIM_BUILDERS` order; never raises.
-
-    A report whose fields are missing or changed gives one row with the study's summary.
-    """
+    """One row per claim of the lab (:mod:`verify.common.claims`), in :data:`CLAIM_STUDIES` order;
+    never raises. A study that ran but states no claims gives one row saying so."""
     rows: list[Claim] = []
-    for name, build in CLAIM_BUILDERS.items():
+    for name in CLAIM_STUDIES:
         part = next((p for p in parts if p.name == name), None)
-        if part is None:
-            continue
-        found: list[Claim] = []
-        if part.report is not None:
-            try:
-                found = build(part)
-            except (ValueError, TypeError, KeyError, AttributeError, ZeroDivisionError):
-                found = []
-        if not found:
-            found = [Claim(part.name, f"(the {part.name} study's claims)", part.summary,
-                           "see the study" if part.ok else "not measured: the study failed",
-                           f"[{part.name}](#{part.name})", is_quick(part))]
-        rows.extend(found)
+        now = read_claims(part.report) if part is not None and part.report is not None else []
+        merged = merge(name, now, committed_claims(name), ran=part is not None and part.ok)
+        if not merged and part is not None:
+            merged = [Claim(name, f"{name}-none", f"(the {name} study's claims)", part.summary,
+                            "undecided (the study stated no claims)" if part.ok else
+                            "undecided (the study failed)", "", "this run", "this run")]
+        rows.extend(Claim(c.study, c.id, c.claim, c.measured, c.verdict, _evidence_link(part, name, c.evidence),
+                          c.source, c.rechecked) for c in merged)
     return rows
 
 
@@ -508,36 +305,15 @@ def _claims_section(parts: Sequence[Part]) -> list[str]:
     rows = claims(parts)
     lines = ["## What the lab claimed and what refnet measured", ""]
     if not rows:
-        return lines + ["No study that tests the lab's claims ran (" + ", ".join(CLAIM_BUILDERS) + ").", ""]
-    lab = next((p for p in parts if p.name == "lab_reading" and p.report is not None), None)
-    best = _str(_at(lab.report.get("data") if lab and lab.report else None, "best"))
-    intro = ("One row per claim. \"x of y (seed, init) pairs\" counts the seeds and initialisations for which "
-             "the measured statement holds: the spread over seeds.")
-    if best and lab is not None and is_quick(lab):
-        chosen = READINGS["lab-evidence"].label
-        intro += (f" The lab-reading rows come from a quick run, too short to choose a reading: they are measured "
-                  f"under the reading that scored best in it, `{best}`"
-                  + (", the one the full run chose too." if best == chosen else
-                     f", while the full run chose `{chosen}` (the reading refnet calls `lab`); "
-                     f"{full_report('lab_reading')}."))
-    elif best:
-        intro += f" The lab-reading rows are measured under the reading that best reproduces the lab, `{best}`."
-    tally = {"holds": 0, "holds for some": 0, "does not hold": 0, "other": 0}
-    for r in rows:
-        kind = ("holds for some" if r.verdict.startswith("holds for") else r.verdict
-                if r.verdict in ("holds", "does not hold") else "other")
-        tally[kind] += 1
-    lines += [f"{len(rows)} claims: " + ", ".join(f"**{k}** {n}" for k, n in tally.items() if n or k != "other")
-              + ".", "", intro, ""]
+        return lines + ["No study that tests the lab's claims ran (" + ", ".join(CLAIM_STUDIES) + ").", ""]
+    lines += ["One row per claim. The verdict comes from the study's committed full run "
+              "(`docs/figures/<study>/report.json`); \"re-checked now\" is what this run found at its own size: "
+              "a quick run too short to decide a claim says so and never overrules the full run.", ""]
     lines.append(markdown_table(
-        ["claim (what the lab said)", "what refnet measured", "verdict", "shown in"],
-        [[r.claim, r.measured, "**" + r.verdict.replace(" ", "\u00a0") + "**", r.links] for r in rows],
-        align=["left", "left", "left", "left"]))
-    quick = [p.name for p in parts if is_quick(p) and p.name in CLAIM_BUILDERS]
-    if quick:
-        lines += ["", "**QUICK** Rows marked \"quick run\" come from reduced runs (`--quick`, or a study's default "
-                      "size) whose counts and pinned values differ from the full run: "
-                  + "; ".join(f"{n}: {full_report(n)}" for n in quick) + "."]
+        ["claim (what the lab said)", "what refnet measured", "verdict", "re-checked now", "evidence"],
+        [[r.claim, r.measured, "**" + r.verdict.replace(" ", "\u00a0", 2) + "**", r.rechecked, r.evidence]
+         for r in rows],
+        align=["left", "left", "left", "left", "left"]))
     return lines + [""]
 
 
@@ -559,10 +335,11 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
     quick = [p.name for p in parts if is_quick(p)]
     lines = [
         "# refnet verification report", "",
+        "**Findings.** " + " ".join(findings(claims(parts))), "",
+        *_claims_section(parts),
+        "## The software's own checks", "",
         f"**{'PASS' if ok else 'FAIL'}**: {passed} of {len(parts)} parts passed in {seconds:.0f} s ({mode} mode"
         + (f"; quick runs of {', '.join(quick)}" if quick else "") + ").", "",
-        *_claims_section(parts),
-        "## The parts", "",
         markdown_table(["part", "status", "time (s)", "summary"],
                        [[f"[{p.name}](#{p.name})",
                          ("PASS" if p.ok else "FAIL") + ("\u00a0(quick)" if is_quick(p) else ""),
@@ -586,8 +363,8 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
     doc: dict[str, JSON] = {
         "ok": ok, "mode": mode, "seconds": seconds, "command": command, "created": created,
         "versions": versions,
-        "claims": [{"study": c.study, "claim": c.claim, "measured": c.measured, "verdict": c.verdict,
-                    "quick": c.quick} for c in claims(parts)],
+        "claims": [{"study": c.study, "id": c.id, "claim": c.claim, "measured": c.measured, "verdict": c.verdict,
+                    "source": c.source, "rechecked": c.rechecked} for c in claims(parts)],
         "parts": [{"name": p.name, "ok": p.ok, "rc": p.rc, "seconds": p.seconds, "argv": list(p.argv),
                    "quick": is_quick(p), "summary": p.summary, "error": p.error,
                    "figures": [f"{p.name}/{f}" for f in p.figures], "report": p.report} for p in parts],
@@ -600,10 +377,8 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
 # ---------------------------------------------------------------- progress
 
 TYPICAL_SECONDS: dict[str, dict[str, float]] = {
-    "default": {"lab_reading": 20, "gradcheck": 4, "overflow": 8, "lr_threshold": 15, "experiments": 30,
-                "conventions": 6},
-    "full": {"lab_reading": 1500, "gradcheck": 4, "overflow": 300, "lr_threshold": 300, "experiments": 1200,
-             "conventions": 6},
+    "default": {"gradcheck": 4, "overflow": 8, "lr_threshold": 15, "experiments": 30, "conventions": 6},
+    "full": {"gradcheck": 4, "overflow": 300, "lr_threshold": 2400, "experiments": 1800, "conventions": 6},
 }
 """Seconds each study typically takes on 2 busy cores, by mode (measured here); unknown studies count 30 s."""
 
@@ -766,8 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"refnet verification ({mode} mode): {'PASS' if ok else 'FAIL'}, "
           f"{sum(p.ok for p in parts)} of {len(parts)} parts passed in {seconds:.0f} s")
     for p in parts:
-        line = f"  {'PASS' if p.ok else 'FAIL'}  {p.name:<{width}}  {p.seconds:6.1f} s  {p.summary}"
-        print(line if len(line) <= 160 else line[:157] + "...")
+        print(f"  {'PASS' if p.ok else 'FAIL'}  {p.name:<{width}}  {p.seconds:6.1f} s  {p.summary}")
     print(f"report: {index_html} (also {index_md.name}, {report_json.name}, one folder per study in {out})")
     return 0 if ok else 1
 

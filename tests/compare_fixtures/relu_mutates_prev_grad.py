@@ -1,4 +1,6 @@
-"""Mistake: the ReLU backward zeroes entries of the prev_grad array it was given."""
+"""Hazard, not a mistake: the ReLU backward zeroes entries of the prev_grad array it was given
+and returns that array (the lab's own ReLU does this). The numbers are right, so every check
+passes and the report names the hazard."""
 
 from lab_correct import Net, ReLU
 

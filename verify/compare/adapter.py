@@ -11,7 +11,8 @@ it computes on probe inputs: sigmoid, ReLU, tanh or identity; a sigmoid's formul
 (the naive ``1 / (1 + exp(-x))`` or refnet's stable one) is read from its bits on
 a probe, so refnet can compute the same one. The loss is
 recognised the same way: mean or summed squared error, or binary cross-entropy
-with the lab's ``delta = 1e-7`` inside the logs.
+with the lab's ``delta = 1e-7`` inside the logs, in nats (``log``) or in bits
+(``log2``: the lab's published BCE reports the batch mean in bits).
 
 Nothing here modifies the student's object: every probe runs on a deep copy.
 Importing the student's file runs their code.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ import numpy.typing as npt
 from refnet.layers import SigmoidFormula, naive_sigmoid, sigmoid
 
 __all__ = [
-    "Kind", "LossKind", "Reduction", "AdapterError", "StudentError", "LayerInfo", "LossInfo",
+    "Kind", "LossKind", "Reduction", "LogBase", "AdapterError", "StudentError", "LayerInfo", "LossInfo",
     "Student", "load", "recognise", "call", "get_w", "get_b", "set_w", "set_b", "BCE_DELTA",
 ]
 
@@ -41,6 +43,8 @@ Arr = npt.NDArray[np.float64]
 Kind = Literal["linear", "sigmoid", "relu", "tanh", "identity"]
 LossKind = Literal["mse", "bce"]
 Reduction = Literal["mean", "sum"]
+LogBase = Literal["e", "2"]
+"""The base of a BCE's logarithms: ``e`` (nats) or ``2`` (bits, the lab's published report)."""
 
 BCE_DELTA = 1e-7
 """The lab's ``delta`` inside the logarithms of its binary cross-entropy."""
@@ -101,10 +105,18 @@ class LossInfo:
 
     kind: LossKind
     reduction: Reduction
+    base: LogBase = "e"
+    """The base of a BCE's logarithms (``e`` for squared error)."""
 
     def describe(self) -> str:
         what = "squared error" if self.kind == "mse" else f"binary cross-entropy (delta {BCE_DELTA:g})"
-        return f"loss_func: {self.reduction} {what}"
+        unit = ", in bits (log2)" if self.base == "2" else ""
+        return f"loss_func: {self.reduction} {what}{unit}"
+
+    @property
+    def log_scale(self) -> float:
+        """``ln(base)``: the forward's value times this is in nats."""
+        return math.log(2.0) if self.base == "2" else 1.0
 
 
 @dataclass(frozen=True)
@@ -126,9 +138,13 @@ class Student:
 
     @property
     def sigmoid(self) -> SigmoidFormula:
-        """The formula all the sigmoid layers share bit for bit; ``stable`` when they do not (or there are none)."""
+        """The formula all the sigmoid layers share bit for bit; ``stable`` when they do not.
+
+        A network without sigmoid layers gets ``naive``: the formula computes nothing there,
+        and it lets the lab's published arithmetic (naive) match a network without sigmoids.
+        """
         found = {info.formula for info in self.layers if info.kind == "sigmoid"}
-        if found == {"naive"}:
+        if found <= {"naive"}:
             return "naive"
         return "stable"
 
@@ -312,15 +328,18 @@ def _loss_info(net: object, width: int) -> LossInfo:
     v = float(value.reshape(()))
     sq = (y - t) ** 2
     bce = -(t * np.log(y + BCE_DELTA) + (1.0 - t) * np.log((1.0 - y) + BCE_DELTA))
-    candidates: tuple[tuple[LossKind, Reduction, float], ...] = (
-        ("mse", "mean", float(np.mean(sq))), ("mse", "sum", float(np.sum(sq))),
-        ("bce", "mean", float(np.mean(bce))), ("bce", "sum", float(np.sum(bce))))
-    for kind, reduction, expect in candidates:
+    bits = 1.0 / math.log(2.0)
+    candidates: tuple[tuple[LossKind, Reduction, LogBase, float], ...] = (
+        ("mse", "mean", "e", float(np.mean(sq))), ("mse", "sum", "e", float(np.sum(sq))),
+        ("bce", "mean", "e", float(np.mean(bce))), ("bce", "sum", "e", float(np.sum(bce))),
+        ("bce", "mean", "2", float(np.mean(bce)) * bits), ("bce", "sum", "2", float(np.sum(bce)) * bits))
+    for kind, reduction, base, expect in candidates:
         if abs(v - expect) <= _RECOGNISE_RTOL * abs(expect):
-            return LossInfo(kind, reduction)
+            return LossInfo(kind, reduction, base)
+    c = [f"{e:.10g}" for *_, e in candidates]
     raise AdapterError(f"loss_func.forward gives {v:.10g} on a probe; expected mean or summed squared error "
-                       f"({candidates[0][2]:.10g} / {candidates[1][2]:.10g}) or binary cross-entropy with "
-                       f"delta {BCE_DELTA:g} ({candidates[2][2]:.10g} / {candidates[3][2]:.10g})")
+                       f"({c[0]} / {c[1]}) or binary cross-entropy with delta {BCE_DELTA:g} in nats "
+                       f"({c[2]} / {c[3]}) or in bits ({c[4]} / {c[5]})")
 
 
 def recognise(net: object, spec: str = "") -> Student:

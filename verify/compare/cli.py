@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from refnet.data import linear, xor_easy
 from . import onestep, run, selfcheck
 from .adapter import AdapterError, load, recognise
 from .report import CheckResult, Report, as_json, render
+from .setting import Setting
 
 __all__ = ["main", "check", "DataName", "EXIT_PASS", "EXIT_FAIL", "EXIT_USAGE"]
 
@@ -42,7 +44,10 @@ def _data(name: DataName) -> tuple[Arr, Arr]:
 def check(spec: str, *, data: DataName = "xor", epochs: int = 1000, lr: float = 0.1,
           gradient: selfcheck.GradientIntent = "detect", update: onestep.UpdateIntent = "detect",
           seed: int = 0) -> Report:
-    """Run the three checks on ``path.py:ClassName``; raises AdapterError when it does not fit."""
+    """Run the three checks on ``path.py:ClassName``; raises AdapterError when it does not fit.
+
+    ``gradient``: ``detect``, ``mean`` or ``sum`` (``summed``, the older spelling, too).
+    """
     student = recognise(load(spec), spec)
     x, t = _data(data)
     if student.layers[0].width_in != x.shape[1] or student.layers[-1].width_out != t.shape[1]:
@@ -50,27 +55,64 @@ def check(spec: str, *, data: DataName = "xor", epochs: int = 1000, lr: float = 
                            f"features; the {data} data needs {x.shape[1]} -> {t.shape[1]}")
     first, reading = selfcheck.run(student, intent=gradient, seed=seed)
     step = onestep.run(student, x, t, lr, gradient_intent=gradient, update_intent=update)
+    setting = step.setting
     checks: list[CheckResult] = [first, step.result]
-    checks.append(run.run(student, x, t, lr, epochs, step.gradient, step.update, step.change_bounds,
-                          step.loss_bound))
+    checks.append(run.run(student, x, t, lr, epochs, setting, step.change_bounds, step.loss_bound))
     count = int(t.size)
-    g_name = {"mean": "mean (d mean loss / dy)", "summed": f"summed (N = {count} x the mean's)"}
+    loss = student.loss
+    bits = loss.kind == "bce" and loss.base == "2"
+    nats = " in nats" if bits else ""
+    g_name = {"mean": f"mean (d mean loss / dy){nats}", "summed": f"summed (N = {count} x the mean's){nats}",
+              "page14": "the lab's page-14 form (y - t) / (y (1 - y) N): the mean's in nats, without the delta"}
     u_name = {"inside": "inside backward, before the gradient is sent down (the lab's order)",
               "after": "after the gradient is sent down"}
-    convention = {"loss gradient": g_name[step.gradient] + (" [detected]" if gradient == "detect" else " [asked]"),
-                  "update": u_name[step.update] + (" [detected]" if update == "detect" else " [asked]")}
-    conv, lr_ref = run.refnet_setting(step.gradient, step.update, lr, count, student.sigmoid)
+    unit = " in bits (log2)" if bits else " in nats" if loss.kind == "bce" else ""
+    convention = {"loss reported": f"the batch {loss.reduction}{unit}",
+                  "loss gradient": g_name[step.gradient] + (" [detected]" if gradient == "detect" else " [asked]"),
+                  "update": u_name[step.update] + (" [detected]" if update == "detect" else " [asked]"),
+                  "refnet": _refnet_text(setting)}
     notes: list[str] = []
-    if gradient == "detect" and reading == "summed" and student.loss.reduction == "mean":
-        notes.append("loss_func.forward returns the mean but backward the gradient of the sum "
-                     f"(N = {count} x): the lab's convention. If you meant the mean's gradient, the division "
-                     "by N is missing; pass --gradient mean to make that a failure.")
+    if setting.published:
+        page14 = step.gradient == "page14"
+        what = _PUBLISHED_TEXT["page14" if page14 else loss.kind]
+        notes.append(f"these are the conventions of the lab's {'page-14' if page14 else 'published'} code ({what}, "
+                     f"update inside backward, naive sigmoid): refnet runs under convention={setting.name!r} "
+                     f"(refnet.conventions.Published{'(bce=' + repr('page14') + ')' if page14 else ''}), the lab's "
+                     "arithmetic operation for operation.")
+    if gradient == "detect" and reading == "summed" and loss.reduction == "mean":
+        notes.append(f"loss_func.forward returns the mean{' in bits' if bits else ''} but backward the gradient "
+                     f"of the sum{nats} (N = {count} x the mean's"
+                     + (f"; {count} ln 2 = {count * math.log(2.0):.4g} x the reported loss's" if bits else "")
+                     + "): the lab's convention. If you meant the mean's gradient, the division by N is missing; "
+                     "pass --gradient mean to make that a failure.")
     if update == "detect" and step.update == "inside":
         notes.append("the Linear layers update w before sending the gradient down (the lab's order). "
                      "If you meant the textbook order, pass --update after to make that a failure.")
     settings: dict[str, object] = {"data": data, "N": int(x.shape[0]), "lr": lr, "epochs": epochs,
-                                   "refnet": f"convention={run.convention_name(conv)!r}, lr {lr_ref:.6g}"}
-    return Report(spec, tuple(student.describe()), settings, convention, tuple(checks), tuple(notes))
+                                   "refnet": setting.describe()}
+    return Report(spec, tuple(student.describe()), settings, convention, tuple(checks), tuple(notes),
+                  _hazards(first, step.hazards))
+
+
+_PUBLISHED_TEXT = {"mse": "MSE reported as the mean, with the mean's gradient",
+                   "bce": "BCE reported as the mean in bits, with the gradient of the sum in nats",
+                   "page14": "BCE reported as the mean in bits, with the gradient (y - t) / (y (1 - y) N) of commit "
+                             "80a9728: the mean's in nats, without the delta"}
+
+
+def _refnet_text(setting: Setting) -> str:
+    if setting.published:
+        return f"{setting.describe()}: the lab's published arithmetic (refnet.conventions.Published)"
+    return setting.describe()
+
+
+def _hazards(first: CheckResult, seen: tuple[str, ...]) -> tuple[str, ...]:
+    """In-place writes seen in the student's own step (check 2), else in check 1's probes; one per site."""
+    found: dict[str, str] = {}
+    probes = first.data.get("hazards", [])
+    for text in [*seen, *(probes if isinstance(probes, list) else [])]:
+        found.setdefault(str(text).split(" writes into ")[0], str(text))
+    return tuple(found.values())
 
 
 def _positive_int(text: str) -> int:
@@ -103,13 +145,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=1000, help="epochs of check 3 (default 1000)")
     p.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate passed to backward (default 0.1)")
     p.add_argument("--gradient", choices=get_args(selfcheck.GradientIntent), default="detect",
-                   help="the loss gradient you meant: mean, summed (the lab's), or detect from the numbers "
+                   help="the loss gradient you meant: mean (divided by the batch size N), sum (not divided: "
+                        "the lab's BCE; 'summed' is the same), or detect from the numbers "
                         "(default detect: both are accepted and named)")
     p.add_argument("--update", choices=get_args(onestep.UpdateIntent), default="detect",
                    help="when you meant w to change: inside backward before the gradient is sent down "
                         "(the lab's order), after, or detect (default: either is accepted and named)")
     p.add_argument("--json", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
-    p.add_argument("--quiet", action="store_true", help="print only the verdicts and the first failure")
+    p.add_argument("--quiet", action="store_true", help="print only the hazards, the verdicts and the first failure")
     return p
 
 

@@ -57,6 +57,8 @@ class Report:
     convention: dict[str, str]
     checks: tuple[CheckResult, ...]
     notes: tuple[str, ...] = ()
+    hazards: tuple[str, ...] = ()
+    """Code that gives right numbers here but is fragile (an in-place write into prev_grad): named, not failed."""
 
     @property
     def passed(self) -> bool:
@@ -68,7 +70,7 @@ class Report:
 
 
 def render(report: Report, quiet: bool = False) -> str:
-    """The human report (``quiet``: verdict lines and the first failure only)."""
+    """The human report (``quiet``: hazards, verdict lines and the first failure only)."""
     out: list[str] = []
     if not quiet:
         out.append(f"student: {report.spec}")
@@ -77,6 +79,8 @@ def render(report: Report, quiet: bool = False) -> str:
         out.append("settings: " + ", ".join(f"{k} {v}" for k, v in report.settings.items()))
         out.append("convention: " + "; ".join(f"{k}: {v}" for k, v in report.convention.items()))
         out += [f"note: {n}" for n in report.notes]
+    out += [f"hazard: {h}" for h in report.hazards]
+    if not quiet or report.hazards:
         out.append("")
     for c in report.checks:
         out.append(f"{c.status}  {CHECK_TITLES[c.name]}: {c.summary}")
@@ -96,7 +100,7 @@ def as_json(report: Report) -> dict[str, object]:
     first = report.first_failure
     return {
         "student": report.spec, "recognised": list(report.recognised), "settings": report.settings,
-        "convention": report.convention, "notes": list(report.notes),
+        "convention": report.convention, "notes": list(report.notes), "hazards": list(report.hazards),
         "status": "PASS" if report.passed else "FAIL",
         "first_failure": None if first is None else {
             "check": first.name, **(first.failure.as_dict() if first.failure else {"message": first.summary})},

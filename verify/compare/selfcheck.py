@@ -34,13 +34,14 @@ from refnet.layers import Identity, Linear, ReLU, Sigmoid, Tanh
 from refnet.precision import FloatArray
 
 from . import diagnose
-from .adapter import LayerInfo, Student, StudentError, call, get_b, get_w, set_b, set_w
+from .adapter import BCE_DELTA, LayerInfo, Student, StudentError, call, get_b, get_w, set_b, set_w
 from .report import CheckResult, Finding
 
 __all__ = ["run", "GradientIntent", "RECOVERY_LR"]
 
 Arr = npt.NDArray[np.float64]
-GradientIntent = Literal["detect", "mean", "summed"]
+GradientIntent = Literal["detect", "mean", "sum", "summed"]
+"""The loss gradient the student meant: ``mean``, ``sum`` (``summed`` is the older spelling), or ``detect``."""
 RECOVERY_LR = 2.0 ** -4
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -51,12 +52,20 @@ class _Mutation(Exception):
         self.site, self.arg = site, arg
 
 
-def _checked(site: str, arg: str, fn: object, value: Arr, *rest: object) -> Arr:
+def _checked(site: str, arg: str, fn: object, value: Arr, *rest: object, hazards: list[str] | None = None,
+             relu: bool = False) -> Arr:
+    """Run ``fn(copy of value, *rest)``; a change of that copy raises :class:`_Mutation`, or, when
+    ``hazards`` is given (a backward's ``prev_grad``), is named there (see :func:`diagnose.in_place`)."""
     given = value.copy()
-    out = np.asarray(call(site, fn, given, *rest), dtype=np.float64)  # type: ignore[arg-type]
+    raw = call(site, fn, given, *rest)  # type: ignore[arg-type]
+    out = np.asarray(raw, dtype=np.float64)
     if given.shape != value.shape or given.tobytes() != value.tobytes():
-        changed = int(np.sum(given != value)) if given.shape == value.shape else value.size
-        raise _Mutation(site, arg, changed, value.size)
+        if hazards is None:
+            changed = int(np.sum(given != value)) if given.shape == value.shape else value.size
+            raise _Mutation(site, arg, changed, value.size)
+        text = diagnose.in_place(site, value, given, raw is given, relu)
+        if text not in hazards:
+            hazards.append(text)
     return np.array(out, copy=True)
 
 
@@ -66,6 +75,8 @@ class _Student:
     student: object
     info: LayerInfo
     after: object | None
+    hazards: list[str]
+    """In-place writes into ``prev_grad`` seen so far (shared by the views of one layer's check)."""
 
     def _forward(self, x: FloatArray) -> FloatArray:
         s = copy.deepcopy(self.student)
@@ -76,6 +87,7 @@ class _Student:
 
     def _hold(self, student: object, info: LayerInfo) -> None:
         self.student, self.info, self.after = student, info, None
+        self.hazards = []
 
     def _write(self, s: object) -> None:
         pass
@@ -85,7 +97,8 @@ class _Student:
             raise RuntimeError(f"{self.info.name}: backward called before forward")
         s = copy.deepcopy(self.after)
         out = _checked(f"{self.info.name}.backward", "prev_grad", getattr(s, "backward"),
-                       np.asarray(dy[0], dtype=np.float64), lr)
+                       np.asarray(dy[0], dtype=np.float64), lr, hazards=self.hazards,
+                       relu=self.info.kind == "relu")
         return s, out
 
     def _grad_input(self, dy: FloatArray) -> FloatArray:
@@ -206,7 +219,8 @@ def _probe_rows(student: Student) -> int:
     return next(n for n in (5, 7, 9, 11, 13) if n not in widths)
 
 
-def _layer_check(student: Student, index: int, seed: int) -> str:
+def _layer_check(student: Student, index: int, seed: int, hazards: list[str]) -> str:
+    """The layer's verdict line; in-place writes into ``prev_grad`` are added to ``hazards``."""
     info = student.layers[index]
     layer = student.layer_objects(student.net)[index][1]
     n = _probe_rows(student)
@@ -217,6 +231,7 @@ def _layer_check(student: Student, index: int, seed: int) -> str:
             x = x * 2.0
         dy = rng.standard_normal((1, n, info.width_out))
         view = _LinearView(layer, info) if info.kind == "linear" else _activation_view(layer, info)
+        view.hazards = hazards
         problems = gc.layer_problems(view, x, dy, component=info.name)
         if isinstance(view, _LinearView):
             problems = [_with_recovery(p, view.recovery.get(p.wrt)) for p in problems]
@@ -256,13 +271,12 @@ def _rerun(student: Student, index: int, seed: int) -> str:
                 "identity": g}[info.kind]
         if diagnose.matches(got, want):
             return ""
-        return f"{info.name}.backward " + diagnose.activation(info.kind, x, y, g, got, want)
+        return diagnose.activation(f"{info.name}.backward", info.kind, x, y, g, got, want)
     w0 = get_w(s).copy()
     dx = np.asarray(call(f"{info.name}.backward", getattr(copy.deepcopy(s), "backward"), g.copy(), 0.0),
                     dtype=np.float64)
     if not diagnose.matches(dx, g @ w0.T):
-        return (f"{info.name}.backward returns (lr = 0) an input gradient that "
-                + diagnose.describe_mismatch(dx, g @ w0.T) + " (expected prev_grad @ w^T)")
+        return diagnose.input_gradient(f"{info.name}.backward (at lr = 0)", g, w0, dx)
     s2 = copy.deepcopy(s)
     b0 = get_b(s2).copy() if info.has_bias else None
     call(f"{info.name}.backward", getattr(s2, "backward"), g.copy(), RECOVERY_LR)
@@ -271,13 +285,13 @@ def _rerun(student: Student, index: int, seed: int) -> str:
     if not diagnose.matches(dw, x.T @ g):
         if w1.shape != w0.shape:
             return f"{info.name}.backward changes w from shape {w0.shape} to {w1.shape}"
-        return f"{info.name} " + diagnose.weight(x, g, dw, x.T @ g)
+        return diagnose.weight(info.name, x, g, dw, x.T @ g)
     if b0 is not None:
         b1 = get_b(s2)
         db = (np.broadcast_to(b0, b1.shape) - b1) / RECOVERY_LR if b1.ndim <= 2 else b1
         want_b = np.sum(g, axis=0).reshape(b0.shape)
         if not diagnose.matches(db, want_b):
-            return f"{info.name} " + diagnose.bias(g, db, b0.shape, want_b)
+            return diagnose.bias(info.name, g, db, b0.shape, want_b)
     return ""
 
 
@@ -298,7 +312,9 @@ def _loss_check(student: Student, intent: GradientIntent, seed: int) -> tuple[st
         return "loss_func: error", str(exc), "unknown"
     kind = student.loss.kind
     reduction = student.loss.reduction
-    c = float(count) if reduction == "mean" else 1.0
+    want = "summed" if intent == "sum" else intent
+    # forward = sum of the natural-log terms / (c ln(base)): the mean or the sum, in nats or in bits
+    c = (float(count) if reduction == "mean" else 1.0) * student.loss.log_scale
 
     def evaluate(z: FloatArray) -> gc.Evaluation:
         zz = np.asarray(z[0], dtype=np.float64)
@@ -335,21 +351,35 @@ def _loss_check(student: Student, intent: GradientIntent, seed: int) -> tuple[st
             found = name
             break
     forward_reading = "mean" if reduction == "mean" else "summed"
+    bits = student.loss.base == "2"
+    if found == "unknown" and kind == "bce" and bits and reduction == "mean" and diagnose.matches(
+            g, (y - t) / (y * (1.0 - y) * count)):
+        page14 = diagnose.loss_formula(kind, "page14")
+        if want == "summed":
+            return "loss_func: FAIL", (f"loss_func.backward computes {page14} (the mean's gradient, without the "
+                                       f"delta); expected {diagnose.loss_formula(kind, 'summed')}, as "
+                                       f"--gradient {intent} was asked for"), "page14"
+        return (f"loss_func: PASS ({page14}: the gradient of the mean in nats without the delta "
+                f"{BCE_DELTA:g} that forward puts in the logs; forward is the mean in bits)"), None, "page14"
     if found == "unknown":
         mean_g = num_sum / count
         return "loss_func: FAIL", diagnose.loss_gradient(kind, y, t, g, mean_g, count), found
-    line = (f"loss_func: PASS ({'gradient of the mean' if found == 'mean' else f'gradient of the summed loss, N x the mean on an N = {count} probe'}"
-            f"; forward is the {reduction})")
-    if intent != "detect" and found != intent:
+    nats = " in nats" if bits else ""
+    forward = f"forward is the {reduction}" + (" in bits" if bits else "")
+    what = "gradient of the mean" + nats if found == "mean" else \
+        f"gradient of the summed loss{nats}, N x the mean's on an N = {count} probe"
+    line = f"loss_func: PASS ({what}; {forward})"
+    if want != "detect" and found != want:
         if found == "summed":
-            return line, (f"loss_func.backward returns N x d(forward)/dy on an N = {count} probe batch (the "
-                          "gradient of the summed loss): the division by the batch size N is missing, but "
-                          "--gradient mean was asked for"), found
-        return line, (f"loss_func.backward returns d(forward)/dy / {count} (the gradient of the mean): "
-                      "--gradient summed was asked for"), found
-    if found != forward_reading and intent == "detect":
-        line += (f"; note: forward returns the {reduction} but backward the gradient of the "
-                 f"{'sum' if found == 'summed' else 'mean'}")
+            return line, (f"loss_func.backward computes {diagnose.loss_formula(kind, 'summed')}, the gradient of "
+                          f"the summed loss{nats}; expected {diagnose.loss_formula(kind, 'mean')}: the division by "
+                          f"the batch size N is missing, but --gradient {intent} was asked for"), found
+        return line, (f"loss_func.backward computes {diagnose.loss_formula(kind, 'mean')}, the gradient of the "
+                      f"mean loss{nats}; expected {diagnose.loss_formula(kind, 'summed')} (N x that), as "
+                      f"--gradient {intent} was asked for"), found
+    if want == "detect" and (found != forward_reading or bits):
+        line += (f"; note: forward returns the {reduction}" + (" in bits" if bits else "")
+                 + f" but backward the gradient of the {'sum' if found == 'summed' else 'mean'}{nats}")
     return line, None, found
 
 
@@ -357,8 +387,9 @@ def run(student: Student, *, intent: GradientIntent = "detect", seed: int = 0) -
     """Check every layer and the loss; returns the verdict and the detected gradient reading."""
     lines: list[str] = []
     failure: Finding | None = None
+    hazards: list[str] = []
     for i, info in enumerate(student.layers):
-        text = _layer_check(student, i, seed)
+        text = _layer_check(student, i, seed, hazards)
         if text.startswith(f"{info.name}: PASS") or text.startswith(f"{info.name}: KINK"):
             lines.append(text)
             continue
@@ -379,6 +410,7 @@ def run(student: Student, *, intent: GradientIntent = "detect", seed: int = 0) -
         failure = Finding("loss_func.backward", "loss gradient", loss_fail, {"reading": reading})
     if failure is None:
         summary = f"every layer and the loss match their own forward ({len(student.layers) + 1} components)"
-        return CheckResult("self-consistency", "PASS", summary, tuple(lines), None, {"gradient": reading}), reading
+        return CheckResult("self-consistency", "PASS", summary, tuple(lines), None,
+                           {"gradient": reading, "hazards": hazards}), reading
     return CheckResult("self-consistency", "FAIL", failure.message, tuple(lines), failure,
-                       {"gradient": reading}), reading
+                       {"gradient": reading, "hazards": hazards}), reading

@@ -1,7 +1,10 @@
 """``python -m verify.gradcheck``: finite-difference proof of every refnet gradient.
 
 Runs every case of :mod:`verify.gradcheck.study` and the mutants of
-:mod:`verify.gradcheck.mutants`; prints one row per (component, dtype, wrt).
+:mod:`verify.gradcheck.mutants`. Prints a short table (one row per component,
+dtype and gradient) and one row per mutant, each followed by a legend of its
+columns, then one verdict line; ``--verbose`` adds the detailed tables. While it
+runs, one progress line on stderr is rewritten in place.
 Exit 0 when everything passes and every mutant is caught, 1 on any failure or
 escaped mutant, 2 when inconclusive (a kink redraw budget ran out) or for a bad
 argument (an argparse ``error:`` line, checked before any work starts).
@@ -11,15 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from textwrap import fill
 from collections.abc import Sequence
 from pathlib import Path
 
 from refnet.precision import DTypeName
+from refnet.progress import Progress
 from refnet.validation import int_argument, output_dir_argument
 
-from ..common.console import Console
 from . import mutants as mt
-from .study import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, aggregate, cases, exit_code, run, table, write_report
+from .study import (
+    EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, LEGEND, SHORT_LEGEND, Row, aggregate, cases, exit_code, run,
+    short_table, table, write_report,
+)
+from .words import legend
 
 __all__ = ["main"]
 
@@ -46,28 +54,38 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="write DIR/report.md, DIR/report.json and DIR/taylor.png (for python -m verify)")
     parser.add_argument("--quick", action="store_true",
                         help="one seed and the two small shapes per component (for tests)")
-    parser.add_argument("--quiet", action="store_true", help="no table on stdout and no progress on stderr")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print the detailed tables (observed and allowed error, worst element, step, "
+                             "seed, mode, kink redraws, Taylor order, float64 comparison; every mutant check) "
+                             "with a legend of their columns")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing (no tables on stdout, no progress on stderr); the exit code tells")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse printed its usage and error line (or the help)
         return exc.code if isinstance(exc.code, int) else EXIT_INCONCLUSIVE
     dtypes: tuple[DTypeName, ...] = ("float32", "float64") if args.dtype == "all" else (args.dtype,)
 
-    progress = Console("gradcheck", quiet=args.quiet)
-    results = run(cases(dtypes, args.seed, args.quick), progress if not args.quiet else None)
+    all_cases = cases(dtypes, args.seed, args.quick)
+    n_mutants = len(mt.MUTANTS) * len(dtypes)
+    progress = Progress(len(all_cases) + n_mutants, "gradcheck", quiet=args.quiet, unit="checks")
+    # pad what runs to one width, so a shorter name overwrites a longer one; the whole line
+    # stays under 80 characters, so a terminal never wraps it (\r would then leave lines behind)
+    width = max(len(f"{c.component} {c.dtype}") for c in all_cases) + 4
+    done = len(all_cases)
+
+    def mutant_started(what: str) -> None:
+        nonlocal done
+        progress.update(done, what.ljust(width))
+        done += 1
+
+    results = run(all_cases, lambda k, what: progress.update(k, what.ljust(width)))
     rows = aggregate(results)
-    progress("mutants")
-    mutants = mt.check_mutants(dtypes, args.seed)
+    mutants = mt.check_mutants(dtypes, args.seed, mutant_started)
+    progress.update(done, "done".ljust(width))
     code = exit_code(rows, mutants)
     if not args.quiet:
-        print(table(rows))
-        print()
-        print(mt.table(mutants))
-        print()
-        verdict = {EXIT_PASS: "PASS", EXIT_FAIL: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}[code]
-        print(f"{verdict}: {sum(r.result.status == 'PASS' for r in rows)}/{len(rows)} rows pass, "
-              f"{sum(m.caught for m in mutants)}/{len(mutants)} mutant checks caught "
-              f"({len(mt.MUTANTS)} mutants x {len(dtypes)} dtypes x layer and network)")
+        print(_text(rows, mutants, code, dtypes, verbose=args.verbose))
     if args.json is not None:
         doc = {"passed": code == EXIT_PASS, "exit_code": code, "seed": args.seed, "dtypes": list(dtypes),
                "rows": [r.as_dict() for r in rows], "mutants": [m.as_dict() for m in mutants],
@@ -77,3 +95,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report is not None:
         write_report(args.report, rows, mutants, code, args.seed, dtypes)
     return code
+
+
+def _text(rows: list[Row], mutants: list[mt.MutantResult], code: int, dtypes: tuple[DTypeName, ...], *,
+          verbose: bool) -> str:
+    """What the command prints: short tables with legends, the details if ``verbose``, the verdict."""
+    n_pass = sum(r.result.status == "PASS" for r in rows)
+    n_caught = sum(m.caught for m in mutants)
+    parts = [
+        fill("Every gradient refnet computes by backpropagation, compared with finite differences "
+             "(the slope measured by nudging each input a little):", 100),
+        "",
+        short_table(rows),
+        "",
+        "Columns:",
+        legend(SHORT_LEGEND),
+        "",
+        fill(f"Proof that the check can fail: {len(mt.MUTANTS)} layers with a deliberate mistake in their "
+             "backward pass, each checked in every dtype, alone and inside the lab's network:", 100),
+        "",
+        mt.short_table(mutants),
+        "",
+        "Columns:",
+        legend(mt.SHORT_LEGEND),
+        "",
+    ]
+    if verbose:
+        parts += ["Details: the worst case of each row over seeds and shapes.", "", table(rows), "",
+                  "Columns:", legend(LEGEND), "", "Every mutant check:", "", mt.table(mutants), "",
+                  "Columns:", legend(mt.LEGEND), ""]
+    else:
+        parts += [fill("(--verbose shows the detailed tables: observed and allowed error, worst element, step, "
+                       "seed, Taylor order, float64 comparison, every mutant check.)", 100), ""]
+    verdict = {EXIT_PASS: "PASS", EXIT_FAIL: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}[code]
+    parts.append(f"{verdict}: {n_pass}/{len(rows)} rows pass, {n_caught}/{len(mutants)} mutant checks caught "
+                 f"({len(mt.MUTANTS)} mutants x {len(dtypes)} dtypes x layer and network)")
+    return "\n".join(parts)

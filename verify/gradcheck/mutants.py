@@ -13,6 +13,7 @@ exits 1 if any mutant escapes at either level.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,9 +27,11 @@ from refnet.network import Network, mlp
 from refnet.precision import FloatArray
 from refnet.precision import DTypeName
 
+from .words import allowed, legend, text_table
+
 __all__ = [
     "MUTANTS", "Mutant", "MutantResult", "scale_for", "mutant_draw", "mutant_network",
-    "check_mutant", "check_mutants", "table", "main",
+    "check_mutant", "check_mutants", "table", "short_table", "SHORT_HEADERS", "SHORT_LEGEND", "LEGEND", "main",
 ]
 
 
@@ -121,13 +124,14 @@ class MutantResult:
     dtype: DTypeName
     level: str
     caught: bool
-    by: str        # the failing wrt and why (largest ratio or the fault)
+    by: str        # the failing tensor and why (largest ratio or the fault)
     ratio: float
+    fault: bool = False  # caught by a structural fault (missing gradient, wrong shape or dtype)
 
     def as_dict(self) -> dict[str, object]:
         ratio: object = self.ratio if np.isfinite(self.ratio) else str(self.ratio)
         return {"mutant": self.mutant, "dtype": self.dtype, "level": self.level,
-                "caught": self.caught, "by": self.by, "ratio": ratio}
+                "caught": self.caught, "by": self.by, "ratio": ratio, "fault": self.fault}
 
 
 def mutant_draw(m: Mutant, dtype: DTypeName, n: int, size: int, reference: DTypeName | None = None,
@@ -173,8 +177,14 @@ def _verdict(m: Mutant, dtype: DTypeName, level: str, results: Sequence[gc.Resul
         return MutantResult(m.name, dtype, level, False, f"{worst.wrt}: ratio {score(worst):.3g}", score(worst))
     r = max(failed, key=score)
     if r.faults:
-        why = r.faults[0]
-    elif r.ratio >= (r.reference or 0.0):
+        # a fault usually names its tensor already ("b: gradient missing", "linear_2.b: ..."):
+        # then it is shown as it is, never as "b: b: gradient missing"
+        fault = r.faults[0]
+        head = fault.split(": ", 1)[0]
+        named = ": " in fault and " " not in head
+        return MutantResult(m.name, dtype, level, True, fault if named else f"{r.wrt}: {fault}", score(r),
+                            fault=True)
+    if r.ratio >= (r.reference or 0.0):
         why = f"ratio {r.ratio:.3g} at {r.worst}"
     else:
         why = f"vs-f64 ratio {r.reference:.3g} (own-precision ratio {r.ratio:.3g})"
@@ -197,9 +207,43 @@ def check_mutant(m: Mutant, dtype: DTypeName, seed: int, *, n: int = 4, size: in
     return [_verdict(m, dtype, "layer", alone), _verdict(m, dtype, "network", inside)]
 
 
-def check_mutants(dtypes: Sequence[DTypeName], seed: int) -> list[MutantResult]:
-    """Every mutant in every dtype, at both levels."""
-    return [r for m in MUTANTS for dt in dtypes for r in check_mutant(m, dt, seed)]
+def check_mutants(dtypes: Sequence[DTypeName], seed: int,
+                  progress: Callable[[str], None] | None = None) -> list[MutantResult]:
+    """Every mutant in every dtype, at both levels; ``progress(what)`` before each (mutant, dtype)."""
+    out: list[MutantResult] = []
+    for m in MUTANTS:
+        for dt in dtypes:
+            if progress is not None:
+                progress(f"mutant {m.name} {dt}")
+            out += check_mutant(m, dt, seed)
+    return out
+
+
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("mutant", "the name of the deliberately wrong backward pass"),
+    ("dtype", "the precision it was checked in"),
+    ("level", "layer: the mutant layer checked alone; network: inside the lab's 2-4-4-1 network "
+              "(replacing linear_2 or sigmoid_1)"),
+    ("caught", "yes when at least one check failed, as it must; NO means the mistake escaped"),
+    ("by", "what failed: the tensor, then the largest error over its bound (ratio) and the element, "
+           "or the structural fault; 'vs-f64' is the float32 gradient against float64 finite "
+           "differences, 'own-precision' against float32 ones"),
+)
+"""What each column of the detailed mutant table means."""
+
+SHORT_HEADERS = ("mutant", "what is wrong in its backward pass", "caught", "largest error")
+
+SHORT_LEGEND: tuple[tuple[str, str], ...] = (
+    ("mutant", "a copy of a real layer with one deliberate mistake in its backward pass (the forward "
+               "pass is right, so only a gradient check can see it)"),
+    ("what is wrong in its backward pass", "the mistake"),
+    ("caught", "in how many of its checks the mistake was found (each dtype, checked alone and inside "
+               "the lab's network); every check must catch it"),
+    ("largest error", "how far the wrong gradient was from the finite-difference one, as a multiple of "
+                      "the allowed error (a right gradient stays under 100% of it), or the structural "
+                      "fault that gave it away"),
+)
+"""What each column of the short mutant table means."""
 
 
 def table(results: Sequence[MutantResult]) -> str:
@@ -209,6 +253,32 @@ def table(results: Sequence[MutantResult]) -> str:
     lines += [f"{r.mutant:<14} {r.dtype:<8} {r.level:<8} {'yes' if r.caught else 'NO':<6} {r.by}"
               for r in results]
     return "\n".join(lines)
+
+
+def _largest(results: Sequence[MutantResult]) -> str:
+    faults = [r.by for r in results if r.fault]
+    if faults:
+        return f"fault: {faults[0]}"
+    finite = [r.ratio for r in results if math.isfinite(r.ratio)]
+    return allowed(max(finite)) if finite else "-"
+
+
+def short_cells(results: Sequence[MutantResult]) -> list[list[str]]:
+    """One row per mutant (in :data:`MUTANTS` order) summing up its checks."""
+    rows = []
+    for m in MUTANTS:
+        mine = [r for r in results if r.mutant == m.name]
+        if not mine:
+            continue
+        caught = sum(r.caught for r in mine)
+        rows.append([m.name, m.description, f"{caught} of {len(mine)}" + ("" if caught == len(mine) else " (ESCAPED)"),
+                     _largest(mine)])
+    return rows
+
+
+def short_table(results: Sequence[MutantResult]) -> str:
+    """The short mutant table: one line per mutant (columns explained by :data:`SHORT_LEGEND`)."""
+    return text_table(SHORT_HEADERS, short_cells(results))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = check_mutants(dtypes, args.seed)
     if not args.quiet:
         print(table(results))
+        print("\nColumns:")
+        print(legend(LEGEND))
     return 0 if all(r.caught for r in results) else 1
 
 

@@ -30,13 +30,15 @@ from refnet.precision import DTypeName
 from ..common import style
 from ..common.report import Report, to_json
 from . import mutants as mt
+from .words import allowed, text_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "Case", "Row", "cases", "run", "aggregate", "table", "layer_draw", "loss_draw",
-    "network_draw", "exit_code", "write_report", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE",
+    "Case", "Row", "cases", "run", "aggregate", "table", "short_table", "short_cells", "row_cells",
+    "layer_draw", "loss_draw", "network_draw", "exit_code", "write_report",
+    "HEADERS", "LEGEND", "SHORT_HEADERS", "SHORT_LEGEND", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE",
 ]
 
 EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 2
@@ -156,12 +158,17 @@ class Row:
 _RANK = {"FAIL": 2, "KINK": 1, "PASS": 0}
 
 
-def run(all_cases: Sequence[Case], progress: Callable[[str], None] | None = None) -> list[tuple[Case, gc.Result]]:
-    """Check every case (with kink redraws); results in case order."""
+def run(all_cases: Sequence[Case], progress: Callable[[int, str], None] | None = None,
+        ) -> list[tuple[Case, gc.Result]]:
+    """Check every case (with kink redraws); results in case order.
+
+    ``progress(done, what)`` is called before each case with the number of cases done and a
+    short name of the one starting (``"Sigmoid float32"``).
+    """
     out: list[tuple[Case, gc.Result]] = []
-    for case in all_cases:
+    for done, case in enumerate(all_cases):
         if progress is not None:
-            progress(f"{case.component} {case.dtype} {case.shape} seed {case.seed}")
+            progress(done, f"{case.component} {case.dtype}")
         for r in gc.check_drawn(case.draw, seed=case.seed):
             out.append((case, r))
     return out
@@ -193,6 +200,60 @@ def _e(v: float) -> str:
 HEADERS = ("component", "dtype", "wrt", "status", "observed", "expected", "ratio", "worst",
            "step", "seed", "mode", "redraws", "taylor", "vs-f64")
 
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("component", "the layer, loss or network checked"),
+    ("dtype", "the precision of its arithmetic"),
+    ("wrt", "what the gradient is taken with respect to: x (input), W, b, y (prediction) or params "
+            "(every parameter of the network)"),
+    ("status", "PASS, FAIL or KINK (no verdict: a ReLU input at 0)"),
+    ("observed", "largest |finite-difference gradient - backprop gradient| over the elements"),
+    ("expected", "the error that rounding and the finite step can explain at that element (the bound)"),
+    ("ratio", "observed / expected, the largest over all elements; the row passes when it is at most 1"),
+    ("worst", "the element with that ratio: [member,row,column] of the tensor, or layer.parameter[...] "
+              "in a network; 'via u[seed,j]' when found by bisecting a random projection"),
+    ("step", "the finite-difference step h at that element (about cbrt(eps) times max(|x|, 1))"),
+    ("seed", "the seed of the worst case (cases use seeds N, N+1, N+2)"),
+    ("mode", "exhaustive: every element perturbed on its own; projected: 4 random directions "
+             "(tensors over 256 elements)"),
+    ("redraws", "how many times the inputs were drawn again because a ReLU input sat at a kink"),
+    ("taylor", "the observed order of the Taylor remainder: about 2 for a right gradient, 1 for a wrong "
+               "one; 'lin' when the remainder stays at rounding level (f is linear in what is checked)"),
+    ("vs-f64", "float32 only: the error against float64 finite differences of the same component, "
+               "over its bound; '-' for float64 rows"),
+)
+"""What each column of the detailed table (``--verbose``, the report's details) means."""
+
+SHORT_HEADERS = ("checked", "dtype", "gradient of", "result", "worst error")
+
+SHORT_LEGEND: tuple[tuple[str, str], ...] = (
+    ("checked", "the layer, loss or whole network whose backward pass is checked; 'network (lab)' is the "
+                "lab's 2-4-4-1 sigmoid network, K=2 two such networks trained side by side"),
+    ("dtype", "the precision: float32 keeps about 7 significant digits, float64 about 16"),
+    ("gradient of", "what the gradient is taken with respect to: the input x, the weights W, the bias b, "
+                    "the prediction y fed to a loss, or every parameter of the network"),
+    ("result", "PASS: the backprop gradient agrees with finite differences for every element; FAIL: it "
+               "does not, or the gradient is missing or has the wrong shape or dtype; KINK: no verdict, "
+               "a ReLU input sat at 0 where the derivative jumps"),
+    ("worst error", "the largest gap between the backprop gradient and the finite-difference one, as a "
+                    "share of the gap that rounding and the finite step can explain (the allowed error); "
+                    "worst over seeds, shapes and elements; float32 rows also compare with float64 "
+                    "finite differences and show the larger share; under 100% passes"),
+)
+"""What each column of the short table (the default output, the report's first table) means."""
+
+_WRT_WORDS = {"x": "input x", "W": "weights W", "b": "bias b", "y": "prediction y", "params": "all parameters"}
+
+
+def short_cells(row: Row) -> list[str]:
+    """One row of the short table (see :data:`SHORT_LEGEND`)."""
+    r = row.result
+    words = {"PASS": "PASS", "FAIL": "FAIL", "KINK": "KINK (no verdict)"}[r.status]
+    if r.faults:
+        worst = f"fault: {r.faults[0]}"
+    else:
+        worst = allowed(max(r.ratio, r.reference or 0.0))
+    return [r.component, r.dtype, _WRT_WORDS.get(r.wrt, r.wrt), words, worst]
+
 
 def row_cells(row: Row) -> list[str]:
     r = row.result
@@ -203,12 +264,13 @@ def row_cells(row: Row) -> list[str]:
 
 
 def table(rows: Sequence[Row]) -> str:
-    """Fixed-width text table (no timings: two runs print the same bytes)."""
-    cells = [list(HEADERS)] + [row_cells(r) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADERS))]
-    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(HEADERS))).rstrip() for c in cells]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    """The detailed fixed-width text table (no timings: two runs print the same bytes)."""
+    return text_table(HEADERS, [row_cells(r) for r in rows])
+
+
+def short_table(rows: Sequence[Row]) -> str:
+    """The short table a student reads first (columns explained by :data:`SHORT_LEGEND`)."""
+    return text_table(SHORT_HEADERS, [short_cells(r) for r in rows])
 
 
 def exit_code(rows: Sequence[Row], mutants: Sequence[mt.MutantResult]) -> int:
@@ -252,9 +314,36 @@ def _taylor_figure(seed: int) -> tuple[Figure, list[list[object]]]:
     return fig, rows
 
 
+def _legend_list(entries: Sequence[tuple[str, str]]) -> str:
+    """A legend as a Markdown list: ``- **column**: meaning``."""
+    return "\n".join(f"- **{name}**: {meaning}" for name, meaning in entries)
+
+
 def write_report(directory: Path, rows: Sequence[Row], mutants: Sequence[mt.MutantResult],
                  code: int, seed: int, dtypes: Sequence[str]) -> None:
     rep = Report("gradcheck", "Finite-difference gradient check", directory)
+    rep.section("Results")
+    rep.text(
+        "Every gradient refnet computes by backpropagation, compared with finite differences (the "
+        "slope measured by nudging each input a little). One row per component, precision and "
+        "gradient; each row is the worst case over seeds, shapes and elements.")
+    rep.table(list(SHORT_HEADERS), [short_cells(r) for r in rows])
+    rep.text("What the columns mean:", _legend_list(SHORT_LEGEND))
+    rep.section("Proof that the check can fail", level=3)
+    rep.text(
+        f"{len(mt.MUTANTS)} copies of real layers, each with one deliberate mistake in its backward "
+        "pass, checked in every precision, alone and inside the lab's 2-4-4-1 network. Every check "
+        "must catch the mistake.")
+    rep.table(list(mt.SHORT_HEADERS), mt.short_cells(mutants))
+    rep.text("What the columns mean:", _legend_list(mt.SHORT_LEGEND))
+    rep.section("Details")
+    rep.section("Every component", level=3)
+    rep.table(list(HEADERS), [row_cells(r) for r in rows])
+    rep.text("What the columns mean:", _legend_list(LEGEND))
+    rep.section("Every mutant check", level=3)
+    rep.table(["mutant", "dtype", "level", "caught", "by"],
+              [[m.mutant, m.dtype, m.level, m.caught, m.by] for m in mutants])
+    rep.text("What the columns mean:", _legend_list(mt.LEGEND))
     rep.section("Method")
     rep.text(
         "Central differences with step `h = cbrt(eps) * max(|x|, 1)`, rounded to `(x + h) - x`; "
@@ -266,11 +355,6 @@ def write_report(directory: Path, rows: Sequence[Row], mutants: Sequence[mt.Muta
         "gradient's error against the same component in float64 (its analytic gradient and its "
         "finite differences), over the float32 rounding bound plus the float64 difference bound. "
         "See docs/gradcheck.md.")
-    rep.section("Components")
-    rep.table(list(HEADERS), [row_cells(r) for r in rows])
-    rep.section("Mutants (deliberately wrong backward passes)")
-    rep.table(["mutant", "dtype", "level", "caught", "by"],
-              [[m.mutant, m.dtype, m.level, m.caught, m.by] for m in mutants])
     try:
         fig, trows = _taylor_figure(seed)
         rep.figure(fig, "taylor.png", "Taylor remainder of Sigmoid and of the sigmoid-y mutant")
@@ -280,6 +364,8 @@ def write_report(directory: Path, rows: Sequence[Row], mutants: Sequence[mt.Muta
     rep.data.update({"passed": code == EXIT_PASS, "exit_code": code, "seed": seed, "dtypes": list(dtypes),
                      "rows": to_json([r.as_dict() for r in rows]),
                      "mutants": to_json([m.as_dict() for m in mutants])})
-    fails = sum(r.result.status == "FAIL" for r in rows)
+    passed = sum(r.result.status == "PASS" for r in rows)
     caught = sum(m.caught for m in mutants)
-    rep.write(code == EXIT_PASS, f"{len(rows)} rows, {fails} failed; {caught}/{len(mutants)} mutant checks caught")
+    rep.write(code == EXIT_PASS, f"{passed} of {len(rows)} gradients agree with finite differences; "
+                                 f"{caught} of {len(mutants)} checks of deliberately wrong backward passes "
+                                 "caught the mistake")

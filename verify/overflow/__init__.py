@@ -1,8 +1,8 @@
-"""The overflow study: the lab's no-activation overflow, reproduced and explained.
+"""The overflow study: the lab's no-activation run that overflowed, as its code ran it.
 
-``study`` runs it (reproduction, symptom, Hessian bound, grid, linear limit),
-``grid`` and ``runs`` hold its training runs, ``figures`` and ``report`` write
-it up, ``cli`` is ``python -m verify.overflow``.
+``runs`` watches and stops each lab run (guard, tracer), ``study`` runs the seeds,
+batch sizes and the second try and judges the lab's claims, ``report`` writes it
+up, ``cli`` is ``python -m verify.overflow``.
 """
 
 from .cli import main

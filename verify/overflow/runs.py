@@ -1,154 +1,277 @@
-"""Single runs for the overflow study: traced reproductions, the lab's symptom, the linear limit.
+"""The runs of the overflow study: one lab run per (configuration, seed), watched and stopped.
 
-- :class:`Trace` is an observer that keeps, per training step, the largest
-  ``|parameter|`` and ``|activation|`` and the first place a non-finite
-  value appeared: an independent witness for the overflow guard.
-- :func:`lab_symptom` replays the lab's loop with the guard off and records,
-  with ``warnings.catch_warnings``, the warnings the lab's own expressions
-  (``np.mean((y - t) ** 2)``, ``pred[pred > 0.5] = 1``) raise, so none escape.
-- :func:`best_linear_accuracy` is the exact best accuracy any straight line
-  reaches on a 2-D data set (an upper bound for a network without hidden
-  activations, whatever it is trained with).
+Each run is :func:`refnet.lab.run` with the guard in ``record`` mode (its first
+non-finite event), a :class:`Tracer` beside it (what the guard does not keep:
+weight norms after every update, the squares of the MSE that overflowed from
+finite values, the parameters at the start of every epoch) and ``stop="non-finite"``:
+the run ends after the epoch that left a parameter NaN or infinite, since
+``W - lr dW`` never makes a non-finite value finite again. A run that never goes
+non-finite runs to ``config.epochs``.
+
+:func:`trace_run` returns a :class:`SeedRun` of plain values (it crosses process
+boundaries); :func:`trace_many` spreads runs over an executor (refnet's process pool).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from refnet.metrics import accuracy
-from refnet.network import Network
+from refnet import lab
+from refnet.data import xor_easy
+from refnet.events import NonFiniteEvent
 from refnet.observe import Site
-from refnet.optim import SGD
 from refnet.precision import FloatArray
-from refnet.train import prepare_data, step, train
-from refnet.conventions import Convention, ConventionLike
 
-from ..common.hessian import hessian
+from ..common.hessian import sharpness
 
-__all__ = ["Trace", "SiteEvent", "Symptom", "lab_symptom", "best_linear_accuracy",
-           "affine_residual", "presigmoid", "SharpnessPath", "sharpness_path"]
+__all__ = ["Tracer", "SeedRun", "Event", "trace_run", "trace_many", "category", "sharpness_path", "best_linear_accuracy",
+           "CATEGORIES", "LAYERS", "frobenius"]
+
+LAYERS = ("linear_1", "linear_2", "output")
+"""The three Linear layers of the lab's network, input to output."""
+
+CATEGORIES = ("matrix product", "square of the MSE", "other")
+"""How the study groups the operation that first went non-finite."""
+
+F64 = npt.NDArray[np.float64]
 
 
-def _absmax(array: FloatArray) -> float:
-    """Largest |value|, ``inf`` when any value is not finite."""
-    if array.size == 0:
+def category(operation: str, role: str) -> str:
+    """``matrix product`` (``x @ W (+ b)``, ``dy @ W^T``, ``x^T @ dy``), ``square of the MSE``
+    (the loss terms ``(y - t)^2``), or ``other`` (sums, updates, the loss gradient)."""
+    if "@" in operation:
+        return "matrix product"
+    if role == "loss terms":
+        return "square of the MSE"
+    return "other"
+
+
+class Tracer:
+    """An observer of one lab run (a :class:`refnet.observe.Observer`).
+
+    Keeps, per training step: the Frobenius norm of each weight just after its
+    update (``norms``: rows ``step, |W1|, |W2|, |W3|``), whether any square of the
+    MSE's loss terms overflowed from a finite difference ``y - t`` (the lab's
+    ``overflow encountered in square``: ``square_steps``) and the largest finite
+    ``|y|``; with ``snapshots``, the parameters at the start of every epoch.
+    """
+
+    def __init__(self, initial: dict[str, F64], iterations: int, *, snapshots: bool = False) -> None:
+        self.current: dict[str, FloatArray] = dict(initial)
+        self.iterations = iterations
+        self.snapshots = snapshots
+        self.params_at_epoch: list[dict[str, F64]] = []
+        self.norms: list[tuple[float, ...]] = []
+        self.square_steps: list[int] = []
+        self.largest_output: list[float] = []
+        self.step = -1
+        self._row: list[float] = []
+
+    def at(self, epoch: int, step: int, batch: slice) -> None:
+        self._flush()
+        self.step = step
+        if self.snapshots and step % self.iterations == 0:
+            self.params_at_epoch.append({k: np.array(v, dtype=np.float64) for k, v in self.current.items()})
+        self._row = [float(step), math.nan, math.nan, math.nan]
+
+    def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
+        if site.phase == "update":
+            self.current[f"{site.layer_name}.{'W' if site.role == 'weight' else 'b'}"] = array
+            if site.role == "weight" and site.layer_name in LAYERS and self._row:
+                self._row[1 + LAYERS.index(site.layer_name)] = frobenius(array)
+        elif site.phase == "loss" and site.role == "loss terms":
+            y, t = inputs[0], inputs[1]
+            diff = y - t
+            if bool(np.any(np.isfinite(diff) & np.isinf(array))):
+                self.square_steps.append(self.step)
+            finite = np.abs(y[np.isfinite(y)])
+            self.largest_output.append(float(finite.max()) if finite.size else math.nan)
+
+    def _flush(self) -> None:
+        if self._row:
+            self.norms.append(tuple(self._row))
+            self._row = []
+
+    def finish(self) -> None:
+        """Keep the last step's row (call once the run has ended)."""
+        self._flush()
+
+
+def frobenius(array: FloatArray) -> float:
+    """``sqrt(sum a^2)`` scaled by the largest magnitude, so that it is finite for every finite array
+    (the plain sum of squares overflows once an entry passes 1.3e154); NaN or inf when ``array`` holds one."""
+    a = np.asarray(array, dtype=np.float64).ravel()
+    if not bool(np.isfinite(a).all()):
+        return math.nan if bool(np.isnan(a).any()) else math.inf
+    top = float(np.max(np.abs(a))) if a.size else 0.0
+    if top == 0.0:
         return 0.0
-    with np.errstate(all="ignore"):
-        finite = bool(np.all(np.isfinite(array)))
-        return float(np.max(np.abs(array))) if finite else math.inf
+    return top * float(np.sqrt(np.sum((a / top) ** 2)))
 
 
 @dataclass(frozen=True)
-class SiteEvent:
-    """Where a non-finite value first appeared, as seen by :class:`Trace`."""
+class Event:
+    """The guard's first non-finite event, as plain values."""
 
     epoch: int
     step: int
+    iteration: int
+    """The step's 0-based position within its epoch."""
     phase: str
     layer: str
     operation: str
     role: str
-    input_absmax: float
-    """Largest |value| among the operation's inputs (all finite at the first event)."""
+    origin: str
+    nan: int
+    pos_inf: int
+    neg_inf: int
+    message: str
 
-
-@dataclass
-class Trace:
-    """Observer recording magnitudes per step and the first non-finite site (one member)."""
-
-    params: dict[str, float] = field(default_factory=dict)
-    epochs: list[int] = field(default_factory=list)
-    weight: list[float] = field(default_factory=list)
-    """Per step: largest |parameter| after the step's updates."""
-    activation: list[float] = field(default_factory=list)
-    """Per step: largest |layer output| in the step's forward pass."""
-    first: SiteEvent | None = None
-    _epoch: int = 0
-    _step: int = 0
+    @property
+    def category(self) -> str:
+        return category(self.operation, self.role)
 
     @classmethod
-    def of(cls, net: Network) -> Trace:
-        return cls(params={k: _absmax(v) for k, v in net.named_params().items()})
-
-    def at(self, epoch: int, step: int, batch: slice) -> None:
-        self._epoch, self._step = epoch, step
-        self.epochs.append(epoch)
-        self.weight.append(max(self.params.values(), default=0.0))
-        self.activation.append(0.0)
-
-    def observe(self, site: Site, array: FloatArray, inputs: Sequence[FloatArray]) -> None:
-        m = _absmax(array)
-        if site.phase == "forward" and self.activation:
-            self.activation[-1] = max(self.activation[-1], m)
-        elif site.phase == "update":
-            self.params[f"{site.layer_name}.{'W' if site.role == 'weight' else 'b'}"] = m
-            if self.weight:
-                self.weight[-1] = max(self.params.values())
-        if self.first is None and math.isinf(m):
-            self.first = SiteEvent(self._epoch, self._step, site.phase, site.layer_name,
-                                   site.operation, site.role,
-                                   max((_absmax(i) for i in inputs), default=0.0))
+    def of(cls, event: NonFiniteEvent, iterations: int) -> Event:
+        epoch = event.epoch if event.epoch is not None else -1
+        step = event.step if event.step is not None else -1
+        return cls(epoch, step, step - epoch * iterations, event.phase, event.layer_name, event.operation,
+                   event.role, event.origin, event.nan, event.pos_inf, event.neg_inf, event.message())
 
 
-@dataclass
-class Symptom:
-    """What the lab saw, replayed with the guard off."""
+@dataclass(frozen=True)
+class SeedRun:
+    """One watched lab run (see the module docstring)."""
 
-    dtype: str
-    epochs: int
-    warnings: list[dict[str, object]]
-    """Each recorded warning: epoch, step, the lab expression, category, message."""
-    loss: list[float]
-    """The lab's loss expression per step (as float64 values, NaN/inf kept)."""
-    predictions_nan: int
-    predictions: int
+    seed: int
+    batch_size: int
+    iterations: int
+    epochs_limit: int
+    event: Event | None
+    stopped_at: int | None
+    """Epoch after which the run stopped (a parameter non-finite), ``None``: it ran every epoch."""
     accuracy: float
-    thresholding_warnings: list[str]
-    convention: str = "lab-evidence"
-    """The convention the replay trained under."""
+    predictions_nan: int
+    predictions_inf: int
+    points: int
+    params_all_nan: bool
+    params_finite: bool
+    square_steps: tuple[int, ...]
+    """Steps in which a square of the MSE overflowed from a finite ``y - t``."""
+    logged: F64
+    """``(k, 2)``: epoch, the lab's logged loss (every epoch)."""
+    epochs_to_all_nan: int
+    """Epochs run when accuracy and predictions were read: the stop, or on to every parameter NaN."""
+    norms: F64 = field(default_factory=lambda: np.zeros((0, 4)))
+    """``(steps, 4)``: step, then ``|W|`` of linear_1, linear_2, output after the step's update."""
+    largest_output: F64 = field(default_factory=lambda: np.zeros(0))
+    sharpness: F64 = field(default_factory=lambda: np.zeros((0, 2)))
+    """``(k, 2)``: epoch, largest Hessian eigenvalue of the mean loss on all 21 points at its start."""
+
+    @property
+    def diverged(self) -> bool:
+        return self.event is not None
+
+    @property
+    def updates_to_event(self) -> int | None:
+        """Updates completed before the step of the first event."""
+        return None if self.event is None else self.event.step
+
+    def sharpness_crossing(self, bound: float) -> int | None:
+        """The epoch that starts the last stretch of epochs whose starting sharpness exceeds ``bound``
+        (``None``: no epoch starts above it). Epochs whose sharpness is not finite count as above."""
+        if not self.sharpness.size:
+            return None
+        v = self.sharpness[:, 1]
+        above = ~(v <= bound)  # NaN (non-finite parameters) counts as above
+        if not above.any():
+            return None
+        k = int(np.flatnonzero(above)[-1])
+        while k > 0 and above[k - 1]:
+            k -= 1
+        return int(self.sharpness[k, 0])
 
 
-def lab_symptom(net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, lr: float, epochs: int,
-                batch_size: int, convention: ConventionLike) -> Symptom:
-    """Train ``net`` as :func:`refnet.train.train` does, evaluating the lab's loss line
-    ``np.mean((y - t) ** 2)`` on every batch before its step, then the lab's thresholding
-    of the predictions, with every floating-point warning recorded (none escapes)."""
-    xa, ta = prepare_data(net, x, y)
-    opt = SGD(lr)
-    n = xa.shape[1]
-    found: list[dict[str, object]] = []
-    losses: list[float] = []
-    count = 0
-    for epoch in range(epochs):
-        for start in range(0, n, batch_size):
-            rows = slice(start, min(start + batch_size, n))
-            with np.errstate(all="ignore"):
-                out = net.forward(xa[:, rows])
-            with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
-                warnings.simplefilter("always")
-                lab_loss = np.mean((out - ta[:, rows]) ** 2)
-            for w in caught:
-                found.append({"epoch": epoch, "step": count, "expression": "np.mean((y - t) ** 2)",
-                              "category": w.category.__name__, "message": str(w.message)})
-            losses.append(float(lab_loss))
-            with np.errstate(all="ignore"):
-                step(net, opt, xa[:, rows], ta[:, rows], convention)
-            count += 1
-    pred = np.array(net.predict(xa[0]), copy=True)
-    nan = int(np.sum(np.isnan(pred)))
-    acc = float(accuracy(pred, ta[0])[0])
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
-        warnings.simplefilter("always")
-        pred[pred > 0.5] = 1
-        pred[pred < 0.5] = 0
-    return Symptom(str(net.precision), epochs, found, losses, nan, int(pred.size), acc,
-                   [str(w.message) for w in caught], str(convention))
+def sharpness_path(config: lab.Config, snapshots: Sequence[dict[str, F64]]) -> F64:
+    """``(k, 2)``: epoch, largest eigenvalue of the Hessian of the mean loss over all 21 points
+    at each snapshot (NaN once the parameters are non-finite)."""
+    x, t = xor_easy()
+    net = config.build()
+    rows = []
+    for epoch, params in enumerate(snapshots):
+        value = math.nan
+        if all(bool(np.isfinite(v).all()) for v in params.values()):
+            net.set_params(dict(params))
+            try:
+                value = sharpness(net, x, t)
+            except FloatingPointError:  # the perturbed copies overflowed: beyond any bound
+                value = math.inf
+        rows.append((float(epoch), value))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def trace_run(config: lab.Config, seed: int, detail: bool = False) -> SeedRun:
+    """One lab run of ``config`` at ``seed``: guard in record mode, stopped at the first non-finite
+    parameter; ``detail`` adds weight norms, largest outputs and the sharpness per epoch."""
+    cfg = config.but(log_every=1)
+    rs = np.random.RandomState(seed)
+    lab.draw_data(cfg, rs)
+    tracer = Tracer(lab.draw_params(cfg, rs), cfg.iterations, snapshots=detail)
+    result = lab.run(cfg, seed, guard="record", observer=tracer, stop="non-finite")
+    tracer.finish()
+    event = Event.of(result.events[0], cfg.iterations) if result.events else None
+    end = result
+    extra = 1
+    # non-finite but not yet all NaN (a few inf left): run on, unwatched, to the epoch where every
+    # parameter is NaN, which no later update can leave: the outcome of the lab's remaining epochs
+    while (result.stopped_at is not None and not _all_nan(end)
+           and result.stopped_at + 1 + extra <= cfg.epochs and extra <= 64):
+        end = lab.run(cfg.but(epochs=result.stopped_at + 1 + extra), seed)
+        extra *= 2
+    values = list(end.params.values())
+    pred = end.predictions
+    arrays: dict[str, F64] = {}
+    if detail:
+        arrays = {"norms": np.asarray(tracer.norms, dtype=np.float64).reshape(-1, 4),
+                 "largest_output": np.asarray(tracer.largest_output, dtype=np.float64),
+                 "sharpness": sharpness_path(cfg, tracer.params_at_epoch)}
+    return SeedRun(seed, cfg.batch_size, cfg.iterations, cfg.epochs, event, result.stopped_at, end.accuracy,
+                   int(np.isnan(pred).sum()), int(np.isinf(pred).sum()), int(pred.size),
+                   all(bool(np.isnan(v).all()) for v in values), all(bool(np.isfinite(v).all()) for v in values),
+                   tuple(tracer.square_steps), result.logged, int(end.logged.shape[0]), **arrays)
+
+
+def _all_nan(result: lab.Result) -> bool:
+    return all(bool(np.isnan(v).all()) for v in result.params.values())
+
+
+def _task(config: lab.Config, seed: int, detail: bool) -> SeedRun:
+    return trace_run(config, seed, detail)
+
+
+def trace_many(jobs: Sequence[tuple[lab.Config, int, bool]], *, executor: Executor | None = None,
+               done: Callable[[int], None] | None = None) -> list[SeedRun]:
+    """:func:`trace_run` of every ``(config, seed, detail)``, in order, on ``executor`` (``None``:
+    in this process). ``done(k)`` is called as runs complete."""
+    out: list[SeedRun | None] = [None] * len(jobs)
+    if executor is None:
+        for i, (cfg, seed, detail) in enumerate(jobs):
+            out[i] = trace_run(cfg, seed, detail)
+            if done is not None:
+                done(i + 1)
+    else:
+        futures = [(i, executor.submit(_task, *job)) for i, job in enumerate(jobs)]
+        for k, (i, fut) in enumerate(futures):
+            out[i] = fut.result()
+            if done is not None:
+                done(k + 1)
+    return [r for r in out if r is not None]
 
 
 def best_linear_accuracy(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
@@ -163,9 +286,9 @@ def best_linear_accuracy(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     consecutive distinct projections covers all strict linear dichotomies.
     """
     pts = np.asarray(x, dtype=np.float64)
-    lab = np.asarray(y, dtype=np.float64).reshape(-1)
-    if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] != lab.shape[0]:
-        raise ValueError(f"x: expected shape (N, 2) matching y, got {pts.shape} and {lab.shape}")
+    labels = np.asarray(y, dtype=np.float64).reshape(-1)
+    if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] != labels.shape[0]:
+        raise ValueError(f"x: expected shape (N, 2) matching y, got {pts.shape} and {labels.shape}")
     d = (pts[:, None, :] - pts[None, :, :]).reshape(-1, 2)
     d = d[np.any(d != 0, axis=1)]
     crit = np.mod(np.arctan2(d[:, 1], d[:, 0]) + np.pi / 2, 2 * np.pi)
@@ -176,70 +299,6 @@ def best_linear_accuracy(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
         p = pts @ np.array([np.cos(a), np.sin(a)])
         v = np.unique(p)
         cuts = np.concatenate([[v[0] - 1.0], (v[:-1] + v[1:]) / 2, [v[-1] + 1.0]])
-        hits = ((p[None, :] > cuts[:, None]) == (lab[None, :] > 0.5)).mean(axis=1)
+        hits = ((p[None, :] > cuts[:, None]) == (labels[None, :] > 0.5)).mean(axis=1)
         best = max(best, float(hits.max()))
     return 100.0 * best
-
-
-def presigmoid(net: Network, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """The first member's output before a final Sigmoid layer (the logit), as float64 ``(N,)``."""
-    with np.errstate(all="ignore"):
-        h = net.as_input(x)
-        for layer in net.layers:
-            if type(layer).__name__ == "Sigmoid" and layer is net.layers[-1]:
-                break
-            h = layer.forward(h)
-    return np.asarray(h[0, :, 0], dtype=np.float64)
-
-
-def affine_residual(net: Network, lo: float = -0.5, hi: float = 1.5, points: int = 41) -> float:
-    """How far the pre-sigmoid output of a network is from an affine function of its
-    2-D input, relative to its range: ``max |f - fit| / (max f - min f)`` on a grid."""
-    g = np.linspace(lo, hi, points)
-    gx, gy = np.meshgrid(g, g)
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    f = presigmoid(net, grid)
-    design = np.column_stack([grid, np.ones(len(grid))])
-    coef, *_ = np.linalg.lstsq(design, f, rcond=None)
-    span = float(f.max() - f.min()) or 1.0
-    return float(np.max(np.abs(design @ coef - f))) / span
-
-
-@dataclass
-class SharpnessPath:
-    """Loss, largest |parameter| and Hessian lambda_max at checkpoints along one run."""
-
-    convention: Convention
-    lr: float
-    batch_size: int
-    epochs: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    weight: list[float] = field(default_factory=list)
-    lambda_max: list[float] = field(default_factory=list)
-    nonfinite_epoch: int | None = None
-    """First checkpoint interval end at which a parameter or loss was no longer finite."""
-
-
-def sharpness_path(net: Network, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *,
-                   lr: float, batch_size: int, convention: Convention, every: int,
-                   checkpoints: int) -> SharpnessPath:
-    """Train ``net`` (one member) in chunks of ``every`` epochs, measuring the full-batch
-    mean-loss Hessian's lambda_max (float64) after each chunk, until a value is non-finite."""
-    path = SharpnessPath(convention, lr, batch_size)
-    path.epochs.append(0)
-    with np.errstate(all="ignore"):
-        loss0 = net.loss.value(net.forward(net.as_input(x)), net.precision.asarray(y, name="y")[None])
-    path.loss.append(float(loss0[0]))
-    path.weight.append(_absmax(net.get_flat()))
-    path.lambda_max.append(hessian(net, x, y).lambda_max)
-    for k in range(1, checkpoints + 1):
-        hist = train(net, x, y, lr=lr, epochs=every, batch_size=batch_size, convention=convention)
-        flat = net.get_flat()
-        if not (np.all(np.isfinite(hist.loss)) and np.all(np.isfinite(flat))):
-            path.nonfinite_epoch = k * every
-            break
-        path.epochs.append(k * every)
-        path.loss.append(float(hist.loss[-1, 0]))
-        path.weight.append(_absmax(flat))
-        path.lambda_max.append(hessian(net, x, y).lambda_max)
-    return path

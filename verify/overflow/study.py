@@ -1,346 +1,405 @@
-"""``python -m verify.overflow``: the lab's no-activation overflow, reproduced and explained.
+"""The overflow study: the lab's first no-activation run, as its code ran it, seed by seed.
 
-The lab removed the hidden sigmoids (Linear(2,6) -> Linear(6,6) -> Linear(6,1),
-MSE, XOR, mini-batches of 20), saw ``overflow encountered in square`` and 0%
-accuracy, and blamed the batch size. This study
+The lab's first try (``lab.EXPERIMENTS["no-activation"]``: XOR, Linear(2,6) ->
+Linear(6,4) -> Linear(4,1) without any activation, MSE, batches of 5 drawn with
+replacement, 4 updates per epoch, lr 0.01, 500,000 epochs, unseeded) printed
+``overflow encountered in square`` and ``Accuracy = 0.0 %``; the report blamed a
+batch size (20) too large. This study runs that program for seeds 0-29 with the
+guard in record mode and a tracer (:mod:`verify.overflow.runs`), each run stopped
+after the epoch that left a parameter non-finite, and measures:
 
-1. reproduces the first try (no activation) and the second (output sigmoid
-   kept) under the lab reading ``lab`` (``READINGS["lab-evidence"]`` when it runs: the
-   main result), the summed reading ``lab-sum`` and refnet's ``default``, each
-   network built with its convention's sigmoid, in float64 and float32, with the overflow guard in ``raise`` mode (first event, early
-   warnings) and an independent trace that must agree with it; then replays
-   the lab's loop with the guard off to show its symptom, every warning
-   recorded;
-2. measures epochs to the first non-finite value over learning rate x batch
-   size x convention x dtype x hidden units, and the stability bound
-   ``2 / lambda_max`` of the Hessian of the loss each convention's step
-   descends, at initialisation;
-3. shows the limit of a linear network with the output sigmoid at a stable
-   learning rate, beside the lab's network with activations.
+1. the first non-finite event per seed (epoch, phase, layer, operation) and how
+   often a matrix product goes non-finite before the square of the MSE;
+2. the weight norms over the updates before it;
+3. the stability bound: the largest eigenvalue of the Hessian of the mean loss
+   at the start of every epoch against ``2 / lr``;
+4. the same program at batch sizes 1, 5, 20 and 21;
+5. the second try (``output-sigmoid-only``) for contrast;
+6. why the lab's rule printed 0.0 %.
 
-Exit status 0 only when the overflow is reproduced in every first-try run,
-the guard caught it at the same place the trace saw it, and the second try
-stayed finite; otherwise 1 with the reason.
+:func:`claims` turns the measurements into the lab's claims and their verdicts.
 """
 
 from __future__ import annotations
 
+import math
 import platform
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 import refnet
+from refnet import lab
 from refnet.data import xor_easy
-from refnet.network import mlp
-from refnet.events import NumericalError
-from refnet.guard import Guard
-from refnet.outcomes import judge
-from refnet.train import prepare_data, train
-from refnet.precision import DTypeName
-from refnet.conventions import Convention, resolve, sigmoid_of
-from refnet.layers import ActivationName
+from refnet.sweep import default_workers, process_pool
 
-from ..common.hessian import curvature_along, hessian, replicate
 from ..common.console import Console
-from .figures import Boundary
-from .grid import (CONVENTIONS_STUDIED, FULL, LAB_BATCH, LAB_HIDDEN, LAB_LR, QUICK, GridSpec, Run, Sharpness,
-                            boundaries, dtype_effect, hidden_effect, lab_linear, predictors, run_grid,
-                            sharpness)
-from .runs import (SharpnessPath, Symptom, Trace, affine_residual, best_linear_accuracy,
-                            lab_symptom, presigmoid, sharpness_path)
+from ..common.hessian import sharpness
+from .runs import CATEGORIES, SeedRun, best_linear_accuracy, trace_many
 
-__all__ = ["Config", "QUICK_CONFIG", "Study", "run_study", "verdict", "reproduce", "MAIN", "LAB_READINGS"]
+__all__ = ["Config", "QUICK_CONFIG", "FIRST", "SECOND", "BOUND", "LAB_BATCH", "Study", "SecondTry", "BatchRow",
+           "run_study", "verdict", "claims", "LAB_PAGE12"]
 
-MAIN: Convention = "lab-evidence"
-"""The convention of the main result (``READINGS["lab-evidence"]``, whatever it is when the study runs)."""
-LAB_READINGS: tuple[Convention, ...] = tuple(c for c in CONVENTIONS_STUDIED if resolve(c) is not None)
-"""The readings of the lab studied: ``lab`` and, beside it, ``lab-sum``."""
+FIRST = lab.EXPERIMENTS["no-activation"]
+"""The lab's first try, as its code ran it."""
+SECOND = lab.EXPERIMENTS["output-sigmoid-only"]
+"""The second try: the output sigmoid kept."""
+BOUND = 2.0 / FIRST.lr
+"""Gradient descent is linearly stable only where the loss's largest Hessian eigenvalue is below ``2 / lr``."""
+LAB_BATCH = FIRST.batch_size
+LAB_STATED_BATCH = 20
+"""The batch size the report names."""
 
-EARLY_LEVELS = (0.25, 0.5)
-"""Early-warning levels: ``|a| >= max ** 0.25`` and ``max ** 0.5`` (squaring would overflow)."""
+LAB_PAGE12: dict[str, float] = {"low": 0.13, "high": 0.90, "bulk_low": 0.35, "bulk_high": 0.70,
+                                 "from_epoch": 20_000}
+"""The second try's loss curve as read from the report's page 12 (0 to 500,000 epochs): after the
+first ~20,000 epochs a dense band whose bulk lies between about 0.35 and 0.70, with spikes down to
+about 0.13 and up to about 0.90."""
 
 
 @dataclass(frozen=True)
 class Config:
     """What the study runs (``--quick`` shrinks it)."""
 
-    seed: int = 0
-    lr: float = LAB_LR
-    batch_size: int = LAB_BATCH
-    hidden: int = LAB_HIDDEN
-    first_epochs: int = 1000
-    """Upper limit for a first-try run (the guard stops it at the first event)."""
-    second_epochs: int = 10000
-    """Second try (output sigmoid); the lab ran 500,000."""
-    limit_epochs: int = 2000
-    """Linear network with the output sigmoid at a stable setting."""
-    sigmoid_epochs: int = 20000
-    """The lab's network with sigmoid activations (full batch, lr 1)."""
-    limit_seeds: int = 8
-    drift_lr: float = 0.002
-    """Learning rate of the drift comparison (batch size 1, below the bound at initialisation)."""
-    drift_every: int = 25
-    drift_checkpoints: int = 12
-    grid: GridSpec = FULL
+    seeds: tuple[int, ...] = tuple(range(30))
+    batch_sizes: tuple[int, ...] = (1, 5, 20, 21)
+    sweep_updates: int = 20_000
+    """Update limit of the runs at batch sizes other than the lab's (the lab's own: 500,000 epochs)."""
+    second_epochs: int = 20_000
+    """Epochs of the second try (the lab ran 500,000)."""
+    second_seeds: tuple[int, ...] = tuple(range(30))
+    workers: int = 0
+    """Worker processes (0: this process)."""
     quick: bool = False
 
 
-QUICK_CONFIG = Config(first_epochs=200, second_epochs=500, limit_epochs=300, sigmoid_epochs=2000,
-                      limit_seeds=4, grid=QUICK, quick=True)
+QUICK_CONFIG = Config(seeds=tuple(range(6)), sweep_updates=2_000, second_epochs=1_000,
+                      second_seeds=tuple(range(4)), quick=True)
 
 
-# -- 1. reproduction ------------------------------------------------------------------
-def reproduce(cfg: Config, convention: Convention, dtype: DTypeName, output: ActivationName) -> dict[str, object]:
-    """One lab run with the guard in raise mode and a trace beside it."""
-    x, y = xor_easy()
-    net = lab_linear(cfg.hidden, output=output, dtype=dtype, seed=cfg.seed, sigmoid=sigmoid_of(convention))
-    trace = Trace.of(net)
-    if output == "none":  # the trace costs Python time per array: only where the overflow is
-        net.observer = trace
-    guard = Guard(None, "raise", levels=EARLY_LEVELS)
-    epochs = cfg.first_epochs if output == "none" else cfg.second_epochs
-    event: dict[str, object] | None = None
-    accuracy: float | None = None
-    final_loss: float | None = None
-    start = time.perf_counter()
-    try:
-        hist = train(net, x, y, lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size,
-                     convention=convention, guard=guard)
-        accuracy = float(hist.accuracy[0])
-        final_loss = float(hist.loss[-1, 0])
-    except NumericalError as err:
-        event = err.event.to_dict()
-        event["message"] = err.event.message()
-    seconds = time.perf_counter() - start
-    seen = trace.first
-    agrees = event is not None and seen is not None and all(
-        event[k] == v for k, v in (("epoch", seen.epoch), ("step", seen.step), ("phase", seen.phase),
-                                   ("layer_name", seen.layer), ("operation", seen.operation),
-                                   ("role", seen.role)))
-    early = [{"level": e.level, "threshold": e.threshold, "epoch": e.epoch, "step": e.step,
-              "phase": e.phase, "layer": e.layer_name, "role": e.role, "largest": e.largest}
-             for e in guard.early]
-    steps_per_epoch = -(-len(x) // cfg.batch_size)
-    return {
-        "convention": convention, "dtype": dtype, "output": output, "epochs_limit": epochs,
-        "event": event, "trace_first": asdict(seen) if seen is not None else None,
-        "guard_agrees_with_trace": agrees, "early_warnings": early, "accuracy": accuracy,
-        "final_loss": final_loss, "seconds": seconds, "steps_per_epoch": steps_per_epoch,
-        "weight": trace.weight, "activation": trace.activation,
-    }
+@dataclass(frozen=True)
+class SecondTry:
+    """One run of the second try."""
+
+    seed: int
+    accuracy: float
+    logged: npt.NDArray[np.float64]
+    params_finite: bool
+    smallest_output: float
+    largest_output: float
+    sharpness_init: float
+
+    @property
+    def saturated(self) -> bool:
+        """Every output within 1e-3 of 0 or of 1 (the sigmoid's slope below 1e-3)."""
+        p = np.array([self.smallest_output, self.largest_output])
+        return bool(np.all((p < 1e-3) | (p > 1 - 1e-3)))
+
+    def band(self, from_epoch: float) -> tuple[float, float, float]:
+        """5th percentile, median and 95th percentile of the logged loss from ``from_epoch`` on."""
+        v = self.logged[self.logged[:, 0] >= from_epoch, 1]
+        if not v.size:
+            v = self.logged[self.logged.shape[0] // 2:, 1]
+        if not v.size:
+            return (math.nan, math.nan, math.nan)
+        lo, mid, hi = np.percentile(v, [5, 50, 95])
+        return float(lo), float(mid), float(hi)
 
 
-def symptom(cfg: Config, dtype: DTypeName, epochs: int, convention: Convention = MAIN) -> Symptom:
-    """The lab's first try with the guard off under a reading of the lab, warnings recorded."""
-    x, y = xor_easy()
-    net = lab_linear(cfg.hidden, dtype=dtype, seed=cfg.seed, sigmoid=sigmoid_of(convention))
-    return lab_symptom(net, x, y, lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size, convention=convention)
+@dataclass(frozen=True)
+class BatchRow:
+    """One batch size of :meth:`Study.batch_rows`."""
+
+    batch_size: int
+    iterations: int
+    runs: int
+    horizon: int
+    diverged: int
+    """Runs non-finite within ``horizon`` updates."""
+    median_updates: float
+    """Median updates before the first event, runs still finite counted as inf."""
+    min_updates: float
+    max_updates: float
+    median_points: float
+    """Median points drawn (updates x batch size) before it."""
+    categories: dict[str, int]
+    accuracy_zero: int
+    """Runs whose final accuracy is 0.0 % (each run to its own limit)."""
 
 
-# -- 2. the bound and the grid ----------------------------------------------------------
-def validate_hessian(cfg: Config) -> dict[str, object]:
-    """The Hessian code against known answers."""
-    x, y = xor_easy()
-    single = mlp(2, (), 1, activation="none", output_activation="none", bias=[True], seed=cfg.seed)
-    exact = 2.0 * np.column_stack([x, np.ones(len(x))]).T @ np.column_stack([x, np.ones(len(x))]) / len(x)
-    h1 = hessian(single, x, y)
-    net = lab_linear(cfg.hidden, seed=cfg.seed)
-    h64 = hessian(net, x, y)
-    hld = hessian(net, x, y, dtype="longdouble")
-    along = curvature_along(net, x, y, h64.top_vector)
-    return {
-        "linear_layer_max_abs_error": float(np.max(np.abs(h1.matrix - exact))),
-        "linear_layer_lambda_max": h1.lambda_max,
-        "linear_layer_lambda_max_exact": float(np.linalg.eigvalsh(exact)[-1]),
-        "lab_lambda_max_float64": h64.lambda_max,
-        "lab_lambda_max_longdouble": hld.lambda_max,
-        "float64_vs_longdouble_relative": abs(h64.lambda_max - hld.lambda_max) / hld.lambda_max,
-        "lab_lambda_min": h64.lambda_min,
-        "second_difference_along_top_vector": along,
-        "asymmetry": h64.asymmetry,
-        "parameters": net.n_params,
-    }
-
-
-# -- 3. the linear limit ----------------------------------------------------------------------
-def _probabilities(net: refnet.Network, lo: float, hi: float, points: int) -> np.ndarray:
-    g = np.linspace(lo, hi, points)
-    gx, gy = np.meshgrid(g, g)
-    p = net.predict(np.column_stack([gx.ravel(), gy.ravel()]))
-    return np.asarray(p[0, :, 0], dtype=np.float64).reshape(points, points)
-
-
-def second_try(cfg: Config, convention: Convention) -> tuple[dict[str, object], Boundary]:
-    """The lab's second try (output sigmoid kept) under a reading: outcome and saturation."""
-    x, y = xor_easy()
-    second = lab_linear(cfg.hidden, output="sigmoid", seed=cfg.seed, sigmoid=sigmoid_of(convention))
-    h2 = train(second, x, y, lr=cfg.lr, epochs=cfg.second_epochs, batch_size=cfg.batch_size,
-               convention=convention, guard="raise")
-    xa, ta = prepare_data(second, x, y)
-    read = judge(second, xa, ta, h2.loss)[0]
-    logits = presigmoid(second, x)
-    p = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
-    slope = p * (1.0 - p)  # the factor every gradient passes through at the output
-    lo, hi, pts = -0.1, 1.1, 121
-    panel = Boundary(f"lab's 2nd try ({convention}, lr {cfg.lr:g}, batch {cfg.batch_size}):\n"
-                     f"{h2.accuracy[0]:.1f}% after {cfg.second_epochs} epochs",
-                     _probabilities(second, lo, hi, pts), lo, hi)
-    return {
-        "convention": convention, "epochs": cfg.second_epochs,
-        "accuracy": float(h2.accuracy[0]), "final_loss": float(h2.loss[-1, 0]),
-        "saturated_outputs": read.saturated_outputs,
-        "logit_min": float(np.min(logits)), "logit_max": float(np.max(logits)),
-        "largest_sigmoid_slope": float(np.max(slope)),
-        "affine_residual": affine_residual(second),
-    }, panel
-
-
-def linear_limit(cfg: Config) -> tuple[dict[str, object], list[Boundary]]:
-    """The linear network with the output sigmoid at a stable setting (default convention,
-    the lab's lr and batch size, guard in raise mode), the lab's second try under each
-    reading of the lab, and the lab's network with sigmoid activations."""
-    x, y = xor_easy()
-    seeds = list(range(cfg.limit_seeds))
-    net = lab_linear(cfg.hidden, output="sigmoid", seed=seeds)
-    hist = train(net, x, y, lr=cfg.lr, epochs=cfg.limit_epochs, batch_size=cfg.batch_size,
-                 convention="default", guard="raise")
-    best = int(np.argmax(hist.accuracy))
-    single = replicate(net, net.get_flat()[best:best + 1])
-    tries = [second_try(cfg, c) for c in LAB_READINGS]
-    lab_net = mlp(2, (4, 4), 1, seed=cfg.seed)
-    h3 = train(lab_net, x, y, lr=1.0, epochs=cfg.sigmoid_epochs, convention="default", guard="raise")
-    lo, hi, pts = -0.1, 1.1, 121
-    panels = [p for _, p in tries] + [
-        Boundary(f"linear + output sigmoid, default conv.,\nbest of {len(seeds)} seeds: "
-                 f"{hist.accuracy[best]:.1f}% after {cfg.limit_epochs} epochs",
-                 _probabilities(single, lo, hi, pts), lo, hi),
-        Boundary(f"lab's 2-4-4-1 sigmoid network (lr 1, full batch):\n{h3.accuracy[0]:.1f}% after "
-                 f"{cfg.sigmoid_epochs} epochs", _probabilities(lab_net, lo, hi, pts), lo, hi),
-    ]
-    result: dict[str, object] = {
-        "best_linear_accuracy_exact": best_linear_accuracy(x, y),
-        "linear_seeds": seeds, "linear_lr": cfg.lr, "linear_batch_size": cfg.batch_size,
-        "linear_epochs": cfg.limit_epochs,
-        "linear_accuracy": hist.accuracy.tolist(), "linear_best_seed": seeds[best],
-        "linear_final_loss": [float(v) for v in hist.loss[-1]],
-        "linear_affine_residual": affine_residual(single),
-        "second_try": {str(t["convention"]): t for t, _ in tries},
-        "sigmoid_net_epochs": cfg.sigmoid_epochs,
-        "sigmoid_net_accuracy": float(h3.accuracy[0]),
-        "sigmoid_net_final_loss": float(h3.loss[-1, 0]),
-    }
-    return result, panels
-
-
-# -- the study ------------------------------------------------------------------------------
 @dataclass
 class Study:
     """Everything the report needs."""
 
     config: Config
     environment: dict[str, str]
-    reproduction: list[dict[str, object]]
-    symptom: list[Symptom]
-    hessian_validation: dict[str, object]
-    bound: dict[str, object]
-    sharpness: list[Sharpness]
-    runs: list[Run]
-    thresholds: list[dict[str, object]]
-    predictors: dict[str, dict[str, float]]
-    limit: dict[str, object]
-    panels: list[Boundary]
-    drift: list[SharpnessPath]
-    seconds: float = 0.0
+    main: list[SeedRun]
+    by_batch: dict[int, list[SeedRun]]
+    second: list[SecondTry]
+    init: list[dict[str, float]]
+    """Per seed: sharpness at initialisation and its lower bound from the first layer's block."""
+    best_line: float
+    seconds: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def dtype_effect(self) -> dict[str, float]:
-        return dtype_effect(self.runs)
+    # -- summaries ---------------------------------------------------------------------------
+    def categories(self, runs: list[SeedRun] | None = None) -> dict[str, int]:
+        """First events by kind of operation."""
+        counted = Counter(r.event.category for r in (self.main if runs is None else runs) if r.event is not None)
+        return {c: counted.get(c, 0) for c in CATEGORIES}
 
-    @property
-    def hidden_effect(self) -> dict[str, dict[str, float]]:
-        return hidden_effect([s for s in self.sharpness if s.hidden in self.config.grid.hidden
-                              and s.seed in self.config.grid.seeds])
+    def square_seeds(self) -> list[int]:
+        """Seeds in which some square of the MSE overflowed from a finite value (the lab's warning)."""
+        return [r.seed for r in self.main if r.square_steps]
 
-    def first_try(self) -> list[dict[str, object]]:
-        return [r for r in self.reproduction if r["output"] == "none"]
+    def crossings(self) -> list[tuple[int, int | None, int | None]]:
+        """Per seed: (seed, first epoch starting above the bound, epoch of the first event)."""
+        return [(r.seed, r.sharpness_crossing(BOUND), r.event.epoch if r.event else None) for r in self.main]
 
-    def second_try(self) -> list[dict[str, object]]:
-        return [r for r in self.reproduction if r["output"] == "sigmoid"]
+    def horizon(self) -> int:
+        """The update count every batch size ran to (the smallest update limit)."""
+        limits = [runs[0].epochs_limit * runs[0].iterations for runs in self.by_batch.values() if runs]
+        return min(limits) if limits else 0
+
+    def batch_rows(self) -> list[BatchRow]:
+        """Per batch size: runs, how many went non-finite within :meth:`horizon` updates, and the
+        updates and points drawn before it (runs still finite count as beyond the horizon)."""
+        rows = []
+        horizon = self.horizon()
+        for b in sorted(self.by_batch):
+            runs = self.by_batch[b]
+            upd = np.array([r.updates_to_event if r.updates_to_event is not None and r.updates_to_event < horizon
+                            else math.inf for r in runs], dtype=np.float64)
+            hit = upd[np.isfinite(upd)]
+            rows.append(BatchRow(
+                b, runs[0].iterations if runs else 0, len(runs), horizon, int(hit.size),
+                float(np.median(upd)) if upd.size else math.nan,
+                float(hit.min()) if hit.size else math.nan, float(hit.max()) if hit.size else math.nan,
+                float(np.median(upd * b)) if upd.size else math.nan, self.categories(runs),
+                sum(1 for r in runs if r.accuracy == 0.0)))
+        return rows
+
+    def smaller_diverges_sooner(self) -> bool:
+        """The smallest batch size goes non-finite at least as often and no later (median) than the largest."""
+        rows = self.batch_rows()
+        if len(rows) < 2:
+            return False
+        small, large = rows[0], rows[-1]
+        return small.diverged >= large.diverged and small.median_updates <= large.median_updates
+
+
+# -- the runs -----------------------------------------------------------------------------------
+def _init_bound(seed: int) -> dict[str, float]:
+    """Sharpness of the first and second try at initialisation, and the first layer's block bound.
+
+    Notes
+    -----
+    With ``y = (x W1 + b1) W2 W3`` the loss is quadratic in ``(W1, b1)`` given the other
+    weights: that block of the Hessian of ``mean (y - t)^2`` is ``2 S (x) v v^T`` with
+    ``S = mean [x 1]^T [x 1]`` and ``v = W2 W3``, whose largest eigenvalue is
+    ``2 lambda_max(S) |v|^2``. A block's largest eigenvalue never exceeds the whole
+    matrix's, so this is a lower bound of the sharpness that needs no differences.
+    """
+    x, t = xor_easy()
+    rs = np.random.RandomState(seed)
+    lab.draw_data(FIRST, rs)
+    params = lab.draw_params(FIRST, rs)
+    first, second = FIRST.build(), SECOND.build()
+    first.set_params(dict(params))
+    second.set_params(dict(params))
+    design = np.column_stack([x, np.ones(len(x))])
+    s_max = float(np.linalg.eigvalsh(design.T @ design / len(x))[-1])
+    v = params["linear_2.W"][0] @ params["output.W"][0]
+    block = 2.0 * s_max * float(np.sum(v * v))
+    norms = [float(np.linalg.norm(params[f"{n}.W"])) for n in ("linear_1", "linear_2", "output")]
+    return {"seed": float(seed), "sharpness": sharpness(first, x, t), "block_bound": block,
+            "second_sharpness": sharpness(second, x, t), "norm_product": float(np.prod(norms))}
 
 
 def run_study(cfg: Config, quiet: bool = True) -> Study:
-    """Run every part of the study with ``cfg``."""
-    log = Console("overflow", quiet=quiet)
+    """Run every part of the study with ``cfg`` (``cfg.workers`` processes, one pool for all)."""
+    pool = process_pool(cfg.workers) if cfg.workers > 0 else None
+    try:
+        return _run(cfg, pool, quiet)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run(cfg: Config, pool: Executor | None, quiet: bool) -> Study:
+    log = Console("overflow", quiet=quiet, clock=True)
+    env = {"python": platform.python_version(), "numpy": np.__version__, "refnet": refnet.__version__,
+           "platform": platform.platform(), "workers": str(cfg.workers)}
+    seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    x, y = xor_easy()
-    env = {"python": platform.python_version(), "numpy": np.__version__,
-           "refnet": refnet.__version__, "platform": platform.platform(),
-           "machine": platform.machine()}
-    repro: list[dict[str, object]] = []
-    for output in ("none", "sigmoid"):
-        for conv in CONVENTIONS_STUDIED:
-            for dtype in ("float64", "float32"):
-                log(f"reproducing output={output} {conv} {dtype}")
-                repro.append(reproduce(cfg, conv, dtype, output))
-    symptoms = [symptom(cfg, d, 5, c) for c in LAB_READINGS for d in ("float64", "float32")]
-    log("Hessian validation and bounds")
-    check = validate_hessian(cfg)
-    spec = cfg.grid
-    sharp: dict[tuple[int, int], Sharpness] = {}
-    for h in spec.hidden:
-        for s in spec.seeds:
-            sharp[(h, s)] = sharpness(x, y, h, s, spec.batch_sizes)
-    if (cfg.hidden, cfg.seed) not in sharp or cfg.batch_size not in spec.batch_sizes:
-        sharp[(cfg.hidden, cfg.seed)] = sharpness(
-            x, y, cfg.hidden, cfg.seed, sorted(set(spec.batch_sizes) | {cfg.batch_size}))
-    lab_sharp = sharp[(cfg.hidden, cfg.seed)]
-    bound: dict[str, object] = {
-        "seed": cfg.seed, "hidden": cfg.hidden, "batch_size": cfg.batch_size, "lr": cfg.lr,
-        "lambda_max_full_batch_mean": lab_sharp.full,
-        "bound_full_batch": 2.0 / lab_sharp.full,
-    }
-    for conv in CONVENTIONS_STUDIED:
-        bound[f"{conv}: step_sharpness"] = lab_sharp.step[conv][cfg.batch_size]
-        bound[f"{conv}: step_bound"] = lab_sharp.bound(conv, cfg.batch_size)
-        bound[f"{conv}: lr_over_bound"] = cfg.lr / lab_sharp.bound(conv, cfg.batch_size)
-    bound["batch1_step_bound"] = sharpness(x, y, cfg.hidden, cfg.seed, (1,)).bound("default", 1)
-    cells = len(spec.conventions) * len(spec.dtypes) * len(spec.hidden) * len(spec.batch_sizes)
-    done = [0]
-
-    def tick(label: str) -> None:
-        done[0] += 1
-        log(f"grid {done[0]}/{cells}: {label}")
-
-    runs = run_grid(spec, x, y, sharp, tick)
-    log("linear limit")
-    limit, panels = linear_limit(cfg)
-    log("sharpness along training, batch size 1")
-    drift = [sharpness_path(lab_linear(cfg.hidden, seed=cfg.seed), x, y, lr=cfg.drift_lr, batch_size=1,
-                            convention=c, every=cfg.drift_every, checkpoints=cfg.drift_checkpoints)
-             for c in CONVENTIONS_STUDIED]
-    return Study(cfg, env, repro, symptoms, check, bound, list(sharp.values()), runs,
-                 boundaries(runs), predictors(runs), limit, panels, drift, time.perf_counter() - t0)
+    log(f"first try, batch {LAB_BATCH}: {len(cfg.seeds)} seeds, guard on, stopped at the first non-finite "
+        "parameter; sharpness every epoch")
+    main = trace_many([(FIRST, s, True) for s in cfg.seeds], executor=pool,
+                      done=lambda k: log(f"first try: {k}/{len(cfg.seeds)} seeds") if k % 10 == 0 else None)
+    seconds["first try"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    by_batch: dict[int, list[SeedRun]] = {LAB_BATCH: main} if LAB_BATCH in cfg.batch_sizes else {}
+    jobs = []
+    for b in cfg.batch_sizes:
+        if b == LAB_BATCH:
+            continue
+        c = FIRST.but(batch_size=b)
+        c = c.but(epochs=max(1, -(-cfg.sweep_updates // c.iterations)))
+        jobs += [(c, s, False) for s in cfg.seeds]
+    if jobs:
+        log(f"batch sizes {', '.join(str(b) for b in cfg.batch_sizes)}: {len(jobs)} runs, "
+            f"at most {cfg.sweep_updates:,} updates each")
+        done = trace_many(jobs, executor=pool,
+                          done=lambda k: log(f"batch sizes: {k}/{len(jobs)} runs") if k % 20 == 0 else None)
+        for r in done:
+            by_batch.setdefault(r.batch_size, []).append(r)
+    seconds["batch sizes"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    log(f"second try: {len(cfg.second_seeds)} seeds x {cfg.second_epochs:,} epochs")
+    chunk = max(1, -(-len(cfg.second_seeds) // max(cfg.workers, 1)))
+    results = lab.sweep(SECOND.but(epochs=cfg.second_epochs), [(s, SECOND.lr) for s in cfg.second_seeds],
+                        workers=cfg.workers, executor=pool, chunk_size=chunk, quiet=quiet,
+                        label="overflow: second try")
+    init = [_init_bound(s) for s in sorted(set(cfg.seeds) | set(cfg.second_seeds))]
+    by_seed = {int(d["seed"]): d for d in init}
+    second = [SecondTry(int(r.seed or 0), r.accuracy, r.logged,
+                        all(bool(np.isfinite(v).all()) for v in r.params.values()),
+                        float(np.min(r.predictions)), float(np.max(r.predictions)),
+                        by_seed[int(r.seed or 0)]["second_sharpness"]) for r in results]
+    seconds["second try"] = time.perf_counter() - t2
+    x, t = xor_easy()
+    seconds["total"] = time.perf_counter() - t0
+    return Study(cfg, env, main, by_batch, second, [by_seed[s] for s in cfg.seeds], best_linear_accuracy(x, t),
+                 seconds)
 
 
+# -- verdicts -------------------------------------------------------------------------------------
 def verdict(study: Study) -> tuple[bool, str]:
-    """Exit decision: reproduced, caught where the trace saw it, second try finite."""
+    """Exit decision: every first-try run went non-finite with a guard event and printed 0.0 %, and
+    every second-try run stayed finite."""
     problems = []
-    for r in study.first_try():
-        tag = f"first try {r['convention']} {r['dtype']}"
-        if r["event"] is None:
-            problems.append(f"{tag}: no non-finite value within {r['epochs_limit']} epochs")
-        elif not r["guard_agrees_with_trace"]:
-            problems.append(f"{tag}: guard event {r['event']} differs from the trace's {r['trace_first']}")
-    for r in study.second_try():
-        if r["event"] is not None:
-            problems.append(f"second try {r['convention']} {r['dtype']}: non-finite value {r['event']}")
-    for s in study.symptom:
-        if s.accuracy != 0.0 or s.predictions_nan != s.predictions:
-            problems.append(f"symptom {s.dtype}: accuracy {s.accuracy}%, "
-                            f"{s.predictions_nan}/{s.predictions} NaN predictions")
+    for r in study.main:
+        if r.event is None:
+            problems.append(f"seed {r.seed}: no non-finite value within {r.epochs_limit:,} epochs")
+        elif r.accuracy != 0.0:
+            problems.append(f"seed {r.seed}: accuracy {r.accuracy:.1f}% after going non-finite")
+    for s in study.second:
+        if not s.params_finite:
+            problems.append(f"second try seed {s.seed}: a parameter went non-finite")
     if problems:
         return False, "; ".join(problems)
-    return True, (f"overflow reproduced in all {len(study.first_try())} first-try runs and caught by "
-                  "the guard where the independent trace first saw it; the second try stayed finite")
+    cats = study.categories()
+    n = len(study.main)
+    rows = study.batch_rows()
+    sizes = ", ".join(f"{r.batch_size}: {r.diverged} of {r.runs}" for r in rows)
+    return True, (f"the lab's first try went non-finite in all {n} seeds (a matrix product first in "
+                  f"{cats['matrix product']}, the MSE's square in {cats['square of the MSE']}); non-finite within "
+                  f"{study.horizon():,} updates by batch size {sizes}"
+                  + ("; the smallest batch soonest" if study.smaller_diverges_sooner() else "")
+                  + f"; the second try stayed finite in all {len(study.second)}")
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k} of {n}"
+
+
+def claims(study: Study) -> list[dict[str, object]]:
+    """The lab's claims about its no-activation runs, with what we measured and a verdict.
+
+    A quick run never decides: its verdicts are ``undecided``.
+    """
+    full = not study.config.quick
+    n = len(study.main)
+    cats = study.categories()
+    squares = study.square_seeds()
+    rows = study.batch_rows()
+
+    def decide(v: str) -> str:
+        return v if full else "undecided"
+
+    out: list[dict[str, object]] = []
+    # 1. the cause named by the lab: a batch size too large
+    horizon = study.horizon()
+    parts = [f"batch {r.batch_size}: {r.diverged} of {r.runs} non-finite, median "
+             f"{_num(r.median_updates)} updates" for r in rows]
+    sooner = study.smaller_diverges_sooner()
+    everywhere = bool(rows) and all(r.diverged >= 0.8 * r.runs for r in rows)
+    out.append({
+        "id": "overflow-batch-size",
+        "claim": "The first no-activation run overflowed because its batch size (20) was too large.",
+        "measured": (f"the run used batch {LAB_BATCH} (not {LAB_STATED_BATCH}); B enters the step only as 2/B "
+                     f"(the gradient of the batch mean). Seeds {_seeds(study.config.seeds)}, within "
+                     f"{_num(horizon)} updates: " + "; ".join(parts)
+                     + (". The smallest batch goes non-finite soonest" if sooner else "")),
+        "verdict": decide("does not hold" if everywhere and sooner else "undecided"),
+        "evidence": "#batch-size",
+        "full": full,
+    })
+    # 2. where it overflowed
+    out.append({
+        "id": "overflow-in-mse-square",
+        "claim": "The overflow happened while computing the MSE (overflow encountered in square).",
+        "measured": (f"first non-finite value: a matrix product in {_pct(cats['matrix product'], n)} seeds, the "
+                     f"square of the MSE in {_pct(cats['square of the MSE'], n)}, another operation in "
+                     f"{_pct(cats['other'], n)}; a square overflowed from a finite value at some step in "
+                     f"{_pct(len(squares), n)} seeds (the only overflow NumPy before 2.3 reported: its np.dot "
+                     "checked no floating-point flags). Cause: the sharpness passed 2/lr"),
+        "verdict": decide("partly holds" if squares else "does not hold"),
+        "evidence": "#where-it-overflows",
+        "full": full,
+    })
+    # 3. the 0.0 % accuracy
+    zero = sum(1 for r in study.main if r.accuracy == 0.0)
+    nan_all = sum(1 for r in study.main if r.predictions_nan == r.points)
+    params_nan = sum(1 for r in study.main if r.params_all_nan)
+    out.append({
+        "id": "overflow-accuracy-zero",
+        "claim": "The first try printed Accuracy = 0.0 %.",
+        "measured": (f"0.0 % in {_pct(zero, n)} seeds: all 21 predictions NaN in {_pct(nan_all, n)} (every "
+                     f"parameter NaN in {_pct(params_nan, n)}, which no later update can undo), and the lab's "
+                     "rule counts a NaN prediction as neither 0 nor 1"),
+        "verdict": decide("holds" if zero == n and nan_all == n else "partly holds"),
+        "evidence": "#the-printed-0-0",
+        "full": full,
+    })
+    # 4. the second try
+    accs = np.array([s.accuracy for s in study.second])
+    sat = [s for s in study.second if s.saturated]
+    m = len(study.second)
+    out.append({
+        "id": "overflow-second-try-learns-nothing",
+        "claim": "With only the output sigmoid kept, the network learned nothing in 500,000 epochs.",
+        "measured": (f"after {study.config.second_epochs:,} epochs (of the lab's 500,000), seeds "
+                     f"{_seeds(study.config.second_seeds)}: accuracy median {_num(float(np.median(accs)))} % "
+                     f"(best {_num(float(accs.max()))} %; the best straight line gets {_num(study.best_line)} %), "
+                     f"all finite in {_pct(sum(s.params_finite for s in study.second), m)}; "
+                     f"{_pct(len(sat), m)} end with a saturated output whose loss is the share of wrongly "
+                     "labelled draws, the band of page 12"),
+        "verdict": decide("holds" if accs.size and float(accs.max()) <= study.best_line + 1e-9 else "does not hold"),
+        "evidence": "#second-try",
+        "full": full,
+    })
+    return out
+
+
+def _f(v: object) -> float:
+    return float(v) if isinstance(v, (int, float)) else math.nan
+
+
+def _num(v: object) -> str:
+    from ..common.report import fmt_number
+
+    return fmt_number(_f(v), 4, thousands=True)
+
+
+def _seeds(seeds: tuple[int, ...]) -> str:
+    s = sorted(seeds)
+    return f"{s[0]}-{s[-1]}" if s == list(range(s[0], s[-1] + 1)) else ", ".join(map(str, s))
+
+
+def workers_default() -> int:
+    """Two processes on the reference machine (at most the cores this process may use)."""
+    return min(2, default_workers())
