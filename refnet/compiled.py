@@ -32,6 +32,14 @@ and x86 returns the first one), so ``tests/test_compiled.py`` compares NaNs by p
 
 Members of an ensemble run in parallel over the cores (numba ``prange``); each
 member's arithmetic is its own, so the bits do not depend on the thread count.
+Members that share their batches (every ``train`` ensemble; a ``lab.run_many`` scan
+of one seed) run in blocks of :data:`BLOCK`, the member axis innermost: the same
+operations per member, in independent lanes the compiler may vectorise.
+
+The loops are plain Python functions below; :func:`engine` compiles them
+(``numba.njit(cache=True)``) and rebinds their module names to the compiled
+functions, so that they call each other compiled. None of them recurses (numba's
+cache cannot hold a recursive function: loading one crashed the process).
 
 Guard modes: the compiled loop flags a member as soon as a value the guard
 would look at is non-finite, reaches the guard's lowest early-warning level or
