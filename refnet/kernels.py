@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from .precision import F
 
-__all__ = ["Kernel", "PlannableKernel", "BlasKernel", "PortableKernel", "KernelName", "kernel", "KERNELS", "Op"]
+__all__ = ["Kernel", "PlannableKernel", "BlasKernel", "PortableKernel", "CompiledKernel", "KernelName", "kernel", "KERNELS", "Op"]
 
 Op = Callable[[], object]
 """One bound NumPy call of a planned training step (see :mod:`refnet.plan`).
@@ -37,7 +37,10 @@ The kernels, layers and losses build them (``ops_*`` and ``plan`` methods)
 from the same operations as their allocating methods, on buffers the plan
 allocated once, so the bits are the same (``tests/test_plan.py``)."""
 
-KernelName = Literal["blas", "portable"]
+KernelName = Literal["blas", "portable", "compiled"]
+"""``blas``, ``portable``, or ``compiled``: the portable kernel's arithmetic, whose whole
+training runs :func:`refnet.train.train` and :mod:`refnet.lab` compile (:mod:`refnet.compiled`,
+optional numba: ``pip install refnet[fast]``)."""
 
 
 MEMBER_LAST: Final = 8
@@ -276,12 +279,30 @@ class PortableKernel:
         return ops
 
 
-KERNELS: Final[dict[str, PlannableKernel]] = {"blas": BlasKernel(), "portable": PortableKernel()}
+class CompiledKernel(PortableKernel):
+    """The portable kernel's products, on a network whose training runs are compiled.
+
+    Each call here is :class:`PortableKernel`'s (a forward pass, a prediction, a step
+    replayed for the guard); :func:`refnet.train.train` and :mod:`refnet.lab` hand a
+    whole run of such a network to :mod:`refnet.compiled`, which computes the same
+    operations in the same order: the same bits in the pinned environment.
+    """
+
+    name = "compiled"
+
+
+KERNELS: Final[dict[str, PlannableKernel]] = {"blas": BlasKernel(), "portable": PortableKernel(),
+                                               "compiled": CompiledKernel()}
 
 
 def kernel(spec: KernelName | Kernel) -> Kernel:
-    """Resolve a kernel name (``blas`` or ``portable``) or pass a Kernel through."""
+    """Resolve a kernel name (``blas``, ``portable``, ``compiled``) or pass a Kernel through
+    (``compiled`` without numba: :class:`refnet.compiled.CompiledUnavailableError`)."""
     if isinstance(spec, str):
+        if spec == "compiled":
+            from .compiled import require  # lazily: refnet.compiled imports the network
+
+            require()
         try:
             return KERNELS[spec]
         except KeyError:

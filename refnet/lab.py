@@ -41,7 +41,7 @@ from .conventions import Published
 from .data import xor_easy
 from .events import NonFiniteEvent
 from .guard import Guard, Mode, as_guard
-from .kernels import KERNELS, KernelName
+from .kernels import KERNELS, KernelName, kernel
 from .layers import SigmoidFormula
 from .metrics import accuracy
 from .network import Network, check_observer, mlp
@@ -84,6 +84,10 @@ class Config:
     number of points of ``linear`` data (``xor`` has 21). ``dtype`` and
     ``kernel`` are refnet's: the lab ran float64 on BLAS; so is ``sigmoid``
     (the lab's is ``naive``; ``stable`` is a variant for studying the last bits).
+    ``kernel="compiled"`` runs the epochs through :mod:`refnet.compiled` (numba,
+    ``pip install refnet[fast]``): the same draws and, in the pinned environment, the bits
+    of ``portable``; its ensembles (:func:`run_many`) already use every core, so give
+    :func:`sweep` ``workers=0`` or few large chunks.
     """
 
     data: LabData = "xor"
@@ -119,6 +123,8 @@ class Config:
         check_bool("output_sigmoid", self.output_sigmoid)
         check_choice("kernel", self.kernel, KERNELS)
         check_choice("sigmoid", self.sigmoid, ("naive", "stable"))
+        if self.kernel == "compiled":
+            kernel(self.kernel)  # without numba: an error naming the extra
         if self.loss != "mse" and not self.output_sigmoid:
             raise ValueError(f"output_sigmoid: the lab's {self.loss} needs the output sigmoid")
 
@@ -315,7 +321,9 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
         trace(0, net)
     with np.errstate(all="ignore"), watch:
         obs = net.observer  # the guard, a relay to it and ``observer``, ``observer`` alone, or None
-        for start in range(0, epochs, _BLOCK):
+        done = config.kernel == "compiled" and stop == "never" and _compiled(
+            config, net, opt, streams, order, member_stream, xs, ts, logged, watch, progress)
+        for start in range(0, 0 if done else epochs, _BLOCK):
             block = min(_BLOCK, epochs - start)
             idx = np.stack([draw_batches(config, streams[key], block) for key in order])
             for e in range(block):
@@ -355,6 +363,39 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
                               y[m].astype(np.float64), float(acc[m]), drawn[s][0], drawn[s][1], events,
                               stopped))
     return results
+
+
+def _compiled(config: Config, net: Network, opt: SGD, streams: dict[object, np.random.RandomState],
+              order: list[object], member_stream: npt.NDArray[np.intp], xs: FloatArray, ts: FloatArray,
+              logged: FloatArray, watch: Guard, progress: Progress) -> bool:
+    """The epochs of :func:`_train` through :mod:`refnet.compiled` (``kernel="compiled"``): the same
+    draws, the same bits as ``portable``. ``False`` with nothing changed (the batch streams rewound)
+    when the guard has something to report: the NumPy path then runs with the guard observing."""
+    from . import compiled
+    from .compiled import Batches
+
+    conv = config.convention
+    if net.observer not in (None, watch) or not compiled.supports(net, conv):
+        return False
+    dtype = net.precision.dtype
+    states = {key: streams[key].get_state() for key in order}
+    session = compiled.Session(net, opt, conv, watch_limit=compiled.guard_limit(watch, net),
+                               iterations=config.iterations)
+    sizes = np.full(config.iterations, config.batch_size, dtype=np.int64)
+    scalars = compiled.lab_scalars(dtype, sizes.tolist(), 1, config.points)
+    of = member_stream.astype(np.int64)
+    unused = np.empty((0, net.members), dtype=dtype)
+    for start in range(0, config.epochs, _BLOCK):
+        block = min(_BLOCK, config.epochs - start)
+        idx = np.stack([draw_batches(config, streams[key], block) for key in order])
+        if not session.run(xs, ts, of, of, Batches(idx, sizes, of), scalars, start, block, unused, logged,
+                           config.log_every):
+            for key in order:
+                streams[key].set_state(states[key])
+            return False
+        progress.update(start + block)
+    session.finish()
+    return True
 
 
 def _should_stop(stop: Stop, net: Network, watch: Guard) -> bool:

@@ -196,7 +196,7 @@ class Plan:
         dtype = net.precision.dtype
         self.dtype = dtype
         kernels = {layer.kernel.name for layer in net.linears}
-        self.layout: Layout = ("members-last" if net.members >= MEMBER_LAST and kernels == {"portable"}
+        self.layout: Layout = ("members-last" if net.members >= MEMBER_LAST and kernels <= {"portable", "compiled"}
                                else "members-first")
         self.single = net.members == 1 and kernels == {"blas"}
         self.arena = _Arena(net, opt, self.layout)

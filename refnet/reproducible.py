@@ -134,7 +134,7 @@ def blas_fingerprint() -> str:
 def kernel_fingerprint(kernel: str) -> str:
     """What decides a kernel's bits beyond its inputs: the elementary
     functions, plus the BLAS for ``blas``."""
-    return fingerprint() if kernel == "portable" else f"{fingerprint()}/{blas_fingerprint()}"
+    return fingerprint() if kernel in ("portable", "compiled") else f"{fingerprint()}/{blas_fingerprint()}"
 
 
 def describe() -> dict[str, object]:

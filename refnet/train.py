@@ -141,6 +141,20 @@ def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, convention: Conve
     return loss
 
 
+def _compiled_run(net: Network, opt: SGD, xa: FloatArray, ya: FloatArray, batches: list[slice],
+                  history: FloatArray, arith: Arithmetic | None, watch: Guard) -> bool:
+    """Whether :mod:`refnet.compiled` ran the whole epoch loop (a network built with
+    ``kernel="compiled"``, refnet's own layers and losses, no observer but the guard, and
+    nothing the guard would report; otherwise the NumPy path runs, from the same state)."""
+    if not all(layer.kernel.name == "compiled" for layer in net.linears) or net.observer not in (None, watch):
+        return False
+    from . import compiled  # numba is imported only for a network that asked for it
+
+    if not compiled.supports(net, arith):
+        return False
+    return compiled.train_run(net, opt, xa, ya, batches, history, arith, compiled.guard_limit(watch, net))
+
+
 def check_network(net: Network, arith: Arithmetic) -> None:
     """Refuse (``ValueError`` naming ``convention``) a network whose Sigmoid or ReLU layers
     are not built with the formulas of ``arith`` (see :func:`refnet.conventions.network_options`)."""
@@ -243,11 +257,12 @@ def train(
     start = time.perf_counter()
     with np.errstate(all="ignore"), watch:
         obs = net.observer
+        done = _compiled_run(net, opt, xa, ya, batches, history, reading, watch)
         parts = [(xa[:, b], ya[:, b]) for b in batches]
         planned = Plan.supports(net, reading) and (obs is None or (obs is watch and not watch.eager))
         plan = Plan(net, reading, opt, parts, None if obs is None else watch,
                     lambda xb, tb: step(net, opt, xb, tb, reading)) \
-            if planned and not isinstance(reading, Published) else None
+            if planned and not done and not isinstance(reading, Published) else None
 
         def run(j: int, epoch: int, out: FloatArray) -> None:
             """Batch ``j`` of ``epoch``: its loss before the step into ``out``."""
@@ -262,7 +277,7 @@ def train(
 
         scratch = np.empty(net.members, dtype=dtype)
         try:
-            for epoch in range(n_epochs):
+            for epoch in range(0 if done else n_epochs):
                 if len(parts) == 1:
                     run(0, epoch, history[epoch])
                 else:

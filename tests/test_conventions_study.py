@@ -10,7 +10,7 @@ import pytest
 
 import verify.__main__ as suite
 from refnet.outcomes import first_below
-from refnet.conventions import READINGS
+from refnet.conventions import READINGS, resolve
 from verify.conventions import READINGS_COMPARED, main, matched_factor
 
 
@@ -41,7 +41,7 @@ def test_report_for_the_suite(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert doc["ok"] is True
     assert doc["data"]["closer_to_matched"] == {c: [True] * 4 for c in READINGS_COMPARED}
-    assert doc["data"]["readings"] == {c: READINGS[c].label for c in READINGS_COMPARED}
+    assert doc["data"]["readings"] == {c: resolve(c).label for c in READINGS_COMPARED}  # type: ignore[union-attr]
     assert (tmp_path / "report.md").read_text(encoding="utf-8").startswith("# The lab's arithmetic")
 
 
@@ -54,4 +54,5 @@ def test_matched_factor_reads_the_reading() -> None:
     assert matched_factor("lab-sum", 21) == 21.0
     assert matched_factor("lab-evidence", 21) == (21.0 if READINGS["lab-evidence"].gradient == "sum" else 1.0) / (
         2.0 if READINGS["lab-evidence"].mse_derivative == "(y-t)" else 1.0)
-    assert READINGS_COMPARED == ("lab-evidence", "lab-sum")
+    assert matched_factor("lab", 21) == 1.0  # the published MSE gradient is the mean's
+    assert READINGS_COMPARED == ("lab", "lab-evidence", "lab-sum")
