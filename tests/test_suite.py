@@ -203,18 +203,20 @@ def test_progress_reports_a_long_study_with_time_left_unless_quiet() -> None:
     progress = suite.SuiteProgress(studies, "default", stream=stream, tty=False, every=0.02)
     progress.start(studies[0], "--quick")
     time.sleep(0.15)
-    progress.finish(suite.Part("overflow", [], ok=True, seconds=16.0))
+    slow = 2 * suite.TYPICAL_SECONDS["default"]["overflow"]
+    progress.finish(suite.Part("overflow", [], ok=True, seconds=slow))
     progress.start(studies[1])
     progress.finish(suite.Part("gradcheck", [], ok=False, seconds=1.0, summary="broke"))
     lines = stream.getvalue().splitlines()
     assert lines[0] == "[1/2] overflow --quick ..."
     assert any(line.startswith("[1/2] overflow: still running") and "left" in line for line in lines)
-    assert "[1/2] overflow: PASS in 16.0 s" in lines
+    assert f"[1/2] overflow: PASS in {slow:.1f} s" in lines
     assert "\r" not in stream.getvalue()  # plain lines when not on a terminal
     # overflow took twice its typical time: the estimate for gradcheck doubles too
-    assert progress.speed() == pytest.approx((16.0 + 1.0) / (suite.TYPICAL_SECONDS["default"]["overflow"]
+    assert progress.speed() == pytest.approx((slow + 1.0) / (suite.TYPICAL_SECONDS["default"]["overflow"]
                                                             + suite.TYPICAL_SECONDS["default"]["gradcheck"]))
-    assert any(line.startswith("[2/2] gradcheck ... (about 8 s left)") for line in lines), lines
+    left = suite.fmt_duration(2 * suite.TYPICAL_SECONDS["default"]["gradcheck"])
+    assert any(line.startswith(f"[2/2] gradcheck ... (about {left} left)") for line in lines), lines
     assert lines[-1] == "[2/2] gradcheck: FAIL in 1.0 s (broke)"
 
     quiet = io.StringIO()

@@ -213,7 +213,7 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     rep.text(f"Multisection of [0.001490625, 0.001490626] ({e1['pair_ulps']:,} float64 ulps; "
              f"{e1['pair_ulps_float32']} in float32), {raw['plan']['members']} rates per step, each step keeping the "
              f"bracket around the lowest diverging rate. Under `blas` it stops ({b['stop']}) at "
-             f"[{fmt_rate(b['lo'])}, {fmt_rate(b['hi'])}] ({b['lo_hex']}, {b['hi_hex']}; "
+             f"{fmt_rate(b['lo'])} to {fmt_rate(b['hi'])} ({b['lo_hex']}, {b['hi_hex']}; "
              f"{fmt_number(b['ulps'], thousands=True)} ulp{'s' if b['ulps'] != 1 else ''} apart), "
              f"{'one label change per step (monotone)' if b['monotone'] else 'with several label changes in a step'}."
              + ("" if not e1["below"]["rates"] else
@@ -304,7 +304,7 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
                  f"{', '.join(_n(x, 3) for x in q) if q else 'n/a'}. No divergence on the grid: "
                  f"{len(e4['no_divergence_on_grid'])} seeds; diverged already at {_n(e4['grid'][0])}: "
                  f"{len(e4['diverged_at_lowest'])}. Seed 0's bracket: "
-                 + (f"[{_n(e4['seed0_boundary'][0], 5)}, {_n(e4['seed0_boundary'][1], 5)}]"
+                 + (f"{_n(e4['seed0_boundary'][0], 5)} to {_n(e4['seed0_boundary'][1], 5)}"
                     if e4["seed0_boundary"] else "none") + ".")
         _fig_seeds(rep, d)
     # E5

@@ -27,8 +27,14 @@ LAB_PAGES: Final[dict[str, dict[str, Any]]] = {
 
 
 def fmt_rate(r: float) -> str:
-    """A rate with every digit that tells it apart (shortest round-trip repr)."""
-    return repr(float(r))
+    """A rate with every digit that tells it apart (the shortest round-trip repr), the decimals
+    past the ninth grouped in threes by thin spaces for the eye (``0.001490625 925 910 982 6``)."""
+    text = repr(float(r))
+    head, dot, frac = text.partition(".")
+    if not dot or "e" in frac or len(frac) <= 11:
+        return text
+    rest = frac[9:]
+    return head + "." + frac[:9] + "".join("\u2009" + rest[i:i + 3] for i in range(0, len(rest), 3))
 
 
 def _curve_facts(curve: list[float], every: int) -> dict[str, float | int | None]:
@@ -270,8 +276,8 @@ def _verdicts(d: dict[str, Any]) -> list[dict[str, str]]:
               "verdict": "supported" if frac < 0.05 else "not supported",
               "why": (f"the pair's outcomes differ for {len(e4['differ'])} of {e4['seeds']} seeds "
                       f"({len(e4['lab_direction'])} the lab's way); per seed the first boundary on "
-                      f"[{fmt_number(e4['grid'][0], 3) if e4['grid'] else 'n/a'}, "
-                      f"{fmt_number(e4['grid'][-1], 3) if e4['grid'] else 'n/a'}] has quartiles "
+                      f"{fmt_number(e4['grid'][0], 3) if e4['grid'] else 'n/a'} to "
+                      f"{fmt_number(e4['grid'][-1], 3) if e4['grid'] else 'n/a'} has quartiles "
                       + (", ".join(fmt_number(q, 3) for q in e4["boundary_quartiles"]) or "n/a")
                       + f"; {len(e4['dead_at_start'])} seeds are dead from the start")})
     return v
@@ -304,7 +310,7 @@ def claims(d: dict[str, Any]) -> list[dict[str, Any]]:
                 "evidence": "seed_boundaries.png", "full": not quick})
     f64, f32 = e1["f64"], e1["f32"]
     mf = (f"seed 0's boundary lies between the adjacent doubles {fmt_rate(b['lo'])} and {fmt_rate(b['hi'])}"
-          if b["ulps"] == 1 else f"seed 0's boundary lies in [{fmt_rate(b['lo'])}, {fmt_rate(b['hi'])}] "
+          if b["ulps"] == 1 else f"seed 0's boundary lies between {fmt_rate(b['lo'])} and {fmt_rate(b['hi'])} "
           f"({b['ulps']:,} ulps)")
     above = ordinal(float(b["hi"])) - ordinal(PAIR[0])
     mf += (f", {above:,} of the {e1['pair_ulps']:,} ulps from 0.001490625 to 0.001490626; under {f64['variants']} float64 arithmetics "
