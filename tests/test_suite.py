@@ -342,6 +342,17 @@ def test_the_page_opens_with_findings_then_one_row_per_claim(claim_studies: None
     assert prose_problems(re.sub(r"<[^>]+>", " ", page)) == []
 
 
+def test_a_claim_two_studies_state_is_listed_once_from_its_owner() -> None:
+    from verify.common.claims import SAME_CLAIM, Claim, once
+
+    (dup, owner), *_ = SAME_CLAIM.items()
+    rows = [Claim(dup[0], dup[1], "c", "m", "holds", "", "committed", "agrees"),
+            Claim(owner[0], owner[1], "c", "m", "holds", "", "committed", "agrees"),
+            Claim("experiments", "other", "c", "m", "holds", "", "committed", "agrees")]
+    assert [(r.study, r.id) for r in once(rows)] == [owner, ("experiments", "other")]
+    assert once(rows[:1]) == rows[:1]  # without its owner the row stays
+
+
 def test_claims_that_break_the_contract_are_skipped() -> None:
     doc = {"claims": [_claim("ok", "holds", True), {"id": "no-verdict", "claim": "c", "measured": "m"},
                       _claim("bad", "holds for 3 of 5", True), _claim("ok", "does not hold", True), "text"]}

@@ -51,7 +51,7 @@ import numpy as np
 from refnet import __version__ as refnet_version
 from refnet.validation import output_dir_argument
 
-from .common.claims import CLAIM_STUDIES, Claim, committed_claims, findings, merge, read_claims
+from .common.claims import CLAIM_STUDIES, Claim, committed_claims, findings, merge, once, read_claims
 from .common.report import JSON, markdown_table, repository_root, write_html
 
 __all__ = ["main", "Study", "STUDIES", "Part", "run_study", "Claim", "claims", "TYPICAL_SECONDS", "SuiteProgress"]
@@ -285,8 +285,9 @@ def _evidence_link(part: Part | None, study: str, evidence: str) -> str:
 
 
 def claims(parts: Sequence[Part]) -> list[Claim]:
-    """One row per claim of the lab (:mod:`verify.common.claims`), in :data:`CLAIM_STUDIES` order;
-    never raises. A study that ran but states no claims gives one row saying so."""
+    """One row per claim of the lab (:mod:`verify.common.claims`), in :data:`CLAIM_STUDIES` order, a
+    claim two studies state listed once, from the study that owns it; never raises. A study that ran
+    but states no claims gives one row saying so."""
     rows: list[Claim] = []
     for name in CLAIM_STUDIES:
         part = next((p for p in parts if p.name == name), None)
@@ -298,7 +299,7 @@ def claims(parts: Sequence[Part]) -> list[Claim]:
                             "undecided (the study failed)", "", "this run", "this run")]
         rows.extend(Claim(c.study, c.id, c.claim, c.measured, c.verdict, _evidence_link(part, name, c.evidence),
                           c.source, c.rechecked) for c in merged)
-    return rows
+    return once(rows)
 
 
 def _claims_section(parts: Sequence[Part]) -> list[str]:

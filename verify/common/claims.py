@@ -27,13 +27,22 @@ from typing import Final, Literal
 from .report import JSON, repository_root
 
 __all__ = ["Verdict", "VERDICTS", "ClaimRow", "Claim", "read_claims", "committed_claims", "merge", "findings",
-           "CLAIM_STUDIES"]
+           "once", "CLAIM_STUDIES", "SAME_CLAIM"]
 
 Verdict = Literal["holds", "partly holds", "does not hold", "not testable", "undecided"]
 VERDICTS: Final[tuple[Verdict, ...]] = ("holds", "partly holds", "does not hold", "not testable", "undecided")
 
 CLAIM_STUDIES: Final[tuple[str, ...]] = ("experiments", "overflow", "lr_threshold")
 """The studies whose report.json holds claims of the lab, in the order the table lists them."""
+
+SAME_CLAIM: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("experiments", "pair-seed-0"): ("lr_threshold", "lr-pair-split"),
+    ("experiments", "pair-other-seeds"): ("lr_threshold", "lr-pair-other-seeds"),
+    ("experiments", "no-activation-overflows"): ("overflow", "overflow-accuracy-zero"),
+    ("experiments", "no-hidden-activation-learns-nothing"): ("overflow", "overflow-second-try-learns-nothing"),
+}
+"""Claims two studies state: ``(study, id)`` -> the ``(study, id)`` of the study that owns the claim.
+The table lists such a claim once, from its owner, when the owner's row is there."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,12 @@ def merge(study: str, now: Sequence[ClaimRow], committed: Sequence[ClaimRow], *,
         verdict = r.verdict if r.full else "undecided (a quick run cannot decide it; no full report is committed)"
         rows.append(Claim(study, r.id, r.claim, r.measured, verdict, r.evidence, "this run", "this run"))
     return rows
+
+
+def once(rows: Sequence[Claim]) -> list[Claim]:
+    """``rows`` without the duplicates :data:`SAME_CLAIM` names whose owner's row is present."""
+    present = {(r.study, r.id) for r in rows}
+    return [r for r in rows if SAME_CLAIM.get((r.study, r.id)) not in present]
 
 
 def findings(rows: Sequence[Claim]) -> list[str]:
