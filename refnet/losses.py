@@ -22,6 +22,7 @@ from .kernels import Op
 from .layers import sigmoid
 from .precision import FloatArray
 from .rounding import Bound, eta
+from .validation import check_real
 
 __all__ = ["Loss", "PlannableLoss", "MSE", "BCE", "BCEWithLogits", "Reduction", "LossName", "LOSSES", "make_loss"]
 
@@ -185,10 +186,9 @@ class BCE(_Reduced):
     name = "bce"
 
     def __init__(self, reduction: Reduction = "mean", delta: float = 1e-7) -> None:
+        delta_ = check_real("delta", delta, minimum=0.0)  # before any state: a str is a TypeError naming delta
         super().__init__(reduction)
-        if not np.isfinite(delta) or delta < 0:
-            raise ValueError(f"delta: expected a finite value >= 0, got {delta!r}")
-        self.delta = float(delta)
+        self.delta = delta_
 
     def terms(self, y: FloatArray, t: FloatArray) -> FloatArray:
         one = y.dtype.type(1)

@@ -9,13 +9,14 @@ pass the same :class:`SGD` to several ``train`` calls to carry it over.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .precision import FloatArray, FloatDType
+from .validation import check_state
 
 __all__ = ["SGD", "check_lr", "check_momentum"]
 
@@ -86,6 +87,13 @@ class SGD:
         if not np.all(np.isfinite(rounded)) or np.any(rounded < tiny):
             raise ValueError(f"lr: {self.rates.tolist()} rounds to {np.asarray(rounded).ravel().tolist()} in "
                              f"{dtype}; expected a positive normal number there (>= {tiny}, finite)")
+
+    def check_state(self, params: Mapping[Hashable, FloatArray]) -> None:
+        """Refuse (``ValueError`` naming ``optimizer``) a momentum velocity that does not fit
+        ``params``, the parameters about to be updated under the same keys: an SGD carried
+        over to a network of another architecture (or dtype) would fail mid-step or
+        apply another network's velocity. Reuse is fine after :meth:`reset`."""
+        check_state("optimizer", self._velocity, params)
 
     def rates_for(self, dtype: np.dtype[Any]) -> tuple[FloatArray, np.floating[Any]]:
         """The rates rounded to ``dtype`` (shape ``()`` or ``(K, 1, 1)``) and the momentum coefficient."""

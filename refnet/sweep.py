@@ -39,14 +39,14 @@ from .layers import ActivationName, SigmoidFormula
 from .losses import LossName
 from .network import Network, mlp
 from .events import nonfinite_members
-from .optim import SGD
+from .optim import SGD, check_momentum
 from .outcomes import Criteria, LossTracker, Readout, judge_summary
 from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
 from .reproducible import kernel_fingerprint
 from .conventions import ConventionLike, resolve
 from .train import prepare_data, train
-from .validation import check_int
+from .validation import check_choice, check_int
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
            "process_pool", "default_chunk_size", "default_workers"]
@@ -84,10 +84,9 @@ class Member:
             resolve(self.convention)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}.{exc}") from None
-        if self.init is not None and self.init not in INITIALISERS:
-            raise ValueError(f"{name}.init: expected one of {tuple(INITIALISERS)}, got {self.init!r}")
-        if self.kernel not in KERNELS:
-            raise ValueError(f"{name}.kernel: expected one of {tuple(KERNELS)}, got {self.kernel!r}")
+        if self.init is not None:
+            check_choice(f"{name}.init", self.init, INITIALISERS)
+        check_choice(f"{name}.kernel", self.kernel, KERNELS)
         return self
 
     @property
@@ -376,10 +375,17 @@ def _check_setup(setup: Setup) -> None:
     if not isinstance(setup, Setup):
         raise TypeError(f"setup: expected a Setup, got {type(setup).__name__}")
     check_int("setup.epochs", setup.epochs, 0)
+    if setup.batch_size is not None:
+        check_int("setup.batch_size", setup.batch_size, 1)
+    if not isinstance(setup.criteria, Criteria):
+        raise TypeError(f"setup.criteria: expected a Criteria, got {setup.criteria!r}")
     try:
-        setup.build([0])  # validates the architecture once, early
+        check_momentum(setup.momentum)
+        net = setup.build([0])  # validates the architecture once, early
+        prepare_data(net, setup.x, setup.y)  # and the data (every error names setup.x or setup.y)
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"setup.{exc}") from None
+        kind = TypeError if isinstance(exc, TypeError) else ValueError  # not the subclass (it may carry more)
+        raise kind(f"setup.{exc}") from None
 
 
 def iter_sweep(
