@@ -1,0 +1,158 @@
+"""Output paths are proven writable by creating them (and cleaning up) before any work.
+
+``os.access`` says yes to root everywhere, ``/proc`` included; the only proof is to
+create the file. Each check leaves the file system as it found it: a new file is
+removed again, an existing file keeps its bytes and times, created folders are removed.
+The library (``refnet.save``) and every command line use the same checks, so a command
+never trains and then fails on its output.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import refnet
+import refnet.cli as cli
+from refnet import mlp, save
+from refnet.validation import check_output_dir, check_output_file, output_dir_argument, output_file_argument
+
+UNWRITABLE = [p for p in ("/proc/refnet-w.npz", "/sys/refnet-w.npz") if Path(p).parent.is_dir()]
+"""Paths whose folder exists and ``os.access`` calls writable for root, but which take no new file."""
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("path", UNWRITABLE)
+def test_a_folder_that_takes_no_files_is_refused_by_name(path: str) -> None:
+    with pytest.raises(ValueError, match=r"^path: cannot write "):
+        check_output_file("path", path)
+    with pytest.raises(ValueError, match=r"^out: cannot create "):
+        check_output_dir("out", str(Path(path).with_suffix("")) + "/sub")
+
+
+def test_a_new_file_is_created_then_removed(tmp_path: Path) -> None:
+    target = tmp_path / "w.npz"
+    assert check_output_file("path", target) == target
+    assert _listing(tmp_path) == []  # neither the file nor a probe is left behind
+
+
+def test_an_existing_file_keeps_its_bytes_and_times(tmp_path: Path) -> None:
+    target = tmp_path / "w.npz"
+    target.write_bytes(b"keep me")
+    os.utime(target, (1_000_000, 2_000_000))
+    check_output_file("path", str(target))
+    assert target.stat().st_mtime == 2_000_000  # opened for appending, nothing written
+    assert target.read_bytes() == b"keep me"
+    assert _listing(tmp_path) == ["w.npz"]
+
+
+def test_a_read_only_file_in_a_read_only_folder_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes read-only files; /proc covers the root case")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "w.npz").write_bytes(b"x")
+    (folder / "w.npz").chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(ValueError, match=r"^path: "):
+            check_output_file("path", folder / "w.npz")
+        with pytest.raises(ValueError, match=r"^path: "):
+            check_output_file("path", folder / "new.npz")
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("special", ["/dev/null", "/dev/zero"])
+def test_a_device_is_not_an_output_file(special: str) -> None:
+    # a save writes a temporary file and renames it over the target: never over a device
+    with pytest.raises(ValueError, match=r"^path: .*not a regular file"):
+        check_output_file("path", special)
+
+
+def test_folders_and_missing_folders(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^path: .* is a directory"):
+        check_output_file("path", tmp_path)
+    with pytest.raises(ValueError, match=r"^path: folder .* does not exist"):
+        check_output_file("path", tmp_path / "missing" / "w.npz")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"^path: .* is not a directory"):
+        check_output_file("path", tmp_path / "file" / "w.npz")
+    assert _listing(tmp_path) == ["file"]
+
+
+def test_an_output_folder_is_created_and_removed_again(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b" / "c"
+    assert check_output_dir("out", deep) == deep
+    assert _listing(tmp_path) == []
+    existing = tmp_path / "there"
+    existing.mkdir()
+    (existing / "keep").write_text("x")
+    check_output_dir("out", existing)
+    assert _listing(existing) == ["keep"]
+    with pytest.raises(ValueError, match=r"^out: .* is not a directory"):
+        check_output_dir("out", existing / "keep")
+    with pytest.raises(ValueError, match=r"^out: cannot create .*not a directory"):
+        check_output_dir("out", existing / "keep" / "sub")
+    with pytest.raises(ValueError, match=r"^out: cannot create "):
+        check_output_dir("out", "/dev/null/sub")
+
+
+def test_argparse_types_use_the_same_proof(tmp_path: Path) -> None:
+    import argparse
+    assert output_file_argument(str(tmp_path / "w.npz")) == tmp_path / "w.npz"
+    assert output_dir_argument(str(tmp_path / "d")) == tmp_path / "d"
+    assert _listing(tmp_path) == []
+    for path in UNWRITABLE:
+        with pytest.raises(argparse.ArgumentTypeError, match=r"^cannot write "):
+            output_file_argument(path)
+
+
+@pytest.mark.parametrize("path", UNWRITABLE)
+def test_save_refuses_before_writing(path: str) -> None:
+    with pytest.raises(ValueError, match=r"^path: cannot write "):
+        save(mlp(seed=0), path)
+
+
+def test_save_leaves_only_the_file(tmp_path: Path) -> None:
+    save(mlp(seed=0), tmp_path / "w.npz")
+    assert _listing(tmp_path) == ["w.npz"]
+
+
+@pytest.mark.parametrize("flag", ["--save", "--plot"])
+@pytest.mark.parametrize("path", UNWRITABLE)
+def test_train_never_trains_then_fails_on_its_output(flag: str, path: str, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained although the output path cannot be written")
+    monkeypatch.setattr(cli, "train", no_training)
+    assert cli.main(["train", "--epochs", "5", flag, path]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"error: argument {flag}: cannot write" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("path", UNWRITABLE)
+def test_eval_plot_is_proven_before_reading_the_weights(path: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "w.npz"
+    save(mlp(seed=0), weights)
+    assert cli.main(["eval", "--weights", str(weights), "--plot", path]) == cli.EXIT_USAGE
+    assert "error: argument --plot: cannot write" in capsys.readouterr().err
+
+
+def test_a_save_that_fails_after_training_is_an_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path was proven, then the disk filled up: one error line, exit 2, no traceback."""
+    def full_disk(net: object, path: object) -> None:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(refnet.io, "save", full_disk)
+    code = cli.main(["train", "--epochs", "2", "--quiet", "--save", str(tmp_path / "w.npz")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert "error: could not write the output after training" in err and "No space left" in err
+    assert _listing(tmp_path) == []

@@ -1,0 +1,196 @@
+"""What a weight file must be before a single parameter is written: the promises of
+``refnet.load`` and ``refnet.io.read_network`` that no other test holds.
+
+Each test is written so that the plausible slip named in its docstring fails it
+(issue 23's mutants): dropping the format-version check, dropping the per-array
+dtype check, letting a zip or numpy error escape. Every refusal is a ``ValueError``
+that starts with ``path:`` and names the file, and leaves the network bit for bit
+as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refnet import load, mlp, save
+from refnet.io import FORMAT, FORMAT_V1, read_network
+from refnet.network import Network
+
+
+def _bits(net: Network) -> bytes:
+    return b"".join(v.tobytes() for v in net.get_params().values())
+
+
+def _arrays(path: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    with np.load(path) as data:
+        arrays = {k: np.array(data[k]) for k in data.files}
+    header = json.loads(arrays.pop("__refnet__").tobytes().decode())
+    return header, arrays
+
+
+def _write(path: Path, header: dict[str, object], arrays: dict[str, np.ndarray]) -> Path:
+    payload = dict(arrays)
+    payload["__refnet__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **payload)  # type: ignore[arg-type]
+    return path
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    path = tmp_path / "w.npz"
+    save(mlp(seed=1), path)
+    return path
+
+
+def _refused(path: Path, match: str) -> None:
+    """``load`` refuses ``path`` naming it and saying ``match``, the network untouched;
+    ``read_network`` refuses it naming it (it may stop earlier, building the layers)."""
+    net = mlp(seed=3)
+    before = _bits(net)
+    with pytest.raises(ValueError, match=rf"^path: '{path}'.*{match}"):
+        load(net, path)
+    assert _bits(net) == before
+    with pytest.raises(ValueError, match=rf"^path: '{path}'"):
+        read_network(path)
+
+
+@pytest.mark.parametrize("fmt", ["refnet-params/9", "refnet-params/3", "refnet-params/", "", None, 2])
+def test_an_unknown_format_version_is_refused(saved: Path, fmt: object) -> None:
+    """Mutant: the format-version check removed (a ``refnet-params/9`` file then loads)."""
+    header, arrays = _arrays(saved)
+    header["format"] = fmt
+    _refused(_write(saved, header, arrays), "format")
+
+
+def test_both_known_formats_still_load(saved: Path) -> None:
+    header, arrays = _arrays(saved)
+    assert header["format"] == FORMAT
+    net = mlp(seed=3)
+    load(net, saved)
+    assert _bits(net) == _bits(mlp(seed=1))
+    legacy = {"format": FORMAT_V1, "dtype": header["dtype"], "params": header["params"]}
+    with pytest.warns(UserWarning, match="old format"):
+        load(mlp(seed=3), _write(saved, legacy, arrays))
+
+
+@pytest.mark.parametrize("kind", ["float32", "longdouble", "int64", "float16"])
+@pytest.mark.parametrize("which", ["linear_1.W", "output.W"])
+def test_an_array_of_another_dtype_than_the_header_is_refused(saved: Path, kind: str, which: str) -> None:
+    """Mutant: the per-array dtype check removed (a float32 array in a float64 file is then
+    silently upcast by ``set_params``). The header still says float64."""
+    header, arrays = _arrays(saved)
+    assert header["dtype"] == "float64"
+    arrays[which] = arrays[which].astype(kind)
+    _refused(_write(saved, header, arrays), rf"{which} has dtype {np.dtype(kind).name}, network is float64")
+
+
+def test_a_float32_file_into_a_float64_network_is_refused_by_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "w32.npz"
+    save(mlp(seed=1, dtype="float32"), path)
+    net = mlp(seed=3)
+    before = _bits(net)
+    with pytest.raises(ValueError, match=r"^path: .* holds float32 parameters, network is float64"):
+        load(net, path)
+    assert _bits(net) == before
+
+
+def test_a_missing_array_is_named(saved: Path) -> None:
+    header, arrays = _arrays(saved)
+    del arrays["linear_2.b"]
+    path = _write(saved, header, arrays)
+    net = mlp(seed=3)
+    with pytest.raises(ValueError, match=r"^path: .*missing \['linear_2.b'\]"):
+        load(net, path)
+    with pytest.raises(ValueError, match=r"^path: "):
+        read_network(path)
+
+
+def test_a_missing_header_and_a_broken_header(saved: Path) -> None:
+    _, arrays = _arrays(saved)
+    np.savez(saved, **arrays)  # type: ignore[arg-type]
+    _refused(saved, "no refnet header")
+    bad = dict(arrays)
+    bad["__refnet__"] = np.frombuffer(b"{not json", dtype=np.uint8)
+    np.savez(saved, **bad)  # type: ignore[arg-type]
+    _refused(saved, "corrupt refnet header")
+
+
+@pytest.mark.parametrize("cut", [10, 100, 1000, -22, -1])
+def test_a_truncated_file_is_refused(saved: Path, cut: int) -> None:
+    raw = saved.read_bytes()
+    saved.write_bytes(raw[:cut])
+    _refused(saved, "")
+
+
+def test_a_damaged_member_is_refused(saved: Path) -> None:
+    """A byte changed inside an array: the zip's CRC (BadZipFile) answers, as a ValueError naming the file."""
+    raw = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as z:
+        info = z.getinfo("linear_1.W.npy")
+    raw[info.header_offset + 30 + len(info.filename) + info.file_size - 1] ^= 0xFF  # the array's last byte
+    saved.write_bytes(bytes(raw))
+    _refused(saved, "not a readable refnet .npz")
+
+
+def test_a_compressed_member_with_a_damaged_stream(tmp_path: Path) -> None:
+    """``np.savez_compressed`` files load; a damaged deflate stream (``zlib.error``) is a ValueError."""
+    path = tmp_path / "c.npz"
+    save(mlp(seed=1), tmp_path / "w.npz")
+    header, arrays = _arrays(tmp_path / "w.npz")
+    payload = dict(arrays)
+    payload["__refnet__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez_compressed(path, **payload)  # type: ignore[arg-type]
+    net = mlp(seed=3)
+    load(net, path)
+    assert _bits(net) == _bits(mlp(seed=1))
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("linear_1.W.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start, start + info.compress_size):
+        raw[i] = 0xFF
+    path.write_bytes(bytes(raw))
+    _refused(path, "not a readable refnet .npz")
+
+
+@settings(max_examples=60)
+@given(st.data())
+def test_any_damaged_file_loads_whole_or_is_refused_by_name(tmp_path_factory: pytest.TempPathFactory,
+                                                           data: st.DataObject) -> None:
+    """Flip, overwrite or cut bytes anywhere: ``load`` either loads the saved parameters
+    exactly or raises a ValueError naming the file, never another exception, and a
+    refused file leaves the network unchanged."""
+    folder = tmp_path_factory.mktemp("damaged")
+    path = folder / "w.npz"
+    source = mlp(seed=1)
+    save(source, path)
+    raw = bytearray(path.read_bytes())
+    how = data.draw(st.sampled_from(["flip", "set", "cut"]))
+    at = data.draw(st.integers(0, len(raw) - 1))
+    if how == "flip":
+        raw[at] ^= 1 << data.draw(st.integers(0, 7))
+    elif how == "set":
+        raw[at] = data.draw(st.integers(0, 255))
+    else:
+        raw = raw[:at]
+    path.write_bytes(bytes(raw))
+    net = mlp(seed=3)
+    before = _bits(net)
+    try:
+        load(net, path)
+    except ValueError as exc:
+        assert str(exc).startswith(f"path: '{path}'"), str(exc)
+        assert _bits(net) == before
+    else:
+        assert _bits(net) == _bits(source)
+    try:
+        read_network(path)
+    except ValueError as exc:
+        assert str(exc).startswith(f"path: '{path}'"), str(exc)
