@@ -19,7 +19,7 @@ from refnet import sweep as sw
 from refnet.data import xor_easy
 from refnet.gradcheck import layer_problems
 from refnet.layers import Linear, Sigmoid
-from refnet.network import make_loss
+from refnet.losses import make_loss
 
 X, Y = xor_easy()
 
@@ -37,7 +37,8 @@ def test_bce_delta_is_named(delta: object, exc: type[Exception]) -> None:
 @pytest.mark.parametrize("delta", [0, 0.0, 1e-7, np.float32(1e-3), np.int64(0)])
 def test_bce_delta_accepts_real_numbers(delta: object) -> None:
     loss = BCE(delta=delta)  # type: ignore[arg-type]
-    assert isinstance(loss.delta, float) and loss.delta == float(delta)  # type: ignore[arg-type]
+    assert type(loss.delta) is float
+    assert loss.delta == float(delta)  # type: ignore[arg-type]
 
 
 MEMBER_FIELDS: list[tuple[str, object, type[Exception]]] = [

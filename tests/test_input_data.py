@@ -52,7 +52,7 @@ def test_train_refuses_bad_y_by_name(y: object, exc: type[Exception]) -> None:
     net = mlp(seed=0)
     before = _bits(net)
     with pytest.raises(exc, match=r"^y: "):
-        train(net, [[0.0, 1.0]] * 4, y, lr=0.5, epochs=1)
+        train(net, [[0.0, 1.0]] * 4, y, lr=0.5, epochs=1)  # type: ignore[arg-type]
     assert _bits(net) == before
 
 
