@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -177,7 +178,9 @@ def _read_points(path: str, features: int) -> np.ndarray:
     """The points of a CSV file as an ``(N, features)`` float64 array (``ValueError`` naming ``points``
     for a file that is not numbers, rows of another width, or a NaN or infinite value)."""
     try:
-        rows = np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():  # an empty file: loadtxt warns, the shape check below answers
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data", UserWarning)
+            rows = np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64, ndmin=2)
     except (OSError, ValueError) as exc:
         raise ValueError(f"points: {path} is not a CSV of numbers ({exc})") from None
     if rows.shape[0] == 0 or rows.shape[1] != features:

@@ -22,7 +22,7 @@ from .kernels import Op
 from .layers import sigmoid
 from .precision import FloatArray
 from .rounding import Bound, eta
-from .validation import check_real
+from .validation import check_choice, check_real
 
 __all__ = ["Loss", "PlannableLoss", "MSE", "BCE", "BCEWithLogits", "Reduction", "LossName", "LOSSES", "make_loss"]
 
@@ -73,21 +73,13 @@ class PlannableLoss(Loss, Protocol):
         ...
 
 
-def _check_reduction(reduction: str) -> Reduction:
-    if reduction == "mean":
-        return "mean"
-    if reduction == "sum":
-        return "sum"
-    raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
-
-
 class _Reduced:
     """Shared reduction of elementwise terms and scaling of their derivative."""
 
     name = "loss"
 
     def __init__(self, reduction: Reduction = "mean") -> None:
-        self.reduction: Reduction = _check_reduction(reduction)
+        self.reduction: Reduction = check_choice("reduction", reduction, ("mean", "sum"))
 
     def terms(self, y: FloatArray, t: FloatArray) -> FloatArray:
         raise NotImplementedError

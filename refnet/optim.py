@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .precision import FloatArray, FloatDType
-from .validation import check_state
+from .validation import check_real, check_state
 
 __all__ = ["SGD", "check_lr", "check_momentum"]
 
@@ -47,12 +47,7 @@ def check_lr(lr: npt.ArrayLike, members: int) -> npt.NDArray[np.float64]:
 
 def check_momentum(momentum: object) -> float:
     """Validate a momentum coefficient: a real number in [0, 1)."""
-    if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, (int, float, np.integer, np.floating)):
-        raise TypeError(f"momentum: expected a number in [0, 1), got {momentum!r}")
-    value = float(momentum)
-    if not np.isfinite(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"momentum: expected a value in [0, 1), got {momentum!r}")
-    return value
+    return check_real("momentum", momentum, minimum=0.0, maximum=1.0, open_maximum=True)
 
 
 class SGD:

@@ -45,8 +45,8 @@ from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
 from .reproducible import kernel_fingerprint
 from .conventions import ConventionLike, resolve
-from .train import prepare_data, train
-from .validation import check_choice, check_int
+from .train import HISTORY_BYTES, prepare_data, train
+from .validation import check_choice, check_int, check_items
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
            "process_pool", "default_chunk_size", "default_workers"]
@@ -350,9 +350,12 @@ def default_chunk_size(setup: Setup, dtype: DTypeName = "float64") -> int:
     return int(min(4096, 2 ** int(math.log2(size)) if size >= 16 else size))
 
 
-def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup
+def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup, keep_every: int = 1
             ) -> Iterator[tuple[int, list[Member]]]:
-    """Consecutive members of one group, at most ``chunk_size`` each, with their offset."""
+    """Consecutive members of one group, at most ``chunk_size`` each, with their offset.
+
+    Each member is checked as it comes, and each chunk's kept loss history against
+    :data:`refnet.train.HISTORY_BYTES` before the chunk is handed out."""
     current: list[Member] = []
     start = 0
     limit = 0
@@ -366,6 +369,11 @@ def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup
         if not current:
             start = i
             limit = chunk_size if chunk_size is not None else default_chunk_size(setup, m.dtype)
+            need = (setup.epochs // keep_every + 1) * limit * precision(m.dtype).dtype.itemsize
+            if need > HISTORY_BYTES:
+                raise ValueError(f"setup.epochs: {setup.epochs} epochs, one loss kept every {keep_every}, for "
+                                 f"chunks of {limit} members need {need / 1024**3:.1f} GiB of loss history "
+                                 f"(limit {HISTORY_BYTES / 1024**3:.0f} GiB); raise keep_every or lower chunk_size")
         current.append(m)
     if current:
         yield start, current
@@ -450,7 +458,7 @@ def iter_sweep(
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
     n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
-    stops = tuple(sorted({check_int("checkpoints[]", c, 1) for c in checkpoints}))
+    stops = tuple(sorted(set(check_items("checkpoints", checkpoints, lambda name, c: check_int(name, c, 1)))))
     if stops and setup.momentum:
         raise ValueError("checkpoints: not with momentum (the velocity lives in one train call)")
     opts = _Options(every, bool(stop_diverged), check, stops)
@@ -464,7 +472,7 @@ def iter_sweep(
     progress = Progress(total or 0, label, quiet=quiet, unit="networks", stream=stream)
     start = time.monotonic()
     done_nets = 0
-    chunks = _chunks(members, chunk_size, setup)
+    chunks = _chunks(members, chunk_size, setup, every)
     pending: deque[Future[list[MemberResult]] | list[MemberResult]] = deque()
     seen: dict[str, str] = {}
     try:

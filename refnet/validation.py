@@ -4,7 +4,9 @@ One helper per kind of argument, used wherever that kind enters:
 
 - numbers: :func:`check_int`, :func:`check_real`, :func:`check_bool`;
 - strings: :func:`check_choice` (one of a few names), :func:`check_text` (free text);
-- arrays: :func:`real_array` (real numbers, optionally finite);
+- arrays: :func:`real_array` (real numbers, optionally finite), :func:`check_float_array`
+  (an array of floats given as is, such as a layer's weights);
+- collections: :func:`check_items` (each item checked under ``name[i]``);
 - paths: :func:`check_path`, :func:`check_input_file`, and for outputs
   :func:`check_output_file` and :func:`check_output_dir`, which prove the path
   writable by creating it (and cleaning up), so no long run ends in a write error;
@@ -34,7 +36,7 @@ import numpy as np
 __all__ = ["check_int", "check_real", "check_bool", "check_choice", "check_text", "check_path",
            "check_output_file", "check_output_dir", "argument_type", "int_argument", "real_argument",
            "output_file_argument", "output_dir_argument", "check_input_file", "input_file_argument", "real_array",
-           "check_state"]
+           "check_float_array", "check_items", "check_state"]
 
 S = TypeVar("S", bound=str)
 T = TypeVar("T")
@@ -64,7 +66,10 @@ def check_real(name: str, value: object, *, minimum: float | None = None, maximu
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a real number, got {value!r}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # an int beyond the float range: 10**400
+        out = math.inf
     lo = "" if minimum is None else f"{'>' if open_minimum else '>='} {minimum:g}"
     hi = "" if maximum is None else f"{'<' if open_maximum else '<='} {maximum:g}"
     wanted = " and ".join(p for p in (lo, hi) if p)
@@ -272,6 +277,33 @@ def real_array(name: str, values: object, *, bools: bool = False, finite: bool =
             raise ValueError(f"{name}: expected finite numbers, got {arr[where]} at index {where} "
                              f"({int(bad.sum())} non-finite value{'s' if bad.sum() != 1 else ''})")
     return arr
+
+
+def check_float_array(name: str, value: object, ndim: int | None = None) -> np.ndarray:
+    """``value`` if it is a NumPy array of floats (float16 to longdouble) with ``ndim``
+    dimensions: ``TypeError`` naming ``name`` for anything else (lists are not converted:
+    the caller passes the array it means), ``ValueError`` for another ``ndim``."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        kind = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise TypeError(f"{name}: expected a NumPy array of floats, got {kind}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {value.shape}")
+    return value
+
+
+def check_items(name: str, values: object, check: Callable[[str, object], T]) -> tuple[T, ...]:
+    """Each item of the collection ``values`` checked by ``check(f"{name}[{i}]", item)``.
+
+    A string, bytes, a mapping or a non-iterable (``None``, a number, a 0-d array) is a
+    ``TypeError`` naming ``name``: ``levels="0.5"`` is not three levels.
+    """
+    if isinstance(values, (str, bytes, Mapping)) or (isinstance(values, np.ndarray) and values.ndim != 1):
+        raise TypeError(f"{name}: expected a list or tuple, got {values!r}")
+    try:
+        items = list(values)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name}: expected a list or tuple, got {values!r}") from None
+    return tuple(check(f"{name}[{i}]", item) for i, item in enumerate(items))
 
 
 def check_state(name: str, state: Mapping[Hashable, np.ndarray], params: Mapping[Hashable, np.ndarray]) -> None:
