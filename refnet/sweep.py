@@ -46,7 +46,7 @@ from .progress import Progress
 from .reproducible import kernel_fingerprint
 from .conventions import ConventionLike, resolve
 from .train import HISTORY_BYTES, prepare_data, train
-from .validation import check_choice, check_int, check_items
+from .validation import check_choice, check_int, check_items, real_array
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
            "process_pool", "default_chunk_size", "default_workers"]
@@ -383,6 +383,10 @@ def _check_setup(setup: Setup) -> None:
     if not isinstance(setup, Setup):
         raise TypeError(f"setup: expected a Setup, got {type(setup).__name__}")
     check_int("setup.epochs", setup.epochs, 0)
+    if real_array("setup.x", setup.x).ndim != 2:
+        raise ValueError(f"setup.x: expected shape (N, inputs), got {np.shape(setup.x)}")
+    if real_array("setup.y", setup.y).ndim not in (1, 2):
+        raise ValueError(f"setup.y: expected shape (N,) or (N, outputs), got {np.shape(setup.y)}")
     if setup.batch_size is not None:
         check_int("setup.batch_size", setup.batch_size, 1)
     if not isinstance(setup.criteria, Criteria):
