@@ -28,8 +28,8 @@ from typing import Final, cast
 
 import numpy as np
 
-from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
-from .losses import LOSSES, Reduction, make_loss
+from .layers import Identity, Layer, Linear, ReLU, Sigmoid, SigmoidFormula, Tanh
+from .losses import LossName, Reduction, make_loss
 from .network import Network
 from .precision import DTypeName, precision
 from .validation import check_bool, check_output_file, check_path
@@ -179,23 +179,19 @@ def read_network(path: str | os.PathLike[str], *, allow_nonfinite: bool = False)
         layers: list[Layer] = []
         for entry in cast(list[dict[str, object]], cast(dict[str, object], arch)["layers"]):
             kind, name = str(entry["kind"]), str(entry["name"])
-            if kind == "Linear":
-                bias = files.get(f"{name}.b") if entry.get("bias") else None
-                layers.append(Linear(files[f"{name}.W"], bias, name=name))
+            if kind == "Linear":  # a bias the header does not record is refused by load's architecture check
+                layers.append(Linear(files[f"{name}.W"], files.get(f"{name}.b"), name=name))
             elif kind == "Sigmoid":
-                formula = entry.get("formula", "stable")
-                layers.append(Sigmoid(name, "naive" if formula == "naive" else "stable"))
+                layers.append(Sigmoid(name, cast(SigmoidFormula, entry["formula"])))
             elif kind in _ACTIVATION_KINDS:
                 layers.append(_ACTIVATION_KINDS[kind](name))
             else:
                 raise ValueError(f"unknown layer kind {kind!r}")
         loss_spec = cast(dict[str, object], cast(dict[str, object], arch)["loss"])
-        loss_name, reduction = str(loss_spec["name"]), str(loss_spec["reduction"])
-        if loss_name not in LOSSES or reduction not in ("mean", "sum"):
-            raise ValueError(f"unknown loss {loss_name!r} or reduction {reduction!r}")
-        delta = loss_spec.get("delta", 1e-7)
-        loss = make_loss(loss_name, cast(Reduction, reduction),
-                         float(delta) if isinstance(delta, (int, float)) else 1e-7)
+        loss_name, reduction = cast(LossName, loss_spec["name"]), cast(Reduction, loss_spec["reduction"])
+        # make_loss checks the name, the reduction and BCE's delta
+        loss = (make_loss(loss_name, reduction, cast(float, loss_spec["delta"])) if loss_name == "bce"
+                else make_loss(loss_name, reduction))
         net = Network(layers, loss, precision(cast(DTypeName, str(header.get("dtype")))))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"path: {shown} records an architecture refnet cannot build ({exc})") from exc

@@ -156,3 +156,27 @@ def test_a_save_that_fails_after_training_is_an_error_line(tmp_path: Path, capsy
     assert code == cli.EXIT_USAGE
     assert "error: could not write the output after training" in err and "No space left" in err
     assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("path", UNWRITABLE)
+def test_the_refusal_says_why_in_the_systems_words(path: str) -> None:
+    with pytest.raises(ValueError) as info:
+        check_output_file("out", path)
+    message = str(info.value)
+    assert message.startswith(f"out: cannot write '{path}' (") and message.endswith(")")
+    assert "[Errno" not in message  # the reason (strerror), not the exception's repr
+
+
+def test_input_files_are_named_too(tmp_path: Path) -> None:
+    import argparse
+    from refnet.validation import check_input_file, input_file_argument
+    missing = tmp_path / "w.npz"
+    with pytest.raises(ValueError) as info:
+        check_input_file("weights", missing)
+    assert str(info.value) == f"weights: '{missing}' is not an existing file"
+    with pytest.raises(argparse.ArgumentTypeError) as arg_info:
+        input_file_argument(str(missing))
+    assert str(arg_info.value) == f"'{missing}' is not an existing file"  # argparse adds "argument --weights: "
+    missing.write_bytes(b"")
+    assert check_input_file("weights", str(missing)) == missing
+    assert input_file_argument(str(missing)) == missing

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -194,3 +196,96 @@ def test_any_damaged_file_loads_whole_or_is_refused_by_name(tmp_path_factory: py
         read_network(path)
     except ValueError as exc:
         assert str(exc).startswith(f"path: '{path}'"), str(exc)
+
+
+# -- what read_network rebuilds, and the words of each refusal -------------------------------
+def test_read_network_rebuilds_reduction_delta_and_formula(tmp_path: Path) -> None:
+    from refnet.losses import BCE, MSE
+    for loss, sigmoid in ((MSE("sum"), "stable"), (BCE("sum", delta=0.25), "naive"), (BCE("mean", delta=0.0), "stable")):
+        base = mlp(seed=1, sigmoid=sigmoid)  # type: ignore[arg-type]
+        net = Network(base.layers, loss, base.precision)
+        save(net, tmp_path / "w.npz")
+        again = read_network(tmp_path / "w.npz")
+        assert again.loss.reduction == loss.reduction and type(again.loss) is type(loss)
+        assert getattr(again.loss, "delta", None) == getattr(loss, "delta", None)
+        assert [getattr(layer, "formula", None) for layer in again.layers] == \
+               [getattr(layer, "formula", None) for layer in net.layers]
+        assert _bits(again) == _bits(net)
+
+
+def test_read_network_refuses_nonfinite_parameters_unless_asked(tmp_path: Path) -> None:
+    net = mlp(seed=1)
+    net.set_params({"output.W": np.full((1, 4, 1), np.nan)})
+    save(net, tmp_path / "nan.npz")
+    with pytest.raises(ValueError, match=r"^path: .* holds NaN or infinite parameters: output.W \(4\)"):
+        read_network(tmp_path / "nan.npz")
+    again = read_network(tmp_path / "nan.npz", allow_nonfinite=True)
+    assert np.isnan(again.get_params()["output.W"]).all()
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda a: a["layers"].pop(), "the file has 5 layers, the network 6"),
+    (lambda a: a.update(layers="all"), "the file records no layer list"),
+    (lambda a: a["layers"][1].update(kind="ReLU", name="relu_1"),
+     "layer 1: file ReLU 'relu_1' (formula=stable), network Sigmoid 'sigmoid_1' (formula=stable)"),
+    (lambda a: a["layers"].__setitem__(0, "Linear"), "layer 0: file 'Linear', network Linear 'linear_1' (bias=True)"),
+    (lambda a: a["loss"].update(reduction="sum"),
+     "loss: file {'name': 'mse', 'reduction': 'sum'}, network {'name': 'mse', 'reduction': 'mean'}"),
+])
+def test_an_architecture_difference_is_said_in_words(saved: Path, edit: Callable[[dict[str, Any]], object],
+                                                     words: str) -> None:
+    header, arrays = _arrays(saved)
+    arch = cast(dict[str, Any], header["architecture"])
+    edit(arch)
+    path = _write(saved, header, arrays)
+    with pytest.raises(ValueError) as info:
+        load(mlp(seed=3), path)
+    assert str(info.value) == f"path: '{path}' was saved from another architecture: {words}"
+
+
+def test_an_architecture_record_that_is_not_a_mapping(saved: Path) -> None:
+    header, arrays = _arrays(saved)
+    header["architecture"] = ["layers"]
+    path = _write(saved, header, arrays)
+    with pytest.raises(ValueError) as info:
+        load(mlp(seed=3), path)
+    assert str(info.value).endswith("the file's architecture record is ['layers'], not a mapping")
+
+
+def test_the_words_for_files_that_are_not_npz(tmp_path: Path) -> None:
+    np.save(tmp_path / "w.npy", np.zeros(3))
+    (tmp_path / "t.npz").write_bytes(b"hello")
+    for name, words in (("w.npy", "it is a .npy array"), ("t.npz", "not a zip archive")):
+        with pytest.raises(ValueError) as info:
+            load(mlp(seed=3), tmp_path / name)
+        assert str(info.value) == f"path: '{tmp_path / name}' is not an .npz file ({words})"
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda a: a["layers"][1].update(kind="Conv"), "unknown layer kind 'Conv'"),
+    (lambda a: a["layers"][1].pop("formula"), "'formula'"),
+    (lambda a: a["layers"][1].update(formula="fast"), "formula: unknown name 'fast'"),
+    (lambda a: a["loss"].update(name="hinge"), "loss: unknown name 'hinge'"),
+    (lambda a: a["loss"].update(name=["mse"]), "unhashable type"),
+    (lambda a: a["loss"].update(reduction="max"), "reduction: unknown name 'max'"),
+    (lambda a: a["loss"].update(name="bce"), "'delta'"),
+    (lambda a: a["loss"].update(name="bce", delta="0.1"), "delta: expected a real number, got '0.1'"),
+])
+def test_read_network_names_what_it_cannot_build(saved: Path, edit: Callable[[dict[str, Any]], object],
+                                                 words: str) -> None:
+    header, arrays = _arrays(saved)
+    edit(cast(dict[str, Any], header["architecture"]))
+    path = _write(saved, header, arrays)
+    with pytest.raises(ValueError) as info:
+        read_network(path)
+    assert str(info.value).startswith(f"path: '{path}' records an architecture refnet cannot build (")
+    assert words in str(info.value)
+
+
+def test_read_network_sends_an_old_file_to_load(saved: Path) -> None:
+    header, arrays = _arrays(saved)
+    path = _write(saved, {"format": FORMAT_V1, "dtype": header["dtype"], "params": header["params"]}, arrays)
+    with pytest.raises(ValueError) as info:
+        read_network(path)
+    assert str(info.value) == (f"path: '{path}' has format 'refnet-params/1', which records no architecture; "
+                               "build the network with mlp(...) and use load()")
