@@ -180,3 +180,36 @@ def test_input_files_are_named_too(tmp_path: Path) -> None:
     missing.write_bytes(b"")
     assert check_input_file("weights", str(missing)) == missing
     assert input_file_argument(str(missing)) == missing
+
+
+def test_each_refusal_names_the_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    cases = [(tmp_path, f"out: '{tmp_path}' is a directory; expected a file path"),
+             (tmp_path / "no" / "w.npz", f"out: folder '{tmp_path / 'no'}' does not exist (create it first)"),
+             (tmp_path / "file" / "w.npz", f"out: '{tmp_path / 'file'}' is not a directory"),
+             (Path("/dev/null"), "out: '/dev/null' exists and is not a regular file")]
+    for path, words in cases:
+        with pytest.raises(ValueError) as info:
+            check_output_file("out", path)
+        assert str(info.value) == words
+
+
+def test_real_argument_keeps_its_bounds_and_their_openness() -> None:
+    import argparse
+    from refnet.validation import real_argument
+    positive, unit = real_argument(0.0, open_minimum=True), real_argument(0.0, 1.0, open_maximum=True)
+    assert positive("1e-300") == 1e-300 and unit("0") == 0.0 and unit("0.5") == 0.5
+    for convert, text, words in [(positive, "0", "expected a finite number > 0, got 0.0"),
+                                 (positive, "-1", "expected a finite number > 0, got -1.0"),
+                                 (positive, "nan", "expected a finite number > 0, got nan"),
+                                 (unit, "1", "expected a finite number >= 0 and < 1, got 1.0"),
+                                 (unit, "-0.5", "expected a finite number >= 0 and < 1, got -0.5"),
+                                 (positive, "abc", "expected a number, got 'abc'")]:
+        with pytest.raises(argparse.ArgumentTypeError) as info:
+            convert(text)
+        assert str(info.value) == words
+    closed = real_argument(1.0, 2.0)  # inclusive unless asked
+    assert closed("1") == 1.0 and closed("2") == 2.0
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^expected a finite number >= 1 and <= 2, got 2.5$"):
+        closed("2.5")
+    assert real_argument()("-1e300") == -1e300

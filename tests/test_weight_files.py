@@ -289,3 +289,90 @@ def test_read_network_sends_an_old_file_to_load(saved: Path) -> None:
         read_network(path)
     assert str(info.value) == (f"path: '{path}' has format 'refnet-params/1', which records no architecture; "
                                "build the network with mlp(...) and use load()")
+
+
+class _Planted:
+    """Unpickling this runs ``os.makedirs(marker)``: proof that a pickle in a weight file was executed."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+        return os.makedirs, (self.marker,)
+
+
+def test_a_pickle_in_a_weight_file_is_never_run(saved: Path, tmp_path: Path) -> None:
+    header, arrays = _arrays(saved)
+    marker = tmp_path / "pickle-ran"
+    arrays["linear_1.W"] = np.array([_Planted(str(marker))], dtype=object)
+    path = _write(saved, header, arrays)
+    with pytest.raises(ValueError, match=r"^path: .* is not a readable refnet .npz file \(Object arrays cannot"):
+        load(mlp(seed=3), path)
+    with pytest.raises(ValueError, match=r"^path: "):
+        read_network(path)
+    assert not marker.exists()
+
+
+def test_the_legacy_warning_points_at_the_callers_line(saved: Path) -> None:
+    header, arrays = _arrays(saved)
+    path = _write(saved, {"format": FORMAT_V1, "dtype": header["dtype"], "params": header["params"]}, arrays)
+    with pytest.warns(UserWarning) as caught:
+        load(mlp(seed=3), path)
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert str(caught[0].message) == (
+        f"path: '{path}' has the old format refnet-params/1, which records no architecture; loaded by dtype, "
+        "names and shapes only (layer kinds, activations, sigmoid formula, loss and bias layout were not "
+        "checked); save it again to record them")
+
+
+def test_nonfinite_and_architecture_words_in_full(tmp_path: Path) -> None:
+    net = mlp(seed=1)
+    net.set_params({"output.W": np.full((1, 4, 1), np.inf), "linear_1.b": np.array([[[np.nan, 0.0, 0.0, 0.0]]])})
+    save(net, tmp_path / "w.npz")
+    with pytest.raises(ValueError) as info:
+        load(mlp(seed=3), tmp_path / "w.npz")
+    assert str(info.value) == (f"path: '{tmp_path / 'w.npz'}' holds NaN or infinite parameters: linear_1.b (1), "
+                               "output.W (4); pass allow_nonfinite=True to load them anyway")
+    save(mlp(activation="relu", seed=1), tmp_path / "r.npz")
+    with pytest.raises(ValueError) as info:
+        load(mlp(seed=3), tmp_path / "r.npz")
+    assert "; layer 3: file ReLU 'relu_2', network Sigmoid" in str(info.value)
+
+
+def test_save_and_load_name_a_network_of_the_wrong_type(tmp_path: Path) -> None:
+    with pytest.raises(TypeError) as info:
+        save("net", tmp_path / "w.npz")  # type: ignore[arg-type]
+    assert str(info.value) == "net: expected a Network, got str"
+    with pytest.raises(TypeError) as info:
+        load([1], tmp_path / "w.npz")  # type: ignore[arg-type]
+    assert str(info.value) == "net: expected a Network, got list"
+
+
+def test_save_writes_a_hidden_temporary_file_beside_the_target(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside it: the rename is then atomic (one file system); hidden and ``.tmp``: never taken for a result."""
+    import os
+    renamed: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        renamed.append((str(src), str(dst)))
+        real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    save(mlp(seed=1), tmp_path / "w.npz")
+    (src, dst), = renamed
+    assert Path(src).parent == tmp_path and dst == str(tmp_path / "w.npz")
+    assert Path(src).name.startswith(".w.npz.") and src.endswith(".tmp")
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "w.npz").write_bytes(b"old")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(OSError, match="No space left"):
+        save(mlp(seed=1), tmp_path / "w.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]
+    assert (tmp_path / "w.npz").read_bytes() == b"old"
