@@ -8,7 +8,8 @@
 # Per-mutant test selection: mutmut first runs the selected tests once, recording which tests
 # call each function; each mutant then runs only the tests of its function, fastest first, and
 # stops at the first failure. The run is niced (nice -n 19) and uses one worker process by
-# default (MUTATION_JOBS to change it): the machine is shared. Not part of CI.
+# default (MUTATION_JOBS to change it) for at most MUTATION_MINUTES (40): the machine is shared.
+# Not part of CI. mutation/retest_survivors.sh re-tests the survivors after new tests are written.
 #
 # Output: mutants/ (mutmut's working copy, git-ignored), mutation/results.txt (every mutant and
 # its status), mutation/survivors.txt (the diff of each surviving mutant). Record the score and
@@ -22,18 +23,17 @@ modules=("$@")
 patterns=()
 for m in "${modules[@]}"; do patterns+=("refnet.${m}.*"); done
 start=$(date +%s)
-# MPLBACKEND/PYTHONHASHSEED as tox sets them; MUTMUT_RUN tells nothing to the code under test
-MPLBACKEND=Agg PYTHONHASHSEED=0 nice -n 19 "$MUTMUT" run --max-children "$JOBS" "${patterns[@]}" || true
+# MPLBACKEND/PYTHONHASHSEED as tox sets them. The run stops after MUTATION_MINUTES (default 40) of wall
+# time: mutmut tries the cheapest mutants first, so a stopped run leaves the costliest "not checked".
+MPLBACKEND=Agg PYTHONHASHSEED=0 timeout -k 60 --signal=INT "${MUTATION_MINUTES:-40}m" \
+  nice -n 19 "$MUTMUT" run --max-children "$JOBS" "${patterns[@]}" || true
 echo "wall time: $(( $(date +%s) - start )) s for modules: ${modules[*]}"
-"$MUTMUT" results --all true > mutation/results.txt 2>&1 || true
 : > mutation/survivors.txt
-for m in "${modules[@]}"; do
-  grep -E "^ *refnet\.${m}\..*: survived" mutation/results.txt | sed -E 's/^ *//; s/: survived$//' |
-    while read -r name; do
-      echo "=== $name" >> mutation/survivors.txt
-      "$MUTMUT" show "$name" >> mutation/survivors.txt 2>&1 || true
-    done
+"$MUTMUT" results --all true > mutation/results.txt 2>&1 || true
+grep -E ": survived$" mutation/results.txt | sed -E 's/^ *//; s/: survived$//' | while read -r name; do
+  echo "=== $name" >> mutation/survivors.txt
+  "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' >> mutation/survivors.txt || true
 done
-for status in killed survived timeout suspicious "no tests" skipped; do
-  printf '%-10s %s\n' "$status" "$(grep -cE ": ${status}\$" mutation/results.txt || true)"
+for m in "${modules[@]}"; do  # "not checked": not reached (the run was stopped, or not selected)
+  echo "$m: $(grep -E "^ *refnet\.${m}\." mutation/results.txt | sed -E 's/.*: //' | sort | uniq -c | tr '\n' ' ')"
 done

@@ -162,7 +162,7 @@ def check_output_file(name: str, value: object) -> Path:
         _probe_folder(name, parent)
         return path
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)  # removed at once: its mode does not matter
     except FileExistsError:  # created meanwhile by someone else: theirs, not ours to remove
         raise ValueError(f"{name}: {str(path)!r} appeared while it was being checked") from None
     except OSError as exc:

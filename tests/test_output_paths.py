@@ -213,3 +213,43 @@ def test_real_argument_keeps_its_bounds_and_their_openness() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=r"^expected a finite number >= 1 and <= 2, got 2.5$"):
         closed("2.5")
     assert real_argument()("-1e300") == -1e300
+
+
+def test_output_folder_refusals_name_the_path(tmp_path: Path) -> None:
+    import argparse
+    (tmp_path / "keep").write_text("x")
+    keep = tmp_path / "keep"
+    for value, words in [(keep, f"'{keep}' is not a directory"),
+                         (keep / "sub", f"cannot create '{keep / 'sub'}': '{keep}' is not a directory")]:
+        with pytest.raises(ValueError) as info:
+            check_output_dir("out", value)
+        assert str(info.value) == f"out: {words}"
+        with pytest.raises(argparse.ArgumentTypeError) as arg_info:
+            output_dir_argument(str(value))
+        assert str(arg_info.value) == words
+    for path in UNWRITABLE:
+        folder = str(Path(path).with_suffix("")) + "/sub"
+        with pytest.raises(ValueError) as info:
+            check_output_dir("out", folder)
+        assert str(info.value).startswith(f"out: cannot create '{folder}' (") and "[Errno" not in str(info.value)
+    with pytest.raises(argparse.ArgumentTypeError) as arg_info:
+        output_file_argument(str(tmp_path))
+    assert str(arg_info.value) == f"'{tmp_path}' is a directory; expected a file path"
+
+
+def test_an_existing_file_is_proven_by_a_hidden_probe_in_its_folder(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save writes a temporary file beside the target: the folder must take new files."""
+    import tempfile
+    probes: list[tuple[object, object]] = []
+    real = tempfile.mkstemp
+
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        probes.append((kwargs.get("prefix"), kwargs.get("dir")))
+        return real(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    (tmp_path / "w.npz").write_bytes(b"x")
+    check_output_file("path", tmp_path / "w.npz")
+    check_output_dir("out", tmp_path / "new")
+    assert probes == [(".refnet-probe-", tmp_path), (".refnet-probe-", tmp_path / "new")]
+    assert _listing(tmp_path) == ["w.npz"]
