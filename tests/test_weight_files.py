@@ -229,6 +229,8 @@ def test_read_network_refuses_nonfinite_parameters_unless_asked(tmp_path: Path) 
     (lambda a: a["layers"][1].update(kind="ReLU", name="relu_1"),
      "layer 1: file ReLU 'relu_1' (formula=stable), network Sigmoid 'sigmoid_1' (formula=stable)"),
     (lambda a: a["layers"].__setitem__(0, "Linear"), "layer 0: file 'Linear', network Linear 'linear_1' (bias=True)"),
+    (lambda a: a["layers"][0].update(formula="odd"),
+     "layer 0: file Linear 'linear_1' (bias=True, formula=odd), network Linear 'linear_1' (bias=True)"),
     (lambda a: a["loss"].update(reduction="sum"),
      "loss: file {'name': 'mse', 'reduction': 'sum'}, network {'name': 'mse', 'reduction': 'mean'}"),
 ])
