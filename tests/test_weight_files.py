@@ -378,3 +378,17 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, mon
         save(mlp(seed=1), tmp_path / "w.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]
     assert (tmp_path / "w.npz").read_bytes() == b"old"
+
+
+@pytest.mark.parametrize("record", [[1, 2], "refnet-params/2", 7, None])
+def test_a_header_that_is_not_a_mapping_is_refused(saved: Path, record: object) -> None:
+    _, arrays = _arrays(saved)
+    payload = dict(arrays)
+    payload["__refnet__"] = np.frombuffer(json.dumps(record).encode(), dtype=np.uint8)
+    np.savez(saved, **payload)  # type: ignore[arg-type]
+    with pytest.raises(ValueError) as info:
+        load(mlp(seed=3), saved)
+    assert str(info.value).startswith(f"path: '{saved}' has unsupported format {record!r}")
+    with pytest.raises(ValueError) as info:
+        read_network(saved)
+    assert str(info.value).startswith(f"path: '{saved}' has format {record!r}, which records no architecture")
