@@ -253,3 +253,11 @@ def test_an_existing_file_is_proven_by_a_hidden_probe_in_its_folder(tmp_path: Pa
     check_output_dir("out", tmp_path / "new")
     assert probes == [(".refnet-probe-", tmp_path), (".refnet-probe-", tmp_path / "new")]
     assert _listing(tmp_path) == ["w.npz"]
+
+
+def test_a_path_of_the_wrong_type_is_named() -> None:
+    from refnet.validation import check_input_file
+    for check in (check_output_file, check_output_dir, check_input_file):
+        with pytest.raises(TypeError) as info:
+            check("where", 3)
+        assert str(info.value) == "where: expected a file path (str or os.PathLike), got 3"
