@@ -261,3 +261,10 @@ def test_a_path_of_the_wrong_type_is_named() -> None:
         with pytest.raises(TypeError) as info:
             check("where", 3)
         assert str(info.value) == "where: expected a file path (str or os.PathLike), got 3"
+
+
+@pytest.mark.parametrize("folder", [p for p in ("/proc", "/sys") if Path(p).is_dir()])
+def test_an_existing_folder_that_takes_no_files_is_named(folder: str) -> None:
+    with pytest.raises(ValueError) as info:
+        check_output_dir("out", folder)
+    assert str(info.value).startswith(f"out: cannot create files in '{folder}' (")
