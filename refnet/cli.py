@@ -4,8 +4,10 @@ Commands: train (build and train the lab's perceptron), eval (loss and
 accuracy of a saved network on a data set), predict (one probability per
 line for the points of a CSV file).
 
-Every argument is checked before any work starts (output paths included);
-a bad one is an argparse error line and exit status 2, never a traceback.
+Every argument is checked before any work starts: output paths are proven
+writable by creating them (and removing them again), points must be finite
+real numbers. A bad one is an argparse error line and exit status 2, never a
+traceback; predict never prints a NaN (exit 1 instead).
 A training run that goes non-finite exits 1: with --guard raise (the
 default), warn or record the guard's first event is printed (epoch, phase,
 layer, operation); with --guard off a non-finite final loss or parameter is
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,7 +35,7 @@ from .metrics import accuracy
 from .network import mlp
 from .precision import SUPPORTED
 from .train import prepare_data, train
-from .validation import input_file_argument, int_argument, output_file_argument, real_argument
+from .validation import input_file_argument, int_argument, output_file_argument, real_argument, real_array
 
 __all__ = ["main", "DEFAULTS", "EXIT_OK", "EXIT_NONFINITE", "EXIT_USAGE"]
 
@@ -143,7 +146,14 @@ def _use_saved(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "predict":
-        for row in net.predict(x)[0]:
+        out = net.predict(x)[0]
+        rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
+        if rows.size:  # finite points, finite weights, and still no number: never printed as one
+            print(f"{prog}: error: the network's output is NaN or infinite for {rows.size} point"
+                  f"{'s' if rows.size != 1 else ''} of {args.points} (first: data row {int(rows[0]) + 1}); "
+                  "nothing printed", file=sys.stderr)
+            return EXIT_NONFINITE
+        for row in out:
             print(" ".join(f"{float(v):.17g}" for v in row))
         return EXIT_OK
     with np.errstate(all="ignore"):
@@ -155,20 +165,31 @@ def _use_saved(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     print(f"loss (of the saved weights): {loss:.6g}")
     print(f"accuracy: {acc:.1f}%")
     if args.plot is not None:
-        plot_boundary(net, x, y, args.plot, title=f"{args.weights.name} on {args.data}: decision boundary (p = 0.5)")
+        try:  # proven writable before any work; this catches a disk that filled up meanwhile
+            plot_boundary(net, x, y, args.plot,
+                          title=f"{args.weights.name} on {args.data}: decision boundary (p = 0.5)")
+        except (OSError, ValueError) as exc:
+            print(f"{prog}: error: could not write --plot: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"wrote {args.plot}")
     return EXIT_OK if np.isfinite(loss) else EXIT_NONFINITE
 
 
 def _read_points(path: str, features: int) -> np.ndarray:
-    """The points of a CSV file as an ``(N, features)`` float64 array (``ValueError`` naming ``points``)."""
+    """The points of a CSV file as an ``(N, features)`` float64 array (``ValueError`` naming ``points``
+    for a file that is not numbers, rows of another width, or a NaN or infinite value)."""
     try:
-        rows = np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():  # an empty file: loadtxt warns, the shape check below answers
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data", UserWarning)
+            rows = np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64, ndmin=2)
     except (OSError, ValueError) as exc:
         raise ValueError(f"points: {path} is not a CSV of numbers ({exc})") from None
     if rows.shape[0] == 0 or rows.shape[1] != features:
         raise ValueError(f"points: expected rows of {features} comma-separated numbers, got shape {rows.shape}")
-    return rows
+    try:
+        return real_array("points", rows, finite=True)
+    except ValueError as exc:  # name the file too: "points: expected finite numbers, got nan at index (0, 1) ..."
+        raise ValueError(f"{exc} in {path} (index: data row, column, from 0)") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,14 +235,18 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"guard: {args.guard}  time: {history.seconds:.2f} s")
     print("final loss: " + ("none (0 epochs)" if final is None else f"{final:.6g}"))
     print(f"accuracy: {history.accuracy[0]:.1f}%")
-    if args.save is not None:
-        from .io import save
-        save(net, args.save)
-        print(f"saved parameters to {args.save}")
-    if args.plot is not None:
-        plot_run(x, y, net.predict(x)[0], history.loss[:, 0], args.plot,
-                 title=f"{args.data}, {args.activation}/{args.loss}, lr {args.lr}")
-        print(f"wrote {args.plot}")
+    try:  # both paths were proven writable before training; this catches a disk that filled up meanwhile
+        if args.save is not None:
+            from .io import save
+            save(net, args.save)
+            print(f"saved parameters to {args.save}")
+        if args.plot is not None:
+            plot_run(x, y, net.predict(x)[0], history.loss[:, 0], args.plot,
+                     title=f"{args.data}, {args.activation}/{args.loss}, lr {args.lr}")
+            print(f"wrote {args.plot}")
+    except (OSError, ValueError) as exc:
+        print(f"{train_parser.prog}: error: could not write the output after training: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     first = guard.first
     if first is not None:
         print(f"{train_parser.prog}: non-finite values ({args.guard} mode, {len(guard.events)} "

@@ -7,11 +7,15 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from .validation import check_int
+from .validation import check_choice, check_int
 
 __all__ = ["linear", "xor_easy", "DATASETS", "DatasetName", "dataset"]
 
 Pair = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+
+MAX_POINTS = 10**7
+"""Largest ``n`` of :func:`linear` (160 MB of points)."""
 
 
 def linear(n: int = 100, rng: np.random.Generator | int = 0) -> Pair:
@@ -19,8 +23,8 @@ def linear(n: int = 100, rng: np.random.Generator | int = 0) -> Pair:
 
     Returns ``x`` of shape ``(n, 2)`` and ``y`` of shape ``(n, 1)``, float64.
     """
-    n = check_int("n", n, 1)
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    n = check_int("n", n, 1, MAX_POINTS)
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(check_int("rng", rng, 0))
     x = gen.uniform(0.0, 1.0, (n, 2))
     y = (x[:, 0] <= x[:, 1]).astype(np.float64)[:, None]
     return x, y
@@ -47,8 +51,6 @@ DATASETS: tuple[DatasetName, ...] = ("linear", "xor")
 
 def dataset(name: DatasetName, n: int = 100, rng: np.random.Generator | int = 0) -> Pair:
     """A data set by name: ``linear`` (uses ``n`` and ``rng``) or ``xor``."""
-    if name == "linear":
+    if check_choice("name", name, DATASETS) == "linear":
         return linear(n, rng)
-    if name == "xor":
-        return xor_easy()
-    raise ValueError(f"data: unknown name {name!r}; choose one of {', '.join(DATASETS)}")
+    return xor_easy()

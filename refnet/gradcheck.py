@@ -352,6 +352,14 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
                          f"got {dy.dtype} {dy.shape}")
     _check_component(component)
     _check_reference(reference)
+    clone = copy.deepcopy(layer)  # the layer's output shape, without touching the layer's own cache
+    try:
+        with np.errstate(all="ignore"):
+            out_shape = clone.forward(x).shape
+    except ValueError as exc:  # e.g. a Linear layer given x of another width
+        raise ValueError(f"x: the layer cannot take x of shape {x.shape} ({exc})") from None
+    if dy.shape != out_shape:
+        raise ValueError(f"dy: expected shape {out_shape} (the layer's output for x), got {dy.shape}")
     name = component or type(layer).__name__
     dtype = x.dtype
     eps = eps_of(dtype) * SAFETY
@@ -364,7 +372,6 @@ def layer_problems(layer: Layer, x: FloatArray, dy: FloatArray, *, component: st
         bounds = _model(layer).rounding_backward(x, y, dy, {"x": gx, **grads})
     v = _ld(dy)
     ld_eps = eps_of(np.longdouble)
-    clone = copy.deepcopy(layer)
     base_params = {k: p.copy() for k, p in layer.params.items()}
     x_eval = x.copy()
     refs: dict[str, Problem] = {}

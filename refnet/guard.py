@@ -41,15 +41,16 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from .events import (EarlyWarning, Event, FlagEvent, NonFiniteEvent, NumericalError, NumericalWarning,
                      describe, dtype_max, input_site, member_view, nonfinite_members)
-from .observe import Observer, Site
+from .observe import Observer, Phase, Site
 from .precision import FloatArray
+from .validation import check_bool, check_choice, check_items, check_real
 
 if TYPE_CHECKING:
     from .network import Network
@@ -75,13 +76,6 @@ _LARGE = 4096
 
 _FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
                "underflow": "underflow"}
-
-
-def _check_mode(mode: str) -> Mode:
-    for m in MODES:
-        if mode == m:
-            return m
-    raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
 
 
 # -- the guard ------------------------------------------------------------------
@@ -126,14 +120,16 @@ class Guard:
     def __init__(self, net: Network | None = None, mode: Mode = "raise", *,
                  levels: Iterable[float] = DEFAULT_LEVELS,
                  watch: Iterable[str] = ("forward", "update"), eager: bool = False) -> None:
-        self.mode: Mode = _check_mode(mode)
-        lv = tuple(float(v) for v in levels)
-        for v in lv:
-            if not 0.0 < v <= 1.0:
-                raise ValueError(f"levels: each level must lie in (0, 1], got {v!r}")
+        from .network import Network  # at call time: refnet.network imports this module's users
+        if net is not None and not isinstance(net, Network):
+            raise TypeError(f"net: expected a Network or None, got {type(net).__name__}")
+        self.mode: Mode = check_choice("mode", mode, MODES)
+        lv = check_items("levels", levels, lambda name, v: check_real(
+            name, v, minimum=0.0, maximum=1.0, open_minimum=True))
         self.levels = tuple(sorted(set(lv)))
-        self.watch = frozenset(watch)
-        self.eager = bool(eager)
+        self.watch: frozenset[Phase] = frozenset(check_items("watch", watch, lambda name, v: check_choice(
+            name, v, get_args(Phase))))
+        self.eager = check_bool("eager", eager)
         self.net = net
         self.log: list[Event] = []
         # the current window (one training step): (site, array, inputs), by reference

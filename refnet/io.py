@@ -8,7 +8,8 @@ reduction, BCE's ``delta``). Loading checks the whole file against the
 network before writing any parameter, so a file that is not an ``.npz``, is
 corrupt, was saved from another architecture or holds NaN or infinite
 parameters leaves the network exactly as it was (``ValueError`` naming
-``path``).
+``path`` and the file: a damaged zip archive, a missing array, a header of
+an unknown format version, an array of another dtype than the header's).
 
 Files of the first format (``refnet-params/1``) recorded only dtype, names
 and shapes; they still load when those match, with a
@@ -22,12 +23,13 @@ import os
 import tempfile
 import warnings
 import zipfile
+import zlib
 from typing import Final, cast
 
 import numpy as np
 
-from .layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
-from .losses import LOSSES, Reduction, make_loss
+from .layers import Identity, Layer, Linear, ReLU, ReLUFormula, Sigmoid, SigmoidFormula, Tanh
+from .losses import LossName, Reduction, make_loss
 from .network import Network
 from .precision import DTypeName, precision
 from .validation import check_bool, check_output_file, check_path
@@ -77,9 +79,11 @@ def architecture(net: Network) -> Architecture:
 def save(net: Network, path: str | os.PathLike[str]) -> None:
     """Write ``net``'s parameters and architecture to ``path`` (an ``.npz`` file).
 
-    ``path``'s folder must exist (``ValueError`` naming ``path`` otherwise). The
-    file is written under a temporary name and renamed, so an existing file is
-    replaced whole or not at all.
+    ``path`` is proven writable before anything is written (see
+    :func:`refnet.validation.check_output_file`: its folder must exist and take
+    new files; ``ValueError`` naming ``path`` otherwise, ``/proc/x.npz``
+    included). The file is written under a temporary name and renamed, so an
+    existing file is replaced whole or not at all.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net: expected a Network, got {type(net).__name__}")
@@ -142,7 +146,10 @@ def _read(source: os.PathLike[str] | str, shown: str) -> tuple[object, dict[str,
     try:
         with open(source, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             files = {k: np.array(data[k]) for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+    # zipfile answers damaged metadata with NotImplementedError ("compression method", "zip file version")
+    # or RuntimeError ("encrypted"); an .npy header claiming a huge shape with MemoryError
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, NotImplementedError,
+            RuntimeError, MemoryError) as exc:
         raise ValueError(f"path: {shown} is not a readable refnet .npz file ({exc})") from exc
     if _HEADER not in files:
         raise ValueError(f"path: {shown} has no refnet header")
@@ -172,27 +179,23 @@ def read_network(path: str | os.PathLike[str], *, allow_nonfinite: bool = False)
         layers: list[Layer] = []
         for entry in cast(list[dict[str, object]], cast(dict[str, object], arch)["layers"]):
             kind, name = str(entry["kind"]), str(entry["name"])
-            if kind == "Linear":
-                bias = files.get(f"{name}.b") if entry.get("bias") else None
-                layers.append(Linear(files[f"{name}.W"], bias, name=name))
+            if kind == "Linear":  # a bias the header does not record is refused by load's architecture check
+                layers.append(Linear(files[f"{name}.W"], files.get(f"{name}.b"), name=name))
             elif kind == "Sigmoid":
-                formula = entry.get("formula", "stable")
-                layers.append(Sigmoid(name, "naive" if formula == "naive" else "stable"))
+                layers.append(Sigmoid(name, cast(SigmoidFormula, entry["formula"])))
             elif kind == "ReLU":  # files written before ReLU had a formula hold the default's
-                layers.append(ReLU(name, "mask" if entry.get("formula") == "mask" else "max"))
+                layers.append(ReLU(name, cast(ReLUFormula, entry.get("formula", "max"))))
             elif kind in _ACTIVATION_KINDS:
                 layers.append(_ACTIVATION_KINDS[kind](name))
             else:
                 raise ValueError(f"unknown layer kind {kind!r}")
         loss_spec = cast(dict[str, object], cast(dict[str, object], arch)["loss"])
-        loss_name, reduction = str(loss_spec["name"]), str(loss_spec["reduction"])
-        if loss_name not in LOSSES or reduction not in ("mean", "sum"):
-            raise ValueError(f"unknown loss {loss_name!r} or reduction {reduction!r}")
-        delta = loss_spec.get("delta", 1e-7)
-        loss = make_loss(loss_name, cast(Reduction, reduction),
-                         float(delta) if isinstance(delta, (int, float)) else 1e-7)
+        loss_name, reduction = cast(LossName, loss_spec["name"]), cast(Reduction, loss_spec["reduction"])
+        # make_loss checks the name, the reduction and BCE's delta
+        loss = (make_loss(loss_name, reduction, cast(float, loss_spec["delta"])) if loss_name == "bce"
+                else make_loss(loss_name, reduction))
         net = Network(layers, loss, precision(cast(DTypeName, str(header.get("dtype")))))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"path: {shown} records an architecture refnet cannot build ({exc})") from exc
     load(net, source, allow_nonfinite=allow_nonfinite)
     return net

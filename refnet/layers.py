@@ -22,6 +22,7 @@ import numpy as np
 from .kernels import MEMBER_LAST, Kernel, KernelName, Op, PlannableKernel, kernel
 from .precision import FloatArray
 from .rounding import Bound, abs64, eta
+from .validation import check_choice, check_float_array, check_text
 
 __all__ = ["Layer", "PlannableLayer", "LayerOps", "sigmoid_ops", "naive_sigmoid_ops", "Linear", "Sigmoid", "ReLU", "Tanh", "Identity", "sigmoid", "naive_sigmoid",
            "ACTIVATIONS", "ActivationName", "SigmoidFormula", "ReLUFormula", "Finiteness", "ErrorModel"]
@@ -131,14 +132,20 @@ class Linear:
 
     def __init__(self, weight: FloatArray, bias: FloatArray | None = None, *,
                  kernel_name: KernelName | Kernel = "blas", name: str = "linear") -> None:
-        if weight.ndim != 3:
-            raise ValueError(f"weight: expected shape (K, in, out), got {weight.shape}")
-        if bias is not None and bias.shape != (weight.shape[0], 1, weight.shape[2]):
-            raise ValueError(
-                f"bias: expected shape {(weight.shape[0], 1, weight.shape[2])}, got {bias.shape}"
-            )
-        self.name = name
-        self.kernel = kernel(kernel_name)
+        check_float_array("weight", weight, 3)
+        if bias is not None:
+            check_float_array("bias", bias)
+            if bias.shape != (weight.shape[0], 1, weight.shape[2]) or bias.dtype != weight.dtype:
+                raise ValueError(f"bias: expected a {weight.dtype} array of shape "
+                                 f"{(weight.shape[0], 1, weight.shape[2])}, got {bias.dtype} {bias.shape}")
+        if not isinstance(kernel_name, str) and not all(
+                callable(getattr(kernel_name, m, None)) for m in ("matmul", "matmul_nt", "matmul_tn", "sum_rows")):
+            raise TypeError(f"kernel_name: expected a kernel name or a Kernel, got {kernel_name!r}")
+        try:
+            self.kernel = kernel(kernel_name)
+        except ValueError as exc:
+            raise ValueError(f"kernel_name: {str(exc).partition(': ')[2]}") from None
+        self.name = check_text("name", name)
         self.params: dict[str, FloatArray] = {"W": weight}
         if bias is not None:
             self.params["b"] = bias
@@ -304,7 +311,7 @@ class _Activation:
     kinked = False
 
     def __init__(self, name: str) -> None:
-        self.name = name
+        self.name = check_text("name", name)
         self.params: dict[str, FloatArray] = {}
 
     def rounding_forward(self, x: FloatArray, y: FloatArray) -> Bound:
@@ -356,9 +363,7 @@ class Sigmoid(_Activation):
 
     def __init__(self, name: str = "sigmoid", formula: SigmoidFormula = "stable") -> None:
         super().__init__(name)
-        if formula not in ("stable", "naive"):
-            raise ValueError(f"formula: expected 'stable' or 'naive', got {formula!r}")
-        self.formula: SigmoidFormula = formula
+        self.formula: SigmoidFormula = check_choice("formula", formula, ("stable", "naive"))
         self._function = sigmoid if formula == "stable" else naive_sigmoid
         self._y: FloatArray | None = None
 

@@ -22,6 +22,7 @@ from .kernels import Op
 from .layers import sigmoid
 from .precision import FloatArray
 from .rounding import Bound, eta
+from .validation import check_choice, check_real
 
 __all__ = ["Loss", "PlannableLoss", "MSE", "BCE", "BCEWithLogits", "Reduction", "LossName", "LOSSES", "make_loss"]
 
@@ -72,21 +73,13 @@ class PlannableLoss(Loss, Protocol):
         ...
 
 
-def _check_reduction(reduction: str) -> Reduction:
-    if reduction == "mean":
-        return "mean"
-    if reduction == "sum":
-        return "sum"
-    raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
-
-
 class _Reduced:
     """Shared reduction of elementwise terms and scaling of their derivative."""
 
     name = "loss"
 
     def __init__(self, reduction: Reduction = "mean") -> None:
-        self.reduction: Reduction = _check_reduction(reduction)
+        self.reduction: Reduction = check_choice("reduction", reduction, ("mean", "sum"))
 
     def terms(self, y: FloatArray, t: FloatArray) -> FloatArray:
         raise NotImplementedError
@@ -185,10 +178,9 @@ class BCE(_Reduced):
     name = "bce"
 
     def __init__(self, reduction: Reduction = "mean", delta: float = 1e-7) -> None:
+        delta_ = check_real("delta", delta, minimum=0.0)  # before any state: a str is a TypeError naming delta
         super().__init__(reduction)
-        if not np.isfinite(delta) or delta < 0:
-            raise ValueError(f"delta: expected a finite value >= 0, got {delta!r}")
-        self.delta = float(delta)
+        self.delta = delta_
 
     def terms(self, y: FloatArray, t: FloatArray) -> FloatArray:
         one = y.dtype.type(1)

@@ -9,13 +9,14 @@ pass the same :class:`SGD` to several ``train`` calls to carry it over.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .precision import FloatArray, FloatDType
+from .validation import check_real, check_state
 
 __all__ = ["SGD", "check_lr", "check_momentum"]
 
@@ -46,12 +47,7 @@ def check_lr(lr: npt.ArrayLike, members: int) -> npt.NDArray[np.float64]:
 
 def check_momentum(momentum: object) -> float:
     """Validate a momentum coefficient: a real number in [0, 1)."""
-    if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, (int, float, np.integer, np.floating)):
-        raise TypeError(f"momentum: expected a number in [0, 1), got {momentum!r}")
-    value = float(momentum)
-    if not np.isfinite(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"momentum: expected a value in [0, 1), got {momentum!r}")
-    return value
+    return check_real("momentum", momentum, minimum=0.0, maximum=1.0, open_maximum=True)
 
 
 class SGD:
@@ -86,6 +82,13 @@ class SGD:
         if not np.all(np.isfinite(rounded)) or np.any(rounded < tiny):
             raise ValueError(f"lr: {self.rates.tolist()} rounds to {np.asarray(rounded).ravel().tolist()} in "
                              f"{dtype}; expected a positive normal number there (>= {tiny}, finite)")
+
+    def check_state(self, params: Mapping[Hashable, FloatArray]) -> None:
+        """Refuse (``ValueError`` naming ``optimizer``) a momentum velocity that does not fit
+        ``params``, the parameters about to be updated under the same keys: an SGD carried
+        over to a network of another architecture (or dtype) would fail mid-step or
+        apply another network's velocity. Reuse is fine after :meth:`reset`."""
+        check_state("optimizer", self._velocity, params)
 
     def rates_for(self, dtype: np.dtype[Any]) -> tuple[FloatArray, np.floating[Any]]:
         """The rates rounded to ``dtype`` (shape ``()`` or ``(K, 1, 1)``) and the momentum coefficient."""

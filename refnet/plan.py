@@ -26,6 +26,11 @@ plan's arena; the optimizer's velocity is handed back to it
 Under a guard (:meth:`Plan.guarded_step`) the step stays planned: its buffers
 and the parameter arena are checked with the guard's own sum-of-squares test,
 and a doubtful step is undone and replayed unplanned with the guard observing.
+A step is clean only when its sum of squares is strictly below the guard's
+limit ``L^2``: a sum *equal* to the limit is doubtful and replayed, because the
+guard's early warning fires at ``|a| >= L`` (one value exactly ``L``, the others
+0, sums to exactly ``L^2``). Same rule as :meth:`refnet.guard.Guard.check`
+(``clean = total < limit``); pinned at equality by ``tests/test_plan_guard_limit.py``.
 """
 
 from __future__ import annotations

@@ -74,9 +74,10 @@ class Precision:
     def asarray(self, values: npt.ArrayLike, *, name: str) -> FloatArray:
         """Convert ``values`` to this precision, once and explicitly.
 
-        Raises ``TypeError`` naming ``name`` when the values are not numeric.
+        Raises ``TypeError`` naming ``name`` when the values are not real numbers
+        (booleans and complex numbers included: ``True`` is not a feature value).
         """
-        raw = real_array(name, values, bools=True)
+        raw = real_array(name, values)
         return np.array(raw, dtype=self.dtype, copy=True)
 
     def __str__(self) -> str:

@@ -39,14 +39,14 @@ from .layers import ActivationName, SigmoidFormula
 from .losses import LossName
 from .network import Network, mlp
 from .events import nonfinite_members
-from .optim import SGD
+from .optim import SGD, check_momentum
 from .outcomes import Criteria, LossTracker, Readout, judge_summary
 from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
 from .reproducible import kernel_fingerprint
 from .conventions import ConventionLike, network_options, resolve
-from .train import prepare_data, train
-from .validation import check_int
+from .train import HISTORY_BYTES, prepare_data, train
+from .validation import check_choice, check_int, check_items, real_array
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
            "process_pool", "default_chunk_size", "default_workers"]
@@ -84,10 +84,9 @@ class Member:
             resolve(self.convention)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}.{exc}") from None
-        if self.init is not None and self.init not in INITIALISERS:
-            raise ValueError(f"{name}.init: expected one of {tuple(INITIALISERS)}, got {self.init!r}")
-        if self.kernel not in KERNELS:
-            raise ValueError(f"{name}.kernel: expected one of {tuple(KERNELS)}, got {self.kernel!r}")
+        if self.init is not None:
+            check_choice(f"{name}.init", self.init, INITIALISERS)
+        check_choice(f"{name}.kernel", self.kernel, KERNELS)
         return self
 
     @property
@@ -350,9 +349,12 @@ def default_chunk_size(setup: Setup, dtype: DTypeName = "float64") -> int:
     return int(min(4096, 2 ** int(math.log2(size)) if size >= 16 else size))
 
 
-def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup
+def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup, keep_every: int = 1
             ) -> Iterator[tuple[int, list[Member]]]:
-    """Consecutive members of one group, at most ``chunk_size`` each, with their offset."""
+    """Consecutive members of one group, at most ``chunk_size`` each, with their offset.
+
+    Each member is checked as it comes, and each chunk's kept loss history against
+    :data:`refnet.train.HISTORY_BYTES` before the chunk is handed out."""
     current: list[Member] = []
     start = 0
     limit = 0
@@ -366,6 +368,11 @@ def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup
         if not current:
             start = i
             limit = chunk_size if chunk_size is not None else default_chunk_size(setup, m.dtype)
+            need = (setup.epochs // keep_every + 1) * limit * precision(m.dtype).dtype.itemsize
+            if need > HISTORY_BYTES:
+                raise ValueError(f"setup.epochs: {setup.epochs} epochs, one loss kept every {keep_every}, for "
+                                 f"chunks of {limit} members need {need / 1024**3:.1f} GiB of loss history "
+                                 f"(limit {HISTORY_BYTES / 1024**3:.0f} GiB); raise keep_every or lower chunk_size")
         current.append(m)
     if current:
         yield start, current
@@ -375,10 +382,21 @@ def _check_setup(setup: Setup) -> None:
     if not isinstance(setup, Setup):
         raise TypeError(f"setup: expected a Setup, got {type(setup).__name__}")
     check_int("setup.epochs", setup.epochs, 0)
+    if real_array("setup.x", setup.x).ndim != 2:
+        raise ValueError(f"setup.x: expected shape (N, inputs), got {np.shape(setup.x)}")
+    if real_array("setup.y", setup.y).ndim not in (1, 2):
+        raise ValueError(f"setup.y: expected shape (N,) or (N, outputs), got {np.shape(setup.y)}")
+    if setup.batch_size is not None:
+        check_int("setup.batch_size", setup.batch_size, 1)
+    if not isinstance(setup.criteria, Criteria):
+        raise TypeError(f"setup.criteria: expected a Criteria, got {setup.criteria!r}")
     try:
-        setup.build([0])  # validates the architecture once, early
+        check_momentum(setup.momentum)
+        net = setup.build([0])  # validates the architecture once, early
+        prepare_data(net, setup.x, setup.y)  # and the data (every error names setup.x or setup.y)
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"setup.{exc}") from None
+        kind = TypeError if isinstance(exc, TypeError) else ValueError  # not the subclass (it may carry more)
+        raise kind(f"setup.{exc}") from None
 
 
 def iter_sweep(
@@ -443,7 +461,7 @@ def iter_sweep(
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
     n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
-    stops = tuple(sorted({check_int("checkpoints[]", c, 1) for c in checkpoints}))
+    stops = tuple(sorted(set(check_items("checkpoints", checkpoints, lambda name, c: check_int(name, c, 1)))))
     if stops and setup.momentum:
         raise ValueError("checkpoints: not with momentum (the velocity lives in one train call)")
     opts = _Options(every, bool(stop_diverged), check, stops)
@@ -457,7 +475,7 @@ def iter_sweep(
     progress = Progress(total or 0, label, quiet=quiet, unit="networks", stream=stream)
     start = time.monotonic()
     done_nets = 0
-    chunks = _chunks(members, chunk_size, setup)
+    chunks = _chunks(members, chunk_size, setup, every)
     pending: deque[Future[list[MemberResult]] | list[MemberResult]] = deque()
     seen: dict[str, str] = {}
     try:

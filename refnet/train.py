@@ -235,6 +235,7 @@ def train(
             raise TypeError(f"optimizer: expected an SGD, got {type(optimizer).__name__}")
         if lr is not None or momentum:
             raise ValueError("optimizer: give either an optimizer or lr/momentum, not both")
+        optimizer.check_state({(i, k): p for i, layer in enumerate(net.layers) for k, p in layer.params.items()})
         opt = optimizer
     dtype = net.precision.dtype
     opt.check(dtype, net.members)

@@ -85,3 +85,10 @@ def test_bad_loss_arguments() -> None:
         MSE("avg")
     with pytest.raises(ValueError, match="delta"):
         BCE(delta=-1.0)
+
+
+def test_the_losses_say_what_they_are() -> None:
+    from refnet.losses import BCE, MSE, BCEWithLogits
+    assert repr(MSE("sum")) == "MSE(reduction='sum')"
+    assert repr(BCEWithLogits()) == "BCEWithLogits(reduction='mean')"
+    assert repr(BCE("sum", 0.5)) == "BCE(reduction='sum', delta=0.5)"

@@ -1,0 +1,96 @@
+"""Two promises of ``refnet.sweep`` that no other test held (issue 23's surviving mutants).
+
+* Freezing diverged members in a *later* round of divergence: once a member is
+  frozen, the survivors' positions in the training ensemble no longer equal their
+  positions in the chunk, so a slip between the two indices stores another member's
+  parameters (only a first round, where they coincide, was tested). Every frozen
+  member must hold exactly the parameters of its run alone stopped at that epoch.
+* The chunk-size bound: no ensemble holds more than ``chunk_size`` members (or
+  :func:`default_chunk_size` of them), and consecutive members fill each chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+
+from refnet.data import xor_easy
+from refnet.sweep import Member, Setup, default_chunk_size, sweep
+from refnet.train import train
+
+T = TypeVar("T")
+X, Y = xor_easy()
+LINEAR = Setup(X, Y, epochs=12, activation="identity", output_activation="identity", loss="mse")
+"""A linear network: too large a rate grows its weights geometrically until they overflow,
+at an epoch set by the rate (seed 0: lr 1e3 at epoch 4, 0.17 at 8, 0.15 at 9; 0.05 never)."""
+
+
+def bits(a: np.ndarray) -> bytes:
+    out = np.array(a, copy=True)
+    out[np.isnan(out)] = np.nan  # one NaN: sign and payload are unspecified
+    return out.tobytes()
+
+
+def alone(member: Member, epochs: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    net = LINEAR.build([member.seed], member.dtype, member.kernel)
+    with np.errstate(all="ignore"):
+        loss = train(net, X, Y, lr=member.lr, epochs=epochs).loss[:, 0]
+    return net.get_params(), loss
+
+
+def test_members_frozen_in_second_and_third_rounds_hold_their_own_parameters() -> None:
+    members = [Member(0, 1e3), Member(0, 0.05), Member(0, 0.17), Member(1, 0.2), Member(0, 0.15),
+               Member(2, 0.03)]
+    res = sweep(LINEAR, members, workers=0, chunk_size=len(members), stop_diverged=True, check_every=2)
+    stops = [r.nonfinite.stopped_epoch for r in res]
+    assert stops == [4, None, 8, 8, 10, None]  # three rounds: 4, then 8 (two at once), then 10
+    for r in res:
+        epochs = LINEAR.epochs if r.nonfinite.stopped_epoch is None else r.nonfinite.stopped_epoch
+        params, loss = alone(r.member, epochs)
+        assert set(params) == set(r.params)
+        for name in params:
+            assert bits(params[name]) == bits(r.params[name]), (r.index, name)
+        assert bits(r.loss[:epochs]) == bits(loss)
+        assert np.all(np.isnan(r.loss[epochs:]))
+    # a slip between the ensemble position and the chunk index would show: at epoch 8 the
+    # ensemble is members 1..5, and position 3 (chunk index 3's slot under the slip) holds
+    # member 4, still finite, where member 3's own parameters are NaN
+    assert np.all(np.isnan(res[3].flat)) and res[4].nonfinite.stopped_epoch == 10
+
+
+class RecordingExecutor(Executor):
+    """Runs each chunk at once, in this process, and records how many members it held."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        self.sizes.append(len(args[1]))
+        future: Future[T] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@pytest.mark.parametrize("chunk_size, sizes", [(1, [1] * 7), (2, [2, 2, 2, 1]), (3, [3, 3, 1]), (7, [7]),
+                                               (8, [7])])
+def test_no_chunk_holds_more_than_chunk_size_members(chunk_size: int, sizes: list[int]) -> None:
+    setup = Setup(X, Y, epochs=1)
+    members = [Member(s, 0.5) for s in range(7)]
+    pool = RecordingExecutor()
+    res = sweep(setup, members, executor=pool, chunk_size=chunk_size)
+    assert pool.sizes == sizes
+    assert [r.index for r in res] == list(range(7))
+
+
+def test_groups_cut_chunks_and_the_default_size_bounds_them() -> None:
+    setup = Setup(X, Y, epochs=1, hidden=(128, 128))
+    limit = default_chunk_size(setup)
+    assert 1 < limit < 40
+    members = [Member(s, 0.5) for s in range(limit + 1)] + [Member(0, 0.5, "float32"), Member(1, 0.5)]
+    pool = RecordingExecutor()
+    sweep(setup, members, executor=pool)
+    assert pool.sizes == [limit, 1, 1, 1]
