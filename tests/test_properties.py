@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -56,6 +57,15 @@ _NAME = re.compile(r"^([A-Za-z_]+)(\[\d*\])?(\.[A-Za-z_]+)?(\[\d*\])?: ")
 
 def _bits(net: Network) -> bytes:
     return b"".join(np.ascontiguousarray(v).tobytes() for v in net.get_params().values())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _in_a_scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Arbitrary text drawn as a path names a file in a scratch folder, never in the checkout."""
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(before)
 
 
 def _replace(data: st.DataObject, valid: Mapping[str, object]) -> tuple[dict[str, object], set[str]]:
