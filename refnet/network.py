@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from .init import INITIALISERS, InitName, draw_layer
 from .kernels import KERNELS, Kernel, KernelName
+from .kernels import kernel as kernel_named
 from .layers import ACTIVATIONS, ActivationName, Layer, Linear, ReLU, ReLUFormula, Sigmoid, SigmoidFormula
 from .losses import LOSSES, Loss, LossName, Reduction, make_loss
 from .observe import Observer, Site
@@ -417,6 +418,7 @@ def mlp(
     check_choice("init", init, INITIALISERS)
     if isinstance(kernel, str):
         check_choice("kernel", kernel, KERNELS)
+        kernel_named(kernel)  # "compiled" without numba: refused here, naming kernel
     else:
         _check_protocol("kernel", kernel, "a kernel name or a Kernel", _KERNEL_METHODS)
     delta = check_real("bce_delta", bce_delta, minimum=0.0)

@@ -38,7 +38,7 @@ def bits(a: np.ndarray) -> bytes:
 def alone(member: Member, epochs: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     net = LINEAR.build([member.seed], member.dtype, member.kernel)
     with np.errstate(all="ignore"):
-        loss = train(net, X, Y, lr=member.lr, epochs=epochs).loss[:, 0]
+        loss = train(net, X, Y, lr=member.lr, epochs=epochs, guard="off").loss[:, 0]  # diverges on purpose
     return net.get_params(), loss
 
 

@@ -339,7 +339,7 @@ def test_nonfinite_and_architecture_words_in_full(tmp_path: Path) -> None:
     save(mlp(activation="relu", seed=1), tmp_path / "r.npz")
     with pytest.raises(ValueError) as info:
         load(mlp(seed=3), tmp_path / "r.npz")
-    assert "; layer 3: file ReLU 'relu_2', network Sigmoid" in str(info.value)
+    assert "; layer 3: file ReLU 'relu_2' (formula=max), network Sigmoid" in str(info.value)
 
 
 def test_save_and_load_name_a_network_of_the_wrong_type(tmp_path: Path) -> None:

@@ -210,7 +210,7 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     # E1
     rep.section("E1: the boundary between the two rates, under each arithmetic")
     b = e1["boundary"]
-    rep.text(f"Multisection of [0.001490625, 0.001490626] ({e1['pair_ulps']:,} float64 ulps; "
+    rep.text(f"Multisection of the interval from 0.001490625 to 0.001490626 ({e1['pair_ulps']:,} float64 ulps; "
              f"{e1['pair_ulps_float32']} in float32), {raw['plan']['members']} rates per step, each step keeping the "
              f"bracket around the lowest diverging rate. Under `blas` it stops ({b['stop']}) at "
              f"{fmt_rate(b['lo'])} to {fmt_rate(b['hi'])} ({b['lo_hex']}, {b['hi_hex']}; "
