@@ -36,6 +36,25 @@ def transcribed_run(data: str, activation: str, loss: str, hidden: tuple[int, in
     for i in range(3):
         W.append(rng.randn(sizes[i], sizes[i + 1]))
         b.append(rng.randn(sizes[i + 1]))
+    def forward(a: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Each Linear's input, its pre-activation and its layer's output, in order."""
+        inputs, pre, outs = [], [], []
+        for i in range(3):
+            inputs.append(a)
+            z = np.dot(a, W[i]) + b[i] if i < 2 else np.dot(a, W[i])
+            pre.append(z)
+            if i == 2:
+                a = 1.0 / (1.0 + np.exp(-z)) if output_sigmoid else z
+            elif activation == "sigmoid":
+                a = 1.0 / (1.0 + np.exp(-z))
+            elif activation == "relu":
+                a = z.copy()
+                a[z <= 0] = 0
+            else:
+                a = z
+            outs.append(a)
+        return inputs, pre, outs
+
     n_rows = x.shape[0]
     iterations = max(round(n_rows / batch), 1)
     log = []
@@ -44,24 +63,8 @@ def transcribed_run(data: str, activation: str, loss: str, hidden: tuple[int, in
         for _ in range(iterations):
             pick = rng.choice(n_rows, batch)
             xb, tb = x[pick], t[pick]
-            # forward, caching what the backward needs
-            inputs, pre, outs = [], [], []
-            a = xb
-            for i in range(3):
-                inputs.append(a)
-                z = np.dot(a, W[i]) + b[i] if i < 2 else np.dot(a, W[i])
-                pre.append(z)
-                if i == 2:
-                    a = 1.0 / (1.0 + np.exp(-z)) if output_sigmoid else z
-                elif activation == "sigmoid":
-                    a = 1.0 / (1.0 + np.exp(-z))
-                elif activation == "relu":
-                    a = z.copy()
-                    a[z <= 0] = 0
-                else:
-                    a = z
-                outs.append(a)
-            y = a
+            inputs, pre, outs = forward(xb)  # cached for the backward pass
+            y = outs[-1]
             B = y.shape[0]
             if loss == "mse":
                 epoch_losses.append(np.mean((y - tb) ** 2))
@@ -88,18 +91,5 @@ def transcribed_run(data: str, activation: str, loss: str, hidden: tuple[int, in
                 g = np.dot(g, W[i].T)
         if (epoch + 1) % log_every == 0:
             log.append((epoch, float(np.mean(epoch_losses))))
-    # prediction on every point
-    a = x
-    for i in range(3):
-        z = np.dot(a, W[i]) + b[i] if i < 2 else np.dot(a, W[i])
-        if i == 2:
-            a = 1.0 / (1.0 + np.exp(-z)) if output_sigmoid else z
-        elif activation == "sigmoid":
-            a = 1.0 / (1.0 + np.exp(-z))
-        elif activation == "relu":
-            a = z.copy()
-            a[z <= 0] = 0
-        else:
-            a = z
     params = {"linear_1.W": W[0], "linear_1.b": b[0], "linear_2.W": W[1], "linear_2.b": b[1], "output.W": W[2]}
-    return params, log, a
+    return params, log, forward(x)[2][-1]  # the prediction on every point
