@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, Literal
 
@@ -55,6 +55,11 @@ class ClaimRow:
     verdict: Verdict
     evidence: str
     full: bool
+
+    def to_json(self) -> dict[str, JSON]:
+        """The row as report.json holds it."""
+        out: dict[str, JSON] = dict(asdict(self))
+        return out
 
 
 @dataclass(frozen=True)

@@ -11,35 +11,18 @@ and on the pair ("floating-point limits") are judged by ``verify.overflow`` and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Final, Literal
 
 import numpy as np
 
-from ..common.report import JSON, fmt_number
+from ..common.claims import VERDICTS, ClaimRow, Verdict
+from ..common.report import fmt_number
 from .measure import as_number
 from .study import Curves, RowResult, Study
 
 __all__ = ["Claim", "Verdict", "VERDICTS", "claims", "share_verdict", "epoch_text"]
 
-Verdict = Literal["holds", "does not hold", "partly holds", "not testable", "undecided"]
-VERDICTS: Final[tuple[Verdict, ...]] = ("holds", "does not hold", "partly holds", "not testable", "undecided")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One row of the claims table (the contract of ``report.json``)."""
-
-    id: str
-    claim: str
-    measured: str
-    verdict: Verdict
-    evidence: str
-    full: bool
-
-    def to_json(self) -> dict[str, JSON]:
-        out: dict[str, JSON] = dict(asdict(self))
-        return out
+Claim = ClaimRow
+"""A claim as the contract states it (:class:`verify.common.claims.ClaimRow`)."""
 
 
 def share_verdict(k: int, n: int) -> Verdict:
