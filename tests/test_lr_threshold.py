@@ -3,6 +3,7 @@ the quick study's report and claims, the --check round trip, bad arguments."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from fractions import Fraction
@@ -16,12 +17,15 @@ from hypothesis import strategies as st
 
 from refnet import lab
 from refnet.conventions import Published
+from refnet.reproducible import simd_targets
 from verify import lr_threshold
-from verify.lr_threshold import runs
+from verify.lr_threshold import runs, seeds
 from verify.lr_threshold.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
                                           label_boundary_fit)
-from verify.lr_threshold.mechanism import growth_rate
+from verify.lr_threshold.mechanism import growth_rate, trace_pair
 from verify.lr_threshold.runs import BASE, PAIR, VARIANTS, dead_at_start, multisection, outcome
+from verify.lr_threshold.study import SECTION_VARIANTS
+from verify.lr_threshold.verdicts import PAIR_CATEGORIES, pair_category
 from verify.lr_threshold.ulp import (add_ulps, decimal_exact, exact_fraction, from_ordinal, grid, hex_exact, midpoint,
                                      ordinal, ordinal_grid, spacing, ulps_between)
 
@@ -146,6 +150,19 @@ def test_of_the_first_ten_seeds_only_seed_2_is_dead_from_the_start() -> None:
     assert [s for s in range(10) if dead_at_start(BASE, s)] == [2]
 
 
+def test_each_dispatch_target_is_a_variant_and_the_scan_is_the_twin_with_numba() -> None:
+    for target in simd_targets():
+        env = dict(VARIANTS[f"no-{target}"].env)
+        assert env == {"NPY_DISABLE_CPU_FEATURES": target}
+    assert dict(VARIANTS["no-dispatch"].env)["NPY_DISABLE_CPU_FEATURES"] == ",".join(simd_targets())
+    has_numba = importlib.util.find_spec("numba") is not None
+    assert runs.SCAN == ("twin" if has_numba else "pinned")
+    if has_numba:  # the twin runs in the pinned environment, so even its NumPy forward passes are pinned's
+        assert VARIANTS["twin"].kernel == "compiled" and VARIANTS["twin"].env == VARIANTS["pinned"].env
+    assert "pinned" not in SECTION_VARIANTS and "twin" not in SECTION_VARIANTS
+    assert {"blas", "portable", "threads-1", "threads-2", "float32", "longdouble"} <= set(SECTION_VARIANTS)
+
+
 def test_variants_change_only_what_they_name() -> None:
     assert BASE.lr == PAIR[0] and BASE.epochs == 50_000 and BASE.batch_size == 21 and BASE.activation == "relu"
     cfg = VARIANTS["float32"].config(epochs=10)
@@ -228,6 +245,59 @@ def test_multisection_says_when_there_is_no_boundary(monkeypatch: pytest.MonkeyP
     assert sec.steps == [] and sec.stop.startswith("no boundary") and sec.grid == "float32"
 
 
+# ------------------------------------------------------------------ E4: one seed's boundary, categories
+
+def test_seed_boundary_refines_the_first_bracket_in_log_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    boundary = 0.00321
+    fake, calls = _fake_records(boundary, (0.0006,))  # an island below the grid's second rate: not on the grid
+    monkeypatch.setattr(seeds, "run_records", fake)
+    grid = seeds.log_grid(0.0005, 0.01, 8)
+    got = seeds.seed_boundary(VARIANTS["blas"], 0, grid, epochs=10, rounds=2, members=8)
+    assert got["category"] == "boundary" and calls == [10, 8, 8]  # the pair and grid together, then 2 rounds
+    lo, hi = got["bracket"]
+    assert lo < boundary <= hi
+    step = (0.01 / 0.0005) ** (1 / 7)  # the grid's ratio; each round takes its 9th root
+    assert hi / lo == pytest.approx(step ** (1 / 81), rel=1e-12)
+    assert got["network_epochs"] == (10 + 16) * 10
+    # seed 2 is dead from the start: counted as such, never searched
+    assert seeds.seed_boundary(VARIANTS["blas"], 2, grid, epochs=10, rounds=2, members=8)["category"] == "dead"
+    low, _ = _fake_records(0.0001)
+    monkeypatch.setattr(seeds, "run_records", low)
+    assert seeds.seed_boundary(VARIANTS["blas"], 0, grid, epochs=10, rounds=2,
+                               members=8)["category"] == "diverged-at-lowest"
+    high, _ = _fake_records(1.0)
+    monkeypatch.setattr(seeds, "run_records", high)
+    assert seeds.seed_boundary(VARIANTS["blas"], 0, grid, epochs=10, rounds=2,
+                               members=8)["category"] == "no-divergence"
+
+
+def test_every_seed_gets_exactly_one_pair_category() -> None:
+    def rec(o: str, acc: float = 100.0) -> dict[str, Any]:
+        return {"outcome": o, "accuracy": acc}
+    assert pair_category(rec("converged"), rec("diverged"), False) == "split-lab"
+    assert pair_category(rec("diverged"), rec("converged"), False) == "split-other"
+    assert pair_category(rec("stalled"), rec("diverged"), False) == "split-other"
+    assert pair_category(rec("diverged"), rec("diverged"), False) == "both-diverged"
+    assert pair_category(rec("stalled", 50.0), rec("stalled", 50.0), True) == "dead"
+    assert pair_category(rec("stalled", 75.0), rec("stalled", 100.0), False) == "both-stalled-wrong"
+    assert pair_category(rec("stalled"), rec("stalled"), False) == "both-stalled-right"
+    outcomes = ("converged", "diverged", "stalled")
+    seen = {pair_category(rec(a), rec(b), False) for a in outcomes for b in outcomes}
+    assert seen <= set(PAIR_CATEGORIES)
+
+
+# ------------------------------------------------------------------ E3: the mask check
+
+def test_the_mask_check_finds_no_kink_between_equal_runs_and_one_between_far_rates() -> None:
+    cfg = BASE.but(epochs=120)
+    same = trace_pair(cfg, PAIR[0], PAIR[0], every=60, hessian_every=1000)
+    assert same["event"] is None  # one formula, the same bits: no step sees different masks
+    far = trace_pair(cfg, 0.0005, 0.01, every=60, hessian_every=1000)
+    ev = far["event"]
+    assert ev is not None and 0 <= ev["epoch"] < 120 and ev["lo_value"] * ev["hi_value"] <= 0
+    assert (ev["lo_value"] <= 0) != (ev["hi_value"] <= 0)  # one side of the mask rule each
+
+
 def test_growth_rate_recovers_an_exponential() -> None:
     epochs = list(range(0, 5000, 10))
     dist = [1e-15 * math.exp(0.004 * e) for e in epochs]
@@ -251,7 +321,7 @@ def test_quick_report_reproduces_the_pair_and_decides_no_claim(quick: tuple[Path
     folder, doc = quick
     data = doc["data"]
     e0 = data["derived"]["E0"]
-    # at 10,000 epochs the lab's pair already splits: 625 is down, 626 blew up at about epoch 5,000
+    # at 6,000 epochs the lab's pair already splits: 625 is down, 626 blew up at about epoch 5,000
     assert e0["blas_outcomes"] == ["converged", "diverged"]
     assert e0["identical_in_fresh_processes"] is True
     assert 4_800 <= e0["facts"]["626"]["jump_epoch"] <= 5_200
@@ -261,6 +331,11 @@ def test_quick_report_reproduces_the_pair_and_decides_no_claim(quick: tuple[Path
     for name in ("pair_losses.png", "mechanism.png", "windows.png", "boundary_variants.png"):
         assert (folder / name).is_file()
     assert "Quick run" in doc["summary"]
+    # the event that parts the pair: a hidden unit's mask on the point (0.9, 0.1) at the step after epoch 3,813
+    ev = data["derived"]["E3"]["event"]
+    assert ev["epoch"] == 3813 and ev["layer"] == 1 and ev["x"] == pytest.approx([0.9, 0.1])
+    e4 = data["derived"]["E4"]
+    assert sum(e4["pair_counts"].values()) == e4["seeds"] == sum(e4["grid_counts"].values())
 
 
 def test_render_rewrites_the_same_report(quick: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
@@ -298,6 +373,8 @@ def test_check_fails_on_a_tampered_hash(quick: tuple[Path, dict[str, Any]], tmp_
     (["--e4-seeds", "0"], "--e4-seeds: expected an integer >= 1, got 0"),
     (["--check", "/nonexistent/report.json"], "no such file"),
     (["--check", "x.json", "--quick"], "choose one"),
+    (["--full", "--quick"], "choose one"),
+    (["--e4-rounds", "-1"], "--e4-rounds: expected an integer >= 0, got -1"),
     (["--render", "/nonexistent"], "no such file"),
 ])
 def test_bad_arguments_get_one_error_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

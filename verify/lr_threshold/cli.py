@@ -1,7 +1,8 @@
 """``python -m verify.lr_threshold``: the lab's 0.001490625 vs 0.001490626 on its own run.
 
-Without flags it runs the full study (E0-E5, about 40 minutes on a 2-core
-machine) and writes the report; ``--quick`` runs a short version for tests;
+Without flags (or with ``--full``) it runs the full study (E0-E5, about 40
+minutes on a 2-core machine; the scans on the compiled twin when numba is
+installed) and writes the report; ``--quick`` runs a short version for tests;
 ``--check`` reruns E0's pinned pair in fresh processes and compares it with a
 stored report bit for bit; ``--render`` rewrites a stored report from its
 raw results. ``--worker`` (hidden) is one job's fresh process
@@ -126,17 +127,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "study (about 40 minutes on 2 cores).")
     parser.add_argument("--report", metavar="DIR", type=Path, default=None,
                         help=f"write DIR/report.md, DIR/report.json and the figures (default: {DEFAULT_REPORT})")
+    parser.add_argument("--full", action="store_true",
+                        help="the full study (the default; the flag says so explicitly)")
     parser.add_argument("--quick", action="store_true",
-                        help="10,000 epochs, few rates and seeds: under a minute, for tests; cannot decide claims")
+                        help="6,000 epochs, one ensemble per experiment, NumPy kernels only: under a minute, for tests; "
+                             "cannot decide claims")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--workers", type=int, default=2, metavar="N",
                         help="fresh processes running at once (default 2, one per core here)")
     parser.add_argument("--variant-steps", type=int, default=None, metavar="N",
-                        help="multisection steps per arithmetic variant in E1 (default: 4 full, 1 quick)")
+                        help=f"multisection steps per arithmetic variant in E1, after its probe (default: "
+                             f"{FULL.variant_steps} full, {QUICK.variant_steps} quick)")
     parser.add_argument("--e4-seeds", type=int, default=None, metavar="N",
-                        help="seeds 0..N-1 in E4 (default: 256 full, 8 quick)")
-    parser.add_argument("--e4-bisect", type=int, default=None, metavar="N",
-                        help="log-bisection steps per seed in E4 (default: 3 full, 0 quick)")
+                        help=f"seeds 0..N-1 in E4 (default: {FULL.e4_seeds} full, {QUICK.e4_seeds} quick)")
+    parser.add_argument("--e4-grid", type=int, default=None, metavar="N",
+                        help=f"rates of E4's log grid in [0.0005, 0.01] per seed (default: {FULL.e4_grid} full, "
+                             f"{QUICK.e4_grid} quick; below 2: no grid)")
+    parser.add_argument("--e4-rounds", type=int, default=None, metavar="N",
+                        help=f"refinement rounds of each seed's bracket, {FULL.e4_members} log-spaced rates each "
+                             f"(default: {FULL.e4_rounds} full, {QUICK.e4_rounds} quick)")
+    parser.add_argument("--numpy", action="store_true",
+                        help="run the scans on NumPy's pinned configuration even when numba is installed "
+                             "(the compiled twin computes the same bits, faster)")
     parser.add_argument("--check", nargs="?", const=_committed(), default=None, metavar="REPORT_JSON", type=Path,
                         help="rerun E0's pinned pair in fresh processes and compare it bit for bit with a stored "
                              "report (default: the committed docs/figures/lr_threshold/report.json); exit 0 "
@@ -146,13 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_in)
     if threading.current_thread() is threading.main_thread():  # stopped with kill: workers stop too
         signal.signal(signal.SIGTERM, _stop)
-    for name in ("workers", "variant_steps", "e4_seeds", "e4_bisect"):
+    for name in ("workers", "variant_steps", "e4_seeds", "e4_grid", "e4_rounds"):
         value = getattr(args, name)
         low = 1 if name in ("workers", "e4_seeds") else 0
         if value is not None and value < low:
             parser.error(f"--{name.replace('_', '-')}: expected an integer >= {low}, got {value}")
-    if sum(x is not None and x is not False for x in (args.check, args.render, args.quick or None)) > 1:
-        parser.error("--check, --render and --quick: choose one")
+    if sum(x is not None and x is not False for x in (args.check, args.render, args.quick or None,
+                                                       args.full or None)) > 1:
+        parser.error("--check, --render, --quick and --full: choose one")
     if args.check is not None:
         try:
             load_report(args.check)
@@ -177,8 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if directory.exists() and not directory.is_dir():
         parser.error(f"--report: {directory} exists and is not a directory")
     plan = QUICK if args.quick else FULL
-    changes = {k: v for k, v in (("variant_steps", args.variant_steps), ("e4_seeds", args.e4_seeds),
-                                 ("e4_bisect", args.e4_bisect)) if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in (("variant_steps", args.variant_steps), ("e4_seeds", args.e4_seeds),
+                                                 ("e4_grid", args.e4_grid), ("e4_rounds", args.e4_rounds))
+                               if v is not None}
+    if args.numpy:
+        changes["scan"] = "pinned"
     plan = replace(plan, **changes)
     raw = run_study(plan, workers=args.workers, quiet=args.quiet)
     directory.mkdir(parents=True, exist_ok=True)

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from refnet.progress import Progress
-from refnet.reproducible import simd_targets, THREAD_VARS
+from refnet.reproducible import THREAD_VARS, fingerprint, simd_targets
 
 from .env import fresh_env
 from .mechanism import horizon_outcomes, trace_pair
 from .runs import VARIANTS, locate, multisection, run_records
+from .seeds import seed_boundary
 
 __all__ = ["Job", "execute", "work", "cost"]
 
@@ -38,12 +39,25 @@ _MEMBER_WEIGHT = 0.01
 and 256 about 5x one run's time: the per-step overhead dominates); used only for time left."""
 
 
+_KERNEL_COST: dict[str, float] = {"blas": 1.0, "portable": 2.0, "compiled": 0.15}
+"""Cost of a run alone relative to ``blas`` (measured on 2 busy cores; for time left only)."""
+
+
 def cost(job: Job) -> float:
-    """Estimated cost in run-alone epochs (for progress only)."""
-    sizes: dict[str, int] = {"runs": len(job.get("runs", [])), "trace": 2, "horizon": len(job.get("rates", []))}
-    members = sizes.get(str(job["kind"]), int(job.get("members", 64)))
-    steps = int(job.get("steps", 1)) + {"section": 1, "locate": 2}.get(str(job["kind"]), 0)
-    kernel = 2.0 if VARIANTS[job["variant"]].kernel == "portable" else 1.0
+    """Estimated cost in run-alone ``blas`` epochs (for progress only)."""
+    kind = str(job["kind"])
+    kernel = _KERNEL_COST[VARIANTS[job["variant"]].kernel] * (3.0 if VARIANTS[job["variant"]].dtype == "longdouble"
+                                                               else 1.0)
+    if kind == "seeds":
+        members = len(job["grid"]) + 2 + int(job["rounds"]) * int(job["members"])
+        return float(job["epochs"]) * len(job["seeds"]) * kernel * members * 0.35
+    if kind == "horizon":
+        return float(sum(job["horizons"])) * kernel * len(job["rates"]) * 0.5
+    sizes: dict[str, int] = {"runs": len(job.get("runs", [])), "trace": 2}
+    members = sizes.get(kind, int(job.get("members", 64)))
+    steps = 2 if kind == "locate" else int(job.get("steps", 1)) + (kind == "section")  # a probe and a step, usually
+    if kind == "trace":
+        kernel *= 3.0  # it looks at the network after every epoch
     return float(job["epochs"]) * steps * kernel * (1 + _MEMBER_WEIGHT * max(members - 1, 0))
 
 
@@ -56,6 +70,7 @@ def _write_progress(path: Path | None, fraction: float) -> None:
 
 def work(job: Job, out: Path) -> None:
     """Run ``job`` in this process and write its result to ``out`` (JSON)."""
+    started = time.monotonic()
     variant = VARIANTS[job["variant"]]
     prog = out.with_suffix(".progress")
     epochs = int(job["epochs"])
@@ -65,29 +80,44 @@ def work(job: Job, out: Path) -> None:
             _write_progress(prog, done / max(epochs, 1))
         recs = run_records(variant.config(epochs=epochs), [(int(s), float(r)) for s, r in job["runs"]],
                            curve=bool(job.get("curve")), trace=tick, trace_every=max(epochs // 50, 1))
-        result = {"records": [r.json() for r in recs]}
+        result = {"records": [r.json() for r in recs], "network_epochs": len(recs) * epochs}
+    elif job["kind"] == "seeds":
+        done: list[dict[str, Any]] = []
+        for s in job["seeds"]:
+            done.append(seed_boundary(variant, int(s), [float(r) for r in job["grid"]], epochs=epochs,
+                                      rounds=int(job["rounds"]), members=int(job["members"])))
+            _write_progress(prog, len(done) / len(job["seeds"]))
+        result = {"seeds": done, "network_epochs": sum(d["network_epochs"] for d in done)}
     elif job["kind"] == "section":
         steps = int(job["steps"])
         sec = multisection(variant, float(job["lo"]), float(job["hi"]), epochs=epochs, members=int(job["members"]),
                            steps=steps, seed=int(job.get("seed", 0)),
                            on_step=lambda k: _write_progress(prog, (k + 1) / (steps + 1)))
-        result = {"section": sec.json()}
+        result = {"section": sec.json(), "network_epochs": _section_work(sec.json(), epochs)}
     elif job["kind"] == "locate":
         steps = int(job["steps"])
         sec = locate(variant, float(job["center"]), epochs=epochs, members=int(job["members"]), steps=steps,
                      max_power=int(job["max_power"]), on_step=lambda k: _write_progress(prog, (k + 1) / (steps + 2)))
-        result = {"section": sec.json()}
+        result = {"section": sec.json(), "network_epochs": _section_work(sec.json(), epochs, ends=False)}
     elif job["kind"] == "trace":
         result = {"trace": trace_pair(variant.config(epochs=epochs), float(job["lo"]), float(job["hi"]),
                                       every=int(job["every"]), hessian_every=int(job["hessian_every"]))}
     elif job["kind"] == "horizon":
         result = {"horizon": horizon_outcomes(variant.config(), [float(r) for r in job["rates"]],
                                               [int(h) for h in job["horizons"]])}
+        result["network_epochs"] = len(job["rates"]) * sum(int(h) for h in job["horizons"])
     else:
         raise ValueError(f"job: unknown kind {job['kind']!r}")
     result["process"] = {"dispatch_in_use": [k for k, v in simd_targets().items() if v],
-                         "threads": {v: os.environ.get(v) for v in THREAD_VARS}}
+                         "threads": {v: os.environ.get(v) for v in (*THREAD_VARS, "NUMBA_NUM_THREADS")},
+                         "fingerprint": fingerprint(), "kernel": variant.kernel}
+    result["seconds"] = time.monotonic() - started
     out.write_text(json.dumps(result), encoding="utf-8")
+
+
+def _section_work(sec: dict[str, Any], epochs: int, ends: bool = True) -> int:
+    """Network-epochs a section trained: its two ends (unless a probe gave them) and every step's rates."""
+    return (len(sec["ends"]) * ends + sum(len(s["rates"]) for s in sec["steps"])) * epochs
 
 
 def execute(jobs: Sequence[Job], *, workers: int, label: str, quiet: bool) -> list[dict[str, Any]]:
@@ -120,7 +150,10 @@ def _loop(jobs: Sequence[Job], order: list[int], costs: list[float], results: li
             i = pending.pop(0)
             jpath, opath = base / f"job{i}.json", base / f"out{i}.json"
             jpath.write_text(json.dumps(jobs[i]), encoding="utf-8")
-            env = dict(VARIANTS[jobs[i]["variant"]].env)
+            variant = VARIANTS[jobs[i]["variant"]]
+            env = dict(variant.env)
+            if variant.kernel == "compiled":  # one numba thread per worker: the workers share the cores
+                env["NUMBA_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(workers, 1)))
             cmd = [sys.executable, "-m", "verify.lr_threshold", "--worker", str(jpath), str(opath)]
             running[i] = (subprocess.Popen(cmd, env=fresh_env(env), stdout=subprocess.DEVNULL,
                                            stderr=subprocess.PIPE), opath)

@@ -13,6 +13,17 @@ eigenvalue of the Hessian of the loss the next step descends: the lab's BCE
 points' Hessians, :func:`verify.common.hessian.point_hessians`), against
 ``2 / lr``, the largest rate at which gradient descent on that quadratic is
 stable.
+
+**The event** (:func:`trace_pair`'s ``event``): before every step it recomputes
+both runs' hidden pre-activations on the 21 points with the run's own kernel
+(the same products, in the same order, as the training's forward pass, so the
+same bits) and compares the ReLU masks (``x <= 0``) of the two runs on the
+points the step's batch draws. While they agree, both runs follow the same
+formula and differ by rounding only; the first step where a unit is open in
+one run and shut in the other is a kink of the mask rule: one run's gradient
+passes that unit and the other's does not. It records that step, the unit,
+the point and both pre-activations, and the parameter distance just before and
+after it.
 """
 
 from __future__ import annotations
@@ -23,9 +34,11 @@ from typing import Any
 import numpy as np
 
 from refnet import lab
+from refnet.kernels import kernel
 from refnet.network import Network
 
 from ..common.hessian import point_hessians
+from .runs import run_records
 
 __all__ = ["trace_pair", "growth_rate", "horizon_outcomes", "DELTA"]
 
@@ -55,6 +68,41 @@ def trace_pair(config: lab.Config, lo: float, hi: float, *, every: int, hessian_
     tt = t[:, 0]
     rows: list[dict[str, Any]] = []
     hess: list[dict[str, Any]] = []
+    kern = kernel(config.kernel)
+    event: dict[str, Any] = {}
+    xs = np.stack([x, x]).astype(np.dtype(config.dtype))
+
+    def masks(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Both runs' pre-activations of the two hidden layers on the 21 points, bit for bit the training's."""
+        a1 = kern.matmul(xs, p["linear_1.W"]) + p["linear_1.b"]
+        h1 = np.where(a1 <= 0, a1.dtype.type(0), a1)
+        a2 = kern.matmul(h1, p["linear_2.W"]) + p["linear_2.b"]
+        return a1, a2
+
+    def kink(done: int, net: Network) -> None:
+        if "epoch" in event and event.get("after") is not None:
+            return
+        flat = net.get_flat().astype(np.float64)
+        gap = float(np.linalg.norm(flat[0] - flat[1]))
+        if "epoch" in event:  # the step after the event: how far apart it set the runs
+            event["after"] = gap
+            return
+        if done >= config.epochs:
+            return
+        drawn = np.unique(batches[done])
+        for layer, a in enumerate(masks(net.named_params()), 1):
+            shut = a[:, drawn] <= 0
+            diff = np.argwhere(shut[0] != shut[1])
+            if diff.size:
+                near = [min(abs(float(a[0, drawn[i], u])), abs(float(a[1, drawn[i], u]))) for i, u in diff]
+                i, unit = (int(v) for v in diff[int(np.argmin(near))])
+                point = int(drawn[i])
+                event.update({"epoch": done, "layer": layer, "unit": unit, "point": point,
+                              "x": [float(v) for v in x[point]],
+                              "lo_value": float(a[0, point, unit]), "hi_value": float(a[1, point, unit]),
+                              "units_differing": int(diff.shape[0]), "before": gap, "after": None,
+                              "draws": int(np.sum(batches[done] == point))})
+                return
 
     def look(done: int, net: Network) -> None:
         p = net.named_params()
@@ -86,8 +134,14 @@ def trace_pair(config: lab.Config, lo: float, hi: float, *, every: int, hessian_
                     entry[key] = entry[key + "_all"] = float("nan")
             hess.append(entry)
 
-    res = lab.run_many(config, [seed, seed], [lo, hi], trace=look, trace_every=every)
+    def both(done: int, net: Network) -> None:
+        kink(done, net)
+        if done % every == 0:
+            look(done, net)
+
+    res = lab.run_many(config, [seed, seed], [lo, hi], trace=both, trace_every=1)
     return {"lo": lo, "hi": hi, "every": every, "hessian_every": hessian_every, "rows": rows, "hessian": hess,
+            "event": event or None, "kernel": config.kernel,
             "final": [{"loss": r.final_loss, "accuracy": r.accuracy} for r in res]}
 
 
@@ -105,31 +159,13 @@ def growth_rate(epochs: list[int], distance: list[float], lo: float = 1e-12, hi:
 
 
 def horizon_outcomes(config: lab.Config, rates: list[float], horizons: list[int], seed: int = 0) -> dict[str, Any]:
-    """The outcome of each rate at each horizon (epochs) of one long run, from the network itself:
-    ``diverged`` when a point is saturated the wrong way (within ``delta`` of the wrong label), ``converged`` when every point is right and
-    the mean loss on the 21 points is below 0.05 bits, else ``stalled``."""
-    rs = np.random.RandomState(seed)
-    x, t = lab.draw_data(config, rs)
-    tt = t[:, 0]
-    seen: dict[int, list[dict[str, Any]]] = {}
-    step = math.gcd(*horizons)
-
-    def look(done: int, net: Network) -> None:
-        if done not in horizons:
-            return
-        p = net.named_params()
-        out = []
-        for m in range(len(rates)):
-            _, _, _, y = _forward(p, m, x)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loss = float(np.mean(-(tt * np.log2(y + DELTA) + (1 - tt) * np.log2(1 - y + DELTA))))
-            wrong = bool(np.any(((1 - y < DELTA) & (tt == 0)) | ((y < DELTA) & (tt == 1))))
-            right = bool(np.all(np.where(tt == 1, y > 0.5, y < 0.5)))
-            label = "diverged" if wrong else "converged" if right and loss < 0.05 else "stalled"
-            out.append({"outcome": label, "loss": loss})
-        seen[done] = out
-
-    lab.run_many(config.but(epochs=max(horizons)), [seed] * len(rates), rates, trace=look, trace_every=step)
-    return {"rates": rates, "horizons": horizons,
-            "outcomes": [[seen[h][m]["outcome"] for h in horizons] for m in range(len(rates))],
-            "losses": [[seen[h][m]["loss"] for h in horizons] for m in range(len(rates))]}
+    """The outcome (the study's rule, :func:`.runs.outcome`) and final logged loss of each rate after
+    each number of epochs in ``horizons``: one ensemble of ``rates`` per horizon, each trained from the
+    start (the same draws, so a shorter run is the start of a longer one)."""
+    outcomes: list[list[str]] = [[] for _ in rates]
+    losses: list[list[float]] = [[] for _ in rates]
+    for h in horizons:
+        for m, rec in enumerate(run_records(config.but(epochs=h), [(seed, r) for r in rates])):
+            outcomes[m].append(rec.outcome)
+            losses[m].append(rec.final_loss)
+    return {"rates": rates, "horizons": horizons, "outcomes": outcomes, "losses": losses}

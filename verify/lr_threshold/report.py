@@ -18,7 +18,7 @@ from ..common import style
 from ..common.report import Report, fmt_number
 from .runs import BASE, CONVERGED_BITS, PAIR, VARIANTS
 from .ulp import ordinal
-from .verdicts import LAB_PAGES, derive, fmt_rate
+from .verdicts import GRID_CATEGORIES, LAB_PAGES, PAIR_CATEGORIES, derive, event_text, fmt_rate
 
 __all__ = ["write", "SCHEMA", "summary_line"]
 
@@ -49,6 +49,21 @@ def summary_line(d: dict[str, Any]) -> str:
             f"{fmt_number(e1['f64']['max_shift_ulps'], thousands=True)} ulp under {e1['f64']['variants'] - 1} other "
             f"float64 arithmetics; only {len(e4['differ'])} of {e4['seeds']} seeds split the pair: a cliff of seed "
             f"0's trajectory, not a floating-point limit.")
+
+
+def _kernels(d: dict[str, Any], raw: dict[str, Any]) -> list[list[str]]:
+    """Which kernel ran each section (the report's table)."""
+    scan = raw.get("scan", "blas")
+    what = {"twin": "the compiled twin (numba; the pinned bits)", "pinned": "NumPy, portable kernel, dispatch "
+            "disabled (pinned)", "blas": "NumPy, this machine's BLAS"}.get(scan, scan)
+    return [["E0", "NumPy pinned (two fresh processes) and NumPy blas"],
+            ["E1: multisection of the pair, scan below it", what],
+            ["E1: the bracket's ends confirmed", "NumPy pinned, a fresh process (E0's runs when the bracket is "
+                                                  "the pair)"],
+            ["E1: each arithmetic variant located", "NumPy, the variant's kernel, dtype and environment"],
+            ["E2: windows", what], ["E3: trace", f"NumPy {raw.get('trace_variant', 'pinned')} (it looks inside "
+                                                 "every step; the scan's bits)"],
+            ["E4: seeds", what], ["E5: horizons", what]]
 
 
 def _fig_pair(rep: Report, d: dict[str, Any], raw: dict[str, Any]) -> None:
@@ -88,11 +103,11 @@ def _fig_variants(rep: Report, d: dict[str, Any]) -> None:
     ax.set_yticks(ys)
     ax.set_yticklabels([r["variant"] for r in rows])
     ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlabel("offset from the blas boundary (float64 ulps, symmetric log scale)")
+    ax.set_xlabel(f"offset from the {d['E1']['scan']} boundary (float64 ulps, symmetric log scale)")
     ax.set_title("E1: each arithmetic's first converge-to-diverge bracket")
     ax.legend(fontsize=8, loc="lower right")
     rep.figure(fig, "boundary_variants.png", "E1: each variant's boundary bracket (bar; tick: its diverging end) "
-               "in float64 ulps from this machine's blas boundary; dashed and dotted: the lab's two rates")
+               f"in float64 ulps from the {d['E1']['scan']} boundary; dashed and dotted: the lab's two rates")
 
 
 def _fig_windows(rep: Report, d: dict[str, Any]) -> None:
@@ -107,7 +122,7 @@ def _fig_windows(rep: Report, d: dict[str, Any]) -> None:
     ax.set_yticks(range(len(win)))
     ax.set_yticklabels([f"1e-{w['k']}" for w in win])
     ax.set_ylabel("window relative width")
-    ax.set_xlabel("position in window (fraction of its width, centre = blas boundary)")
+    ax.set_xlabel(f"position in window (fraction of its width, centre = the {d['E1']['scan']} boundary)")
     ax.set_title("E2: outcomes near the boundary (blue converged, orange diverged, grey stalled)")
     rep.figure(fig, "windows.png", "E2: outcomes of the rates in each window around the boundary")
 
@@ -127,6 +142,10 @@ def _fig_mechanism(rep: Report, d: dict[str, Any], raw: dict[str, Any]) -> None:
     b.axhline(2 / float(tr["lo"]), color="k", lw=1, ls=":", label="2 / lr")
     c.axhline(1e-7, color="k", lw=1, ls=":", label="delta = 1e-7")
     e.semilogy(ep, np.maximum([r["distance"] for r in rows], 1e-300), color=style.COLORS[2], lw=0.9)
+    ev = tr.get("event")
+    if ev:
+        e.axvline(ev["epoch"], color="k", ls=":", lw=1, label=f"ReLU mask differs (epoch {ev['epoch']:,})")
+        e.legend(fontsize=8, loc="lower right")
     a.set_ylabel("BCE on the 21 points (bits per point)")
     b.set_ylabel("largest Hessian eigenvalue (nats per lr unit squared)")
     b.set_ylim(0, 3 * 2 / float(tr["lo"]))
@@ -140,7 +159,8 @@ def _fig_mechanism(rep: Report, d: dict[str, Any], raw: dict[str, Any]) -> None:
     b.set_title("sharpness of the summed BCE on the step's batch")
     c.set_title("output saturation")
     e.set_title("separation of the two runs")
-    rep.figure(fig, "mechanism.png", "E3: seed 0 at the two ends of the blas boundary's bracket")
+    rep.figure(fig, "mechanism.png", f"E3: seed 0 at the two ends of the {d['E1']['scan']} boundary's bracket "
+               "(NumPy pinned runs); dotted: the step whose ReLU masks differ")
 
 
 def _fig_seeds(rep: Report, d: dict[str, Any]) -> None:
@@ -159,7 +179,7 @@ def _fig_seeds(rep: Report, d: dict[str, Any]) -> None:
     if vals:
         ax.legend(fontsize=8)
     rep.figure(fig, "seed_boundaries.png", "E4: distribution over seeds of the first converge-to-diverge "
-               "learning rate (log grid refined by bisection)")
+               "learning rate (log grid refined by log-spaced multisection rounds)")
 
 
 def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], command: str) -> tuple[bool, str,
@@ -171,7 +191,7 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     rep = Report("lr_threshold", "0.001490625 trains, 0.001490626 does not: the lab's pair on its own run",
                  directory)
     summary = summary_line(d)
-    ok = bool(e0["identical_in_fresh_processes"]) and (quick or bool(e0["reproduced"]))
+    ok = bool(e0["identical_in_fresh_processes"]) and (quick or (bool(e0["reproduced"]) and e1["confirm"]["ok"]))
     secs = raw.get("seconds")
     rep.text(f"Command: `{command}`. Wall time {fmt_number(secs or 0, 4)} s "
              f"({fmt_number((secs or 0) / 60, 3)} min){' (quick run: too short to decide the claims)' if quick else ''}. "
@@ -212,7 +232,8 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     b = e1["boundary"]
     rep.text(f"Multisection of the interval from 0.001490625 to 0.001490626 ({e1['pair_ulps']:,} float64 ulps; "
              f"{e1['pair_ulps_float32']} in float32), {raw['plan']['members']} rates per step, each step keeping the "
-             f"bracket around the lowest diverging rate. Under `blas` it stops ({b['stop']}) at "
+             f"bracket around the lowest diverging rate. On `{e1['scan']}` it stops ({b['stop']}, after "
+             f"{b['steps']} steps) at "
              f"{fmt_rate(b['lo'])} to {fmt_rate(b['hi'])} ({b['lo_hex']}, {b['hi_hex']}; "
              f"{fmt_number(b['ulps'], thousands=True)} ulp{'s' if b['ulps'] != 1 else ''} apart), "
              f"{'one label change per step (monotone)' if b['monotone'] else 'with several label changes in a step'}."
@@ -225,24 +246,30 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
                    f"0.001490625, the lowest {fmt_rate(e2['diverged_below_pair'][0])}, so the first converge-to-diverge "
                    "boundary above 0.0014 lies below the pair, on an island." if e2["diverged_below_pair"] else
                    ", so the first converge-to-diverge boundary above 0.0014 is the pair's.")))
-    rep.text("Every other arithmetic is located around the blas boundary: one ensemble probes the rates "
+    cf = e1["confirm"]
+    if cf["rates"]:
+        rep.text(f"The bracket's two ends rerun on NumPy's `pinned` configuration (the portable kernel, every "
+                 f"dispatch target disabled) in a fresh process: {' and '.join(cf['outcomes'])}, "
+                 + ("the same labels as the scan: the boundary located on the scan's kernel is the `portable` one."
+                    if cf["ok"] else "NOT the scan's labels."))
+    rep.text(f"Every other arithmetic is located around the {e1['scan']} boundary: one ensemble probes the rates "
              "+-4^k ulps of the variant's grid from it (k = 0 .. 16 in float64, 0 .. 8 in float32) and the lab's two "
              "rates; the lowest diverging probe and the probe below it bracket the variant's boundary, which "
-             f"{raw['plan']['variant_steps']} multisection steps then narrow. The shift is that of the bracket's "
-             "diverging end from the blas one, in float64 ulps.")
-    rep.table(["variant", "what", "pair outcomes", "pair splits", "searched", "bracket lo", "bracket hi",
-               "bracket (ulps)", "shift from blas (float64 ulps)", "max label changes in a step", "stopped"],
-              [[r["variant"], VARIANTS[r["variant"]].what, " / ".join(r["pair_outcomes"]),
+             f"at most {raw['plan']['variant_steps']} multisection steps then narrow. The shift is that of the "
+             f"bracket's diverging end from the {e1['scan']} one, in float64 ulps. Each variant ran in its own fresh "
+             "process; the table gives the NumPy dispatch targets that process used and the fingerprint of its "
+             "elementary functions (exp, log, log1p, tanh on fixed inputs): a variant whose targets and fingerprint "
+             "equal another's computes the same bits (disabling a target this CPU does not have changes nothing).")
+    rep.table(["variant", "what", "dispatch in use", "fingerprint", "pair outcomes", "pair splits", "searched",
+               "bracket lo", "bracket hi", "bracket (ulps)", f"shift from {e1['scan']} (float64 ulps)",
+               "max label changes in a step", "stopped"],
+              [[r["variant"], VARIANTS[r["variant"]].what if r["variant"] in VARIANTS else r["variant"],
+                ", ".join(r["dispatch_in_use"] or ["none"]) if r["dispatch_in_use"] is not None else "n/a",
+                r["fingerprint"] or "n/a", " / ".join(r["pair_outcomes"]),
                 "yes" if r["pair_splits"] else "no", r["searched"], fmt_rate(r["lo"]), fmt_rate(r["hi"]),
                 r["bracket_ulps"] if r["bracket_ulps"] is not None else "none",
                 r["shift_ulps"] if r["shift_ulps"] is not None else "none", r["max_changes_per_step"], r["stop"]]
                for r in e1["rows"]])
-    if e1["threads"]:
-        rep.text("BLAS threads (fresh processes, the pair): " + "; ".join(
-            f"{t['variant']}: bits {'identical to' if t['identical_bits'] else 'different from'} the blas run at all "
-            f"{len(t['rates'])} rates, outcomes {', '.join(t['outcomes'])}" for t in e1["threads"])
-            + " (the E0 blas run). Identical bits at both rates mean the thread count does not reach the "
-              "arithmetic of these 4-wide products: the same boundary.")
     _fig_variants(rep, d)
     # E2
     rep.section("E2: the structure near the boundary")
@@ -250,7 +277,9 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
               [[f"1e-{w['k']}", w["rates"], w["ulps"], w["diverged"], w["changes"],
                 (f"dimension {_n(w['fit']['dimension'], 3)}" if w["fit"] else "clean threshold"
                  if w["changes"] == 1 else "no change")] for w in e2["windows"]],
-              caption=f"Windows centred on {fmt_rate(e2['center'])} (blas).")
+              caption=f"Windows centred on {fmt_rate(e2['center'])} (the {e1['scan']} boundary's diverging end), "
+                      f"{raw['plan']['e2_rates']} rates each, evenly spaced in ulps (fewer when the window holds "
+                      "fewer doubles).")
     _fig_windows(rep, d)
     # E3
     rep.section("E3: the mechanism")
@@ -258,16 +287,21 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     g = e3["growth"]
     gap = ordinal(float(e3["hi"])) - ordinal(float(e3["lo"]))
     j = e3["jump"]
+    ev = e3["event"]
     rep.text(f"Seed 0 at lr {fmt_rate(e3['lo'])} and {fmt_rate(e3['hi'])} ({fmt_number(gap, thousands=True)} "
-             f"ulp{'s' if gap != 1 else ''} apart, the ends of the blas bracket), traced every "
-             f"{raw['E3']['every']} epochs. **The split.** Their parameters stay within "
-             f"{_n(j['distance_before'], 2)} of each other until epoch {_ep(j['last_below_1e-12'])} and are "
-             f"{_n(j['distance_after'], 2)} apart at epoch {_ep(j['first_above_1e-3'])}: a jump of about twelve orders "
-             f"of magnitude within one trace interval, not an exponential growth (a growth rate fitted between 1e-12 "
-             f"and 1e-3 has {g['points']} points). A continuous map cannot do that; the lab's ReLU can: its "
-             f"derivative jumps at 0 (mask x <= 0), so a pre-activation that lands within rounding of 0 lets one "
-             f"run's gradient through a unit and not the other's. Their losses first differ by more than 0.1 bit at "
-             f"epoch {_ep(e3['split_epoch'])}.")
+             f"ulp{'s' if gap != 1 else ''} apart, the ends of the {e1['scan']} bracket), trained as NumPy "
+             f"`{raw.get('trace_variant', 'pinned')}` runs (the same bits as the scan), traced every {raw['E3']['every']} epochs and checked before every "
+             f"step. **The split.** Their parameters stay within {_n(j['distance_before'], 2)} of each other until "
+             f"epoch {_ep(j['last_below_1e-12'])} and are {_n(j['distance_after'], 2)} apart at epoch "
+             f"{_ep(j['first_above_1e-3'])}: a jump of many orders of magnitude within one trace interval, not an "
+             f"exponential growth (a growth rate fitted between 1e-12 and 1e-3 has {g['points']} points). "
+             + (f"**The event**: {event_text(e3)}. Until that step every ReLU mask on every drawn point agreed "
+                f"between the two runs, so both followed one formula and differed by rounding only; at it, one run "
+                f"passes a gradient through the unit and the other does not (the lab's mask x <= 0 is a kink: its "
+                f"derivative jumps at 0). That point is drawn {ev['draws']} time(s) in the step's batch of 21; "
+                f"{ev['units_differing']} (point, unit) pair(s) differ at that step. "
+                if ev else "The check found no step whose ReLU masks differ between the two runs. ")
+             + f"Their losses first differ by more than 0.1 bit at epoch {_ep(e3['split_epoch'])}.")
     rep.text(f"**The sharpness.** The largest eigenvalue of the Hessian of the summed BCE on the step's batch "
              f"(checked every {raw['E3']['hessian_every']} epochs) first exceeds 2/lr = {_n(e3['bound']['lo'], 5)} at "
              f"epoch {_ep(e3['first_above_bound']['lo'])} (below) and {_ep(e3['first_above_bound']['hi'])} (above): "
@@ -275,13 +309,13 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
              f"{_n(e3['lambda_max_peak']['hi'], 4)} in the run above and at {_n(e3['lambda_max_peak']['lo'], 4)} "
              f"(epoch {_ep(e3['lo_peak_epoch'])}) in the run below, which converges all the same: 2/lr does not "
              f"separate the two outcomes; it only marks the unstable stretch in which they part.")
-    rep.text(f"**The event.** In the run above, a point first comes within delta of its wrong label at epoch "
+    rep.text(f"**Into saturation.** In the run above, a point first comes within delta of its wrong label at epoch "
              f"{_ep(s['hi']['first_wrong_saturated'])}; the output logits run away (largest |z| "
              f"{_n(s['hi']['max_logit'], 4)}); at the end {s['hi']['wrong_saturated_final']} of the 21 points sit "
              f"{_n(e3['hi_min_margin_final'], 2)} from the wrong label (logit about -{_n(e3['hi_logit_final'], 4)} "
              f"where the label is 1). There y (1 - y) is about {_n(e3['hi_min_margin_final'], 2)}: the sigmoid's "
              f"derivative removes those points' gradients (in float64 it is exactly 0 once a logit passes 36.7, as "
-             f"happened at {raw['E3']['every']}-epoch checkpoints between epochs 4,780 and 5,100), each draw of "
+             f"happened at {raw['E3']['every']}-epoch checkpoints), each draw of "
              f"them costs -log2(1e-7) = 23.25 bits, and the logged loss can only follow which points the sampler "
              f"draws. The run below comes within delta of a wrong label at {e3['lo_wrong_checkpoints']} checkpoint(s) "
              f"(first at epoch {_ep(s['lo']['first_wrong_saturated'])}) and recovers. Dead ReLU units: "
@@ -291,28 +325,43 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     # E4
     rep.section("E4: other seeds")
     q = e4["boundary_quartiles"]
-    rep.text(f"Seeds 0-{e4['seeds'] - 1} under the lab's stream rule at {d['epochs']:,} epochs. The pair's outcomes "
-             f"differ for {len(e4['differ'])} seeds ({', '.join(str(s) for s in e4['differ'][:20]) or 'none'}); "
-             f"{len(e4['lab_direction'])} the lab's way (lower converged, upper diverged). Both converged: "
-             f"{e4['both']['converged']}; both diverged: {e4['both']['diverged']}; both stalled: {e4['both']['stalled']}."
-             f" Dead from the start (every second-layer ReLU zero on every point): {len(e4['dead_at_start'])} seeds.")
+    rep.text(f"Seeds 0-{e4['seeds'] - 1} under the lab's stream rule at {d['epochs']:,} epochs, each seed's pair and "
+             f"grid trained as one ensemble on `{e1['scan']}`. The pair's outcomes differ for {len(e4['differ'])} "
+             f"seeds ({', '.join(str(s) for s in e4['differ'][:20]) or 'none'}). Every seed is in exactly one "
+             "category, labelled in the table's order (the outcome rule above; *dead from the start*: every "
+             "second-layer ReLU zero on every point at initialisation, so the output is constant and nothing trains).")
+    rep.table(["pair category", "seeds"], [[PAIR_CATEGORIES[c], n] for c, n in e4["pair_counts"].items()]
+              + [["total", sum(e4["pair_counts"].values())]])
     if e4["grid"]:
-        rep.text(f"For seeds 0-{e4['gridded'] - 1}, the first converge-to-diverge rate on a log grid of "
-                 f"{len(e4['grid'])} rates from "
-                 f"{_n(e4['grid'][0])} to {_n(e4['grid'][-1])}, refined by {raw['plan']['e4_bisect']} log-bisection "
-                 f"step(s): found for {len(e4['boundaries'])} seeds; min, quartiles, max "
-                 f"{', '.join(_n(x, 3) for x in q) if q else 'n/a'}. No divergence on the grid: "
-                 f"{len(e4['no_divergence_on_grid'])} seeds; diverged already at {_n(e4['grid'][0])}: "
-                 f"{len(e4['diverged_at_lowest'])}. Seed 0's bracket: "
+        rep.text(f"Per seed, the first converge-to-diverge boundary: a log grid of {len(e4['grid'])} rates from "
+                 f"{_n(e4['grid'][0])} to {_n(e4['grid'][-1])} (ratio {_n(e4['grid'][1] / e4['grid'][0], 4)} between "
+                 f"neighbours), the bracket around its lowest diverging rate refined by {e4['rounds']} round(s) of "
+                 f"{raw['plan']['e4_members']} log-spaced rates (largest final bracket ratio "
+                 f"{_n(e4['max_ratio'], 4)}). Boundary estimate: the bracket's geometric mean; min, quartiles, max "
+                 f"{', '.join(_n(x, 3) for x in q) if q else 'n/a'}. Seed 0's bracket: "
                  + (f"{_n(e4['seed0_boundary'][0], 5)} to {_n(e4['seed0_boundary'][1], 5)}"
-                    if e4["seed0_boundary"] else "none") + ".")
+                    if e4["seed0_boundary"] else "none")
+                 + f"; brackets holding the whole pair: {len(e4['pair_inside_bracket'])} seed(s); brackets within "
+                 f"10 % of 0.00149: {len(e4['within_10_percent'])}.")
+        rep.table(["grid category", "seeds"], [[GRID_CATEGORIES[c], n] for c, n in e4["grid_counts"].items()]
+                  + [["total", sum(e4["grid_counts"].values())]])
         _fig_seeds(rep, d)
     # E5
     rep.section("E5: the horizon")
     rep.table(["lr", *[f"{h:,} epochs" for h in e5["horizons"]]],
               [[fmt_rate(r), *outs] for r, outs in zip(e5["rates"], e5["outcomes"])],
-              caption="Outcome at each horizon (from the network itself: the rule above with the mean loss on the "
-                      "21 points), one run per rate.")
+              caption=f"Outcome at each horizon (the rule above), each horizon one ensemble of the rates trained "
+                      f"from the start on `{e1['scan']}`.")
+    # kernels and speed
+    rep.section("Kernels and speed")
+    rep.table(["section", "kernel"], _kernels(d, raw), caption="Which kernel ran each section.")
+    sp = d["speed"]
+    if sp:
+        rep.table(["part", "jobs", "network-epochs", "worker seconds", "network-epochs per second per process"],
+                  [[k, v["jobs"], f"{int(v['network_epochs']):,}", _n(v["seconds"], 4), f"{v['per_second']:,.0f}"]
+                   for k, v in sp.items()],
+                  caption="Work and worker time of each part (each worker a fresh process on one core; "
+                          f"{raw.get('workers', 2)} ran at once on a machine shared with other jobs).")
     # verdicts
     rep.section("Verdicts")
     for v in d["verdicts"]:

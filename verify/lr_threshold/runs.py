@@ -27,6 +27,7 @@ diverging rate; it stops at adjacent numbers of the rate's grid.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -43,7 +44,7 @@ from .ulp import from_ordinal, ordinal, ordinal_grid
 
 __all__ = ["PAIR", "BASE", "Outcome", "Variant", "VARIANTS", "RunRecord", "outcome", "record", "hash_params",
            "hash_log", "dead_at_start", "multisection", "locate", "Step", "Section", "CONVERGED_BITS", "DELTA", "grid_dtype",
-           "run_records"]
+           "run_records", "SCAN"]
 
 PAIR: Final = (0.001490625, 0.001490626)
 """The lab's two rates (pages 17 and 18)."""
@@ -95,6 +96,8 @@ def _variants() -> dict[str, Variant]:
     avx512 = [t for t in targets if t.startswith(("AVX512", "X86_V4"))]
     out = [Variant("blas", "this machine's BLAS products and NumPy's dispatched exp (the lab's setting)")]
     out.append(Variant("portable", "refnet's portable kernel: products and sums in a fixed order", kernel="portable"))
+    for t in targets:
+        out.append(Variant(f"no-{t}", f"NumPy's dispatch target {t} disabled", env=_disabled([t])))
     if avx512:
         out.append(Variant("no-avx512", "NumPy's AVX-512 dispatch targets disabled (" + ", ".join(avx512) + ")",
                            env=_disabled(avx512)))
@@ -109,11 +112,19 @@ def _variants() -> dict[str, Variant]:
     out.append(Variant("longdouble", "the whole run in long double (x87 80-bit here)", dtype="longdouble"))
     out.append(Variant("pinned", "the portable kernel with every NumPy dispatch target disabled (E0's pin)",
                        kernel="portable", env=_disabled(targets)))
+    if importlib.util.find_spec("numba") is not None:  # without importing it (the workers start faster)
+        out.append(Variant("twin", "the compiled twin of the portable kernel (numba): the pinned bits, compiled",
+                           kernel="compiled", env=_disabled(targets)))
     return {v.name: v for v in out}
 
 
 VARIANTS: Final[dict[str, Variant]] = _variants()
-"""Every variant by name; ``pinned`` is E0's bit-reproducible configuration."""
+"""Every variant by name; ``pinned`` is E0's bit-reproducible configuration; ``twin`` (with numba
+only) computes the same bits as ``pinned`` in any process, compiled."""
+
+SCAN: Final = "twin" if "twin" in VARIANTS else "pinned"
+"""The variant the study's scans run on: the compiled twin, or without numba the NumPy ``pinned``
+configuration, whose bits the twin's equal (so a boundary located by either is the same)."""
 
 
 def hash_params(params: dict[str, Any]) -> str:
@@ -227,19 +238,21 @@ class Section:
 
 
 def multisection(variant: Variant, lo: float, hi: float, *, epochs: int, members: int, steps: int,
-                 seed: int = 0, on_step: Callable[[int], None] | None = None) -> Section:
+                 seed: int = 0, on_step: Callable[[int], None] | None = None,
+                 known: tuple[str, str] | None = None) -> Section:
     """The first converge-to-diverge boundary in ``[lo, hi]`` under ``variant`` (see the module docstring).
 
-    The ends are run first; when ``hi`` does not diverge or ``lo`` does, there is no boundary to
-    locate and the section stops there (``stop`` says why)."""
+    The ends are run first (unless ``known`` gives their outcomes); when ``hi`` does not diverge or
+    ``lo`` does, there is no boundary to locate and the section stops there (``stop`` says why)."""
     cfg = variant.config(epochs=epochs)
     g = variant.grid
     a, b = ordinal(lo, g), ordinal(hi, g)
     lo_g, hi_g = from_ordinal(a, g), from_ordinal(b, g)
-    ends = run_records(cfg, [(seed, lo_g), (seed, hi_g)])
-    sec = Section(lo_g, hi_g, g, ends=[e.outcome for e in ends])
-    if ends[1].outcome != "diverged" or ends[0].outcome == "diverged":
-        sec.stop = (f"no boundary: {lo_g!r} is {ends[0].outcome} and {hi_g!r} is {ends[1].outcome}")
+    end_labels: list[str] = list(known) if known is not None else [
+        e.outcome for e in run_records(cfg, [(seed, lo_g), (seed, hi_g)])]
+    sec = Section(lo_g, hi_g, g, ends=end_labels)
+    if end_labels[1] != "diverged" or end_labels[0] == "diverged":
+        sec.stop = (f"no boundary: {lo_g!r} is {end_labels[0]} and {hi_g!r} is {end_labels[1]}")
         return sec
     for k in range(steps):
         if b - a <= 1:
@@ -250,7 +263,7 @@ def multisection(variant: Variant, lo: float, hi: float, *, epochs: int, members
         outs: list[str] = [r.outcome for r in got]
         sec.steps.append(Step(rates, outs))
         ords = [a, *inner, b]
-        labels = [ends[0].outcome, *outs, "diverged"]
+        labels = [end_labels[0], *outs, "diverged"]
         first = next(i for i, o in enumerate(labels) if o == "diverged")
         a, b = ords[first - 1], ords[first]
         sec.lo, sec.hi = from_ordinal(a, g), from_ordinal(b, g)
@@ -285,6 +298,6 @@ def locate(variant: Variant, center: float, *, epochs: int, members: int, steps:
         return sec
     first = outs.index("diverged")
     sec = multisection(variant, rates[first - 1], rates[first], epochs=epochs, members=members, steps=steps,
-                       seed=seed, on_step=on_step)
+                       seed=seed, on_step=on_step, known=(outs[first - 1], outs[first]))
     sec.steps.insert(0, probe)
     return sec
