@@ -232,8 +232,8 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     b = e1["boundary"]
     rep.text(f"Multisection of the interval from 0.001490625 to 0.001490626 ({e1['pair_ulps']:,} float64 ulps; "
              f"{e1['pair_ulps_float32']} in float32), {raw['plan']['members']} rates per step, each step keeping the "
-             f"bracket around the lowest diverging rate. On `{e1['scan']}` it stops ({b['stop']}, after "
-             f"{b['steps']} steps) at "
+             f"bracket around the lowest diverging rate. On `{e1['scan']}` it stops after {b['steps']} steps "
+             f"({b['stop']}) at "
              f"{fmt_rate(b['lo'])} to {fmt_rate(b['hi'])} ({b['lo_hex']}, {b['hi_hex']}; "
              f"{fmt_number(b['ulps'], thousands=True)} ulp{'s' if b['ulps'] != 1 else ''} apart), "
              f"{'one label change per step (monotone)' if b['monotone'] else 'with several label changes in a step'}."
@@ -291,10 +291,13 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     rep.text(f"Seed 0 at lr {fmt_rate(e3['lo'])} and {fmt_rate(e3['hi'])} ({fmt_number(gap, thousands=True)} "
              f"ulp{'s' if gap != 1 else ''} apart, the ends of the {e1['scan']} bracket), trained as NumPy "
              f"`{raw.get('trace_variant', 'pinned')}` runs (the same bits as the scan), traced every {raw['E3']['every']} epochs and checked before every "
-             f"step. **The split.** Their parameters stay within {_n(j['distance_before'], 2)} of each other until "
-             f"epoch {_ep(j['last_below_1e-12'])} and are {_n(j['distance_after'], 2)} apart at epoch "
-             f"{_ep(j['first_above_1e-3'])}: a jump of many orders of magnitude within one trace interval, not an "
-             f"exponential growth (a growth rate fitted between 1e-12 and 1e-3 has {g['points']} points). "
+             "step. "
+             + (f"**The split.** Their parameters stay within {_n(j['distance_before'], 2)} of each other until "
+                f"epoch {_ep(j['last_below_1e-12'])} and are {_n(j['distance_after'], 2)} apart at epoch "
+                f"{_ep(j['first_above_1e-3'])}: a jump of many orders of magnitude within one trace interval, not an "
+                f"exponential growth (a growth rate fitted between 1e-12 and 1e-3 has {g['points']} points). "
+                if j["last_below_1e-12"] and j["first_above_1e-3"] else
+                f"**The split.** Their parameter distance first exceeds 1e-3 at epoch {_ep(j['first_above_1e-3'])}. ")
              + (f"**The event**: {event_text(e3)}. Until that step every ReLU mask on every drawn point agreed "
                 f"between the two runs, so both followed one formula and differed by rounding only; at it, one run "
                 f"passes a gradient through the unit and the other does not (the lab's mask x <= 0 is a kink: its "
@@ -304,8 +307,11 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
              + f"Their losses first differ by more than 0.1 bit at epoch {_ep(e3['split_epoch'])}.")
     rep.text(f"**The sharpness.** The largest eigenvalue of the Hessian of the summed BCE on the step's batch "
              f"(checked every {raw['E3']['hessian_every']} epochs) first exceeds 2/lr = {_n(e3['bound']['lo'], 5)} at "
-             f"epoch {_ep(e3['first_above_bound']['lo'])} (below) and {_ep(e3['first_above_bound']['hi'])} (above): "
-             f"both runs pass the edge of linear stability after the split. It peaks at "
+             f"epoch {_ep(e3['first_above_bound']['lo'])} (below) and {_ep(e3['first_above_bound']['hi'])} (above)"
+             + (": both runs pass the edge of linear stability after the split. "
+                if ev and all(e3["first_above_bound"][k] is not None and e3["first_above_bound"][k] > ev["epoch"]
+                              for k in ("lo", "hi")) else ". ")
+             + f"It peaks at "
              f"{_n(e3['lambda_max_peak']['hi'], 4)} in the run above and at {_n(e3['lambda_max_peak']['lo'], 4)} "
              f"(epoch {_ep(e3['lo_peak_epoch'])}) in the run below, which converges all the same: 2/lr does not "
              f"separate the two outcomes; it only marks the unstable stretch in which they part.")

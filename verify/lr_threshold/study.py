@@ -61,7 +61,7 @@ class Plan:
     e3_every: int = 10
     e3_hessian_every: int = 250
     e4_seeds: int = 256
-    e4_grid: int = 8
+    e4_grid: int = 6
     """Rates of E4's log grid (with the pair, one ensemble per seed)."""
     e4_rounds: int = 1
     """Refinement rounds of a seed's bracket (each one ensemble of ``e4_members`` rates)."""

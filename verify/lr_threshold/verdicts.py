@@ -307,7 +307,9 @@ def _verdicts(d: dict[str, Any]) -> list[dict[str, str]]:
     ev = event_text(e3)
     v.append({"id": "rounding-chaos", "hypothesis": "rounding plus chaos decides the split",
               "verdict": ("rejected in float64" if f64["splits"] == f64["variants"] else "partly"),
-              "why": (f"the float64 boundary is a cliff between two adjacent doubles; under {f64['variants']} float64 "
+              "why": ((f"the float64 boundary is a cliff between two adjacent doubles; " if b["ulps"] == 1 else
+                       f"the float64 boundary lies in a bracket of {b['ulps']:,} ulps; ")
+                      + f"under {f64['variants']} float64 "
                       f"arithmetics ({', '.join(f64['names'])}) it moves by at most "
                       f"{fmt_number(f64['max_shift_ulps'], thousands=True)} ulp and the pair splits under "
                       f"{f64['splits']} of them, although their final bits differ (E0)"
