@@ -19,7 +19,7 @@ from refnet import lab
 from refnet.conventions import Published
 from refnet.reproducible import simd_targets
 from verify import lr_threshold
-from verify.lr_threshold import runs, seeds
+from verify.lr_threshold import cli, runs, seeds
 from verify.lr_threshold.boxcount import (box_counts, box_dimension, boundary_edges, cantor_points, dyadic_sizes,
                                           label_boundary_fit)
 from verify.lr_threshold.mechanism import growth_rate, trace_pair
@@ -358,14 +358,23 @@ def test_check_reproduces_the_pinned_pair_in_plain_sentences(quick: tuple[Path, 
 
 
 def test_check_fails_on_a_tampered_hash(quick: tuple[Path, dict[str, Any]], tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+                                        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison, without rerunning: the fresh processes are replaced by the stored records
+    (the test above proves the reruns reproduce them), and one stored hash is tampered with."""
     _, doc = quick
     doc = json.loads(json.dumps(doc))
-    doc["data"]["raw"]["E0"]["e0-pinned-1"][1]["params_sha256"] = "0" * 64
+    raw = doc["data"]["raw"]["E0"]
+    reruns = json.loads(json.dumps([{"records": raw[k]} for k in ("e0-pinned-1", "e0-pinned-2", "e0-blas")]))
+    monkeypatch.setattr(cli, "execute", lambda jobs, **_: [json.loads(json.dumps(r)) for r in reruns])
     path = tmp_path / "report.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
+    assert lr_threshold.main(["--check", str(path), "--quiet"]) == 0
+    raw["e0-pinned-1"][1]["params_sha256"] = "0" * 64
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    capsys.readouterr()
     assert lr_threshold.main(["--check", str(path), "--quiet"]) == 1
-    assert "DIFFERENT from the stored run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("DIFFERENT from the stored run") == 2 and "Not reproduced" in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -341,9 +341,14 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
     if e4["grid"]:
         rep.text(f"Per seed, the first converge-to-diverge boundary: a log grid of {len(e4['grid'])} rates from "
                  f"{_n(e4['grid'][0])} to {_n(e4['grid'][-1])} (ratio {_n(e4['grid'][1] / e4['grid'][0], 4)} between "
-                 f"neighbours), the bracket around its lowest diverging rate refined by {e4['rounds']} round(s) of "
-                 f"{raw['plan']['e4_members']} log-spaced rates (largest final bracket ratio "
-                 f"{_n(e4['max_ratio'], 4)}). Boundary estimate: the bracket's geometric mean; min, quartiles, max "
+                 f"neighbours), the bracket around its lowest diverging rate "
+                 + (f"refined by {e4['rounds']} round(s) of {raw['plan']['e4_members']} log-spaced rates (largest "
+                    f"final bracket ratio {_n(e4['max_ratio'], 4)})" if e4["rounds"] else
+                    "not refined further, to fit the full run's time budget on this shared machine: a refinement "
+                    f"round trains {raw['plan']['e4_members']} more rates for each seed with a bracket, up to "
+                    "doubling E4's work (--e4-rounds N runs N rounds; each divides a bracket's log width by "
+                    f"{raw['plan']['e4_members'] + 1})")
+                 + f". Boundary estimate: the bracket's geometric mean; min, quartiles, max "
                  f"{', '.join(_n(x, 3) for x in q) if q else 'n/a'}. Seed 0's bracket: "
                  + (f"{_n(e4['seed0_boundary'][0], 5)} to {_n(e4['seed0_boundary'][1], 5)}"
                     if e4["seed0_boundary"] else "none")
