@@ -15,6 +15,12 @@ declare -A TESTS=(
   [io]="tests/test_weight_files.py tests/test_io.py"
   [validation]="tests/test_output_paths.py tests/test_optimizer_state.py tests/test_input_data.py tests/test_argument_names.py"
   [losses]="tests/test_losses.py tests/test_argument_names.py"
+  [layers]="tests/test_layers.py tests/test_network.py tests/test_conventions.py tests/test_gradcheck.py"
+  [train]="tests/test_train.py tests/test_input_data.py tests/test_optimizer_state.py tests/test_network.py"
+  [plan]="tests/test_plan.py tests/test_plan_guard_limit.py"
+  [sweep]="tests/test_sweep.py tests/test_sweep_rounds.py tests/test_argument_names.py"
+  [conventions]="tests/test_conventions.py tests/test_network.py tests/test_lab.py"
+  [guard]="tests/test_guard.py tests/test_plan_guard_limit.py tests/test_plan.py"
 )
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
