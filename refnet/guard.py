@@ -463,9 +463,12 @@ class Guard:
     def _check_early(self, site: Site, array: FloatArray) -> None:
         if not array.size:
             return
+        shape = tuple(int(s) for s in array.shape)
+        if not shape:  # a scalar: one member of one element
+            array = array.reshape(1)
         mags = np.abs(array)
         finite_mags = np.where(np.isfinite(mags), mags, mags.dtype.type(0))
-        per_member = finite_mags.reshape(array.shape[0], -1).max(axis=1) if array.ndim else finite_mags.reshape(1)
+        per_member = finite_mags.reshape(array.shape[0], -1).max(axis=1)
         top = dtype_max(array.dtype)
         for level in self.levels:
             threshold = np.power(top, array.dtype.type(level))
@@ -477,11 +480,11 @@ class Guard:
             view = member_view(finite_mags, new)
             over = np.zeros(finite_mags.shape, dtype=bool)
             over[np.asarray(new)] = finite_mags[np.asarray(new)] >= threshold
-            first = tuple(int(i) for i in np.argwhere(over)[0])
+            first = tuple(int(i) for i in np.argwhere(over)[0])[:len(shape)]
             largest = view.max()
             self._emit(EarlyWarning(
                 *self._where, site.phase, site.layer_index, site.layer_name, site.layer_type,
-                site.operation, site.role, str(array.dtype), tuple(int(s) for s in array.shape),
+                site.operation, site.role, str(array.dtype), shape,
                 level, float(threshold), float(largest), float(largest / top), first, tuple(new)))
 
     def _emit(self, event: Event) -> None:
