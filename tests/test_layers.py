@@ -288,3 +288,12 @@ def test_the_rounding_models_are_the_documented_bounds() -> None:
         r = exact.forward(x)
         assert not np.any(exact.rounding_forward(x, r)) and exact.rounding_forward(x, r).shape == r.shape
         assert not np.any(exact.rounding_backward(x, r, dz, {})["x"])
+
+
+def test_each_layer_is_named_by_its_kind_by_default() -> None:
+    """The default names appear in every message about a layer ("tanh: backward called before forward")."""
+    w = np.zeros((1, 2, 2))
+    assert [layer.name for layer in (Linear(w), Sigmoid(), ReLU(), Tanh(), Identity())] == [
+        "linear", "sigmoid", "relu", "tanh", "identity"]
+    with pytest.raises(RuntimeError, match="^tanh: backward called before forward$"):
+        Tanh().grad_input(w)

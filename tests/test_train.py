@@ -197,3 +197,14 @@ def test_progress_reports_on_stderr_and_is_silent_when_quiet() -> None:
     q = Progress(10, "job", stream=quiet, quiet=True, every=0.0)
     q.update(10)
     assert quiet.getvalue() == ""
+
+
+def test_single_network_numbers_refuse_an_ensemble_by_name() -> None:
+    x, y = xor_easy()
+    history = train(mlp(seed=[0, 1]), x, y, lr=0.1, epochs=2)
+    for name in ("final_loss_value", "accuracy_value"):
+        with pytest.raises(ValueError, match=rf"^{name}: this run trained 2 members; use final_loss / accuracy, "
+                                             "which keep the member axis$"):
+            getattr(history, name)
+    one = train(mlp(seed=0), x, y, lr=0.1, epochs=2)
+    assert one.final_loss_value == float(one.loss[-1, 0]) and one.accuracy_value == float(one.accuracy[0])
