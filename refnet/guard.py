@@ -37,6 +37,8 @@ The events and exceptions live beside it, in :mod:`refnet.events`.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
@@ -493,7 +495,19 @@ class Guard:
             raise NumericalError(event)
         self.log.append(event)
         if self.mode == "warn":
-            warnings.warn(event.message(), NumericalWarning, stacklevel=4)
+            warnings.warn(event.message(), NumericalWarning, stacklevel=_outside_refnet())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside_refnet() -> int:
+    """The stack level, for :func:`warnings.warn` called by this function's caller, of the first
+    frame outside refnet: a warning points at the user's line, whatever path led to it."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 class _Relay:
