@@ -225,3 +225,15 @@ def test_the_published_arithmetic_names_a_loss_it_does_not_define() -> None:
     x, y = xor_easy()
     with pytest.raises(ValueError, match=r"^convention: lab defines MSE and BCE \(with delta\), not BCEWithLogits$"):
         train(net, x, y, lr=0.1, epochs=1, convention="lab")
+
+
+@pytest.mark.parametrize("field", ["gradient", "mse_derivative", "log_base", "sigmoid"])
+def test_a_reading_names_the_field_it_refuses(field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{field}: expected one of \("):
+        Reading(**{field: "10"})  # type: ignore[arg-type]
+
+
+def test_a_reading_of_one_row_batches() -> None:
+    assert Reading(batch_size=1).batch_size == 1
+    with pytest.raises(ValueError, match=r"^batch_size: expected an integer >= 1, got 0$"):
+        Reading(batch_size=0)
