@@ -8,6 +8,7 @@ dataclass) with the expected one, so a wrong field of any kind fails.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -540,6 +541,7 @@ def test_a_flag_raised_after_the_last_observed_array_is_not_attributed() -> None
     assert guard.log == []
 
 
+@pytest.mark.skipif("MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampoline adds frames outside refnet")
 def test_the_guards_warnings_point_at_the_callers_line() -> None:
     """Whatever path inside refnet raised it (an early warning from the replay, a non-finite event,
     through train or a guard's own context), the warning names the user's line. Stack level 4 was
