@@ -522,3 +522,25 @@ def test_grid_passes_every_field_on() -> None:
     members = grid([3, 1], [0.5, 0.25], dtype="float32", convention="lab-sum", kernel="portable")
     assert [(m.seed, m.lr) for m in members] == [(3, 0.5), (3, 0.25), (1, 0.5), (1, 0.25)]
     assert {(m.dtype, str(m.convention), m.kernel) for m in members} == {("float32", "lab-sum", "portable")}
+
+
+def test_build_for_is_mlp_with_every_field_of_the_setup_and_member() -> None:
+    """An independent oracle (mlp called directly) for what a member's network is: the sweep's own
+    checks compare build_for with itself, so a field it dropped would pass them."""
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+    y = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    setup = Setup(x=x, y=y, epochs=1, hidden=(3,), activation="relu", output_activation="sigmoid", loss="bce",
+                  bias=(True, False), init="xavier", bce_delta=1e-3)
+    plain, own = Member(5, 0.1, "float32", "lab", "portable"), Member(6, 0.1, "float32", "lab", "portable", "he")
+    net = setup.build_for([plain, own])
+
+    def alone(seed: int, init: str) -> refnet.Network:
+        return refnet.mlp(2, (3,), 2, activation="relu", output_activation="sigmoid", loss="bce", bias=(True, False),
+                          init=init, dtype="float32", seed=[seed], kernel="portable", bce_delta=1e-3,  # type: ignore[arg-type]
+                          sigmoid="naive", relu="mask")
+
+    for k, ref in enumerate((alone(5, "xavier"), alone(6, "he"))):
+        assert net.get_flat()[k:k + 1].tobytes() == ref.get_flat().tobytes()
+    assert (net.out_features, net.loss.delta) == (2, 1e-3)  # type: ignore[attr-defined]
+    assert [getattr(layer, "formula", None) for layer in net.layers] == [
+        None, "mask", None, "naive"]
