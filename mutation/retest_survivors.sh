@@ -5,6 +5,9 @@
 # (the mutated lines no longer exist: removed or rewritten since the run).
 #
 #   mutation/retest_survivors.sh            # every survivor in mutation/results.txt
+#   RETEST_TESTS="tests/test_x.py::test_new" mutation/retest_survivors.sh
+#                                           # only the tests written after the run (faster: the
+#                                           # survivors passed every other test of the selection)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MUTMUT=${MUTMUT:-$(command -v mutmut || echo "$(dirname "$(command -v python)")/mutmut")}
@@ -29,12 +32,16 @@ grep -E ": survived$" "${RESULTS:-mutation/results.txt}" | sed -E 's/^ *//; s/: 
   module=$(echo "$name" | cut -d. -f2)
   file="refnet/$module.py"
   cp "$file" "$scratch/$file"
-  "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' > "$scratch/m.diff"
+  # the diff as the run saw it (mutation/survivors.txt; mutmut renumbers a changed function's
+  # mutants when it regenerates them), else as mutmut shows it now
+  awk -v n="=== $name" '$0 == n {on = 1; next} /^=== / {on = 0} on' "${SURVIVORS:-mutation/survivors.txt}" \
+    > "$scratch/m.diff" 2>/dev/null || true
+  [ -s "$scratch/m.diff" ] || "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' > "$scratch/m.diff"
   if ! "$PYTHON" mutation/apply_diff.py "$scratch/m.diff" "$scratch/$file"; then
     echo "$name: code changed"; cp "$file" "$scratch/$file"; continue
   fi
   if (cd "$scratch" && MPLBACKEND=Agg nice -n 19 timeout 600 "$PYTHON" -m pytest -x -q -p no:cacheprovider \
-        ${TESTS[$module]} >/dev/null 2>&1); then
+        ${RETEST_TESTS:-${TESTS[$module]}} >/dev/null 2>&1); then
     echo "$name: survived"
   else
     echo "$name: killed"
