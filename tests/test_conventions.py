@@ -237,3 +237,9 @@ def test_a_reading_of_one_row_batches() -> None:
     assert Reading(batch_size=1).batch_size == 1
     with pytest.raises(ValueError, match=r"^batch_size: expected an integer >= 1, got 0$"):
         Reading(batch_size=0)
+
+
+def test_the_published_arithmetic_takes_either_sigmoid() -> None:
+    assert Published(sigmoid="stable").sigmoid == "stable"
+    with pytest.raises(ValueError, match=r"^sigmoid: expected 'naive' or 'stable', got 'fast'$"):
+        Published(sigmoid="fast")  # type: ignore[arg-type]

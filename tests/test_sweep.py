@@ -544,3 +544,22 @@ def test_build_for_is_mlp_with_every_field_of_the_setup_and_member() -> None:
     assert (net.out_features, net.loss.delta) == (2, 1e-3)  # type: ignore[attr-defined]
     assert [getattr(layer, "formula", None) for layer in net.layers] == [
         None, "mask", None, "naive"]
+
+
+def test_check_every_one_freezes_a_member_after_the_epoch_its_parameters_went_non_finite() -> None:
+    """stop_diverged with check_every=1: each member is frozen after exactly the epoch that made a
+    parameter non-finite, as training it alone one epoch at a time shows (5 and 6 here)."""
+    x, y = xor_easy()
+    setup = Setup(x, y, epochs=12, activation="identity", output_activation="identity")
+    members = [Member(0, 5.0), Member(0, 3.0)]
+    stopped = [r.nonfinite.stopped_epoch for r in sweep(setup, members, workers=0, stop_diverged=True,
+                                                         check_every=1)]
+    alone = []
+    for m in members:
+        net = setup.build_for([m])
+        epochs = 0
+        while np.isfinite(net.get_flat()).all():
+            train(net, x, y, lr=m.lr, epochs=1, guard="off")
+            epochs += 1
+        alone.append(epochs)
+    assert stopped == alone == [5, 6]
