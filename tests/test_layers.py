@@ -268,6 +268,8 @@ def test_the_rounding_models_are_the_documented_bounds() -> None:
     np.testing.assert_allclose(back["W"], 4 * (np.swapaxes(ax, -1, -2) @ ady + e), rtol=1e-12, atol=0)
     np.testing.assert_allclose(back["b"], 4 * (ady.sum(axis=-2, keepdims=True) + e), rtol=1e-12, atol=0)
     assert set(back) == {"x", "W", "b"}
+    quiet = lin.rounding_backward(x, y, 0 * dy, {})  # a zero gradient: eta alone, everywhere
+    assert all(np.all(quiet[key] == bound * e) for key, bound in (("x", 3), ("W", 4), ("b", 4))) and e > 0
 
     dz = np.array([[[0.0, 1.0, -3.0], [0.5, 2.0, 0.0], [1.0, 0.0, 0.0]]], dtype=f32)
     adz = np.abs(dz.astype(np.float64))
