@@ -563,3 +563,14 @@ def test_the_guards_warnings_point_at_the_callers_line() -> None:
         with Guard(net, "warn"):  # the parameters are checked on entry
             pass
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+
+
+def test_non_contiguous_and_mixed_precision_arrays_are_checked_too() -> None:
+    """The hot path joins the raw bytes of C-contiguous arrays of one dtype; a transposed view
+    or a float32 array beside float64 ones takes the other path, which must see their values."""
+    bad = np.zeros((2, 3, 1))
+    bad[1, 2, 0] = np.inf
+    for arrays in ([np.zeros((1, 2, 2)), np.swapaxes(bad, 0, 2)], [np.zeros((1, 2, 2)), bad.astype(np.float32)]):
+        steps = [(_FWD1, a, ()) for a in arrays]
+        events = _observed(Guard(None, "record", levels=()), steps).events
+        assert [e.shape for e in events] == [arrays[1].shape]
