@@ -237,3 +237,11 @@ def test_step_takes_a_convention_by_name_and_computes_no_gradient_below_the_firs
     assert named.get_flat().tobytes() == resolved.get_flat().tobytes() != default.get_flat().tobytes()
     seen = named.observer.seen  # type: ignore[union-attr]
     assert ("backward", 1, "input gradient") in seen and ("backward", 0, "input gradient") not in seen
+
+
+def test_train_is_quiet_by_default_and_labels_its_progress_train(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = xor_easy()
+    train(mlp(seed=0), x, y, lr=0.1, epochs=2)
+    assert capsys.readouterr().err == ""
+    train(mlp(seed=0), x, y, lr=0.1, epochs=2, quiet=False)
+    assert capsys.readouterr().err.lstrip("\r").startswith("train")
