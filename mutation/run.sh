@@ -65,7 +65,8 @@ fi
 echo "wall time: $(( $(date +%s) - start )) s for modules: ${modules[*]}"
 : > mutation/survivors.txt
 "$MUTMUT" results --all true > mutation/results.txt 2>&1 || true
-grep -E ": survived$" mutation/results.txt | sed -E 's/^ *//; s/: survived$//' | while read -r name; do
+mods=$(IFS='|'; echo "${modules[*]}")
+grep -E "^ *refnet\.(${mods})\..*: survived$" mutation/results.txt | sed -E 's/^ *//; s/: survived$//' | while read -r name; do
   echo "=== $name" >> mutation/survivors.txt
   "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' >> mutation/survivors.txt || true
 done
