@@ -249,9 +249,11 @@ def hypothesis_cases(dtypes: tuple[str, ...] = ("float64", "float32"), examples:
 
 GROUPS = {"lab": lab_cases, "train": train_cases}
 
-LABEL_FIGURES = ("linear", "lr-1", "units-10", "no-activation", "sigmoid-mse", "relu-mse", "bce-page14")
-"""Unseeded figures of the experiments study (converging, diverging at lr 10, going non-finite, MSE and
-BCE, 1 and 4 updates per epoch) whose seeds' outcome labels :func:`label_cases` compares."""
+LABEL_FIGURES = ("linear", "linear-snippet", "xor", "no-activation", "output-sigmoid-only", "sigmoid-mse",
+                 "relu-mse", "bce-page14")
+"""The figures whose seed distributions the experiments study runs on the compiled kernel (every
+unseeded figure not run at lr 10: converging, going non-finite, MSE and BCE, 1 and 4 updates per
+epoch), whose seeds' outcome labels :func:`label_cases` compares."""
 
 
 def label_cases(seeds: int = 4) -> list[dict[str, Any]]:

@@ -212,13 +212,17 @@ def test_plan_groups_rates_of_one_configuration() -> None:
 
 def test_seed_distributions_go_to_the_compiled_kernel_and_seeded_figures_stay_on_blas(quick: Quick) -> None:
     """``kernel_of``: with ``compiled`` every configuration of a seeded figure (pages 16-18, compared
-    with the page at seed 0) stays on blas, every other goes to compiled; ``blas`` keeps all on blas.
+    with the page at seed 0) or of a figure run at lr 10 (pages 10-11) stays on blas, every other
+    goes to compiled; ``blas`` keeps all on blas.
     The quick run (``--kernel auto`` with ``--quick``) ran on blas and says so."""
     for sizes in (SIZES["quick"], SIZES["full"]):
         groups = runs_of(sizes)
         on = {cfg: kernel_of(cfg, sizes, "compiled") for cfg in groups}
         seeded = {cfg for cfg in groups if cfg.activation == "relu" and cfg.loss == "bce"}
-        assert len(seeded) == 1 and {on[c] for c in seeded} == {"blas"}
+        at_10 = {cfg for cfg in groups if cfg.data == "linear" and 10.0 in groups[cfg]}
+        assert len(seeded) == 1 and len(at_10) == 5  # the lr panel and four hidden-units panels
+        seeded |= at_10
+        assert {on[c] for c in seeded} == {"blas"}
         assert {on[c] for c in groups if c not in seeded} == {"compiled"}
         assert {kernel_of(cfg, sizes, "blas") for cfg in groups} == {"blas"}
     assert quick.study.kernels == {"blas": quick.study.runs}
