@@ -7,7 +7,7 @@ average before and after is printed with the table (the machine is shared). Rows
   ``default`` and ``lab-sum``: ``benchmarks.lab_baseline`` (target: compiled >= 10x), refnet's
   NumPy path (``blas`` and ``portable``) planned and unplanned (does :mod:`refnet.plan` still
   earn its place?);
-  and ``benchmarks.handwritten`` (a plain NumPy MLP, about 25 calls an epoch);
+  and ``benchmarks.handwritten`` (a plain NumPy MLP, about 50 NumPy operations an epoch);
 * a sweep of ``--networks`` ReLU+BCE networks (``lab-sum``): ``benchmarks.peer_sweep`` (einsum,
   members innermost; target >= 1.25x), refnet's ``portable`` (target >= 2x) and ``blas`` sweeps
   on ``--workers`` processes, the compiled ensemble (numba prange over the cores, this process);
