@@ -72,7 +72,7 @@ def test_compiled_equals_portable_byte_for_byte(group: str, differing: dict[str,
 @needs_numba
 def test_the_experiments_seed_labels_are_the_same_on_the_compiled_kernel_as_on_blas(
         differing: dict[str, list[object]]) -> None:
-    """verify.experiments trains its seed distributions on ``compiled`` (``--kernel auto``): each seed's
+    """verify.experiments trains its seed distributions on ``compiled`` (``--kernel auto --full``): each seed's
     outcome label (learned, stuck, above chance, non-finite) must be BLAS's on seeds 0-3 of every
     figure it sends there, at the quick size (tests/compiled_cases.py, ``label_cases``). The lr-10
     figures stay on blas: there two of four labels of the 10-10 hidden-units panel changed."""

@@ -214,7 +214,7 @@ def test_seed_distributions_go_to_the_compiled_kernel_and_seeded_figures_stay_on
     """``kernel_of``: with ``compiled`` every configuration of a seeded figure (pages 16-18, compared
     with the page at seed 0) or of a figure run at lr 10 (pages 10-11) stays on blas, every other
     goes to compiled; ``blas`` keeps all on blas.
-    The quick run (``--kernel auto`` with ``--quick``) ran on blas and says so."""
+    The quick run (``--kernel auto`` with ``--quick``: compiled only with ``--full``) ran on blas and says so."""
     for sizes in (SIZES["quick"], SIZES["full"]):
         groups = runs_of(sizes)
         on = {cfg: kernel_of(cfg, sizes, "compiled") for cfg in groups}

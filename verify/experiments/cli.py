@@ -52,13 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kernel", choices=("auto", "compiled", "blas"), default="auto",
                         help="what trains the seed distributions of the unseeded figures: 'compiled' "
                              "(refnet.compiled, needs numba: pip install refnet[fast]), 'blas' (NumPy, as the "
-                             "lab ran), 'auto' (compiled when numba can be imported, except with --quick, "
-                             "whose runs take less time than numba's first compile); seeded figures always "
-                             "run on blas")
+                             "lab ran), 'auto' (compiled with --full when numba can be imported; the quick "
+                             "and default sizes stay on blas: their runs take less time than numba's first "
+                             "compile, about 80 s, see docs/benchmarks.md); seeded figures and figures run at "
+                             "lr 10 always run on blas")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     mode: Mode = "full" if args.full else "quick" if args.quick else "default"
-    kernel: Kernel = "blas" if args.kernel == "auto" and mode == "quick" else args.kernel
+    kernel: Kernel = "blas" if args.kernel == "auto" and mode != "full" else args.kernel
     if kernel == "compiled" and not compiled_available():
         parser.error("--kernel: 'compiled' needs numba, which is not installed (pip install refnet[fast])")
     sizes = SIZES[mode]
