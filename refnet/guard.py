@@ -74,6 +74,32 @@ _NONE: list[FloatArray] = []  # shared empty list (never appended to)
 _LARGE = 4096
 """Arrays with more values are reduced one by one in the hot path instead of joined."""
 
+UNTHREADED_DOT = 8192
+"""The longest dot product :func:`sum_of_squares` hands to BLAS at once. OpenBLAS computes a dot
+product of up to 10,000 values on one thread and splits a longer one over its threads; on a
+machine whose cores are busy (a sweep on every core, a parallel test run) the split waits for a
+core and costs milliseconds instead of microseconds (``python benchmarks/guard_overhead.py
+--sizes``; docs/benchmarks.md)."""
+
+
+def sum_of_squares(flat: FloatArray) -> np.floating[npt.NBitBase]:
+    """``flat . flat`` for a 1-D array, as dot products of at most :data:`UNTHREADED_DOT` values.
+
+    The guard compares it with the square of its limit: any inf or NaN makes it inf or NaN, and
+    any value at or above the limit makes it at least the limit's square, whatever the
+    rounding. Its splitting can only move a sum of many values just below the limit's square
+    across it, which makes the guard look closer (a replay or a scan that finds nothing),
+    never changes a result.
+    """
+    n = flat.shape[0]
+    if n <= UNTHREADED_DOT:  # the hot path of one network: its arrays are short
+        return cast("np.floating[npt.NBitBase]", flat.dot(flat))
+    total = flat[:UNTHREADED_DOT].dot(flat[:UNTHREADED_DOT])
+    for start in range(UNTHREADED_DOT, n, UNTHREADED_DOT):
+        part = flat[start:start + UNTHREADED_DOT]
+        total = total + part.dot(part)
+    return cast("np.floating[npt.NBitBase]", total)
+
 _FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
                "underflow": "underflow"}
 
@@ -275,11 +301,10 @@ class Guard:
                 buf = np.frombuffer(b"".join(cast("list[bytes]", chosen)), dtype)
             except (BufferError, TypeError, ValueError):  # not C-contiguous
                 buf = self._concatenated(chosen)
-        total = buf.dot(buf)
+        total = sum_of_squares(buf)
         if large:
             for a in large:  # large arrays: one read each, no copy
-                flat = a.ravel()
-                total = total + flat.dot(flat)
+                total = total + sum_of_squares(a.ravel())
         clean = total < limit  # NaN compares False
         self._checking = False
         if clean and not self._flags_at:

@@ -452,3 +452,20 @@ def test_large_arrays_and_one_bad_member_of_four() -> None:
     with pytest.raises(NumericalError) as info:
         train(mlp(2, (64, 64), 1, **spec), x, y, lr=rates, epochs=50, guard="raise")  # type: ignore[arg-type]
     assert info.value.event == event
+
+
+@pytest.mark.parametrize("n", [1, 8_191, 8_192, 8_193, 3 * 8_192 + 5])
+def test_sum_of_squares_sees_every_value_of_a_long_array(n: int) -> None:
+    # The plan's and the guard's check splits long arrays into dots of at most UNTHREADED_DOT
+    # values; a value anywhere, the last one included, must reach the sum.
+    from refnet.guard import UNTHREADED_DOT, sum_of_squares
+    assert UNTHREADED_DOT == 8_192
+    a = np.full(n, 0.5)
+    # each chunk's dot rounds within n eps of its exact sum (all terms positive): 1e-12 relative
+    assert sum_of_squares(a) == pytest.approx(0.25 * n, rel=1e-12)
+    for bad in (np.inf, np.nan, 1e200):
+        b = a.copy()
+        b[-1] = bad
+        with np.errstate(all="ignore"):  # as under the guard, whose handler notes NumPy's flags
+            total = sum_of_squares(b)
+        assert not total < 1e300, (n, bad, total)  # inf or NaN: the guard's "not below its limit"
