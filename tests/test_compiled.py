@@ -9,7 +9,7 @@ layout, runs that go to inf/NaN, guard events, the lab's program alone and as en
 ``run_many``'s trace, ``run``'s observer and early stop) and a hypothesis search over random
 small networks. Both dtypes run at once, one process each (see the ``differing`` fixture). There is no tolerance: any differing
 byte fails, except NaN sign and payload (a NaN must be in the same place; LLVM leaves which
-NaN unspecified, see refnet.compiled). Skipped without numba (the ``fast`` extra); tox's ``py311-fast`` runs it.
+NaN unspecified, see refnet.compiled). Skipped without numba (the ``fast`` extra); tox's ``py311`` installs it and runs it.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=3600)
     return proc.returncode, out, err
 
+
+# under pytest-xdist every test here runs on one worker: the module's fixture (two processes, both
+# cores) then runs once per session, not once per worker
+pytestmark = pytest.mark.xdist_group("compiled")
 
 needs_numba = pytest.mark.skipif(not __import__("refnet.compiled").compiled.available(),
                                  reason="numba not installed (pip install refnet[fast])")
