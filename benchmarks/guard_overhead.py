@@ -23,6 +23,11 @@ when both are met.
 
 Run: ``python benchmarks/guard_overhead.py [--epochs 1500] [--rounds 31] [--json FILE]``.
 
+``--sizes`` instead times the guard's sum of squares (:func:`refnet.guard.sum_of_squares`, dot
+products of at most 8,192 values) against one ``a.dot(a)`` over the whole array, for arrays of
+1,000 to 100,000 values, first on an idle machine and then with a busy-looping process on every
+core (what a sweep or a parallel test run does): OpenBLAS splits a longer dot over its threads.
+
 """
 
 from __future__ import annotations
@@ -169,6 +174,56 @@ def measure(epochs: int, rounds: int, dtype: str, batch_size: int | None) -> dic
             "off_fixed_percent_of_run": 100.0 * fixed * 1e-6 / none_seconds["none"]}
 
 
+def _spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def sizes(rounds: int = 200) -> None:
+    """Mean wall time of ``a.dot(a)`` against ``sum_of_squares(a)``, and of a guarded ensemble's
+    training with either as the plan's check, idle and with every core busy (means, not medians:
+    a split dot costs little most times and milliseconds when it waits for a core)."""
+    import multiprocessing
+    import os
+
+    import refnet.plan
+    from refnet.data import linear
+    from refnet.guard import sum_of_squares
+
+    arrays = [np.random.default_rng(0).standard_normal(n) for n in (1_000, 8_192, 20_000, 100_000)]
+    x, y = linear(100, np.random.default_rng(0))
+
+    def mean_us(f: Callable[[], object], repeats: int) -> float:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            f()
+        return 1e6 * (time.perf_counter() - start) / repeats
+
+    def ensemble() -> None:  # 3 members x 100 points: the plan's buffers hold 20,000+ values
+        train(mlp(seed=[0, 1, 2]), x, y, lr=1.0, epochs=300, guard="warn")
+
+    for busy in (False, True):
+        spinners = [multiprocessing.Process(target=_spin, args=(3600.0,)) for _ in range(os.cpu_count() or 1)] if busy else []
+        for p in spinners:
+            p.start()
+        try:
+            print(f"{'every core busy' if busy else 'no spinners'} (1-minute load {os.getloadavg()[0]:.2f}), mean wall time:")
+            for a in arrays:
+                print(f"  {a.size:7,d} values: a.dot(a) {mean_us(lambda: a.dot(a), rounds):9.1f} us, "
+                      f"sum_of_squares {mean_us(lambda: sum_of_squares(a), rounds):7.1f} us")
+            split = mean_us(ensemble, 3)
+            setattr(refnet.plan, "sum_of_squares", lambda a: a.dot(a))  # the check: one dot per buffer
+            whole = mean_us(ensemble, 3)
+            setattr(refnet.plan, "sum_of_squares", sum_of_squares)
+            print(f"  guarded ensemble (3 members, 100 points, 300 epochs): one dot {whole / 1e6:.2f} s, "
+                  f"split dots {split / 1e6:.2f} s")
+        finally:
+            for p in spinners:
+                p.terminate()
+                p.join()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1500, help="epochs per timed training run")
@@ -180,7 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--breakdown", action="store_true",
                         help="only print where the time of one step goes (minimum CPU time per "
                              "step with no observer, an idle one, a storing one, the guard)")
+    parser.add_argument("--sizes", action="store_true",
+                        help="only time the guard's sum of squares against one dot product, idle and "
+                             "with every core busy")
     args = parser.parse_args(argv)
+    if args.sizes:
+        sizes()
+        return 0
     if args.breakdown:
         costs = breakdown(dtype=args.dtype)
         base = costs["none"]

@@ -1,6 +1,7 @@
 """Apply one ``mutmut show`` diff (its hunks are numbered from the mutated function's first line)
 to a file by exact text: the hunk's old lines must occur exactly once. Exit 1 when they do not
-(the code changed since the mutation run)."""
+(the code changed since the mutation run). A method's diff is shown dedented to the class's level:
+it is tried as it is, then indented by four spaces."""
 
 import sys
 from pathlib import Path
@@ -19,7 +20,9 @@ for line in diff:
     elif line.startswith(" ") or line == "":
         old.append(line[1:])
         new.append(line[1:])
-before, after = "\n".join(old) + "\n", "\n".join(new) + "\n"
-if text.count(before) != 1:
-    sys.exit(1)
-target.write_text(text.replace(before, after))
+for indent in ("", "    "):
+    before, after = ("\n".join(indent + line if line else line for line in lines) + "\n" for lines in (old, new))
+    if text.count(before) == 1:
+        target.write_text(text.replace(before, after))
+        sys.exit(0)
+sys.exit(1)

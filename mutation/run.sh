@@ -5,35 +5,72 @@
 #   mutation/run.sh sweep plan            # other core modules (any of those listed in only_mutate)
 #   MUTMUT=/path/to/mutmut mutation/run.sh
 #
-# Per-mutant test selection: mutmut first runs the selected tests once, recording which tests
-# call each function; each mutant then runs only the tests of its function, fastest first, and
-# stops at the first failure. The run is niced (nice -n 19) and uses one worker process by
-# default (MUTATION_JOBS to change it) for at most MUTATION_MINUTES (40): the machine is shared.
-# Not part of CI. mutation/retest_survivors.sh re-tests the survivors after new tests are written.
+# Two filters, cheapest first:
+# 1. mypy --strict (the CI's type gate, with the project's config) on mutmut's mutants/ tree: a
+#    mutant it rejects could never be merged, so it is counted "caught by mypy" and not run
+#    (mutation/mypy_caught.py; MUTATION_MYPY=0 to skip this step, =reuse to keep the last result). mypy takes about 6 minutes.
+# 2. Per-mutant test selection: mutmut first runs the selected tests once, recording which tests
+#    call each function; each remaining mutant then runs only the tests of its function, fastest
+#    first, and stops at the first failure.
+# The run is niced (nice -n 19) and uses one worker process by default (MUTATION_JOBS to change it)
+# for at most MUTATION_MINUTES (40) of mutmut's wall time: the machine is shared. Mutants that
+# already have a result are not run again (delete mutants/ for a fresh run). Not part of CI.
+# mutation/retest_survivors.sh re-tests the survivors after new tests are written.
 #
 # Output: mutants/ (mutmut's working copy, git-ignored), mutation/results.txt (every mutant and
-# its status), mutation/survivors.txt (the diff of each surviving mutant). Record the score and
-# each survivor, killed or justified, in docs/mutation.md.
+# its status), mutation/mypy_caught.json (mutants mypy rejects, with its first message),
+# mutation/survivors.txt (the diff of each surviving mutant). Record the score and each survivor,
+# killed or justified, in docs/mutation.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MUTMUT=${MUTMUT:-$(command -v mutmut || echo "$(dirname "$(command -v python)")/mutmut")}
+BIN=$(dirname "$MUTMUT")
 JOBS=${MUTATION_JOBS:-1}
 modules=("$@")
 [ ${#modules[@]} -eq 0 ] && modules=(optim io validation losses)
-patterns=()
-for m in "${modules[@]}"; do patterns+=("refnet.${m}.*"); done
 start=$(date +%s)
+# Generate (or refresh) the mutants the way `mutmut run` does, without running anything yet.
+nice -n 19 "$BIN/python" - <<'PY'
+from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants, set_mutant_under_test, setup_source_paths
+from pathlib import Path
+set_mutant_under_test("mutant_generation")
+Path("mutants").mkdir(exist_ok=True)
+copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants(1)
+PY
+if [ "${MUTATION_MYPY:-1}" = reuse ] && [ -f mutation/mypy_caught.json ]; then
+  echo "mypy: reusing mutation/mypy_caught.json"
+elif [ "${MUTATION_MYPY:-1}" != 0 ]; then
+  (cd mutants && nice -n 19 "$BIN/mypy" --config-file ../pyproject.toml refnet -O json > ../mutation/mypy.json 2>/dev/null || true
+   "$BIN/python" ../mutation/mypy_caught.py ../mutation/mypy.json ../mutation/mypy_caught.json)
+else
+  echo '{}' > mutation/mypy_caught.json
+fi
+# The mutants still to run: of the chosen modules, without a result, not caught by mypy.
+mapfile -t names < <("$BIN/python" - "${modules[@]}" <<'PY'
+import json, sys
+caught = json.load(open("mutation/mypy_caught.json"))
+for m in sys.argv[1:]:
+    for name, code in json.load(open(f"mutants/refnet/{m}.py.meta"))["exit_code_by_key"].items():
+        if code is None and name not in caught:
+            print(name)
+PY
+)
+echo "mutants to run: ${#names[@]} (mypy: $(( $(date +%s) - start )) s)"
 # MPLBACKEND/PYTHONHASHSEED as tox sets them. The run stops after MUTATION_MINUTES (default 40) of wall
 # time: mutmut tries the cheapest mutants first, so a stopped run leaves the costliest "not checked".
-MPLBACKEND=Agg PYTHONHASHSEED=0 timeout -k 60 --signal=INT "${MUTATION_MINUTES:-40}m" \
-  nice -n 19 "$MUTMUT" run --max-children "$JOBS" "${patterns[@]}" || true
+if [ ${#names[@]} -gt 0 ]; then
+  MPLBACKEND=Agg PYTHONHASHSEED=0 timeout -k 60 --signal=INT "${MUTATION_MINUTES:-40}m" \
+    nice -n 19 "$MUTMUT" run --max-children "$JOBS" "${names[@]}" || true
+fi
 echo "wall time: $(( $(date +%s) - start )) s for modules: ${modules[*]}"
 : > mutation/survivors.txt
 "$MUTMUT" results --all true > mutation/results.txt 2>&1 || true
-grep -E ": survived$" mutation/results.txt | sed -E 's/^ *//; s/: survived$//' | while read -r name; do
+mods=$(IFS='|'; echo "${modules[*]}")
+grep -E "^ *refnet\.(${mods})\..*: survived$" mutation/results.txt | sed -E 's/^ *//; s/: survived$//' | while read -r name; do
   echo "=== $name" >> mutation/survivors.txt
   "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' >> mutation/survivors.txt || true
 done
-for m in "${modules[@]}"; do  # "not checked": not reached (the run was stopped, or not selected)
-  echo "$m: $(grep -E "^ *refnet\.${m}\." mutation/results.txt | sed -E 's/.*: //' | sort | uniq -c | tr '\n' ' ')"
+for m in "${modules[@]}"; do  # "not checked" includes those caught by mypy (counted apart) and those not reached
+  echo "$m: $(grep -E "^ *refnet\.${m}\." mutation/results.txt | sed -E 's/.*: //' | sort | uniq -c | tr '\n' ' ')" \
+       "caught by mypy: $(grep -c "\"refnet\.${m}\." mutation/mypy_caught.json || true)"
 done

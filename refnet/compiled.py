@@ -1091,7 +1091,9 @@ class Session:
         self.params: FloatArray = np.ascontiguousarray(net.get_flat())
         self.keys = [(i, name) for i, layer in enumerate(net.layers) for name in layer.params]
         lr, mu = opt.rates_for(dtype)
-        self.lrs: FloatArray = np.ascontiguousarray(np.broadcast_to(np.asarray(lr).reshape(-1), (k,)))
+        # writable, as every array handed to the loop: numba types a read-only array apart, and each
+        # type is one more compile (a rate per member broadcasts to a read-only view)
+        self.lrs: FloatArray = _owned(np.broadcast_to(np.asarray(lr).reshape(-1), (k,)))
         vel = [opt.velocity(key) for key in self.keys]
         self.vel: FloatArray = np.zeros_like(self.params)
         self.hasv = np.zeros(k, dtype=np.bool_)
@@ -1154,6 +1156,12 @@ class Session:
                 start += size
 
 
+def _owned(a: FloatArray) -> FloatArray:
+    """``a`` C-contiguous and writable (a copy only when it is not)."""
+    out: FloatArray = np.require(a, requirements=("C", "W"))
+    return out
+
+
 def _members_of(a: FloatArray, k: int) -> I64:
     return np.zeros(k, dtype=np.int64) if a.shape[0] == 1 else np.arange(k, dtype=np.int64)
 
@@ -1173,7 +1181,7 @@ def train_run(net: Network, opt: SGD, xa: FloatArray, ya: FloatArray, slices: Se
     sc = lab_scalars(net.precision.dtype, sizes.tolist(), net.out_features, n)
     batches = Batches(idx, sizes, np.zeros(k, dtype=np.int64))
     logged = np.empty((0, k), dtype=net.precision.dtype)
-    ok = session.run(np.ascontiguousarray(xa), np.ascontiguousarray(ya), _members_of(xa, k), _members_of(ya, k),
+    ok = session.run(_owned(xa), _owned(ya), _members_of(xa, k), _members_of(ya, k),
                      batches, sc, 0, history.shape[0], history, logged, 0)
     if ok:
         session.finish()

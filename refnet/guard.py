@@ -37,6 +37,8 @@ The events and exceptions live beside it, in :mod:`refnet.events`.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
@@ -73,6 +75,32 @@ _NONE: list[FloatArray] = []  # shared empty list (never appended to)
 
 _LARGE = 4096
 """Arrays with more values are reduced one by one in the hot path instead of joined."""
+
+UNTHREADED_DOT = 8192
+"""The longest dot product :func:`sum_of_squares` hands to BLAS at once. OpenBLAS computes a dot
+product of up to 10,000 values on one thread and splits a longer one over its threads; on a
+machine whose cores are busy (a sweep on every core, a parallel test run) the split waits for a
+core and costs milliseconds instead of microseconds (``python benchmarks/guard_overhead.py
+--sizes``; docs/benchmarks.md)."""
+
+
+def sum_of_squares(flat: FloatArray) -> np.floating[npt.NBitBase]:
+    """``flat . flat`` for a 1-D array, as dot products of at most :data:`UNTHREADED_DOT` values.
+
+    The guard compares it with the square of its limit: any inf or NaN makes it inf or NaN, and
+    any value at or above the limit makes it at least the limit's square, whatever the
+    rounding. Its splitting can only move a sum of many values just below the limit's square
+    across it, which makes the guard look closer (a replay or a scan that finds nothing),
+    never changes a result.
+    """
+    n = flat.shape[0]
+    if n <= UNTHREADED_DOT:  # the hot path of one network: its arrays are short
+        return cast("np.floating[npt.NBitBase]", flat.dot(flat))
+    total = flat[:UNTHREADED_DOT].dot(flat[:UNTHREADED_DOT])
+    for start in range(UNTHREADED_DOT, n, UNTHREADED_DOT):
+        part = flat[start:start + UNTHREADED_DOT]
+        total = total + part.dot(part)
+    return cast("np.floating[npt.NBitBase]", total)
 
 _FLAG_NAMES = {"overflow": "overflow", "invalid value": "invalid", "divide by zero": "divide",
                "underflow": "underflow"}
@@ -275,11 +303,10 @@ class Guard:
                 buf = np.frombuffer(b"".join(cast("list[bytes]", chosen)), dtype)
             except (BufferError, TypeError, ValueError):  # not C-contiguous
                 buf = self._concatenated(chosen)
-        total = buf.dot(buf)
+        total = sum_of_squares(buf)
         if large:
             for a in large:  # large arrays: one read each, no copy
-                flat = a.ravel()
-                total = total + flat.dot(flat)
+                total = total + sum_of_squares(a.ravel())
         clean = total < limit  # NaN compares False
         self._checking = False
         if clean and not self._flags_at:
@@ -463,9 +490,12 @@ class Guard:
     def _check_early(self, site: Site, array: FloatArray) -> None:
         if not array.size:
             return
+        shape = tuple(int(s) for s in array.shape)
+        if not shape:  # a scalar: one member of one element
+            array = array.reshape(1)
         mags = np.abs(array)
         finite_mags = np.where(np.isfinite(mags), mags, mags.dtype.type(0))
-        per_member = finite_mags.reshape(array.shape[0], -1).max(axis=1) if array.ndim else finite_mags.reshape(1)
+        per_member = finite_mags.reshape(array.shape[0], -1).max(axis=1)
         top = dtype_max(array.dtype)
         for level in self.levels:
             threshold = np.power(top, array.dtype.type(level))
@@ -477,11 +507,11 @@ class Guard:
             view = member_view(finite_mags, new)
             over = np.zeros(finite_mags.shape, dtype=bool)
             over[np.asarray(new)] = finite_mags[np.asarray(new)] >= threshold
-            first = tuple(int(i) for i in np.argwhere(over)[0])
+            first = tuple(int(i) for i in np.argwhere(over)[0])[:len(shape)]
             largest = view.max()
             self._emit(EarlyWarning(
                 *self._where, site.phase, site.layer_index, site.layer_name, site.layer_type,
-                site.operation, site.role, str(array.dtype), tuple(int(s) for s in array.shape),
+                site.operation, site.role, str(array.dtype), shape,
                 level, float(threshold), float(largest), float(largest / top), first, tuple(new)))
 
     def _emit(self, event: Event) -> None:
@@ -490,7 +520,19 @@ class Guard:
             raise NumericalError(event)
         self.log.append(event)
         if self.mode == "warn":
-            warnings.warn(event.message(), NumericalWarning, stacklevel=4)
+            warnings.warn(event.message(), NumericalWarning, stacklevel=_outside_refnet())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside_refnet() -> int:
+    """The stack level, for :func:`warnings.warn` called by this function's caller, of the first
+    frame outside refnet: a warning points at the user's line, whatever path led to it."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 class _Relay:

@@ -87,7 +87,9 @@ class Config:
     ``kernel="compiled"`` runs the epochs through :mod:`refnet.compiled` (numba,
     ``pip install refnet[fast]``): the same draws and, in the pinned environment, the bits
     of ``portable``; its ensembles (:func:`run_many`) already use every core, so give
-    :func:`sweep` ``workers=0`` or few large chunks.
+    :func:`sweep` ``workers=0`` or few large chunks. :func:`run_many`'s ``trace`` is called at the
+    same epochs (the compiled loop runs in pieces between them); :func:`run` with an ``observer``
+    or a ``stop`` rule runs the NumPy path of the same kernel (same bits, NumPy's speed).
     """
 
     data: LabData = "xor"
@@ -322,7 +324,7 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
     with np.errstate(all="ignore"), watch:
         obs = net.observer  # the guard, a relay to it and ``observer``, ``observer`` alone, or None
         done = config.kernel == "compiled" and stop == "never" and _compiled(
-            config, net, opt, streams, order, member_stream, xs, ts, logged, watch, progress)
+            config, net, opt, streams, order, member_stream, xs, ts, logged, watch, progress, trace, trace_every)
         for start in range(0, 0 if done else epochs, _BLOCK):
             block = min(_BLOCK, epochs - start)
             idx = np.stack([draw_batches(config, streams[key], block) for key in order])
@@ -367,15 +369,20 @@ def _train(config: Config, seeds: Sequence[int | None], rates: Sequence[float], 
 
 def _compiled(config: Config, net: Network, opt: SGD, streams: dict[object, np.random.RandomState],
               order: list[object], member_stream: npt.NDArray[np.intp], xs: FloatArray, ts: FloatArray,
-              logged: FloatArray, watch: Guard, progress: Progress) -> bool:
+              logged: FloatArray, watch: Guard, progress: Progress, trace: Trace | None = None,
+              trace_every: int = 1) -> bool:
     """The epochs of :func:`_train` through :mod:`refnet.compiled` (``kernel="compiled"``): the same
     draws, the same bits as ``portable``. ``False`` with nothing changed (the batch streams rewound)
-    when the guard has something to report: the NumPy path then runs with the guard observing."""
+    when the guard has something to report: the NumPy path then runs with the guard observing.
+    ``trace`` is called at the same epochs as on the NumPy path, the network holding the parameters
+    of that epoch (the loop runs in pieces that end at the traced epochs)."""
     from . import compiled
     from .compiled import Batches
 
     conv = config.convention
     if net.observer not in (None, watch) or not compiled.supports(net, conv):
+        return False
+    if trace is not None and watch.mode != "off":  # a hand-back would replay epochs already traced
         return False
     dtype = net.precision.dtype
     states = {key: streams[key].get_state() for key in order}
@@ -388,11 +395,17 @@ def _compiled(config: Config, net: Network, opt: SGD, streams: dict[object, np.r
     for start in range(0, config.epochs, _BLOCK):
         block = min(_BLOCK, config.epochs - start)
         idx = np.stack([draw_batches(config, streams[key], block) for key in order])
-        if not session.run(xs, ts, of, of, Batches(idx, sizes, of), scalars, start, block, unused, logged,
-                           config.log_every):
-            for key in order:
-                streams[key].set_state(states[key])
-            return False
+        cuts = [start, *(e for e in range(start + 1, start + block) if trace is not None and e % trace_every == 0),
+                start + block]
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            piece = Batches(np.ascontiguousarray(idx[:, lo - start:hi - start]), sizes, of)
+            if not session.run(xs, ts, of, of, piece, scalars, lo, hi - lo, unused, logged, config.log_every):
+                for key in order:
+                    streams[key].set_state(states[key])
+                return False
+            if trace is not None and hi % trace_every == 0:
+                session.finish()
+                trace(hi, net)
         progress.update(start + block)
     session.finish()
     return True

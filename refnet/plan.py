@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .conventions import Arithmetic, Published, Reading
-from .guard import Guard
+from .guard import Guard, sum_of_squares
 from .kernels import KERNELS, MEMBER_LAST, Op
 from .layers import Identity, Linear, PlannableLayer, ReLU, Sigmoid, Tanh
 from .losses import BCE, MSE, BCEWithLogits, PlannableLoss
@@ -332,7 +332,7 @@ class Plan:
             self._previous_handler = (np.seterrcall(self._on_flag),)
         self._run(batch)
         work, checked = batch.work, arena.checked
-        if work.dot(work) + checked.dot(checked) < self.limit and not self._flagged:  # NaN compares False
+        if sum_of_squares(work) + sum_of_squares(checked) < self.limit and not self._flagged:  # NaN compares False
             self._loss(batch, out)
             return
         arena.restore()

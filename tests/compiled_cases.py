@@ -60,8 +60,8 @@ LAB_CASES = [
 ]
 
 
-def lab_cases() -> Iterator[tuple[str, Callable[[str], Outcome]]]:
-    for dtype in ("float64", "float32"):
+def lab_cases(dtypes: tuple[str, ...] = ("float64", "float32")) -> Iterator[tuple[str, Callable[[str], Outcome]]]:
+    for dtype in dtypes:
         for case in LAB_CASES:
             data, act, loss, hidden, lr, epochs, batch, every, seed, out = case
             cfg = lab.Config(data=data, activation=act, loss=loss, hidden=hidden, lr=lr, epochs=epochs,
@@ -72,12 +72,15 @@ def lab_cases() -> Iterator[tuple[str, Callable[[str], Outcome]]]:
             yield name + "-ensemble", lambda kern, cfg=cfg, seed=seed, lr=lr: _lab_outcome(lab.run_many(
                 cfg.but(kernel=kern), [seed, seed, seed + 1], [lr, lr * 1.5, lr]))
     big = lab.Config(activation="relu", loss="bce", lr=0.01, epochs=300, batch_size=21, log_every=20)
-    yield "lab-ensemble-12", lambda kern: _lab_outcome(lab.run_many(
-        big.but(kernel=kern), [0, 1, 2, 3] * 3, [0.01] * 4 + [0.0015] * 4 + [0.05] * 4))
-    for dtype in ("float64", "float32"):  # one seed, ten rates: blocks of members sharing their batches
+    for dtype in dtypes:
+        yield f"lab-ensemble-12-{dtype}", lambda kern, dtype=dtype: _lab_outcome(lab.run_many(
+            big.but(kernel=kern, dtype=dtype), [0, 1, 2, 3] * 3, [0.01] * 4 + [0.0015] * 4 + [0.05] * 4))
+        # one seed, ten rates: blocks of members sharing their batches
         scan = big.but(dtype=dtype, batch_size=5, log_every=7)
         yield f"lab-scan-10-{dtype}", lambda kern, scan=scan: _lab_outcome(lab.run_many(
             scan.but(kernel=kern), [3] * 10, [0.002 * (i + 1) for i in range(10)]))
+    if "float64" not in dtypes:
+        return
     div = lab.Config(data="xor", activation="none", output_sigmoid=False, hidden=(6, 4), lr=0.3, epochs=200,
                      batch_size=5, log_every=1)
     for mode in ("record", "warn-off"):
@@ -86,6 +89,47 @@ def lab_cases() -> Iterator[tuple[str, Callable[[str], Outcome]]]:
                                                                                          guard=g)])
     yield "lab-guard-record-clean", lambda kern: _lab_outcome([lab.run(
         lab.Config(epochs=50, lr=0.5, kernel=kern), 0, guard="record")])
+    # what the compiled loop does not run itself: a trace between its pieces, and (through the NumPy
+    # path) an observer and an early stop
+    for every in (1, 7):
+        yield f"lab-trace-every-{every}", lambda kern, every=every: _traced(
+            lab.Config(epochs=30, batch_size=5, log_every=3, lr=0.3, kernel=kern), every)
+    yield "lab-trace-blocks", lambda kern: _traced(lab.Config(activation="relu", loss="bce", lr=0.01, epochs=25,
+                                                              batch_size=21, log_every=5, kernel=kern), 4, 9)
+    yield "lab-stop-non-finite", lambda kern: _lab_outcome([lab.run(div.but(kernel=kern), 0, guard="record",
+                                                                    stop="non-finite")])
+    yield "lab-observer", lambda kern: _observed(div.but(kernel=kern, epochs=30))
+
+
+def _traced(cfg: lab.Config, every: int, members: int = 3) -> Outcome:
+    """``run_many`` with a trace: the results and the parameters each trace call saw."""
+    seen: list[tuple[int, dict[str, Any]]] = []
+    seeds = [0, 0, 1][:members] if members <= 3 else [2] * members
+    results = lab.run_many(cfg, seeds, [cfg.lr * (1 + i / 10) for i in range(len(seeds))],
+                           trace=lambda e, net: seen.append((e, net.get_params())), trace_every=every)
+    out = _lab_outcome(results)
+    out.update({f"trace.{i}.{e}.{k}": _bytes(v) for i, (e, params) in enumerate(seen) for k, v in params.items()})
+    return out
+
+
+class _Recorder:
+    """An observer keeping every step it is told of and the bytes of every array it sees."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def at(self, epoch: int, step: int, batch: slice) -> None:
+        self.seen.append(f"at {epoch} {step} {batch}")
+
+    def observe(self, site: Any, array: Any, inputs: Any) -> None:
+        self.seen.append(f"{site} {_bytes(array)}")
+
+
+def _observed(cfg: lab.Config) -> Outcome:
+    rec = _Recorder()
+    out = _lab_outcome([lab.run(cfg, 0, guard="record", observer=rec)])
+    out["observed"] = "\n".join(rec.seen)
+    return out
 
 
 def _train_outcome(kern: str, *, hidden: tuple[int, ...] = (4, 4), activation: str = "sigmoid",
@@ -121,9 +165,9 @@ def _train_outcome(kern: str, *, hidden: tuple[int, ...] = (4, 4), activation: s
     return out
 
 
-def train_cases() -> Iterator[tuple[str, Callable[[str], Outcome]]]:
+def train_cases(dtypes: tuple[str, ...] = ("float64", "float32")) -> Iterator[tuple[str, Callable[[str], Outcome]]]:
     combos: list[dict[str, Any]] = []
-    for dtype in ("float64", "float32"):
+    for dtype in dtypes:
         for act, formula in (("sigmoid", "stable"), ("sigmoid", "naive"), ("relu", "max"), ("relu", "mask"),
                              ("tanh", "stable"), ("identity", "stable")):
             for loss in ("mse", "bce", "bce-logits"):
@@ -172,20 +216,20 @@ def train_cases() -> Iterator[tuple[str, Callable[[str], Outcome]]]:
         yield f"train-{i}-{label}", lambda kern, kw=kw: _train_outcome(kern, **kw)
 
 
-def hypothesis_cases() -> list[str]:
-    """Random small networks (hypothesis, derandomized); the names of those that differ."""
+def hypothesis_cases(dtypes: tuple[str, ...] = ("float64", "float32"), examples: int = 40) -> list[str]:
+    """Random small networks of ``dtypes`` (hypothesis, derandomized); the names of those that differ."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     failures: list[str] = []
 
-    @settings(max_examples=40, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(hidden=st.lists(st.integers(1, 5), min_size=1, max_size=3), activation=st.sampled_from(
                ["sigmoid", "relu", "tanh", "identity"]), loss=st.sampled_from(["mse", "bce", "bce-logits"]),
            convention=st.sampled_from(["default", "lab-evidence", "lab-sum",
                                        "lab[gradient=sum,mse=(y-t),log=2,sigmoid=naive,batch=3]"]),
-           dtype=st.sampled_from(["float32", "float64"]), lr=st.floats(1e-3, 3.0),
+           dtype=st.sampled_from(dtypes), lr=st.floats(1e-3, 3.0),
            epochs=st.integers(0, 30), batch=st.one_of(st.none(), st.integers(1, 30)),
            momentum=st.sampled_from([0.0, 0.0, 0.5, 0.9]), seeds=st.lists(st.integers(0, 99), min_size=1,
                                                                              max_size=10))
@@ -205,22 +249,66 @@ def hypothesis_cases() -> list[str]:
 
 GROUPS = {"lab": lab_cases, "train": train_cases}
 
+LABEL_FIGURES = ("linear", "linear-snippet", "xor", "no-activation", "output-sigmoid-only", "sigmoid-mse",
+                 "relu-mse", "bce-page14")
+"""The figures whose seed distributions the experiments study runs on the compiled kernel (every
+unseeded figure not run at lr 10: converging, going non-finite, MSE and BCE, 1 and 4 updates per
+epoch), whose seeds' outcome labels :func:`label_cases` compares."""
+
+
+def label_cases(seeds: int = 4) -> list[dict[str, Any]]:
+    """The experiments study's outcome label of each seed (learned, stuck, above chance, non-finite) at
+    its quick size, on ``blas`` and on ``compiled``: the figures whose labels differ (the study runs its
+    seed distributions on the compiled kernel; its bits are portable's, not BLAS's)."""
+    from verify.experiments.plan import SIZES
+    from verify.experiments.study import Curves
+
+    differ = []
+    for name in LABEL_FIGURES:
+        cfg = SIZES["quick"].cap(name, lab.EXPERIMENTS[name])
+        labels = {}
+        for kern in ("blas", "compiled"):
+            res = lab.run_many(cfg.but(kernel=kern), list(range(seeds)))
+            curves = Curves(cfg, tuple(range(seeds)), res[0].logged[:, 0], np.stack([r.logged[:, 1] for r in res]),
+                            np.array([r.accuracy for r in res]))
+            labels[kern] = curves.outcomes()
+        if labels["blas"] != labels["compiled"]:
+            differ.append({"figure": name, **labels})
+    return differ
+
+
+def _differing(cases: Iterator[tuple[str, Callable[[str], Outcome]]]) -> list[dict[str, Any]]:
+    import warnings
+
+    failures = []
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, run in cases:
+            a, b = run("portable"), run("compiled")
+            if a != b:
+                failures.append({"case": name, "differ": sorted(k for k in a if a.get(k) != b.get(k))[:6]})
+    return failures
+
 
 def main(argv: list[str]) -> int:
+    """``GROUP`` (``lab``, ``train``, ``hypothesis``): one JSON list of the differing cases; ``--dtype D``
+    (``float64``, ``float32``): every group for that dtype only, one JSON object ``group -> list``
+    (the tests run the two dtypes in two processes at once: each compiles its own loops), with
+    ``float64`` also ``labels`` (:func:`label_cases`)."""
+    if argv[0] == "--dtype":
+        dtypes = (argv[1],)
+        out: dict[str, Any] = {"lab": _differing(lab_cases(dtypes)), "train": _differing(train_cases(dtypes)),
+                               "hypothesis": hypothesis_cases(dtypes, examples=20)}
+        if dtypes == ("float64",):
+            with np.errstate(all="ignore"):
+                out["labels"] = label_cases()
+        print(json.dumps(out))
+        return 0
     group = argv[0]
     if group == "hypothesis":
         print(json.dumps(hypothesis_cases()))
         return 0
-    failures = []
-    with np.errstate(all="ignore"):
-        for name, run in GROUPS[group]():
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                a, b = run("portable"), run("compiled")
-            if a != b:
-                failures.append({"case": name, "differ": sorted(k for k in a if a.get(k) != b.get(k))[:6]})
-    print(json.dumps(failures))
+    print(json.dumps(_differing(GROUPS[group]())))
     return 0
 
 

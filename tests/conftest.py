@@ -5,6 +5,9 @@ suite's own :func:`verify.__main__.run_study` and :func:`verify.__main__.write_i
 size; the experiments and conventions studies at the reduced size their own tests already use
 (their default sizes take about 75 s and 15 s on 2 busy cores). The browser test renders the page;
 the studies' tests read their folder instead of running the study again.
+
+Under pytest-xdist (tox runs ``pytest -n auto --dist loadgroup``) every test that uses
+:func:`quick_suite` is sent to one worker, so the suite still runs once per session.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ QUICK_ARGS: Mapping[str, tuple[str, ...]] = {
 }
 """Arguments of the studies whose suite default is larger than a test can afford (the others run as
 ``python -m verify`` runs them: lab_reading, overflow and lr_threshold with ``--quick``)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests of the shared quick suite on one xdist worker (a no-op without xdist)."""
+    for item in items:
+        if "quick_suite" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("quick_suite"))
 
 
 @dataclass(frozen=True)

@@ -212,3 +212,34 @@ def test_reading_fields_are_validated_by_name() -> None:
         Reading(gradient="avg")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="^batch_size"):
         Reading(batch_size=0)
+
+
+def test_a_batch_of_one_row_is_a_reading() -> None:
+    assert reading("lab[batch=1]").batch_size == 1
+    with pytest.raises(ValueError, match=r"^convention: batch must be 'full' or a positive integer"):
+        reading("lab[batch=0]")
+
+
+def test_the_published_arithmetic_names_a_loss_it_does_not_define() -> None:
+    net = mlp(loss="bce-logits", sigmoid="naive", relu="mask")
+    x, y = xor_easy()
+    with pytest.raises(ValueError, match=r"^convention: lab defines MSE and BCE \(with delta\), not BCEWithLogits$"):
+        train(net, x, y, lr=0.1, epochs=1, convention="lab")
+
+
+@pytest.mark.parametrize("field", ["gradient", "mse_derivative", "log_base", "sigmoid"])
+def test_a_reading_names_the_field_it_refuses(field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{field}: expected one of \("):
+        Reading(**{field: "10"})  # type: ignore[arg-type]
+
+
+def test_a_reading_of_one_row_batches() -> None:
+    assert Reading(batch_size=1).batch_size == 1
+    with pytest.raises(ValueError, match=r"^batch_size: expected an integer >= 1, got 0$"):
+        Reading(batch_size=0)
+
+
+def test_the_published_arithmetic_takes_either_sigmoid() -> None:
+    assert Published(sigmoid="stable").sigmoid == "stable"
+    with pytest.raises(ValueError, match=r"^sigmoid: expected 'naive' or 'stable', got 'fast'$"):
+        Published(sigmoid="fast")  # type: ignore[arg-type]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +21,7 @@ from verify.experiments.claims import VERDICTS, claims, share_verdict
 from verify.experiments.measure import BCE_QUANTUM, LINES, as_number, features, place, quantized
 from verify.experiments.pages import FEATURES, PAGES
 from verify.experiments.plan import ROWS, SIZES, runs_of
-from verify.experiments.study import Study, analyse, execute
+from verify.experiments.study import Study, analyse, execute, kernel_of
 
 FIGURES = {"linear.png", "xor.png", "learning_rates.png", "hidden_units.png", "no_activation.png",
            "mse_vs_bce.png", "sigmoid_vs_relu.png", "relu_bce.png", "pair.png"}
@@ -208,7 +210,39 @@ def test_plan_groups_rates_of_one_configuration() -> None:
     assert SIZES["full"].seeds == 30
 
 
+def test_seed_distributions_go_to_the_compiled_kernel_and_seeded_figures_stay_on_blas(quick: Quick) -> None:
+    """``kernel_of``: with ``compiled`` every configuration of a seeded figure (pages 16-18, compared
+    with the page at seed 0) or of a figure run at lr 10 (pages 10-11) stays on blas, every other
+    goes to compiled; ``blas`` keeps all on blas.
+    The quick run (``--kernel auto`` with ``--quick``: compiled only with ``--full``) ran on blas and says so."""
+    for sizes in (SIZES["quick"], SIZES["full"]):
+        groups = runs_of(sizes)
+        on = {cfg: kernel_of(cfg, sizes, "compiled") for cfg in groups}
+        seeded = {cfg for cfg in groups if cfg.activation == "relu" and cfg.loss == "bce"}
+        at_10 = {cfg for cfg in groups if cfg.data == "linear" and 10.0 in groups[cfg]}
+        assert len(seeded) == 1 and len(at_10) == 5  # the lr panel and four hidden-units panels
+        seeded |= at_10
+        assert {on[c] for c in seeded} == {"blas"}
+        assert {on[c] for c in groups if c not in seeded} == {"compiled"}
+        assert {kernel_of(cfg, sizes, "blas") for cfg in groups} == {"blas"}
+    assert quick.study.kernels == {"blas": quick.study.runs}
+    assert quick.doc["data"]["kernels"] == {"blas": quick.study.runs}
+    assert "all " + f"{quick.study.runs:,} runs on NumPy's BLAS" in quick.md
+
+
+def test_the_compiled_kernel_without_numba_is_one_error_line() -> None:
+    code = ("import sys; sys.modules['numba'] = None\n"
+            "from verify.experiments import main\n"
+            "main(['--kernel', 'compiled', '--quick', '--quiet'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("python -m verify.experiments: error:")]
+    assert len(errors) == 1 and "--kernel: 'compiled' needs numba" in errors[0] and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["--kernel", "numba"], "invalid choice"),
     (["--quick", "--full"], "not allowed with"),
     (["--seeds", "0"], "--seeds: expected"),
     (["--workers", "-1"], "--workers: expected"),

@@ -8,6 +8,8 @@ dataclass) with the expected one, so a wrong field of any kind fails.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 
@@ -452,3 +454,140 @@ def test_large_arrays_and_one_bad_member_of_four() -> None:
     with pytest.raises(NumericalError) as info:
         train(mlp(2, (64, 64), 1, **spec), x, y, lr=rates, epochs=50, guard="raise")  # type: ignore[arg-type]
     assert info.value.event == event
+
+
+@pytest.mark.parametrize("n", [1, 8_191, 8_192, 8_193, 3 * 8_192 + 5])
+def test_sum_of_squares_sees_every_value_of_a_long_array(n: int) -> None:
+    # The plan's and the guard's check splits long arrays into dots of at most UNTHREADED_DOT
+    # values; a value anywhere, the last one included, must reach the sum.
+    from refnet.guard import UNTHREADED_DOT, sum_of_squares
+    assert UNTHREADED_DOT == 8_192
+    a = np.full(n, 0.5)
+    # each chunk's dot rounds within n eps of its exact sum (all terms positive): 1e-12 relative
+    assert sum_of_squares(a) == pytest.approx(0.25 * n, rel=1e-12)
+    for bad in (np.inf, np.nan, 1e200):
+        b = a.copy()
+        b[-1] = bad
+        with np.errstate(all="ignore"):  # as under the guard, whose handler notes NumPy's flags
+            total = sum_of_squares(b)
+        assert not total < 1e300, (n, bad, total)  # inf or NaN: the guard's "not below its limit"
+
+
+# -- the guard's replay, driven as an observer by hand (small arrays: each rule on its own) ---------
+_FWD1 = Site("forward", 1, "sigmoid_1", "Sigmoid", "sigmoid", "activation")
+
+
+def _observed(guard: Guard, *steps: Sequence[tuple[Site, FloatArray, Sequence[FloatArray]]]) -> Guard:
+    with guard:
+        for i, step in enumerate(steps):
+            guard.at(0, i, slice(0, 2))
+            for site, array, inputs in step:
+                guard.observe(site, array, inputs)
+    return guard
+
+
+def test_early_warnings_by_hand_thresholds_members_and_fields() -> None:
+    """Levels 0.25 and 0.5 on three members: member 0 exactly at max**0.25 (a threshold is reached
+    at equality), member 1 beyond max**0.5 beside an inf (non-finite values are left out of the
+    magnitudes, not allowed to hide the finite ones), member 2 quiet. A second step raises member 0
+    to max**0.5: the 0.25 level has nothing new, the 0.5 level still reports it."""
+    top = np.finfo(np.float64).max
+    t25, t50 = np.power(top, np.float64(0.25)), np.power(top, np.float64(0.5))
+    a = np.ones((3, 2, 2))
+    a[0, 1, 0] = t25
+    a[1, 0, 1], a[1, 1, 1] = np.inf, 2 * t50
+    b = a.copy()
+    b[0, 1, 0] = t50
+    guard = _observed(Guard(None, "record", levels=(0.5, 0.25)), [(_FWD1, a, ())], [(_FWD1, b, ())])
+    assert [e.members for e in guard.events] == [(1,)]
+    where = dict(epoch=0, batch=(0, 2), phase="forward", layer_index=1, layer_name="sigmoid_1",
+                 layer_type="Sigmoid", operation="sigmoid", role="activation", dtype="float64", shape=(3, 2, 2))
+    assert guard.early == [
+        EarlyWarning(**where, step=0, level=0.25, threshold=float(t25), largest=float(2 * t50),
+                     headroom=float(2 * t50 / top), first_index=(0, 1, 0), members=(0, 1)),
+        EarlyWarning(**where, step=0, level=0.5, threshold=float(t50), largest=float(2 * t50),
+                     headroom=float(2 * t50 / top), first_index=(1, 1, 1), members=(1,)),
+        EarlyWarning(**where, step=1, level=0.5, threshold=float(t50), largest=float(t50),
+                     headroom=float(t50 / top), first_index=(0, 1, 0), members=(0,))]
+
+
+def test_an_early_warning_on_a_zero_dimensional_array() -> None:
+    """A scalar is one member of one element (an observer may be handed one; this crashed with an
+    IndexError before the mutation run of issue 23 showed the branch untested)."""
+    top = np.finfo(np.float64).max
+    guard = _observed(Guard(None, "record", levels=(0.5,)), [(_FWD1, np.array(-top), ())])
+    (early,) = guard.early
+    assert (early.members, early.first_index, early.largest, early.shape) == ((0,), (), float(top), ())
+
+
+def test_inputs_are_checked_as_data_only_where_data_enters() -> None:
+    """x at the first layer's forward (shared by all members when it has one row of members: all
+    are then reported, once), t at the loss terms (y, t); an input elsewhere is not data."""
+    x = np.zeros((1, 2, 2))
+    x[0, 1, 0] = np.nan
+    out = np.full((3, 2, 4), np.nan)
+    first = Site("forward", 0, "linear_0", "Linear", "matmul", "output")
+    guard = _observed(Guard(None, "record", levels=()), [(first, out, (x,))])
+    assert [(e.phase, e.layer_name, e.origin, e.members) for e in guard.events] == [("input", "x", "data", (0,))]
+    # an input of a later layer is the previous layer's output, not data: the array itself is reported
+    guard = _observed(Guard(None, "record", levels=()), [(_FWD1, out, (out,))])
+    assert [(e.phase, e.layer_name, e.members) for e in guard.events] == [("forward", "sigmoid_1", (0, 1, 2))]
+    # the targets t of the loss terms (y, t); not those of another loss site, nor a lone y
+    y, t = np.zeros((3, 2, 1)), np.zeros((3, 2, 1))
+    t[2, 0, 0] = np.inf
+    terms = np.zeros((3, 2, 1))
+    terms[2, 0, 0] = np.inf  # what a non-finite target makes of the terms (the replay starts there)
+    loss_terms = Site("loss", None, "loss", "MSE", "terms", "loss terms")
+    guard = _observed(Guard(None, "record", levels=()), [(loss_terms, terms, (y, t))])
+    assert [(e.phase, e.layer_name, e.members) for e in guard.events] == [("input", "t", (2,))]
+    other = Site("loss", None, "loss", "MSE", "gradient", "loss gradient")
+    for site, inputs in ((other, (y, t)), (loss_terms, (t,)), (first, ())):
+        events = _observed(Guard(None, "record", levels=()), [(site, terms, inputs)]).events
+        assert [(e.phase, e.layer_name, e.members) for e in events] == [(site.phase, site.layer_name, (2,))]
+
+
+def test_a_flag_raised_after_the_last_observed_array_is_not_attributed() -> None:
+    """A floating-point flag raised after the step's last observed array (by code the guard does
+    not watch) belongs to no array: nothing is reported, nothing fails."""
+    guard = Guard(None, "record", levels=())
+    with guard:
+        guard.at(0, 0, slice(0, 2))
+        guard.observe(_FWD1, np.ones((1, 2, 2)), ())
+        np.float64(1e308) * np.float64(10)  # overflow flag, routed to the guard
+        guard.check()
+    assert guard.log == []
+
+
+@pytest.mark.skipif("MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampoline adds frames outside refnet")
+def test_the_guards_warnings_point_at_the_callers_line() -> None:
+    """Whatever path inside refnet raised it (an early warning from the replay, a non-finite event,
+    through train or a guard's own context), the warning names the user's line. Stack level 4 was
+    right for none of them (the mutation run of issue 23: 5 or none passed every test)."""
+    x, y = xor_easy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        train(mlp(seed=0), x, y, lr=1e300, epochs=3, guard="warn")
+    assert caught and {str(w.message).split(":")[0] for w in caught} == {"early warning"}
+    assert {(w.filename, w.lineno) for w in caught} == {(__file__, line)}
+    net = mlp(seed=0)
+    w = net.get_params()["linear_2.W"]
+    w[0, 0, 0] = np.inf
+    net.set_params({"linear_2.W": w})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        with Guard(net, "warn"):  # the parameters are checked on entry
+            pass
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+
+
+def test_non_contiguous_and_mixed_precision_arrays_are_checked_too() -> None:
+    """The hot path joins the raw bytes of C-contiguous arrays of one dtype; a transposed view
+    or a float32 array beside float64 ones takes the other path, which must see their values."""
+    bad = np.zeros((2, 3, 1))
+    bad[1, 2, 0] = np.inf
+    for arrays in ([np.zeros((1, 2, 2)), np.swapaxes(bad, 0, 2)], [np.zeros((1, 2, 2)), bad.astype(np.float32)]):
+        steps = [(_FWD1, a, ()) for a in arrays]
+        events = _observed(Guard(None, "record", levels=()), steps).events
+        assert [e.shape for e in events] == [arrays[1].shape]

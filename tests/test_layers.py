@@ -162,3 +162,141 @@ def test_linear_rejects_bad_shapes() -> None:
         Linear(np.ones((2, 3)))
     with pytest.raises(ValueError, match="bias"):
         Linear(np.ones((1, 2, 3)), np.ones((1, 3)))
+
+
+# -- the error models' carrying formulas (gradcheck's bounds), against differences of the layer itself
+_RNG = np.random.default_rng(7)
+_X = _RNG.uniform(0.2, 1.5, (1, 2, 3)) * np.array([1.0, -1.0, 1.0])  # |x| >= 0.2: off ReLU's kink
+_W = _RNG.normal(size=(1, 3, 2))
+
+
+def _carry_layers() -> list[Linear | Sigmoid | ReLU | Tanh | Identity]:
+    return [Linear(_W.copy(), _RNG.normal(size=(1, 1, 2))), Sigmoid(), ReLU(), Tanh(), Identity()]
+
+
+def _backward(layer: Linear | Sigmoid | ReLU | Tanh | Identity, x: np.ndarray,
+              dy: np.ndarray) -> dict[str, np.ndarray]:
+    layer.forward(x)
+    return {"x": layer.grad_input(dy), **layer.grad_params(dy)}
+
+
+def _units(shape: tuple[int, ...]) -> list[np.ndarray]:
+    out = []
+    for k in range(int(np.prod(shape))):
+        u = np.zeros(int(np.prod(shape)))
+        u[k] = 1.0
+        out.append(u.reshape(shape))
+    return out
+
+
+@pytest.mark.parametrize("layer", _carry_layers(), ids=lambda layer: type(layer).__name__)
+def test_each_carry_formula_is_the_layers_own_jacobian_in_absolute_value(
+        layer: Linear | Sigmoid | ReLU | Tanh | Identity) -> None:
+    """``carry_backward``/``carry_forward``/``carry_cached`` must be ``|J| e`` of the map they carry
+    an error through (gradcheck's bounds are only as tight as this), J measured on the layer:
+    by unit vectors where the map is linear (the backward in ``dy``, Linear's weight gradient in
+    ``x``: exact up to one rounding, hence rtol 1e-12), by central differences (h = 1e-6, error
+    ~h^2 and eps/h, hence rtol 1e-6) where it is not. Each key's absence means a zero bound."""
+    x = _X.copy()
+    y = layer.forward(x).copy()
+    dy = _RNG.normal(size=y.shape)
+    # an error e in dy, carried through the backward formulas (linear in dy); also at x = 0 exactly,
+    # where ReLU passes no gradient (its subgradient 0), so no error either
+    e = _RNG.uniform(0.5, 2.0, y.shape)
+    x0 = x.copy()
+    x0[0, 0, 0] = 0.0
+    for xs in (x, x0):
+        ys = layer.forward(xs).copy()
+        want: dict[str, np.ndarray] = {}
+        for u, ek in zip(_units(y.shape), e.ravel()):
+            for key, col in _backward(layer, xs, u).items():
+                want[key] = want.get(key, 0) + ek * np.abs(col)
+        got = layer.carry_backward(xs, ys, e)
+        for key in want:
+            np.testing.assert_allclose(got.get(key, 0 * want[key]), want[key], rtol=1e-12, atol=1e-15, err_msg=key)
+    # an error e in x, carried through the forward pass
+    ex = _RNG.uniform(0.5, 2.0, x.shape)
+    h = 1e-6
+    fwd = sum(ek * np.abs(layer.forward(x + h * u) - layer.forward(x - h * u)) / (2 * h)
+              for u, ek in zip(_units(x.shape), ex.ravel()))
+    np.testing.assert_allclose(layer.carry_forward(x, y, ex), fwd, rtol=1e-6, atol=1e-12)
+    # errors in the cached input (ex) and output (ey), carried into the backward formulas
+    base = _backward(layer, x, dy)
+    cached: dict[str, np.ndarray] = {}
+    ey = np.zeros(y.shape)
+    for u, ek in zip(_units(x.shape), ex.ravel()):
+        moved = _backward(layer, x + h * u, dy)
+        y_moved = layer.forward(x + h * u)
+        if isinstance(layer, Linear):  # caches x: the weight gradient moves with it
+            for key in base:
+                cached[key] = cached.get(key, 0) + ek * np.abs(moved[key] - base[key]) / h
+        else:  # elementwise layers cache y (or a mask): one x element moves one y element
+            ey += ek * np.abs(y_moved - y) / h
+    if not isinstance(layer, Linear):
+        moved = _backward(layer, x + h * ex, dy)  # every element moved by its own ex (diagonal J)
+        cached = {key: np.abs(moved[key] - base[key]) / h for key in base}
+    got = layer.carry_cached(x, y, dy, ex, ey)
+    for key in cached:
+        np.testing.assert_allclose(got.get(key, 0 * cached[key]), cached[key], rtol=1e-5, atol=1e-9, err_msg=key)
+
+
+def test_the_rounding_models_are_the_documented_bounds() -> None:
+    """Each layer's first-order rounding bound (units of eps; eta = the smallest subnormal in eps,
+    the underflow allowance per rounding), written out here from the models' comments:
+    Linear, a dot product of n terms within (n + 1)(sum |a_j b_j| + eta); Sigmoid and Tanh
+    within 4 (|y| + eta) forward; their backward three roundings of ``y (1 - y) dy`` or
+    ``(1 - y^2) dy`` plus the forward's error carried; ReLU and Identity exact. The gradient
+    check's expected errors (and the numbers of its report in docs/gradcheck.md) are these
+    formulas, so a changed constant is a changed report. Inputs include exact zeros (y = 0,
+    dy = 0) where only the eta terms remain. Float32 inputs; the bounds are float64 (rtol 1e-12)."""
+    from refnet.rounding import eta
+
+    f32 = np.float32
+    e = eta(f32)
+    x = np.array([[[0.0, -200.0, 0.75], [1.5, 0.0, -0.25], [0.0, 0.0, 0.0]]], dtype=f32)
+    w = np.array([[[0.5, -1.0], [0.0, 2.0], [-0.25, 0.125]]], dtype=f32)
+    b = np.array([[[0.0, -0.5]]], dtype=f32)
+    ax, aw, ab = (np.abs(a.astype(np.float64)) for a in (x, w, b))
+
+    lin = Linear(w, b)
+    y = lin.forward(x)
+    dy = np.array([[[0.0, 1.0], [-2.0, 0.5], [0.0, 0.0]]], dtype=f32)
+    ady = np.abs(dy.astype(np.float64))
+    np.testing.assert_allclose(lin.rounding_forward(x, y), 4 * (ax @ aw + ab + e), rtol=1e-12, atol=0)
+    back = lin.rounding_backward(x, y, dy, lin.grad_params(dy))
+    np.testing.assert_allclose(back["x"], 3 * (ady @ np.swapaxes(aw, -1, -2) + e), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(back["W"], 4 * (np.swapaxes(ax, -1, -2) @ ady + e), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(back["b"], 4 * (ady.sum(axis=-2, keepdims=True) + e), rtol=1e-12, atol=0)
+    assert set(back) == {"x", "W", "b"}
+    quiet = lin.rounding_backward(x, y, 0 * dy, {})  # a zero gradient: eta alone, everywhere
+    assert all(np.all(quiet[key] == bound * e) for key, bound in (("x", 3), ("W", 4), ("b", 4))) and e > 0
+
+    dz = np.array([[[0.0, 1.0, -3.0], [0.5, 2.0, 0.0], [1.0, 0.0, 0.0]]], dtype=f32)
+    adz = np.abs(dz.astype(np.float64))
+    sig = Sigmoid()
+    s = sig.forward(x)
+    assert s[0, 0, 1] == 0  # sigmoid(-200) rounds to 0 in float32: only eta is left
+    assert lin.rounding_forward(x, y)[0, 2, 0] == 4 * e > 0  # a zero row and a zero bias: eta alone
+    a = np.abs(s.astype(np.float64))
+    np.testing.assert_allclose(sig.rounding_forward(x, s), 4 * (a + e), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(sig.rounding_backward(x, s, dz, {})["x"],
+                               adz * (3 * a * np.abs(1 - a) + 4 * np.abs(1 - 2 * a) * a) + 3 * e, rtol=1e-12, atol=0)
+    tanh = Tanh()
+    t = tanh.forward(x)
+    a = np.abs(t.astype(np.float64))
+    np.testing.assert_allclose(tanh.rounding_forward(x, t), 4 * (a + e), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(tanh.rounding_backward(x, t, dz, {})["x"],
+                               adz * (3 * np.abs(1 - a * a) + 8 * a * a) + 3 * e, rtol=1e-12, atol=0)
+    for exact in (ReLU(), Identity()):
+        r = exact.forward(x)
+        assert not np.any(exact.rounding_forward(x, r)) and exact.rounding_forward(x, r).shape == r.shape
+        assert not np.any(exact.rounding_backward(x, r, dz, {})["x"])
+
+
+def test_each_layer_is_named_by_its_kind_by_default() -> None:
+    """The default names appear in every message about a layer ("tanh: backward called before forward")."""
+    w = np.zeros((1, 2, 2))
+    assert [layer.name for layer in (Linear(w), Sigmoid(), ReLU(), Tanh(), Identity())] == [
+        "linear", "sigmoid", "relu", "tanh", "identity"]
+    with pytest.raises(RuntimeError, match="^tanh: backward called before forward$"):
+        Tanh().grad_input(w)

@@ -221,3 +221,15 @@ def test_guard_quiet_run_is_identical_and_logs_nothing() -> None:
     planned = _guarded("raise", build, lr=0.5, momentum=0.5, epochs=50)
     assert planned[0] == [] and planned[2] == ""
     _both("raise", build, lr=0.5, momentum=0.5, epochs=50)
+
+
+def test_a_replayed_step_hands_its_momentum_velocity_back_to_the_plan() -> None:
+    """Weights growing past sqrt(max) with momentum: the steps in doubt are replayed unplanned, and
+    the planned steps after a replay go on from the velocity the replay left (a plan that kept its
+    own older velocity, or trusted a velocity it does not have, gives other bits)."""
+    def build() -> Network:
+        return refnet.mlp(activation="identity", output_activation="identity", seed=[3, 4, 5])
+
+    planned = _guarded("record", build, lr=0.2, momentum=0.5, epochs=120)
+    assert "early-warning" in {e["kind"] for e in planned[0]}
+    _both("record", build, lr=0.2, momentum=0.5, epochs=120)

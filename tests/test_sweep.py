@@ -463,3 +463,103 @@ def test_members_with_their_own_init_and_reading_equal_their_runs_alone(conventi
             assert value.tobytes() == r.params[name].tobytes(), name
     with pytest.raises(ValueError, match=r"^members\[0\]\.init"):
         sweep(setup, [Member(0, 0.1, init="glorot")], workers=0)  # type: ignore[arg-type]
+
+
+# -- the sizing helpers, on their own (the mutation run of issue 23 found them untested) -------------
+def test_a_members_measure_counts_every_layers_weights_and_biases() -> None:
+    """2-4-4-1 on 4 rows: activations 4 x (2 + 4 + 4 + 1) = 44 values, parameters (2*4 + 4) +
+    (4*4 + 4) + (4*1 + 1) = 37, 8 bytes each in float64, 4 in float32; a batch of 2 counts 2 rows."""
+    x, y = np.zeros((4, 2)), np.zeros((4, 1))
+    assert Setup(x=x, y=y, epochs=1).bytes_per_member() == 8 * (44 + 37)
+    assert Setup(x=x, y=y, epochs=1).bytes_per_member("float32") == 4 * (44 + 37)
+    assert Setup(x=x, y=y, epochs=1, batch_size=2).bytes_per_member() == 8 * (22 + 37)
+
+
+def test_default_chunk_size_bounds() -> None:
+    """A power of two at most 4096 members; a member bigger than the cache budget alone in its chunk;
+    below 16 members the quotient itself."""
+    from refnet.sweep import CACHE_BYTES
+
+    tiny = Setup(x=np.zeros((1, 1)), y=np.zeros((1, 1)), epochs=1, hidden=())
+    assert default_chunk_size(tiny) == 4096
+    huge = Setup(x=np.zeros((64, 2)), y=np.zeros((64, 1)), epochs=1, hidden=(CACHE_BYTES // 8 // 64,))
+    assert huge.bytes_per_member() > CACHE_BYTES and default_chunk_size(huge) == 1
+    some = Setup(x=np.zeros((64, 2)), y=np.zeros((64, 1)), epochs=1, hidden=(CACHE_BYTES // 8 // 64 // 11,))
+    per = some.bytes_per_member()
+    assert CACHE_BYTES // per == 10 and default_chunk_size(some) == 10
+
+
+def test_default_workers_is_the_usable_cores_and_at_least_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)
+    assert refnet.sweep.default_workers() == 1
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # not Linux: the CPU count
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert refnet.sweep.default_workers() == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one
+    assert refnet.sweep.default_workers() == 1
+
+
+def test_process_pool_spawns_the_workers_asked_for() -> None:
+    """Checked without starting a process (a pool starts its workers on the first task)."""
+    pool = refnet.sweep.process_pool(3)
+    try:
+        assert pool._max_workers == 3  # the pool keeps both as given (CPython's attributes)
+        assert pool._mp_context.get_start_method() == "spawn"
+    finally:
+        pool.shutdown()
+    pool = refnet.sweep.process_pool()
+    try:
+        assert pool._max_workers == refnet.sweep.default_workers()
+    finally:
+        pool.shutdown()
+    with pytest.raises(ValueError, match="^workers: expected an integer >= 1, got 0$"):
+        refnet.sweep.process_pool(0)
+
+
+def test_grid_passes_every_field_on() -> None:
+    members = grid([3, 1], [0.5, 0.25], dtype="float32", convention="lab-sum", kernel="portable")
+    assert [(m.seed, m.lr) for m in members] == [(3, 0.5), (3, 0.25), (1, 0.5), (1, 0.25)]
+    assert {(m.dtype, str(m.convention), m.kernel) for m in members} == {("float32", "lab-sum", "portable")}
+
+
+def test_build_for_is_mlp_with_every_field_of_the_setup_and_member() -> None:
+    """An independent oracle (mlp called directly) for what a member's network is: the sweep's own
+    checks compare build_for with itself, so a field it dropped would pass them."""
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+    y = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    setup = Setup(x=x, y=y, epochs=1, hidden=(3,), activation="relu", output_activation="sigmoid", loss="bce",
+                  bias=(True, False), init="xavier", bce_delta=1e-3)
+    plain, own = Member(5, 0.1, "float32", "lab", "portable"), Member(6, 0.1, "float32", "lab", "portable", "he")
+    net = setup.build_for([plain, own])
+
+    def alone(seed: int, init: str) -> refnet.Network:
+        return refnet.mlp(2, (3,), 2, activation="relu", output_activation="sigmoid", loss="bce", bias=(True, False),
+                          init=init, dtype="float32", seed=[seed], kernel="portable", bce_delta=1e-3,  # type: ignore[arg-type]
+                          sigmoid="naive", relu="mask")
+
+    for k, ref in enumerate((alone(5, "xavier"), alone(6, "he"))):
+        assert net.get_flat()[k:k + 1].tobytes() == ref.get_flat().tobytes()
+    assert (net.out_features, net.loss.delta) == (2, 1e-3)  # type: ignore[attr-defined]
+    assert [getattr(layer, "formula", None) for layer in net.layers] == [
+        None, "mask", None, "naive"]
+
+
+def test_check_every_one_freezes_a_member_after_the_epoch_its_parameters_went_non_finite() -> None:
+    """stop_diverged with check_every=1: each member is frozen after exactly the epoch that made a
+    parameter non-finite, as training it alone one epoch at a time shows (5 and 6 here)."""
+    x, y = xor_easy()
+    setup = Setup(x, y, epochs=12, activation="identity", output_activation="identity")
+    members = [Member(0, 5.0), Member(0, 3.0)]
+    stopped = [r.nonfinite.stopped_epoch for r in sweep(setup, members, workers=0, stop_diverged=True,
+                                                         check_every=1)]
+    alone = []
+    for m in members:
+        net = setup.build_for([m])
+        epochs = 0
+        while np.isfinite(net.get_flat()).all():
+            train(net, x, y, lr=m.lr, epochs=1, guard="off")
+            epochs += 1
+        alone.append(epochs)
+    assert stopped == alone == [5, 6]

@@ -197,3 +197,51 @@ def test_progress_reports_on_stderr_and_is_silent_when_quiet() -> None:
     q = Progress(10, "job", stream=quiet, quiet=True, every=0.0)
     q.update(10)
     assert quiet.getvalue() == ""
+
+
+def test_single_network_numbers_refuse_an_ensemble_by_name() -> None:
+    x, y = xor_easy()
+    history = train(mlp(seed=[0, 1]), x, y, lr=0.1, epochs=2)
+    for name in ("final_loss_value", "accuracy_value"):
+        with pytest.raises(ValueError, match=rf"^{name}: this run trained 2 members; use final_loss / accuracy, "
+                                             "which keep the member axis$"):
+            getattr(history, name)
+    one = train(mlp(seed=0), x, y, lr=0.1, epochs=2)
+    assert one.final_loss_value == float(one.loss[-1, 0]) and one.accuracy_value == float(one.accuracy[0])
+
+
+def test_step_takes_a_convention_by_name_and_computes_no_gradient_below_the_first_layer() -> None:
+    """``step`` (public) resolves a convention's name itself, to the same bits as the resolved
+    reading; and, like the default path, it sends no gradient down from the first layer (an
+    observer would see that wasted array)."""
+    from refnet.conventions import resolve
+    from refnet.optim import SGD
+    from refnet.train import step
+
+    class Sites:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, int | None, str]] = []
+
+        def at(self, epoch: int, step: int, batch: slice) -> None:
+            pass
+
+        def observe(self, site: object, array: object, inputs: object) -> None:
+            self.seen.append((site.phase, site.layer_index, site.role))  # type: ignore[attr-defined]
+
+    x, y = xor_easy()
+    named, resolved, default = (mlp(seed=0, sigmoid="naive", observer=Sites()) for _ in range(3))
+    xa, ya = prepare_data(named, x, y)
+    step(named, SGD(0.1), xa, ya, "lab-sum")
+    step(resolved, SGD(0.1), xa, ya, resolve("lab-sum"))
+    step(default, SGD(0.1), xa, ya, "default")
+    assert named.get_flat().tobytes() == resolved.get_flat().tobytes() != default.get_flat().tobytes()
+    seen = named.observer.seen  # type: ignore[union-attr]
+    assert ("backward", 1, "input gradient") in seen and ("backward", 0, "input gradient") not in seen
+
+
+def test_train_is_quiet_by_default_and_labels_its_progress_train(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = xor_easy()
+    train(mlp(seed=0), x, y, lr=0.1, epochs=2)
+    assert capsys.readouterr().err == ""
+    train(mlp(seed=0), x, y, lr=0.1, epochs=2, quiet=False)
+    assert capsys.readouterr().err.lstrip("\r").startswith("train")

@@ -14,7 +14,7 @@ from ..common.console import Console
 from .claims import claims as judge
 from .plan import SIZES, Mode
 from .report import console, ok_of, summary_of, write_report
-from .study import Study, analyse, execute
+from .study import Kernel, Study, analyse, compiled_available, execute
 
 __all__ = ["main", "conclude"]
 
@@ -49,9 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="worker processes (default: the cores this process may use; 0 runs in this process)")
     parser.add_argument("--report", metavar="DIR", type=Path,
                         help="write DIR/report.md, DIR/report.json and one PNG per report figure")
+    parser.add_argument("--kernel", choices=("auto", "compiled", "blas"), default="auto",
+                        help="what trains the seed distributions of the unseeded figures: 'compiled' "
+                             "(refnet.compiled, needs numba: pip install refnet[fast]), 'blas' (NumPy, as the "
+                             "lab ran), 'auto' (compiled with --full when numba can be imported; the quick "
+                             "and default sizes stay on blas: their runs take less time than numba's first "
+                             "compile, about 80 s, see docs/benchmarks.md); seeded figures and figures run at "
+                             "lr 10 always run on blas")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     mode: Mode = "full" if args.full else "quick" if args.quick else "default"
+    kernel: Kernel = "blas" if args.kernel == "auto" and mode != "full" else args.kernel
+    if kernel == "compiled" and not compiled_available():
+        parser.error("--kernel: 'compiled' needs numba, which is not installed (pip install refnet[fast])")
     sizes = SIZES[mode]
     if args.seeds is not None:
         if args.seeds < 1:
@@ -64,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--workers: expected an integer >= 0")
     say = Console("experiments", quiet=args.quiet)
     say(f"{mode} size: {sizes.note}")
-    study = execute(mode, sizes, workers=workers, quiet=args.quiet)
+    study = execute(mode, sizes, workers=workers, quiet=args.quiet, kernel=kernel)
     ok = conclude(study, args.report, say)
     if not ok:
         print("experiments: exit 1: a seeded figure differs from its page, or a row is missing", file=sys.stderr)

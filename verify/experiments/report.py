@@ -263,7 +263,9 @@ def write_report(study: Study, rows: Sequence[RowResult], claims: Sequence[Claim
              f"{study.seconds:,.0f} s. Every run is `refnet.lab`'s reproduction of the lab's program "
              "(its RandomState stream, batches drawn with replacement, updates inside backward, the published "
              "arithmetic), proven byte for byte in tests/test_lab.py.")
+    rep.text(kernels_sentence(study))
     rep.data["mode"] = study.mode
+    rep.data["kernels"] = dict(study.kernels)
     rep.data["seconds"] = study.seconds
     rep.data["workers"] = study.workers
     rep.data["runs"] = study.runs
@@ -280,11 +282,25 @@ def write_report(study: Study, rows: Sequence[RowResult], claims: Sequence[Claim
     return path
 
 
+def kernels_sentence(study: Study) -> str:
+    """Which kernel trained which runs, in words."""
+    blas, fast = study.kernels.get("blas", 0), study.kernels.get("compiled", 0)
+    if not fast:
+        return f"Kernel: all {blas:,} runs on NumPy's BLAS (`kernel=\"blas\"`), as the lab ran."
+    return (f"Kernel: {fast:,} runs of the unseeded figures' seed distributions on the compiled twin "
+            "(`kernel=\"compiled\"`, numba: the `portable` kernel's arithmetic, whose runs differ from BLAS's in "
+            f"the last bits only), {blas:,} runs on NumPy's BLAS, as the lab ran: the seeded figures (their seed 0 "
+            "is compared with the page) and the figures run at lr 10 (chaotic: the last bits change a seed's outcome). "
+            "tests/test_compiled.py checks that the compiled kernel gives seeds 0-3 of every figure it runs the "
+            "same outcome labels as BLAS.")
+
+
 def console(study: Study, rows: Sequence[RowResult], claims: Sequence[Claim], ok: bool, summary: str) -> str:
     """The stdout summary: one line per conclusion."""
     lines = [f"experiments: {'PASS' if ok else 'FAIL'}: {summary}",
              f"  {study.runs:,} runs, {study.steps:,} steps, {study.seconds:,.0f} s on "
-             + (f"{study.workers} worker processes" if study.workers else "this process")]
+             + (f"{study.workers} worker processes" if study.workers else "this process")
+             + ", " + ", ".join(f"{n:,} on {k}" for k, n in sorted(study.kernels.items()))]
     lines += [f"  [{c.verdict}] {c.claim}" for c in claims]
     return "\n".join(lines)
 

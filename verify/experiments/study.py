@@ -11,12 +11,13 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from refnet import lab
+from refnet.kernels import KernelName
 from refnet.progress import Progress
 from refnet.sweep import process_pool
 
@@ -25,7 +26,7 @@ from .pages import FEATURES, PAGES, PageRead
 from .plan import MATCHED, ROWS, Mode, Row, Sizes, Variant, configs, runs_of
 
 __all__ = ["Curves", "Study", "FeatureRow", "RowResult", "Outcome", "execute", "analyse", "outcome",
-           "lines_of"]
+           "lines_of", "Kernel", "kernel_of", "compiled_available"]
 
 F64 = npt.NDArray[np.float64]
 Outcome = Literal["learned", "stuck", "above chance", "non-finite"]
@@ -80,6 +81,8 @@ class Study:
     runs: int
     steps: int
     """Training steps summed over every run (epochs x updates per epoch)."""
+    kernels: dict[str, int]
+    """Runs by the kernel that trained them (``blas``, ``compiled``): see :func:`kernel_of`."""
 
 
 def _cost(config: lab.Config, members: int) -> float:
@@ -87,38 +90,72 @@ def _cost(config: lab.Config, members: int) -> float:
     return config.epochs * config.iterations * (1.0 + members / 60.0)
 
 
-def execute(mode: Mode, sizes: Sizes, *, workers: int, quiet: bool) -> Study:
-    """Train every run of ``sizes``; ``workers=0`` runs in this process."""
+Kernel = Literal["auto", "compiled", "blas"]
+"""``blas``: every run on NumPy's BLAS, as the lab ran; ``compiled``: the seed distributions on
+:mod:`refnet.compiled` (numba); ``auto``: ``compiled`` when numba can be imported."""
+
+
+CHAOTIC_LR: Final = 10.0
+"""Figures run at this rate (pages 10-11) stay on ``blas``: see :func:`kernel_of`."""
+
+
+def kernel_of(config: lab.Config, sizes: Sizes, kernel: Kernel) -> KernelName:
+    """The kernel a grouped configuration runs on. Whatever ``kernel`` says, two kinds stay on
+    ``blas``, where the last bit decides a run: a seeded figure's (its seed 0 is compared with the
+    page, and the lab ran BLAS; near a threshold, as in the pair of pages 17-18, one ulp of the rate
+    changes the run), and a figure run at lr 10 (pages 10-11: chaotic runs; at the quick size two of
+    seeds 0-3 of the 10-10 hidden-units panel end with another outcome label under the ``portable``
+    arithmetic, tests/test_compiled.py). Every other configuration is a distribution over unseeded
+    runs whose outcome labels the compiled kernel leaves as BLAS gives them (the same test)."""
+    if kernel == "blas" or (kernel == "auto" and not compiled_available()):
+        return "blas"
+    stays = any(config == sizes.cap(row.name, row.config).but(lr=config.lr)
+                for row in ROWS if row.seeded or row.config.lr >= CHAOTIC_LR)
+    return "blas" if stays else "compiled"
+
+
+def compiled_available() -> bool:
+    """Whether numba can be imported (``pip install refnet[fast]``)."""
+    from refnet import compiled
+
+    return compiled.available()
+
+
+def execute(mode: Mode, sizes: Sizes, *, workers: int, quiet: bool, kernel: Kernel = "blas") -> Study:
+    """Train every run of ``sizes``; ``workers=0`` runs in this process. Configurations that
+    :func:`kernel_of` puts on ``compiled`` run in this process (numba spreads an ensemble's members
+    over the cores), beside the pool's."""
     start = time.perf_counter()
     groups = runs_of(sizes)
     seeds = list(range(sizes.seeds))
     order = sorted(groups, key=lambda c: -_cost(c, len(groups[c]) * len(seeds)))
+    kern = {c: kernel_of(c, sizes, kernel) for c in order}
     total = sum(_cost(c, len(groups[c]) * len(seeds)) for c in order)
     progress = Progress(max(int(total), 1), "experiments", quiet=quiet, unit="work units")
     progress.update(0)
     done: dict[lab.Config, list[lab.Result]] = {}
     runs = {c: [(s, r) for s in seeds for r in groups[c]] for c in order}
-    if workers == 0:
-        finished = 0.0
-        for c in order:
-            done[c] = lab.sweep(c, runs[c], workers=0, chunk_size=64)
-            finished += _cost(c, len(runs[c]))
-            progress.update(int(finished))
-    else:
-        pool = process_pool(workers)
-        try:
-            with ThreadPoolExecutor(max_workers=len(order)) as threads:
-                futures: dict[Future[list[lab.Result]], lab.Config] = {}
-                for c in order:  # the costliest first: the pool queues chunks in this order
-                    futures[threads.submit(lab.sweep, c, runs[c], executor=pool, chunk_size=64)] = c
-                    time.sleep(0.01)
-                finished = 0.0
-                for fut in as_completed(futures):
-                    c = futures[fut]
-                    done[c] = fut.result()
-                    finished += _cost(c, len(runs[c]))
-                    progress.update(int(finished))
-        finally:
+    here = [c for c in order if workers == 0 or kern[c] == "compiled"]
+    pooled = [c for c in order if c not in here]
+    finished = 0.0
+    pool = process_pool(workers) if pooled else None
+    try:
+        with ThreadPoolExecutor(max_workers=max(len(pooled), 1)) as threads:
+            futures: dict[Future[list[lab.Result]], lab.Config] = {}
+            for c in pooled:  # the costliest first: the pool queues chunks in this order
+                futures[threads.submit(lab.sweep, c, runs[c], executor=pool, chunk_size=64)] = c
+                time.sleep(0.01)
+            for c in here:
+                done[c] = lab.sweep(c.but(kernel=kern[c]), runs[c], workers=0, chunk_size=64)
+                finished += _cost(c, len(runs[c]))
+                progress.update(int(finished))
+            for fut in as_completed(futures):
+                c = futures[fut]
+                done[c] = fut.result()
+                finished += _cost(c, len(runs[c]))
+                progress.update(int(finished))
+    finally:
+        if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     progress.update(max(int(total), 1))
     by_run: dict[tuple[lab.Config, float], list[lab.Result]] = {}
@@ -134,7 +171,10 @@ def execute(mode: Mode, sizes: Sizes, *, workers: int, quiet: bool) -> Study:
                              np.array([r.accuracy for r in results], dtype=np.float64))
     n_runs = sum(len(r) for r in runs.values())
     steps = sum(c.epochs * c.iterations * len(runs[c]) for c in order)
-    return Study(mode, sizes, curves, time.perf_counter() - start, workers, n_runs, steps)
+    kernels: dict[str, int] = {}
+    for c in order:
+        kernels[kern[c]] = kernels.get(kern[c], 0) + len(runs[c])
+    return Study(mode, sizes, curves, time.perf_counter() - start, workers, n_runs, steps, kernels)
 
 
 @dataclass(frozen=True)
