@@ -39,10 +39,41 @@ QUICK_ARGS: Mapping[str, tuple[str, ...]] = {
 ``python -m verify`` runs them: lab_reading, overflow and lr_threshold with ``--quick``)."""
 
 
+SLOW_MODULES = frozenset({"test_experiments", "test_lr_threshold", "test_overflow", "test_conventions_study",
+                          "test_report_browser", "test_compare"})
+"""Test modules that run whole studies (each test a study's command or its report)."""
+
+SLOW_TESTS = frozenset({
+    "test_lab.py::test_the_lab_pair_reproduces_at_seed_0", "test_lab.py::test_the_run_that_overflowed_is_named_by_the_guard",
+    "test_lab.py::test_sweep_over_processes_equals_runs_alone",
+    "test_readme.py::test_the_library_example_runs_and_prints_what_its_comments_say",
+    "test_gradcheck.py::test_command_passes_lists_every_component_and_is_deterministic",
+    "test_gradcheck.py::test_progress_is_one_line_rewritten_in_place_and_quiet_is_silent",
+    "test_gradcheck.py::test_report_and_exit_codes",
+    "test_gradcheck.py::test_report_puts_the_short_tables_and_legends_before_the_details",
+    "test_gradcheck.py::test_mutant_reasons_name_their_tensor_once",
+    "test_gradcheck.py::test_default_output_is_a_short_table_then_a_legend_of_every_column",
+    "test_gradcheck.py::test_whole_networks_pass", "test_gradcheck.py::test_verbose_adds_the_detailed_tables_with_their_legends",
+    "test_gradcheck.py::test_mutants_command_catches_all_alone_and_in_the_network",
+    "test_cli.py::test_default_xor_run_prints_100_percent",
+    "test_train.py::test_documented_linear_runs_reach_100_percent", "test_train.py::test_documented_xor_run_reaches_100_percent",
+    "test_sweep.py::test_dask_local_cluster_matches_in_process", "test_sweep.py::test_worker_processes_give_the_in_process_bits",
+    "test_sweep.py::test_unlike_workers_are_caught_and_pinned_workers_agree",
+})
+"""Single tests of about 2 s or more (measured 2026-12-07): a whole command, the README, a long
+training or a pool of worker processes."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests of the shared quick suite on one xdist worker (a no-op without xdist)."""
+    """Mark the slow tests (``-m "not slow"`` leaves them out: tox runs them on py312 only) and group
+    the tests of the shared quick suite on one xdist worker (a no-op without xdist)."""
     for item in items:
+        module = item.path.stem
+        name = getattr(item, "originalname", item.name)  # a test function's name without its parameters
+        if module in SLOW_MODULES or f"{item.path.name}::{name}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
         if "quick_suite" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.xdist_group("quick_suite"))
 
 
