@@ -379,10 +379,10 @@ def write_index(parts: Sequence[Part], out: Path, mode: str, seconds: float, com
 
 TYPICAL_SECONDS: dict[str, dict[str, float]] = {
     "default": {"gradcheck": 10, "overflow": 35, "lr_threshold": 50, "experiments": 65, "conventions": 6},
-    "full": {"gradcheck": 10, "overflow": 345, "lr_threshold": 2950, "experiments": 1730, "conventions": 6},
+    "full": {"gradcheck": 10, "overflow": 345, "lr_threshold": 870, "experiments": 1730, "conventions": 6},
 }
-"""Seconds each study typically takes on 2 busy cores, by mode (measured here, 2026-12-06 and, for
-lr_threshold's full run, 2026-12-07: the full figures are the committed reports' wall times);
+"""Seconds each study typically takes on 2 busy cores, by mode (measured here, 2026-12-06; the full
+figures are the committed reports' wall times, lr_threshold's from 2 idle cores on 2026-12-07);
 unknown studies count 30 s."""
 
 

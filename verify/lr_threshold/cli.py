@@ -1,8 +1,8 @@
 """``python -m verify.lr_threshold``: the lab's 0.001490625 vs 0.001490626 on its own run.
 
-Without flags (or with ``--full``) it runs the full study (E0-E5, about 40
-minutes on a 2-core machine; the scans on the compiled twin when numba is
-installed) and writes the report; ``--quick`` runs a short version for tests;
+Without flags (or with ``--full``) it runs the full study (E0-E5, about 15
+minutes on 2 idle cores, the scans on the compiled twin when numba is
+installed; 49 minutes when the cores were shared three ways) and writes the report; ``--quick`` runs a short version for tests;
 ``--check`` reruns E0's pinned pair in fresh processes and compares it with a
 stored report bit for bit; ``--render`` rewrites a stored report from its
 raw results. ``--worker`` (hidden) is one job's fresh process
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="The lab's pair 0.001490625 / 0.001490626 on its own run (seed 0, 50,000 epochs): E0 the "
                     "pair reproduced and pinned; E1 the boundary between the rates under each arithmetic; E2 "
                     "its structure; E3 the mechanism; E4 seeds 0-255; E5 the horizon. Without flags: the full "
-                    "study (about 40 minutes on 2 cores).")
+                    "study (about 15 minutes on 2 idle cores with numba).")
     parser.add_argument("--report", metavar="DIR", type=Path, default=None,
                         help=f"write DIR/report.md, DIR/report.json and the figures (default: {DEFAULT_REPORT})")
     parser.add_argument("--full", action="store_true",

@@ -372,7 +372,7 @@ def write(raw: dict[str, Any], directory: Path, environment: dict[str, Any], com
                   [[k, v["jobs"], f"{int(v['network_epochs']):,}", _n(v["seconds"], 4), f"{v['per_second']:,.0f}"]
                    for k, v in sp.items()],
                   caption="Work and worker time of each part (each worker a fresh process on one core; "
-                          f"{raw.get('workers', 2)} ran at once on a machine shared with other jobs).")
+                          f"{raw.get('workers', 2)} ran at once; the machine's load is not recorded, see the docs page).")
     # verdicts
     rep.section("Verdicts")
     for v in d["verdicts"]:

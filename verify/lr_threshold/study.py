@@ -63,7 +63,7 @@ class Plan:
     e4_seeds: int = 256
     e4_grid: int = 6
     """Rates of E4's log grid (with the pair, one ensemble per seed)."""
-    e4_rounds: int = 0
+    e4_rounds: int = 1
     """Refinement rounds of a seed's bracket (each one ensemble of ``e4_members`` rates)."""
     e4_members: int = 8
     e4_range: tuple[float, float] = (0.0005, 0.01)
