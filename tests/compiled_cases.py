@@ -24,6 +24,8 @@ from refnet.network import mlp
 from refnet.optim import SGD
 from refnet.train import train
 
+from tests.lab_transcription import CASES
+
 Outcome = dict[str, Any]
 
 
@@ -43,21 +45,8 @@ def _lab_outcome(results: list[lab.Result]) -> Outcome:
                          ("events", json.dumps([e.to_dict() for e in r.events])), *r.params.items()]}
 
 
-# (data, activation, loss, hidden, lr, epochs, batch, log_every, seed, output_sigmoid), as tests/test_lab.py
-LAB_CASES = [
-    ("xor", "sigmoid", "mse", (4, 4), 0.5, 120, 21, 10, 0, True),
-    ("xor", "sigmoid", "mse", (4, 4), 0.5, 60, 5, 7, 3, True),
-    ("xor", "relu", "bce", (4, 4), 0.01, 120, 21, 10, 1, True),
-    ("xor", "relu", "bce", (4, 4), 0.05, 40, 5, 4, 7, True),
-    ("linear", "sigmoid", "mse", (4, 4), 0.1, 40, 20, 10, 2, True),
-    ("linear", "relu", "bce", (6, 4), 0.01, 30, 5, 5, 4, True),
-    ("linear", "sigmoid", "mse", (8, 8), 10.0, 40, 20, 10, 11, True),
-    ("xor", "relu", "mse", (4, 4), 0.05, 50, 5, 7, 3, True),
-    ("xor", "sigmoid", "bce-page14", (4, 4), 0.01, 60, 5, 10, 5, True),
-    ("xor", "none", "mse", (6, 4), 0.01, 60, 5, 10, 6, False),
-    ("xor", "none", "mse", (6, 4), 0.3, 200, 5, 1, 0, False),  # goes non-finite
-    ("xor", "relu", "bce", (4, 4), 0.05, 5000, 21, 200, 0, True),  # saturates, blows up (page 16)
-]
+# tests/test_lab.py's runs and one that saturates and blows up (page 16)
+LAB_CASES = [*CASES, ("xor", "relu", "bce", (4, 4), 0.05, 5000, 21, 200, 0, True)]
 
 
 def lab_cases(dtypes: tuple[str, ...] = ("float64", "float32")) -> Iterator[tuple[str, Callable[[str], Outcome]]]:

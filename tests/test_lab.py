@@ -18,23 +18,8 @@ from refnet.conventions import Published, resolve
 from refnet.optim import SGD
 from refnet.train import step
 
-from tests.lab_transcription import transcribed_run
+from tests.lab_transcription import CASES, transcribed_run
 
-# (data, activation, loss, hidden, lr, epochs, batch, log_every, seed, output_sigmoid)
-CASES = [
-    ("xor", "sigmoid", "mse", (4, 4), 0.5, 120, 21, 10, 0, True),
-    ("xor", "sigmoid", "mse", (4, 4), 0.5, 60, 5, 7, 3, True),
-    ("xor", "relu", "bce", (4, 4), 0.01, 120, 21, 10, 1, True),
-    ("xor", "relu", "bce", (4, 4), 0.05, 40, 5, 4, 7, True),
-    ("linear", "sigmoid", "mse", (4, 4), 0.1, 40, 20, 10, 2, True),
-    ("linear", "relu", "bce", (6, 4), 0.01, 30, 5, 5, 4, True),
-    ("linear", "sigmoid", "mse", (8, 8), 10.0, 40, 20, 10, 11, True),
-    ("xor", "relu", "mse", (4, 4), 0.05, 50, 5, 7, 3, True),
-    ("xor", "sigmoid", "bce-page14", (4, 4), 0.01, 60, 5, 10, 5, True),
-    ("xor", "none", "mse", (6, 4), 0.01, 60, 5, 10, 6, False),
-    ("xor", "none", "mse", (6, 4), 0.01, 60, 5, 10, 8, True),
-    ("xor", "none", "mse", (6, 4), 0.3, 200, 5, 1, 0, False),  # goes non-finite: NaN bits compared too
-]
 
 
 def _config(case: tuple) -> lab.Config:  # type: ignore[type-arg]
