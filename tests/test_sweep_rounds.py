@@ -94,3 +94,24 @@ def test_groups_cut_chunks_and_the_default_size_bounds_them() -> None:
     pool = RecordingExecutor()
     sweep(setup, members, executor=pool)
     assert pool.sizes == [limit, 1, 1, 1]
+
+
+def test_checkpoints_judge_each_member_as_a_run_stopped_there_and_change_no_bit() -> None:
+    """``checkpoints``: after each epoch strictly inside the run, every member is judged as a run
+    of that many epochs alone would be, and cutting the training there changes no bit of the
+    final parameters, losses or readouts. A checkpoint at or after the last epoch is not one."""
+    from refnet.outcomes import Criteria
+    setup = Setup(X, Y, epochs=30, criteria=Criteria(window=4))
+    members = [Member(0, 1.0), Member(1, 8.0), Member(2, 0.5), Member(3, 1e8)]
+    with np.errstate(all="ignore"):
+        plain = sweep(setup, members, workers=0, check_every=7)
+        cut = sweep(setup, members, workers=0, check_every=7, checkpoints=(30, 9, 1, 20, 45))
+    for p, c in zip(plain, cut):
+        assert sorted(c.checkpoints) == [1, 9, 20] and p.checkpoints == {}
+        assert bits(c.loss) == bits(p.loss) and c.readout == p.readout
+        assert all(bits(c.params[name]) == bits(p.params[name]) for name in p.params)
+        for then in (1, 9, 20):
+            short = Setup(X, Y, epochs=then, criteria=setup.criteria)
+            with np.errstate(all="ignore"):
+                alone = sweep(short, [c.member], workers=0)[0]
+            assert c.checkpoints[then] == alone.readout, (c.member, then)
