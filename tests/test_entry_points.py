@@ -292,7 +292,7 @@ class _WorkStarted(Exception):
 # per flag the values refused before work ("{tmp}" is a scratch folder; "{file}" a file in it).
 _STUDIES: dict[str, tuple[str, str, dict[str, list[str]]]] = {
     "gradcheck": ("verify.gradcheck.cli", "cases", {
-        "--dtype": ["float16", ""], "--seed": ["-1", "x", "1.5"], "--json": ["/proc/g.json", "{tmp}/no/g.json"],
+        "--dtype": ["float16", ""], "--seed": ["-1", "x", "1.5"], "--json": ["/proc/g.json", "{file}/g.json"],
         "--report": ["/proc/r", "{file}/r"]}),
     "overflow": ("verify.overflow.cli", "run_study", {
         "--seeds": ["-1", "x", "3-1", ""], "--batch-sizes": ["0", "a"], "--sweep-updates": ["0", "-2", "x"],
