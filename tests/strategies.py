@@ -20,7 +20,7 @@ from refnet.network import Network
 from refnet.precision import FloatArray
 from tests.tolerances import DTYPES
 
-__all__ = ["values", "layer_case", "loss_case", "mlp_arguments", "train_arguments", "load_case", "ANYTHING",
+__all__ = ["values", "layer_case", "loss_case", "mlp_arguments", "train_arguments", "load_case", "ANYTHING", "EDGES",
            "replace_some", "succeeds_or_names", "param_bits", "file_tree", "scratch_cwd"]
 
 
@@ -197,13 +197,19 @@ ANYTHING: st.SearchStrategy[object] = st.one_of(
     st.sampled_from(["mean", "sum", "float32", "raise", "xor", "relu", "blas", "default", "lab"]),
 )
 """Arbitrary values: some valid for some arguments (a property only asks for a clean answer)."""
+EDGES: st.SearchStrategy[object] = st.sampled_from(
+    [0, -1, 1, 2, True, False, 0.5, -0.5, math.nan, math.inf, 1e300, "", "x", None, (), [], (2,), (0, 2)])
+"""Values at the edge of most arguments' ranges, drawn often: a check that is missing lets one of
+them through, and the call that uses it then fails (or a property's follow-up call does)."""
 
 _NAME = re.compile(r"^([A-Za-z_]+)(\[\d*\])?(\.[A-Za-z_]+)?(\[\d*\])?: ")
 
 
 def replace_some(data: st.DataObject, valid: Mapping[str, object],
-                 values: st.SearchStrategy[object] = ANYTHING) -> tuple[dict[str, object], set[str]]:
-    """``valid`` with one to three arguments replaced by arbitrary ``values``, and their names."""
+                 values: st.SearchStrategy[object] | None = None) -> tuple[dict[str, object], set[str]]:
+    """``valid`` with one to three arguments replaced by arbitrary ``values`` (default: half
+    :data:`EDGES`, half :data:`ANYTHING`), and their names."""
+    values = st.one_of(EDGES, ANYTHING) if values is None else values
     names = data.draw(st.sets(st.sampled_from(sorted(valid)), min_size=1, max_size=min(3, len(valid))))
     kwargs = dict(valid)
     for name in sorted(names):
