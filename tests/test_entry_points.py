@@ -60,21 +60,24 @@ def test_network_constructor(data: st.DataObject) -> None:
 
 
 @FEW
-@given(st.data(), st.sampled_from(["forward", "gradients", "loss_grad", "set_flat", "observe_update", "observe_loss"]))
+@given(st.data(), st.sampled_from(["forward", "gradients", "loss_grad", "param_grads", "input_grad", "set_flat",
+                                   "observe_update", "observe_loss"]))
 def test_network_methods(data: st.DataObject, method: str) -> None:
     net = mlp(hidden=(3,), seed=0, dtype="float32")
     x = net.as_input(X[:3])
     t = net.precision.asarray(Y[None, :3], name="t")
     y = net.forward(x)
+    dy = np.ones((1, 3, 3), np.float32)
     valid: dict[str, object] = {
         "forward": {"x": x}, "gradients": {"x": x, "t": t}, "loss_grad": {"y": y, "t": t, "reduction": "sum",
                                                                          "halve": False},
+        "param_grads": {"index": 0, "dy": dy}, "input_grad": {"index": 0, "dy": dy},
         "set_flat": {"flat": net.get_flat()}, "observe_update": {"index": 0, "name": "W", "value": net.linears[0].params["W"],
                                                                  "inputs": ()},
         "observe_loss": {"terms": y, "grad": y, "inputs": ()},
     }[method]  # type: ignore[assignment]
     before = param_bits(net)
-    kwargs, replaced = replace_some(data, valid)  # type: ignore[arg-type]
+    kwargs, replaced = replace_some(data, valid)
     if not succeeds_or_names(lambda: getattr(net, method)(**kwargs), replaced):
         assert param_bits(net) == before
 
@@ -162,7 +165,7 @@ def test_gradcheck_checks(data: st.DataObject, function: str) -> None:
         "steps": {"x": np.full((1, 2, 1), 0.5), "lower": None, "upper": None},
         "taylor_order": {"p": p, "seed": 0}, "taylor_sweep": {"p": p, "seed": 0}, "numeric_gradient": {"p": p},
     }[function]  # type: ignore[assignment]
-    kwargs, replaced = replace_some(data, valid)  # type: ignore[arg-type]
+    kwargs, replaced = replace_some(data, valid)
     succeeds_or_names(lambda: getattr(gc, function)(**kwargs), replaced)
 
 
@@ -238,8 +241,8 @@ def test_lab_runs(data: st.DataObject, function: str) -> None:
                      "trace_every": 1},
         "sweep": {"config": config, "runs": [(0, 0.05)], "workers": 0, "chunk_size": 64, "quiet": True,
                   "label": "lab sweep"},
-    }[function]  # type: ignore[assignment]
-    kwargs, replaced = replace_some(data, valid)  # type: ignore[arg-type]
+    }[function]
+    kwargs, replaced = replace_some(data, valid)
     succeeds_or_names(lambda: getattr(lab, function)(**kwargs), replaced)
 
 
