@@ -101,6 +101,21 @@ def test_train_with_an_optimizer(data: st.DataObject) -> None:
         assert param_bits(net) == before and _velocity(used) == state
 
 
+@FEW
+@given(st.data(), st.sampled_from([0.5, [0.5, 0.25]]))
+def test_sgd_update(data: st.DataObject, lr: float | list[float]) -> None:
+    opt = SGD(lr, momentum=0.5)
+    param, grad = np.ones((np.size(lr), 2, 3)), np.full((np.size(lr), 2, 3), 0.25)
+    opt.update("W", param, grad)
+    state = _velocity(opt)
+    kwargs, replaced = replace_some(data, {"key": "W", "param": param, "grad": grad})
+    if "param" in replaced:  # grad is checked against param
+        replaced.add("grad")
+    if not succeeds_or_names(lambda: opt.update(**kwargs), replaced):  # type: ignore[arg-type]
+        assert _velocity(opt) == state
+    assert np.all(param == 1) and np.all(grad == 0.25)
+
+
 # -- small functions of the public modules --------------------------------------------------
 @FEW
 @given(st.data())
