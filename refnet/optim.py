@@ -113,8 +113,9 @@ class SGD:
     def update(self, key: Hashable, param: FloatArray, grad: FloatArray) -> FloatArray:
         """The updated ``param`` (a new array); ``key`` names its momentum velocity."""
         check_float_array("param", param)
-        if not isinstance(grad, np.ndarray) or grad.dtype != param.dtype or grad.shape != param.shape:
-            got = f"{grad.dtype} {grad.shape}" if isinstance(grad, np.ndarray) else type(grad).__name__
+        given: object = grad  # callers without a type checker may pass anything
+        if not isinstance(given, np.ndarray) or given.dtype != param.dtype or given.shape != param.shape:
+            got = f"{given.dtype} {given.shape}" if isinstance(given, np.ndarray) else type(given).__name__
             raise TypeError(f"grad: expected a {param.dtype} array of param's shape {param.shape}, got {got}")
         if not isinstance(key, Hashable):
             raise TypeError(f"key: expected a hashable name, got {key!r}")
