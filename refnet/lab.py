@@ -447,7 +447,7 @@ def sweep(config: Config, runs: Sequence[Run], *, workers: int | None = None, ex
           chunk_size: int = 64, quiet: bool = True, label: str = "lab sweep") -> list[Result]:
     """Every ``(seed, lr)`` run of ``config``, in input order, as chunks of :func:`run_many` on worker
     processes (``workers=0``: in this process). Results do not depend on the chunking."""
-    from .sweep import default_workers, process_pool  # the one process pool of refnet
+    from .sweep import MAX_WORKERS, default_workers, process_pool  # the one process pool of refnet
 
     given: object = runs  # callers without a type checker may pass anything
     if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
@@ -457,7 +457,7 @@ def sweep(config: Config, runs: Sequence[Run], *, workers: int | None = None, ex
             raise TypeError(f"runs[{i}]: expected a (seed, lr) pair, got {r!r}")
         check_int(f"runs[{i}] seed", r[0], 0)
     size = check_int("chunk_size", chunk_size, 1)
-    n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
+    n_workers = default_workers() if workers is None else check_int("workers", workers, 0, MAX_WORKERS)
     out: list[Result | None] = [None] * len(runs)
     progress = Progress(len(runs), label, quiet=quiet, unit="runs")
     chunks = list(_chunks(runs, size))

@@ -51,6 +51,10 @@ from .validation import check_bool, check_choice, check_int, check_items, check_
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
            "process_pool", "default_chunk_size", "default_workers"]
 
+MAX_WORKERS = 1024
+"""Most local worker processes a pool may be asked for (more is a mistake, and beyond
+a C int the pool itself fails with a raw ``OverflowError``)."""
+
 CACHE_BYTES = 1024 * 1024
 """Budget of :meth:`Setup.bytes_per_member` summed over a chunk: the size of a
 per-core L2 cache. On the lab's XOR network (float64) this gives chunks of 256
@@ -332,7 +336,7 @@ def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
     ``spawn`` processes (no fork of a multi-threaded parent); pass one pool as
     ``executor`` to many sweeps to start the workers once.
     """
-    n = default_workers() if workers is None else check_int("workers", workers, 1)
+    n = default_workers() if workers is None else check_int("workers", workers, 1, MAX_WORKERS)
     return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
 
 
@@ -463,7 +467,7 @@ def iter_sweep(
     check = check_int("check_every", check_every, 1)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
-    n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
+    n_workers = default_workers() if workers is None else check_int("workers", workers, 0, MAX_WORKERS)
     stops = tuple(sorted(set(check_items("checkpoints", checkpoints, lambda name, c: check_int(name, c, 1)))))
     if stops and setup.momentum:
         raise ValueError("checkpoints: not with momentum (the velocity lives in one train call)")

@@ -36,7 +36,7 @@ from refnet.data import xor_easy
 from refnet.io import architecture
 from refnet.metrics import classify
 from refnet.network import Network
-from tests.strategies import ANYTHING, file_tree, param_bits, replace_some, scratch_cwd, succeeds_or_names
+from tests.strategies import ANYTHING, EDGES, file_tree, param_bits, replace_some, scratch_cwd, succeeds_or_names
 
 _in_a_scratch_folder = scratch_cwd  # arbitrary text drawn as a path lands in a scratch folder
 
@@ -199,6 +199,13 @@ def test_sweep_helpers(data: st.DataObject) -> None:
     kwargs, replaced = replace_some(data, {"seed": 0, "lr": 0.5, "dtype": "float64", "convention": "default",
                                            "kernel": "blas", "init": None})
     succeeds_or_names(lambda: sw.Member(**kwargs).check("members[0]"), {"members"} if replaced else set())  # type: ignore[arg-type]
+    kwargs, replaced = replace_some(data, {"workers": 1})
+    try:
+        pool = sw.process_pool(**kwargs)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        succeeds_or_names(lambda: sw.process_pool(**kwargs), replaced)  # type: ignore[arg-type]
+    else:  # no worker starts before the first task
+        pool.shutdown()
 
 
 @FEW
@@ -229,6 +236,8 @@ def test_lab_config(data: st.DataObject) -> None:
         config = lab.Config(**kwargs)  # type: ignore[arg-type]
         if config.epochs * config.n * max(config.hidden) <= 10_000:  # small enough to run here
             succeeds_or_names(lambda: lab.run(config, 0), set())
+        succeeds_or_names(lambda: config.build(data.draw(st.one_of(EDGES, ANYTHING), label="members")),
+                          {"members"})
 
 
 @FEW

@@ -587,3 +587,12 @@ def test_sweep_helpers_name_their_arguments(call: Any, name: str) -> None:
     # were "could not convert string to float", "divide by zero", "array is too big", AttributeError
     with pytest.raises((TypeError, ValueError), match=rf"^{re.escape(name)}: "):
         call()
+
+
+def test_a_pool_of_too_many_workers_is_named() -> None:
+    # found by tests/test_entry_points.py: process_pool(2**63) was "OverflowError: Python int too large"
+    with pytest.raises(ValueError, match=r"^workers: expected an integer <= 1024"):
+        sw.process_pool(2**63)
+    x, y = xor_easy()
+    with pytest.raises(ValueError, match=r"^workers: "):
+        sw.iter_sweep(sw.Setup(x, y, epochs=1), [sw.Member(0, 0.5)], workers=sw.MAX_WORKERS + 1)
