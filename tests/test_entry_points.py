@@ -8,6 +8,27 @@ unchanged. Commands answer bad argv with exit status 2 and one ``error:`` line, 
 traceback, and before any work: the work itself is replaced by a tripwire here, so an
 argument accepted by mistake fails the property at once instead of running a study.
 The calls are tiny and the examples few, to keep the file fast.
+
+Where each public entry point's property lives (P = tests/test_properties.py,
+V = tests/test_validation.py, E = this file):
+
+- ``mlp`` V; ``train`` V (and E with an ``optimizer``); ``load`` V; ``save``, ``read_network`` P;
+  ``accuracy`` P; ``SGD`` P, ``SGD.update`` E; ``Guard`` P; ``Linear``, activations, losses P;
+  ``Network`` E; ``predict``/``predict_one``/``as_input``/``set_params`` P; ``forward``,
+  ``gradients``, ``loss_grad``, ``param_grads``, ``input_grad``, ``set_flat``, ``observe_*`` E;
+- ``refnet.data`` P; ``refnet.io.architecture``, ``refnet.metrics.classify`` E;
+- ``refnet.conventions``: ``Published``, ``Reading``, ``reading``, ``resolve``, ``sigmoid_of``,
+  ``network_options`` E;
+- ``refnet.gradcheck``: ``layer_problems`` P; ``loss_problem``, ``network_problem``, ``check``,
+  ``check_drawn``, ``steps``, ``taylor_order``, ``taylor_sweep``, ``numeric_gradient`` E;
+- ``refnet.sweep``: ``sweep`` (``Setup``, ``Member``) P; ``iter_sweep``, ``grid``, ``kept_epochs``,
+  ``default_chunk_size``, ``process_pool``, ``Member.check`` E;
+- ``refnet.lab``: ``Config`` (and ``build``), ``run``, ``run_many``, ``sweep``, ``draw_*`` E;
+- ``python -m refnet train``/``predict`` P, ``eval`` E; every ``python -m verify[.<study>]`` E.
+
+Not held by a property: methods without arguments (``History``'s, ``get_params``, ``get_flat``),
+and the per-step methods of components (``Layer.forward``/``grad_*``, ``Loss.terms``/``grad``),
+which receive only arrays a ``Network`` has checked.
 """
 
 from __future__ import annotations
