@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .precision import FloatArray, FloatDType
-from .validation import check_real, check_state
+from .validation import check_float_array, check_real, check_state
 
 __all__ = ["SGD", "check_lr", "check_momentum"]
 
@@ -112,10 +112,21 @@ class SGD:
 
     def update(self, key: Hashable, param: FloatArray, grad: FloatArray) -> FloatArray:
         """The updated ``param`` (a new array); ``key`` names its momentum velocity."""
+        check_float_array("param", param)
+        given: object = grad  # callers without a type checker may pass anything
+        if not isinstance(given, np.ndarray) or given.dtype != param.dtype or given.shape != param.shape:
+            got = f"{given.dtype} {given.shape}" if isinstance(given, np.ndarray) else type(given).__name__
+            raise TypeError(f"grad: expected a {param.dtype} array of param's shape {param.shape}, got {got}")
+        if not isinstance(key, Hashable):
+            raise TypeError(f"key: expected a hashable name, got {key!r}")
         lr, mu = self.rates_for(param.dtype)
+        if lr.ndim and (param.ndim != 3 or lr.shape[0] != param.shape[0]):
+            raise ValueError(f"param: expected {lr.shape[0]} members (one per rate), got shape {param.shape}")
         step: FloatArray = lr * grad
         if self.momentum:
             v = self._velocity.get(key)
+            if v is not None:
+                check_state("param", {key: v}, {key: param})
             step = step if v is None else step + mu * v
             self._velocity[key] = step
         new: FloatArray = param - step
