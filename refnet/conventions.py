@@ -69,7 +69,7 @@ from .layers import ReLUFormula, SigmoidFormula
 from .losses import BCE, Reduction
 from .network import Network, mean_terms
 from .precision import FloatArray
-from .validation import check_int
+from .validation import check_int, check_text
 
 __all__ = ["Convention", "ConventionLike", "CONVENTIONS", "Published", "PUBLISHED", "BCEForm", "Reading",
            "READINGS", "Arithmetic", "MSEDerivative", "LogBase", "resolve", "reading", "sigmoid_of",
@@ -102,6 +102,8 @@ class Published:
     """The lab draws its batches itself (:mod:`refnet.lab`); ``train`` uses the full batch unless told."""
 
     def __post_init__(self) -> None:
+        for name, value in (("bce", self.bce), ("sigmoid", self.sigmoid)):
+            check_text(name, value)
         if self.bce not in ("published", "page14"):
             raise ValueError(f"bce: expected 'published' or 'page14', got {self.bce!r}")
         if self.sigmoid not in ("naive", "stable"):
@@ -176,7 +178,7 @@ class Reading:
                                      ("mse_derivative", self.mse_derivative, ("2(y-t)", "(y-t)")),
                                      ("log_base", self.log_base, ("e", "2")),
                                      ("sigmoid", self.sigmoid, ("naive", "stable"))):
-            if value not in allowed:
+            if check_text(name, value) not in allowed:
                 raise ValueError(f"{name}: expected one of {allowed}, got {value!r}")
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, 1)
@@ -230,6 +232,7 @@ def reading(label: str) -> Arithmetic:
     Labels are read strictly: ASCII digits only, each key at most once, every
     error names ``convention`` and the key.
     """
+    check_text("convention", label)
     if label in PUBLISHED:
         return PUBLISHED[label]
     if label in READINGS:

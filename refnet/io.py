@@ -60,6 +60,8 @@ def architecture(net: Network) -> Architecture:
     or ReLU layer its ``formula``. ``loss``: ``name``, ``reduction`` and, for BCE,
     ``delta``.
     """
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a Network, got {type(net).__name__}")
     layers: list[dict[str, object]] = []
     for layer in net.layers:
         entry: dict[str, object] = {"kind": type(layer).__name__, "name": layer.name}

@@ -49,7 +49,7 @@ from .observe import Observer
 from .optim import SGD
 from .precision import DTypeName, FloatArray, precision
 from .progress import Progress
-from .train import check_network, step
+from .train import HISTORY_BYTES, check_network, step
 from .validation import check_bool, check_choice, check_int
 
 __all__ = ["Config", "Result", "run", "run_many", "sweep", "draw_data", "draw_params", "draw_batches",
@@ -199,8 +199,17 @@ class Result:
         return float(self.logged[-1, 1]) if self.logged.shape[0] else float("nan")
 
 
+def _check_draw(config: Config, rs: np.random.RandomState) -> None:
+    """The arguments every draw takes (``TypeError`` naming them)."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config: expected a refnet.lab.Config, got {type(config).__name__}")
+    if not isinstance(rs, np.random.RandomState):
+        raise TypeError(f"rs: expected a numpy.random.RandomState, got {type(rs).__name__}")
+
+
 def draw_data(config: Config, rs: np.random.RandomState) -> tuple[F64, F64]:
     """The data set, drawn first from the lab's stream: ``(N, 2)`` points and ``(N, 1)`` 0/1 labels."""
+    _check_draw(config, rs)
     if config.data == "xor":
         return xor_easy()
     x = rs.uniform(0, 1, (config.n, 2))
@@ -212,6 +221,7 @@ def draw_params(config: Config, rs: np.random.RandomState) -> dict[str, F64]:
     """The initial weights, drawn after the data: ``randn(in, out)`` then ``randn(out)`` for
     every Linear, the output's unused bias included. Names and ``(1, ...)`` shapes are the
     network's."""
+    _check_draw(config, rs)
     widths = [2, *config.hidden, 1]
     names = ["linear_1", "linear_2", "output"]
     out: dict[str, F64] = {}
@@ -227,6 +237,8 @@ def draw_params(config: Config, rs: np.random.RandomState) -> dict[str, F64]:
 def draw_batches(config: Config, rs: np.random.RandomState, epochs: int) -> npt.NDArray[np.int64]:
     """The next ``epochs`` epochs of batch indices, ``(epochs, iterations, batch_size)``: the draws of
     ``choice(N, B)`` per iteration (one ``randint(0, N, ...)`` call gives the same stream)."""
+    _check_draw(config, rs)
+    check_int("epochs", epochs, 0, HISTORY_BYTES // (8 * config.iterations * config.batch_size))
     size = (epochs, config.iterations, config.batch_size)
     out: npt.NDArray[np.int64] = rs.randint(0, config.points, size=size).astype(np.int64, copy=False)
     return out
@@ -435,7 +447,7 @@ def sweep(config: Config, runs: Sequence[Run], *, workers: int | None = None, ex
           chunk_size: int = 64, quiet: bool = True, label: str = "lab sweep") -> list[Result]:
     """Every ``(seed, lr)`` run of ``config``, in input order, as chunks of :func:`run_many` on worker
     processes (``workers=0``: in this process). Results do not depend on the chunking."""
-    from .sweep import default_workers, process_pool  # the one process pool of refnet
+    from .sweep import MAX_WORKERS, default_workers, process_pool  # the one process pool of refnet
 
     given: object = runs  # callers without a type checker may pass anything
     if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
@@ -445,7 +457,7 @@ def sweep(config: Config, runs: Sequence[Run], *, workers: int | None = None, ex
             raise TypeError(f"runs[{i}]: expected a (seed, lr) pair, got {r!r}")
         check_int(f"runs[{i}] seed", r[0], 0)
     size = check_int("chunk_size", chunk_size, 1)
-    n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
+    n_workers = default_workers() if workers is None else check_int("workers", workers, 0, MAX_WORKERS)
     out: list[Result | None] = [None] * len(runs)
     progress = Progress(len(runs), label, quiet=quiet, unit="runs")
     chunks = list(_chunks(runs, size))

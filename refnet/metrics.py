@@ -17,6 +17,7 @@ def classify(p: FloatArray) -> npt.NDArray[np.float64]:
     Exactly 0.5 and NaN are *undecided* (the lab's two masks leave them
     unchanged), and an undecided point counts as wrong in :func:`accuracy`.
     """
+    p = real_array("p", p)
     with np.errstate(invalid="ignore"):
         out = np.where(p > 0.5, 1.0, np.where(p < 0.5, 0.0, np.nan))
     return out.astype(np.float64)

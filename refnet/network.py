@@ -127,6 +127,10 @@ class Network:
         if len(set(names)) != len(names):
             raise ValueError(f"layers: names must be unique, got {names}")
         self._sites = [_sites(i, layer) for i, layer in enumerate(self.layers)]
+        width, self._widths = self.in_features, []
+        for layer in self.layers:  # each layer's output width: what its dy must have
+            width = layer.out_features if isinstance(layer, Linear) else width
+            self._widths.append(width)
         self._loss_terms = Site("loss", None, loss.name, type(loss).__name__, "terms", "loss terms")
         self._loss_grad = Site("loss", None, loss.name, type(loss).__name__, "dL/dy", "loss gradient")
 
@@ -275,6 +279,7 @@ class Network:
     def param_grads(self, index: int, dy: FloatArray) -> dict[str, FloatArray]:
         """Parameter gradients of layer ``index`` given ``dy`` = dL/d(its output)."""
         self._check_index(index)
+        self._check_prepared("dy", dy, self._widths[index])
         grads = self.layers[index].grad_params(dy)
         if self.observer is not None:
             sites = self._sites[index].grads
@@ -285,6 +290,7 @@ class Network:
     def input_grad(self, index: int, dy: FloatArray) -> FloatArray:
         """Gradient with respect to the input of layer ``index``."""
         self._check_index(index)
+        self._check_prepared("dy", dy, self._widths[index])
         dx = self.layers[index].grad_input(dy)
         if self.observer is not None:
             self.observer.observe(self._sites[index].grad_input, dx, (dy,))

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .precision import FloatArray, FloatDType
-from .validation import check_real, check_state
+from .validation import check_float_array, check_real, check_state
 
 __all__ = ["SGD", "check_lr", "check_momentum"]
 
@@ -111,7 +111,26 @@ class SGD:
         self._velocity[key] = value
 
     def update(self, key: Hashable, param: FloatArray, grad: FloatArray) -> FloatArray:
-        """The updated ``param`` (a new array); ``key`` names its momentum velocity."""
+        """The updated ``param`` (a new array); ``key`` names its momentum velocity.
+
+        Every argument is checked first. :func:`refnet.train.step`, whose network holds
+        arrays already checked, calls the unchecked :meth:`_update` at every step."""
+        check_float_array("param", param)
+        given: object = grad  # callers without a type checker may pass anything
+        if not isinstance(given, np.ndarray) or given.dtype != param.dtype or given.shape != param.shape:
+            got = f"{given.dtype} {given.shape}" if isinstance(given, np.ndarray) else type(given).__name__
+            raise TypeError(f"grad: expected a {param.dtype} array of param's shape {param.shape}, got {got}")
+        if not isinstance(key, Hashable):
+            raise TypeError(f"key: expected a hashable name, got {key!r}")
+        lr, _ = self.rates_for(param.dtype)
+        if lr.ndim and (param.ndim != 3 or lr.shape[0] != param.shape[0]):
+            raise ValueError(f"param: expected {lr.shape[0]} members (one per rate), got shape {param.shape}")
+        v = self._velocity.get(key)
+        if self.momentum and v is not None:
+            check_state("param", {key: v}, {key: param})
+        return self._update(key, param, grad)
+
+    def _update(self, key: Hashable, param: FloatArray, grad: FloatArray) -> FloatArray:
         lr, mu = self.rates_for(param.dtype)
         step: FloatArray = lr * grad
         if self.momentum:

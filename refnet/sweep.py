@@ -46,10 +46,14 @@ from .progress import Progress
 from .reproducible import kernel_fingerprint
 from .conventions import ConventionLike, network_options, resolve
 from .train import HISTORY_BYTES, prepare_data, train
-from .validation import check_choice, check_int, check_items, real_array
+from .validation import check_bool, check_choice, check_int, check_items, check_real, check_text, real_array
 
 __all__ = ["Member", "Setup", "NonFinite", "MemberResult", "grid", "iter_sweep", "sweep",
            "process_pool", "default_chunk_size", "default_workers"]
+
+MAX_WORKERS = 1024
+"""Most local worker processes a pool may be asked for (more is a mistake, and beyond
+a C int the pool itself fails with a raw ``OverflowError``)."""
 
 CACHE_BYTES = 1024 * 1024
 """Budget of :meth:`Setup.bytes_per_member` summed over a chunk: the size of a
@@ -224,6 +228,8 @@ class _Options:
 
 def kept_epochs(epochs: int, every: int) -> npt.NDArray[np.int64]:
     """Epochs kept when subsampling by ``every``: 0, every, 2 every, ... and the last."""
+    if check_int("epochs", epochs, 0) // check_int("every", every, 1) > HISTORY_BYTES // 8:
+        raise ValueError(f"epochs: {epochs} epochs kept every {every} exceed {HISTORY_BYTES / 1024**3:g} GiB")
     idx = np.arange(0, epochs, every, dtype=np.int64)
     if epochs and idx[-1] != epochs - 1:
         idx = np.append(idx, np.int64(epochs - 1))
@@ -330,7 +336,7 @@ def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
     ``spawn`` processes (no fork of a multi-threaded parent); pass one pool as
     ``executor`` to many sweeps to start the workers once.
     """
-    n = default_workers() if workers is None else check_int("workers", workers, 1)
+    n = default_workers() if workers is None else check_int("workers", workers, 1, MAX_WORKERS)
     return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
 
 
@@ -344,6 +350,7 @@ def default_workers() -> int:
 
 def default_chunk_size(setup: Setup, dtype: DTypeName = "float64") -> int:
     """Members per chunk so that a chunk's working set stays near :data:`CACHE_BYTES`."""
+    _check_setup(setup)
     per = setup.bytes_per_member(dtype)
     size = max(1, CACHE_BYTES // per)
     return int(min(4096, 2 ** int(math.log2(size)) if size >= 16 else size))
@@ -460,22 +467,34 @@ def iter_sweep(
     check = check_int("check_every", check_every, 1)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
-    n_workers = default_workers() if workers is None else check_int("workers", workers, 0)
+    n_workers = default_workers() if workers is None else check_int("workers", workers, 0, MAX_WORKERS)
     stops = tuple(sorted(set(check_items("checkpoints", checkpoints, lambda name, c: check_int(name, c, 1)))))
     if stops and setup.momentum:
         raise ValueError("checkpoints: not with momentum (the velocity lives in one train call)")
     opts = _Options(every, bool(stop_diverged), check, stops)
     total = len(members) if isinstance(members, Sequence) else None
+    depth = in_flight if in_flight is not None else 2 * max(1, n_workers)
+    check_int("in_flight", depth, 1)
+    check_bool("quiet", quiet)
+    check_bool("same_math", same_math)
+    check_text("label", label)
+    # every argument checked now, at the call: the work starts at the first result asked for
+    return _results(setup, members, opts, total, chunk_size, n_workers, executor, depth, same_math,
+                    label, quiet, stream)
+
+
+def _results(setup: Setup, members: Iterable[Member], opts: _Options, total: int | None, chunk_size: int | None,
+             n_workers: int, executor: Executor | None, depth: int, same_math: bool, label: str, quiet: bool,
+             stream: TextIO | None) -> Iterator[MemberResult]:
+    """The work of :func:`iter_sweep`, its arguments checked."""
     own: Executor | None = None
     if executor is None and n_workers > 0:
         own = process_pool(n_workers)
         executor = own
-    depth = in_flight if in_flight is not None else 2 * max(1, n_workers)
-    check_int("in_flight", depth, 1)
     progress = Progress(total or 0, label, quiet=quiet, unit="networks", stream=stream)
     start = time.monotonic()
     done_nets = 0
-    chunks = _chunks(members, chunk_size, setup, every)
+    chunks = _chunks(members, chunk_size, setup, opts.keep_every)
     pending: deque[Future[list[MemberResult]] | list[MemberResult]] = deque()
     seen: dict[str, str] = {}
     try:
@@ -539,5 +558,6 @@ def sweep(
 def grid(seeds: Iterable[int], lrs: Iterable[float], *, dtype: DTypeName = "float64",
          convention: ConventionLike = "default", kernel: KernelName = "blas") -> list[Member]:
     """Every (seed, lr) pair as a :class:`Member`, seeds outermost."""
-    lr_list = [float(r) for r in lrs]
-    return [Member(int(s), r, dtype, convention, kernel) for s in seeds for r in lr_list]
+    lr_list = check_items("lrs", lrs, lambda name, r: check_real(name, r, minimum=0.0, open_minimum=True))
+    seed_list = check_items("seeds", seeds, lambda name, s: check_int(name, s, 0))
+    return [Member(s, r, dtype, convention, kernel) for s in seed_list for r in lr_list]

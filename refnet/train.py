@@ -111,7 +111,7 @@ def _apply(net: Network, opt: SGD, index: int, grads: dict[str, FloatArray]) -> 
     params = net.layers[index].params
     for name, g in grads.items():
         old = params[name]
-        new = opt.update((index, name), old, g)
+        new = opt._update((index, name), old, g)  # the network's own arrays: checked when they entered
         params[name] = new
         net.observe_update(index, name, new, (old, g))
 

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from refnet.layers import Identity, Layer, Linear, ReLU, Sigmoid, Tanh
 from refnet.losses import BCE, MSE, BCEWithLogits, Loss
+from refnet.network import Network
 from refnet.precision import FloatArray
 from tests.tolerances import DTYPES
 
-__all__ = ["values", "layer_case", "loss_case", "mlp_arguments", "train_arguments", "load_case"]
+__all__ = ["values", "layer_case", "loss_case", "mlp_arguments", "train_arguments", "load_case", "ANYTHING", "EDGES",
+           "replace_some", "succeeds_or_names", "param_bits", "file_tree", "scratch_cwd"]
 
 
 def values(dtype: str, shape: tuple[int, ...], lo: float, hi: float) -> st.SearchStrategy[FloatArray]:
@@ -173,3 +180,72 @@ def load_case(draw: st.DrawFn) -> tuple[object, object, set[str]]:
     if kind == "nan" and allow is not True:
         bad.add("path")
     return kind, allow, bad
+
+
+# -- arbitrary values for any argument, and the property every entry point keeps -----------
+_DTYPES = [np.bool_, np.int8, np.int64, np.uint8, np.float16, np.float32, np.float64, np.longdouble,
+           np.complex64, np.complex128]
+ARRAYS = st.one_of(
+    hnp.arrays(st.sampled_from(_DTYPES).map(np.dtype), hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)),
+    st.sampled_from([np.array([[0.5, 0.25]], dtype=object), np.array([1, "a", None], dtype=object)]))
+ANYTHING: st.SearchStrategy[object] = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 6), st.sampled_from([2**63, -(2**70), 10**400]),
+    st.floats(allow_nan=True, allow_infinity=True, width=64), st.complex_numbers(max_magnitude=4),
+    st.text(max_size=4), st.binary(max_size=3), st.lists(st.floats(-2, 2), max_size=3),
+    st.lists(st.lists(st.floats(-2, 2), min_size=2, max_size=2), min_size=1, max_size=3),
+    st.dictionaries(st.text(max_size=2), st.integers(0, 3), max_size=2), st.just(object()), ARRAYS,
+    st.sampled_from(["mean", "sum", "float32", "raise", "xor", "relu", "blas", "default", "lab"]),
+)
+"""Arbitrary values: some valid for some arguments (a property only asks for a clean answer)."""
+EDGES: st.SearchStrategy[object] = st.sampled_from(
+    [0, -1, 1, 2, True, False, 0.5, -0.5, math.nan, math.inf, 1e300, "", "x", None, (), [], (2,), (0, 2)])
+"""Values at the edge of most arguments' ranges, drawn often: a check that is missing lets one of
+them through, and the call that uses it then fails (or a property's follow-up call does)."""
+
+_NAME = re.compile(r"^([A-Za-z_]+)(\[\d*\])?(\.[A-Za-z_]+)?(\[\d*\])?: ")
+
+
+def replace_some(data: st.DataObject, valid: Mapping[str, object],
+                 values: st.SearchStrategy[object] | None = None) -> tuple[dict[str, object], set[str]]:
+    """``valid`` with one to three arguments replaced by arbitrary ``values`` (default: half
+    :data:`EDGES`, half :data:`ANYTHING`), and their names."""
+    values = st.one_of(EDGES, ANYTHING) if values is None else values
+    names = data.draw(st.sets(st.sampled_from(sorted(valid)), min_size=1, max_size=min(3, len(valid))))
+    kwargs = dict(valid)
+    for name in sorted(names):
+        kwargs[name] = data.draw(values, label=name)
+    return kwargs, set(names)
+
+
+def succeeds_or_names(call: Callable[[], object], replaced: set[str]) -> bool:
+    """Whether ``call`` succeeded; a refusal must be a ``ValueError``/``TypeError`` whose
+    message starts with a replaced argument's name (``hidden[1]: ``, ``setup.x: `` name
+    ``hidden`` and ``setup``)."""
+    try:
+        call()
+    except (ValueError, TypeError) as exc:
+        match = _NAME.match(str(exc))
+        assert match, f"message does not start with an argument name: {exc!r}"
+        assert match.group(1) in replaced, (str(exc), replaced)
+        return False
+    return True
+
+
+def param_bits(net: Network) -> bytes:
+    """Every parameter's bytes, in order: equal before and after means unchanged."""
+    return b"".join(np.ascontiguousarray(v).tobytes() for v in net.get_params().values())
+
+
+def file_tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def scratch_cwd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Work in a scratch folder: arbitrary text drawn as a path never lands in the checkout
+    (a module uses it by binding it to a name of its own)."""
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(before)

@@ -243,3 +243,15 @@ def test_the_published_arithmetic_takes_either_sigmoid() -> None:
     assert Published(sigmoid="stable").sigmoid == "stable"
     with pytest.raises(ValueError, match=r"^sigmoid: expected 'naive' or 'stable', got 'fast'$"):
         Published(sigmoid="fast")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [None, b"lab-sum", ["lab-sum"], np.array(["mean", "sum"]), 3])
+def test_a_label_or_field_that_is_not_text_is_named(value: object) -> None:
+    # found by tests/test_entry_points.py: these were AttributeError, "unhashable type: 'list'" or
+    # "The truth value of an array ... is ambiguous"
+    with pytest.raises(TypeError, match=r"^convention: expected a string"):
+        reading(value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^gradient: expected a string"):
+        Reading(gradient=value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^bce: expected a string"):
+        Published(bce=value)  # type: ignore[arg-type]

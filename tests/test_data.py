@@ -35,3 +35,11 @@ def test_accuracy_treats_exactly_half_and_nan_as_wrong() -> None:
     t = np.array([[1.0], [0.0], [1.0], [0.0]])
     assert accuracy(p, t)[0] == 50.0
     assert np.isnan(classify(p)[0, 2, 0]) and np.isnan(classify(p)[0, 3, 0])
+
+
+@pytest.mark.parametrize("p,exc", [([0.7, "a"], TypeError), (np.array([True]), TypeError), (np.array([1j]), TypeError),
+                                   (None, TypeError)])
+def test_classify_names_p(p: object, exc: type[Exception]) -> None:
+    # found by tests/test_entry_points.py: "can't multiply sequence", a ufunc's loop error, a comparison with None
+    with pytest.raises(exc, match=r"^p: "):
+        classify(p)  # type: ignore[arg-type]

@@ -229,3 +229,8 @@ def test_read_network_refuses_a_file_without_architecture(tmp_path: Path) -> Non
     np.save(path, np.zeros(3))
     with pytest.raises(ValueError, match="^path: "):
         read_network(path)
+
+
+def test_architecture_names_a_net_that_is_not_a_network() -> None:
+    with pytest.raises(TypeError, match=r"^net: expected a Network, got NoneType$"):  # was an AttributeError
+        architecture(None)  # type: ignore[arg-type]

@@ -221,3 +221,15 @@ def test_result_network_holds_the_final_parameters() -> None:
     net = r.network
     assert np.array_equal(net.predict_one(r.x), r.predictions)
     assert isinstance(resolve("lab"), Published)
+
+
+def test_draws_name_config_rs_and_epochs_and_leave_the_stream() -> None:
+    # found by tests/test_entry_points.py: AttributeError on None, "Maximum allowed size exceeded"
+    rs = np.random.RandomState(0)
+    state = rs.get_state()[1].copy()
+    for call, name in ((lambda: lab.draw_data(None, rs), "config"),  # type: ignore[arg-type]
+                       (lambda: lab.draw_params(lab.Config(), None), "rs"),  # type: ignore[arg-type]
+                       (lambda: lab.draw_batches(lab.Config(), rs, 2**63), "epochs")):
+        with pytest.raises((TypeError, ValueError), match=rf"^{name}: "):
+            call()
+    assert np.array_equal(rs.get_state()[1], state)

@@ -153,3 +153,15 @@ def test_bce_logits_fuses_the_output_sigmoid() -> None:
     assert [type(layer).__name__ for layer in net.layers][-1] == "Linear"
     p = net.predict([[0.2, 0.3]])
     assert 0 < p[0, 0, 0] < 1
+
+
+@pytest.mark.parametrize("method", ["param_grads", "input_grad"])
+def test_a_backward_step_names_a_dy_of_the_wrong_width_or_dtype(method: str) -> None:
+    # found by tests/test_entry_points.py: a raw matmul error ("mismatch in its core dimension")
+    net = mlp(hidden=(3,), seed=0, dtype="float32")
+    net.forward(net.as_input([[0.1, 0.2]]))
+    for dy, exc in ((np.ones((1, 1, 2), np.float32), ValueError), (np.ones((1, 1, 3)), TypeError),
+                    ([[[1.0, 1.0, 1.0]]], TypeError)):
+        with pytest.raises(exc, match=r"^dy: "):
+            getattr(net, method)(0, dy)
+    getattr(net, method)(0, np.ones((1, 1, 3), np.float32))  # the width of layer 0's output

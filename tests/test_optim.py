@@ -116,3 +116,18 @@ def test_the_mean_loss_divides_by_rows_times_outputs() -> None:
     terms = net.loss.terms(net.forward(xa), ta)
     assert mean_terms(terms).shape == (1,)
     assert float(mean_terms(terms)[0]) == pytest.approx(float(np.sum(terms)) / 6, rel=1e-15)
+
+
+def test_update_names_a_param_grad_or_key_that_does_not_fit() -> None:
+    # found by tests/test_entry_points.py: "operands could not be broadcast", "unhashable type: 'list'",
+    # a ufunc's loop error; two rates on a one-member param silently made a two-member result
+    opt = SGD(0.5, momentum=0.5)
+    w = np.ones((1, 2, 3))
+    opt.update("W", w, np.zeros((1, 2, 3)))
+    for args, exc, name in [(("W", w, np.zeros((1, 2))), TypeError, "grad"), (("W", w, "g"), TypeError, "grad"),
+                            (("W", [1.0], [1.0]), TypeError, "param"), ((["W"], w, w), TypeError, "key"),
+                            (("W", np.ones((1, 3, 3)), np.ones((1, 3, 3))), ValueError, "param")]:
+        with pytest.raises(exc, match=rf"^{name}: "):
+            opt.update(*args)
+    with pytest.raises(ValueError, match=r"^param: expected 2 members"):
+        SGD([0.5, 0.5]).update("W", w, w)

@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import re
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import refnet
 import refnet.cli as cli
@@ -34,67 +29,19 @@ from refnet.data import dataset, linear, xor_easy
 from refnet.gradcheck import layer_problems
 from refnet.io import read_network
 from refnet.layers import Identity, ReLU, Sigmoid, Tanh
-from refnet.network import Network
+from tests.strategies import ANYTHING, file_tree, param_bits, replace_some, scratch_cwd, succeeds_or_names
+
+_in_a_scratch_folder = scratch_cwd  # arbitrary text drawn as a path lands in a scratch folder
 
 X, Y = xor_easy()
 EXAMPLES = settings(max_examples=30)
-
-_DTYPES = [np.bool_, np.int8, np.int64, np.uint8, np.float16, np.float32, np.float64, np.longdouble,
-           np.complex64, np.complex128]
-ARRAYS = hnp.arrays(st.sampled_from(_DTYPES).map(np.dtype), hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
-ANYTHING: st.SearchStrategy[object] = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 6), st.sampled_from([2**63, -(2**70), 10**400]),
-    st.floats(allow_nan=True, allow_infinity=True, width=64), st.complex_numbers(max_magnitude=4),
-    st.text(max_size=4), st.binary(max_size=3), st.lists(st.floats(-2, 2), max_size=3),
-    st.lists(st.lists(st.floats(-2, 2), min_size=2, max_size=2), min_size=1, max_size=3),
-    st.dictionaries(st.text(max_size=2), st.integers(0, 3), max_size=2), st.just(object()), ARRAYS,
-    st.sampled_from(["mean", "sum", "float32", "raise", "xor", "relu", "blas", "default", "lab"]),
-)
-"""Arbitrary values: some valid for some arguments (a property only asks for a clean answer)."""
-
-_NAME = re.compile(r"^([A-Za-z_]+)(\[\d*\])?(\.[A-Za-z_]+)?(\[\d*\])?: ")
-
-
-def _bits(net: Network) -> bytes:
-    return b"".join(np.ascontiguousarray(v).tobytes() for v in net.get_params().values())
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _in_a_scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Arbitrary text drawn as a path names a file in a scratch folder, never in the checkout."""
-    before = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("cwd"))
-    yield
-    os.chdir(before)
-
-
-def _replace(data: st.DataObject, valid: Mapping[str, object]) -> tuple[dict[str, object], set[str]]:
-    """``valid`` with one to three arguments replaced by arbitrary values, and their names."""
-    names = data.draw(st.sets(st.sampled_from(sorted(valid)), min_size=1, max_size=min(3, len(valid))))
-    kwargs = dict(valid)
-    for name in sorted(names):
-        kwargs[name] = data.draw(ANYTHING, label=name)
-    return kwargs, set(names)
-
-
-def _succeeds_or_names(call: Callable[[], object], replaced: set[str]) -> bool:
-    """Whether ``call`` succeeded; a refusal must name a replaced argument."""
-    try:
-        call()
-    except (ValueError, TypeError) as exc:
-        match = _NAME.match(str(exc))
-        assert match, f"message does not start with an argument name: {exc!r}"
-        assert match.group(1) in replaced, (str(exc), replaced)
-        return False
-    return True
-
 
 # -- building blocks -------------------------------------------------------------------
 @EXAMPLES
 @given(st.data())
 def test_sgd(data: st.DataObject) -> None:
-    kwargs, replaced = _replace(data, {"lr": 0.5, "momentum": 0.0})
-    _succeeds_or_names(lambda: SGD(**kwargs), replaced)  # type: ignore[arg-type]
+    kwargs, replaced = replace_some(data, {"lr": 0.5, "momentum": 0.0})
+    succeeds_or_names(lambda: SGD(**kwargs), replaced)  # type: ignore[arg-type]
 
 
 @EXAMPLES
@@ -103,9 +50,9 @@ def test_losses(data: st.DataObject, kind: str) -> None:
     valid: dict[str, object] = {"reduction": "mean"}
     if kind == "BCE":
         valid["delta"] = 1e-7
-    kwargs, replaced = _replace(data, valid)
+    kwargs, replaced = replace_some(data, valid)
     cls = {"MSE": MSE, "BCE": BCE, "BCEWithLogits": BCEWithLogits}[kind]
-    _succeeds_or_names(lambda: cls(**kwargs), replaced)
+    succeeds_or_names(lambda: cls(**kwargs), replaced)
 
 
 @EXAMPLES
@@ -114,48 +61,48 @@ def test_activation_layers(data: st.DataObject, kind: str) -> None:
     valid: dict[str, object] = {"name": "act"}
     if kind == "Sigmoid":
         valid["formula"] = "stable"
-    kwargs, replaced = _replace(data, valid)
+    kwargs, replaced = replace_some(data, valid)
     cls = {"Sigmoid": Sigmoid, "ReLU": ReLU, "Tanh": Tanh, "Identity": Identity}[kind]
-    _succeeds_or_names(lambda: cls(**kwargs), replaced)
+    succeeds_or_names(lambda: cls(**kwargs), replaced)
 
 
 @EXAMPLES
 @given(st.data())
 def test_linear_layer(data: st.DataObject) -> None:
-    kwargs, replaced = _replace(data, {"weight": np.ones((1, 2, 3)), "bias": np.zeros((1, 1, 3)),
+    kwargs, replaced = replace_some(data, {"weight": np.ones((1, 2, 3)), "bias": np.zeros((1, 1, 3)),
                                        "kernel_name": "blas", "name": "lin"})
     if "weight" in replaced:  # the bias is checked against the weight's shape and dtype
         replaced.add("bias")
-    _succeeds_or_names(lambda: Linear(**kwargs), replaced)  # type: ignore[arg-type]
+    succeeds_or_names(lambda: Linear(**kwargs), replaced)  # type: ignore[arg-type]
 
 
 @EXAMPLES
 @given(st.data())
 def test_guard(data: st.DataObject) -> None:
     net = mlp(seed=0)
-    before = _bits(net)
-    kwargs, replaced = _replace(data, {"net": net, "mode": "record", "levels": (0.5,),
+    before = param_bits(net)
+    kwargs, replaced = replace_some(data, {"net": net, "mode": "record", "levels": (0.5,),
                                        "watch": ("forward", "update"), "eager": False})
-    _succeeds_or_names(lambda: Guard(**kwargs), replaced)  # type: ignore[arg-type]
-    assert _bits(net) == before
+    succeeds_or_names(lambda: Guard(**kwargs), replaced)  # type: ignore[arg-type]
+    assert param_bits(net) == before
 
 
 @EXAMPLES
 @given(st.data())
 def test_accuracy(data: st.DataObject) -> None:
-    kwargs, replaced = _replace(data, {"p": np.full((1, 3, 1), 0.7), "t": [[1.0], [0.0], [1.0]]})
+    kwargs, replaced = replace_some(data, {"p": np.full((1, 3, 1), 0.7), "t": [[1.0], [0.0], [1.0]]})
     if "p" in replaced:  # t is checked against p's shape: a p of another shape is reported as t's mismatch
         replaced.add("t")
-    _succeeds_or_names(lambda: accuracy(**kwargs), replaced)  # type: ignore[arg-type]
+    succeeds_or_names(lambda: accuracy(**kwargs), replaced)  # type: ignore[arg-type]
 
 
 @EXAMPLES
 @given(st.data())
 def test_data_sets(data: st.DataObject) -> None:
-    kwargs, replaced = _replace(data, {"name": "linear", "n": 5, "rng": 0})
-    _succeeds_or_names(lambda: dataset(**kwargs), replaced)  # type: ignore[arg-type]
-    kwargs, replaced = _replace(data, {"n": 5, "rng": 0})
-    _succeeds_or_names(lambda: linear(**kwargs), replaced)  # type: ignore[arg-type]
+    kwargs, replaced = replace_some(data, {"name": "linear", "n": 5, "rng": 0})
+    succeeds_or_names(lambda: dataset(**kwargs), replaced)  # type: ignore[arg-type]
+    kwargs, replaced = replace_some(data, {"n": 5, "rng": 0})
+    succeeds_or_names(lambda: linear(**kwargs), replaced)  # type: ignore[arg-type]
 
 
 # -- a network in use ------------------------------------------------------------------
@@ -163,10 +110,10 @@ def test_data_sets(data: st.DataObject) -> None:
 @given(st.data(), st.sampled_from(["predict", "predict_one", "as_input"]))
 def test_network_inputs(data: st.DataObject, method: str) -> None:
     net = mlp(seed=0)
-    before = _bits(net)
-    kwargs, replaced = _replace(data, {"x": X})
-    ok = _succeeds_or_names(lambda: getattr(net, method)(**kwargs), replaced)
-    assert _bits(net) == before
+    before = param_bits(net)
+    kwargs, replaced = replace_some(data, {"x": X})
+    ok = succeeds_or_names(lambda: getattr(net, method)(**kwargs), replaced)
+    assert param_bits(net) == before
     if ok:  # what was accepted is real numbers of the network's width
         assert np.asarray(net.as_input(kwargs["x"])).dtype == np.float64  # type: ignore[arg-type]
 
@@ -175,42 +122,38 @@ def test_network_inputs(data: st.DataObject, method: str) -> None:
 @given(st.data())
 def test_set_params(data: st.DataObject) -> None:
     net = mlp(seed=0)
-    before = _bits(net)
+    before = param_bits(net)
     value = data.draw(ANYTHING)
     name = data.draw(st.sampled_from(["output.W", "linear_1.b", "nope"]))
     try:
         net.set_params({name: value})  # type: ignore[dict-item]
     except (ValueError, TypeError, KeyError) as exc:
         assert str(exc).lstrip("'\"").startswith(f"{name}: ") or name == "nope", str(exc)
-        assert _bits(net) == before
+        assert param_bits(net) == before
 
 
 # -- files -------------------------------------------------------------------------------
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @EXAMPLES
 @given(data=st.data())
 def test_save(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
     folder = tmp_path_factory.mktemp("save")
     (folder / "old.npz").write_bytes(b"an old file")
     net = mlp(seed=0)
-    before = _bits(net)
+    before = param_bits(net)
     places = [folder / "w.npz", str(folder / "old.npz"), folder, folder / "missing" / "w.npz", "/proc/w.npz",
               "/dev/null", ""]
     valid = {"net": net, "path": folder / "w.npz"}
-    kwargs, replaced = _replace(data, valid)
+    kwargs, replaced = replace_some(data, valid)
     if "path" in replaced and data.draw(st.booleans(), label="a real place"):
         kwargs["path"] = data.draw(st.sampled_from(places), label="path")
-    files = _tree(folder)
-    if _succeeds_or_names(lambda: save(**kwargs), replaced):  # type: ignore[arg-type]
+    files = file_tree(folder)
+    if succeeds_or_names(lambda: save(**kwargs), replaced):  # type: ignore[arg-type]
         again = mlp(seed=5)
         refnet.load(again, kwargs["path"])  # type: ignore[arg-type]
-        assert _bits(again) == before
+        assert param_bits(again) == before
     else:
-        assert _tree(folder) == files
-    assert _bits(net) == before
+        assert file_tree(folder) == files
+    assert param_bits(net) == before
 
 
 @EXAMPLES
@@ -219,12 +162,12 @@ def test_read_network(tmp_path_factory: pytest.TempPathFactory, data: st.DataObj
     folder = tmp_path_factory.mktemp("read")
     save(mlp(seed=0), folder / "w.npz")
     (folder / "junk.npz").write_bytes(b"PK\x03\x04junk")
-    kwargs, replaced = _replace(data, {"path": folder / "w.npz", "allow_nonfinite": False})
+    kwargs, replaced = replace_some(data, {"path": folder / "w.npz", "allow_nonfinite": False})
     if "path" in replaced and data.draw(st.booleans(), label="a real place"):
         kwargs["path"] = data.draw(st.sampled_from([folder / "junk.npz", folder, folder / "none.npz"]))
-    files = _tree(folder)
-    _succeeds_or_names(lambda: read_network(**kwargs), replaced)  # type: ignore[arg-type]
-    assert _tree(folder) == files
+    files = file_tree(folder)
+    succeeds_or_names(lambda: read_network(**kwargs), replaced)  # type: ignore[arg-type]
+    assert file_tree(folder) == files
 
 
 # -- gradient checks and sweeps -------------------------------------------------------------
@@ -233,27 +176,27 @@ def test_read_network(tmp_path_factory: pytest.TempPathFactory, data: st.DataObj
 def test_layer_problems(data: st.DataObject) -> None:
     layer = mlp(seed=0).layers[0]
     params = {k: v.copy() for k, v in layer.params.items()}
-    kwargs, replaced = _replace(data, {"layer": layer, "x": np.full((1, 3, 2), 0.25), "dy": np.ones((1, 3, 4)),
+    kwargs, replaced = replace_some(data, {"layer": layer, "x": np.full((1, 3, 2), 0.25), "dy": np.ones((1, 3, 4)),
                                        "component": None, "reference": None})
-    _succeeds_or_names(lambda: layer_problems(**kwargs), replaced)  # type: ignore[arg-type]
+    succeeds_or_names(lambda: layer_problems(**kwargs), replaced)  # type: ignore[arg-type]
     assert all(np.array_equal(v, layer.params[k]) for k, v in params.items())
 
 
 @settings(max_examples=20)
 @given(st.data())
 def test_sweep(data: st.DataObject) -> None:
-    setup_kwargs, setup_replaced = _replace(data, {"x": X, "y": Y, "epochs": 2, "hidden": (3,), "loss": "mse",
+    setup_kwargs, setup_replaced = replace_some(data, {"x": X, "y": Y, "epochs": 2, "hidden": (3,), "loss": "mse",
                                                    "batch_size": None, "momentum": 0.0, "bce_delta": 1e-7})
-    member_kwargs, member_replaced = _replace(data, {"seed": 0, "lr": 0.5, "dtype": "float64",
+    member_kwargs, member_replaced = replace_some(data, {"seed": 0, "lr": 0.5, "dtype": "float64",
                                                      "convention": "default", "kernel": "blas", "init": None})
-    call_kwargs, call_replaced = _replace(data, {"chunk_size": None, "keep_every": 1, "stop_diverged": False,
+    call_kwargs, call_replaced = replace_some(data, {"chunk_size": None, "keep_every": 1, "stop_diverged": False,
                                                  "check_every": 1000, "checkpoints": ()})
     replaced = call_replaced | {"setup"} if setup_replaced else call_replaced
     if member_replaced:
         replaced |= {"members"}
     setup = sw.Setup(**setup_kwargs)  # type: ignore[arg-type]
     members = [sw.Member(0, 0.5), sw.Member(**member_kwargs)]  # type: ignore[arg-type]
-    _succeeds_or_names(lambda: sw.sweep(setup, members, workers=0, **call_kwargs), replaced)  # type: ignore[arg-type]
+    succeeds_or_names(lambda: sw.sweep(setup, members, workers=0, **call_kwargs), replaced)  # type: ignore[arg-type]
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -7,7 +7,9 @@ import hashlib
 import io
 import itertools
 import multiprocessing
+import re
 from collections.abc import Iterator
+from typing import Any
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 import numpy as np
@@ -15,6 +17,7 @@ import pytest
 
 import refnet
 import refnet.sweep
+import refnet.sweep as sw
 from refnet import reproducible
 from refnet.data import linear, xor_easy
 from refnet.kernels import MEMBER_LAST, kernel
@@ -563,3 +566,33 @@ def test_check_every_one_freezes_a_member_after_the_epoch_its_parameters_went_no
             epochs += 1
         alone.append(epochs)
     assert stopped == alone == [5, 6]
+
+
+def test_iter_sweep_checks_its_arguments_when_called() -> None:
+    # found by tests/test_entry_points.py: the checks ran at the first next(), not at the call
+    x, y = xor_easy()
+    with pytest.raises(ValueError, match=r"^check_every: "):
+        sw.iter_sweep(sw.Setup(x, y, epochs=1), [sw.Member(0, 0.5)], workers=0, check_every=0)
+    with pytest.raises(TypeError, match=r"^quiet: "):
+        sw.iter_sweep(sw.Setup(x, y, epochs=1), [sw.Member(0, 0.5)], workers=0, quiet=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: sw.grid([0, 1], "a"), "lrs"), (lambda: sw.grid(None, [0.5]), "seeds"),  # type: ignore[arg-type]
+    (lambda: sw.grid([0, 1.5], [0.5]), "seeds[1]"),  # type: ignore[list-item]
+    (lambda: sw.kept_epochs(10, 0), "every"), (lambda: sw.kept_epochs("10", 1), "epochs"),  # type: ignore[arg-type]
+    (lambda: sw.kept_epochs(2**63, 1), "epochs"), (lambda: sw.default_chunk_size("setup"), "setup"),  # type: ignore[arg-type]
+])
+def test_sweep_helpers_name_their_arguments(call: Any, name: str) -> None:
+    # were "could not convert string to float", "divide by zero", "array is too big", AttributeError
+    with pytest.raises((TypeError, ValueError), match=rf"^{re.escape(name)}: "):
+        call()
+
+
+def test_a_pool_of_too_many_workers_is_named() -> None:
+    # found by tests/test_entry_points.py: process_pool(2**63) was "OverflowError: Python int too large"
+    with pytest.raises(ValueError, match=r"^workers: expected an integer <= 1024"):
+        sw.process_pool(2**63)
+    x, y = xor_easy()
+    with pytest.raises(ValueError, match=r"^workers: "):
+        sw.iter_sweep(sw.Setup(x, y, epochs=1), [sw.Member(0, 0.5)], workers=sw.MAX_WORKERS + 1)

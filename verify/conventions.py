@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +31,7 @@ from refnet import mlp, train
 from refnet.conventions import Convention, Published, network_options, resolve
 from refnet.data import linear, xor_easy
 from refnet.outcomes import first_below
+from refnet.validation import int_argument, output_dir_argument, real_argument
 
 from .common.report import Cell, Report, to_json
 
@@ -66,12 +66,12 @@ def _fmt(values: npt.NDArray[np.float64]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verify.conventions", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lr", type=float, default=0.1, help="the readings' learning rate (default 0.1)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="initialisation seeds")
-    parser.add_argument("--epochs-xor", type=int, default=20000, help="epochs on XOR (default 20000)")
-    parser.add_argument("--epochs-linear", type=int, default=3000, help="epochs on linear data (default 3000)")
-    parser.add_argument("--threshold", type=float, default=0.01, help="loss threshold for 'epochs to' (default 0.01)")
-    parser.add_argument("--report", metavar="DIR", type=Path, default=None,
+    parser.add_argument("--lr", type=real_argument(0.0, open_minimum=True), default=0.1, help="the readings' learning rate (default 0.1)")
+    parser.add_argument("--seeds", type=int_argument(0), nargs="+", default=[0, 1, 2, 3, 4], help="initialisation seeds")
+    parser.add_argument("--epochs-xor", type=int_argument(1), default=20000, help="epochs on XOR (default 20000)")
+    parser.add_argument("--epochs-linear", type=int_argument(1), default=3000, help="epochs on linear data (default 3000)")
+    parser.add_argument("--threshold", type=real_argument(0.0, open_minimum=True), default=0.01, help="loss threshold for 'epochs to' (default 0.01)")
+    parser.add_argument("--report", metavar="DIR", type=output_dir_argument, default=None,
                         help="write DIR/report.md and DIR/report.json (for python -m verify)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)

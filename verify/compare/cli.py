@@ -7,13 +7,13 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from refnet.data import linear, xor_easy
+from refnet.validation import output_file_argument
 
 from . import onestep, run, selfcheck
 from .adapter import AdapterError, load, recognise
@@ -151,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--update", choices=get_args(onestep.UpdateIntent), default="detect",
                    help="when you meant w to change: inside backward before the gradient is sent down "
                         "(the lab's order), after, or detect (default: either is accepted and named)")
-    p.add_argument("--json", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
+    p.add_argument("--json", metavar="PATH", type=output_file_argument, help="also write the report as JSON to PATH")
     p.add_argument("--quiet", action="store_true", help="print only the hazards, the verdicts and the first failure")
     return p
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from refnet.sweep import default_workers
+from refnet.validation import output_dir_argument
 
 from ..common.console import Console
 from .claims import claims as judge
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run seeds 0..N-1 (default: 2 with --quick, 10 without a size flag, 30 with --full)")
     parser.add_argument("--workers", type=int, metavar="K",
                         help="worker processes (default: the cores this process may use; 0 runs in this process)")
-    parser.add_argument("--report", metavar="DIR", type=Path,
+    parser.add_argument("--report", metavar="DIR", type=output_dir_argument,
                         help="write DIR/report.md, DIR/report.json and one PNG per report figure")
     parser.add_argument("--kernel", choices=("auto", "compiled", "blas"), default="auto",
                         help="what trains the seed distributions of the unseeded figures: 'compiled' "

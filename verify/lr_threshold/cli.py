@@ -24,6 +24,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from refnet.validation import output_dir_argument
+
 from ..common.console import Console
 from ..common.report import repository_root
 from .env import fingerprint
@@ -125,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "pair reproduced and pinned; E1 the boundary between the rates under each arithmetic; E2 "
                     "its structure; E3 the mechanism; E4 seeds 0-255; E5 the horizon. Without flags: the full "
                     "study (about 15 minutes on 2 idle cores with numba).")
-    parser.add_argument("--report", metavar="DIR", type=Path, default=None,
+    parser.add_argument("--report", metavar="DIR", type=output_dir_argument, default=None,
                         help=f"write DIR/report.md, DIR/report.json and the figures (default: {DEFAULT_REPORT})")
     parser.add_argument("--full", action="store_true",
                         help="the full study (the default; the flag says so explicitly)")

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from refnet.validation import output_dir_argument
+
 from ..common.console import Console
 from .report import console, write_doc, write_report
 from .study import QUICK_CONFIG, Config, run_study, verdict, workers_default
@@ -68,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "the weight growth and the stability bound before it, other batch sizes, and the second "
                     "try (output sigmoid kept). Exit 0 when every run went non-finite as the lab's did, and "
                     "every second-try run stayed finite.")
-    parser.add_argument("--report", metavar="DIR", type=Path,
+    parser.add_argument("--report", metavar="DIR", type=output_dir_argument,
                         help="write DIR/report.md, DIR/report.json (with 'claims') and PNG figures")
     parser.add_argument("--doc", metavar="FILE", type=Path,
                         help="also write the docs page (docs/overflow.md) from the report written by --report")
