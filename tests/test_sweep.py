@@ -596,3 +596,88 @@ def test_a_pool_of_too_many_workers_is_named() -> None:
     x, y = xor_easy()
     with pytest.raises(ValueError, match=r"^workers: "):
         sw.iter_sweep(sw.Setup(x, y, epochs=1), [sw.Member(0, 0.5)], workers=sw.MAX_WORKERS + 1)
+
+
+# ----------------------------------------- the API's defaults and argument words (mutation survivors)
+def test_sweep_and_iter_sweep_have_the_documented_defaults() -> None:
+    """Every loss kept, nothing stopped, a divergence check every 1000 epochs, unlike workers
+    refused, no checkpoint, quiet, progress labelled "sweep": the same for both functions."""
+    import inspect
+    expected = {"chunk_size": None, "workers": None, "executor": None, "keep_every": 1, "stop_diverged": False,
+                "check_every": 1000, "in_flight": None, "same_math": True, "checkpoints": (), "quiet": True,
+                "label": "sweep", "stream": None}
+    for function in (refnet.sweep.sweep, iter_sweep):
+        params = inspect.signature(function).parameters
+        assert {name: p.default for name, p in params.items() if name not in ("setup", "members")} == expected
+
+
+def test_sweep_hands_every_argument_to_iter_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def recorder(setup: Setup, members: object, **kwargs: object) -> Iterator[MemberResult]:
+        seen.update(kwargs, setup=setup, members=members)
+        return iter(())
+
+    monkeypatch.setattr(refnet.sweep, "iter_sweep", recorder)
+    stream = io.StringIO()
+    given = {"chunk_size": 3, "workers": 0, "executor": None, "keep_every": 7, "stop_diverged": True,
+             "check_every": 11, "in_flight": 5, "same_math": False, "checkpoints": (4,), "quiet": False,
+             "label": "mine", "stream": stream}
+    assert refnet.sweep.sweep(SIGMOID, [Member(0, 1.0)], **given) == []  # type: ignore[arg-type]
+    assert seen == {**given, "setup": SIGMOID, "members": [Member(0, 1.0)]}
+
+
+def test_a_chunks_loss_history_is_bounded_in_words() -> None:
+    """A chunk keeps (epochs // keep_every + 1) losses per member: 8 bytes each in float64, 4 in
+    float32. At exactly HISTORY_BYTES it is accepted (the limit is inclusive); one member more
+    is refused before any training, naming setup.epochs and the GiB needed and allowed."""
+    from refnet.train import HISTORY_BYTES
+    per_member_f64 = HISTORY_BYTES // 8  # losses that fill the limit with one float64 member
+    epochs = per_member_f64 - 1  # epochs // 1 + 1 losses
+    big = Setup(X, Y, epochs=epochs)
+    chunks = list(refnet.sweep._chunks([Member(0, 1.0)], 1, big, 1))
+    assert [len(c) for _, c in chunks] == [1]
+    chunks32 = list(refnet.sweep._chunks([Member(0, 1.0, dtype="float32")] * 2, 2, big, 1))
+    assert [len(c) for _, c in chunks32] == [2]  # two float32 members fill the same bytes
+    with pytest.raises(ValueError) as info:
+        list(refnet.sweep._chunks([Member(0, 1.0)] * 2, 2, big, 1))
+    gib = HISTORY_BYTES / 1024**3
+    assert str(info.value) == (f"setup.epochs: {epochs} epochs, one loss kept every 1, for chunks of 2 members "
+                               f"need {2 * gib:.1f} GiB of loss history (limit {gib:.0f} GiB); raise keep_every "
+                               "or lower chunk_size")
+    assert [len(c) for _, c in refnet.sweep._chunks([Member(0, 1.0)] * 2, 2, big, 2)] == [2]  # half kept
+
+
+def test_the_setup_and_member_checks_say_what_they_refuse() -> None:
+    with pytest.raises(TypeError) as info:
+        sweep(None, [Member(0, 1.0)], workers=0)  # type: ignore[arg-type]
+    assert str(info.value) == "setup: expected a Setup, got NoneType"
+    with pytest.raises(ValueError) as info2:
+        sweep(Setup(X, Y[:, :, None] if Y.ndim == 2 else Y[:, None, None], epochs=3), [Member(0, 1.0)], workers=0)
+    assert str(info2.value).startswith("setup.y: expected shape (N,) or (N, outputs), got (")
+    with pytest.raises(ValueError, match=r"^setup\.x: expected shape \(N, inputs\), got \(21,\)$"):  # the 21 points of xor_easy
+        sweep(Setup(X[:, 0], Y, epochs=3), [Member(0, 1.0)], workers=0)
+    with pytest.raises(TypeError) as info3:
+        list(refnet.sweep._chunks([Member(0, 1.0), None], 2, SIGMOID))  # type: ignore[list-item]
+    assert str(info3.value) == "members[1]: expected a Member, got NoneType"
+    with pytest.raises(ValueError, match=r"^member\.seed: "):
+        Member(-1, 1.0).check()
+    # the smallest values each field takes
+    one_row = sweep(Setup(X, Y, epochs=0, batch_size=1), [Member(0, 1.0)], workers=0)[0]
+    assert one_row.loss.shape == (0,)
+    assert sweep(Setup(X, Y.ravel(), epochs=2), [Member(0, 1.0)], workers=0)[0].loss.shape == (2,)
+
+
+def test_setup_build_gives_the_setups_output_width() -> None:
+    two = Setup(X, np.column_stack([Y.ravel(), 1 - Y.ravel()]), epochs=3, hidden=(3,))
+    net = two.build([0, 1])
+    assert net.out_features == 2 and net.members == 2 and net.in_features == X.shape[1]
+    assert sweep(two, [Member(0, 0.5)], workers=0)[0].params["output.W"].shape == (1, 3, 2)
+
+
+def test_a_diverging_member_warns_nothing_in_process() -> None:
+    """In-process chunks (workers=0) compute overflowing losses under errstate: no RuntimeWarning
+    escapes into the caller (warnings are errors in this suite)."""
+    res = sweep(Setup(X, Y, epochs=30, activation="identity", output_activation="identity"),
+                [Member(0, 1e3)], workers=0)
+    assert res[0].nonfinite.first_loss_epoch is not None
