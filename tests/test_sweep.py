@@ -681,3 +681,85 @@ def test_a_diverging_member_warns_nothing_in_process() -> None:
     res = sweep(Setup(X, Y, epochs=30, activation="identity", output_activation="identity"),
                 [Member(0, 1e3)], workers=0)
     assert res[0].nonfinite.first_loss_epoch is not None
+
+
+class _Recorder(Executor):
+    """An executor that runs nothing: it records each submitted chunk, answers with no results,
+    and notes how many chunks had been submitted each time a result is read."""
+
+    def __init__(self) -> None:
+        self.chunks: list[list[Member]] = []
+        self.read_after: list[int] = []
+        self.shut = False
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        from concurrent.futures import Future
+        recorder = self
+        self.chunks.append(args[1])
+
+        class Done(Future):  # type: ignore[type-arg]
+            def result(self, timeout: float | None = None) -> list[MemberResult]:
+                recorder.read_after.append(len(recorder.chunks))
+                return []
+
+        done = Done()
+        done.set_result([])
+        return done
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.shut = True
+
+
+def test_iter_sweep_names_each_refused_argument() -> None:
+    member = [Member(0, 1.0)]
+    for kwargs, words in [({"chunk_size": 0}, "chunk_size: "), ({"workers": -1}, "workers: "),
+                          ({"in_flight": 0}, "in_flight: "), ({"checkpoints": (0,)}, r"checkpoints\[0\]: "),
+                          ({"checkpoints": 3}, "checkpoints: ")]:
+        with pytest.raises((TypeError, ValueError), match="^" + words):
+            iter_sweep(SIGMOID, member, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError) as info:
+        iter_sweep(Setup(X, Y, epochs=4, momentum=0.9), member, checkpoints=(2,))
+    assert str(info.value) == "checkpoints: not with momentum (the velocity lives in one train call)"
+    assert len(list(iter_sweep(SIGMOID, member, workers=0, in_flight=1, chunk_size=1))) == 1
+
+
+def test_a_sweep_with_workers_makes_its_own_pool_and_shuts_it_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int | None] = []
+    made: list[_Recorder] = []
+
+    def pool(workers: int | None = None) -> _Recorder:
+        asked.append(workers)
+        made.append(_Recorder())
+        return made[-1]
+
+    monkeypatch.setattr(refnet.sweep, "process_pool", pool)
+    members = [Member(k, 1.0) for k in range(5)]
+    assert refnet.sweep.sweep(SIGMOID, members, workers=1, chunk_size=2) == []
+    assert asked == [1] and made[0].shut and [len(c) for c in made[0].chunks] == [2, 2, 1]
+    refnet.sweep.sweep(SIGMOID, members, workers=0, chunk_size=2)  # in this process: no pool
+    assert asked == [1]
+
+
+@pytest.mark.parametrize("workers, in_flight, ahead", [(3, None, 6), (1, None, 2), (0, None, 2), (3, 4, 4)])
+def test_chunks_in_flight_are_twice_the_workers_unless_given(workers: int, in_flight: int | None,
+                                                            ahead: int) -> None:
+    """Before the first result is read, ``in_flight`` chunks are submitted (default: two per
+    worker, at least two); then one more each time one is read. Nothing is submitted before the
+    first result is asked for."""
+    given = _Recorder()
+    stream = iter_sweep(SIGMOID, [Member(k, 1.0) for k in range(20)], chunk_size=1, workers=workers,
+                        executor=given, in_flight=in_flight)
+    assert given.chunks == []
+    assert list(stream) == []
+    assert given.read_after[:3] == [ahead, ahead + 1, ahead + 2] and len(given.chunks) == 20
+
+
+def test_the_kept_loss_history_bound_uses_keep_every() -> None:
+    """A run too long to keep every loss of a chunk passes the bound when only every 1000th
+    loss is kept (the recorder trains nothing)."""
+    from refnet.train import HISTORY_BYTES
+    long = Setup(X, Y, epochs=HISTORY_BYTES // 8 * 4)
+    given = _Recorder()
+    assert refnet.sweep.sweep(long, [Member(0, 1.0)], executor=given, chunk_size=1, keep_every=1000) == []
+    with pytest.raises(ValueError, match="^setup.epochs: "):
+        refnet.sweep.sweep(long, [Member(0, 1.0)], executor=given, chunk_size=1)
