@@ -591,3 +591,37 @@ def test_non_contiguous_and_mixed_precision_arrays_are_checked_too() -> None:
         steps = [(_FWD1, a, ()) for a in arrays]
         events = _observed(Guard(None, "record", levels=()), steps).events
         assert [e.shape for e in events] == [arrays[1].shape]
+
+
+@pytest.mark.parametrize("activation, loss, momentum", [("sigmoid", "mse", 0.0), ("relu", "bce", 0.9)])
+def test_the_hot_path_examines_every_array_but_those_another_array_vouches_for(
+        monkeypatch: pytest.MonkeyPatch, activation: str, loss: str, momentum: float) -> None:
+    """The unplanned step's window (the lab's published arithmetic is never planned): every array
+    is examined except an activation's output or input gradient (bounded or contracting maps of
+    an earlier array of the window: finite in, finite out) and a parameter gradient that its own
+    update takes in later (``p - lr * g`` is non-finite whenever ``g`` is), with or without
+    momentum. Examining more would cost time; examining fewer could miss the first event."""
+    windows: list[tuple[list[object], list[int]]] = []
+    make = Guard._make_pattern
+
+    def recorded(self: Guard) -> list[int]:
+        pattern = make(self)
+        windows.append((list(self._pattern_sites), list(pattern + self._pattern_large)))
+        return pattern
+
+    monkeypatch.setattr(Guard, "_make_pattern", recorded)
+    x, y = xor_easy()
+    net = mlp(seed=0, activation=activation, loss=loss, sigmoid="naive", relu="mask")  # type: ignore[arg-type]
+    train(net, x, y, lr=0.05, epochs=2, momentum=momentum, convention="lab", guard=Guard(None, "record"))
+    sites, kept = max(windows, key=lambda w: len(w[0]))
+    examined = [(s.phase, s.layer_name, s.role) for i, s in enumerate(sites) if i in kept]  # type: ignore[attr-defined]
+    act = "sigmoid" if activation == "sigmoid" else "relu"
+    assert len(sites) == 23 and examined == [
+        ("forward", "linear_1", "pre-activation"), ("forward", "linear_2", "pre-activation"),
+        ("forward", "output", "pre-activation"), ("loss", loss, "loss terms"), ("loss", loss, "loss gradient"),
+        ("update", "output", "weight"), ("backward", "output", "input gradient"),
+        ("update", "linear_2", "weight"), ("update", "linear_2", "bias"), ("backward", "linear_2", "input gradient"),
+        ("update", "linear_1", "weight"), ("update", "linear_1", "bias")]
+    skipped = [(s.phase, s.layer_name) for i, s in enumerate(sites) if i not in kept]  # type: ignore[attr-defined]
+    assert (("forward", f"{act}_1") in skipped and ("backward", f"{act}_2") in skipped
+            and ("backward", "linear_1") in skipped)
