@@ -233,3 +233,14 @@ def test_a_replayed_step_hands_its_momentum_velocity_back_to_the_plan() -> None:
     planned = _guarded("record", build, lr=0.2, momentum=0.5, epochs=120)
     assert "early-warning" in {e["kind"] for e in planned[0]}
     _both("record", build, lr=0.2, momentum=0.5, epochs=120)
+
+
+def test_a_plan_without_a_guard_refuses_a_guarded_step() -> None:
+    from refnet.train import prepare_data
+    net = refnet.mlp(seed=0)
+    x, t = prepare_data(net, *xor_easy())
+    plan = plan_module.Plan(net, None, SGD(0.5), [(x, t)])
+    out = np.empty(1)
+    with pytest.raises(RuntimeError) as info:
+        plan.guarded_step(0, out, 0, 0, slice(None), x, t)
+    assert str(info.value) == "guarded_step: this plan was built without a guard and a replay"
