@@ -646,6 +646,19 @@ def test_a_chunks_loss_history_is_bounded_in_words() -> None:
                                f"need {2 * gib:.1f} GiB of loss history (limit {gib:.0f} GiB); raise keep_every "
                                "or lower chunk_size")
     assert [len(c) for _, c in refnet.sweep._chunks([Member(0, 1.0)] * 2, 2, big, 2)] == [2]  # half kept
+    with pytest.raises(ValueError, match="^setup.epochs: "):  # one loss more than the limit holds
+        list(refnet.sweep._chunks([Member(0, 1.0)], 1, Setup(X, Y, epochs=per_member_f64), 1))
+
+
+def test_members_of_the_default_chunk_size_fill_chunks_by_their_own_dtype() -> None:
+    """Without a chunk_size, a chunk holds default_chunk_size(setup, dtype) members of its
+    dtype: float32 members take half the bytes, so twice as many fit."""
+    setup = Setup(X, Y, epochs=3, hidden=(64, 64))
+    n32, n64 = default_chunk_size(setup, "float32"), default_chunk_size(setup, "float64")
+    assert n32 == 2 * n64
+    for dtype, n in (("float32", n32), ("float64", n64)):
+        members = [Member(0, 1.0, dtype=dtype)] * (n + 1)  # type: ignore[arg-type]
+        assert [len(c) for _, c in refnet.sweep._chunks(members, None, setup, 1)] == [n, 1]
 
 
 def test_the_setup_and_member_checks_say_what_they_refuse() -> None:
@@ -658,8 +671,8 @@ def test_the_setup_and_member_checks_say_what_they_refuse() -> None:
     with pytest.raises(ValueError, match=r"^setup\.x: expected shape \(N, inputs\), got \(21,\)$"):  # the 21 points of xor_easy
         sweep(Setup(X[:, 0], Y, epochs=3), [Member(0, 1.0)], workers=0)
     with pytest.raises(TypeError) as info3:
-        list(refnet.sweep._chunks([Member(0, 1.0), None], 2, SIGMOID))  # type: ignore[list-item]
-    assert str(info3.value) == "members[1]: expected a Member, got NoneType"
+        list(refnet.sweep._chunks([Member(0, 1.0), "m"], 2, SIGMOID, 1))  # type: ignore[list-item]
+    assert str(info3.value) == "members[1]: expected a Member, got str"
     with pytest.raises(ValueError, match=r"^member\.seed: "):
         Member(-1, 1.0).check()
     # the smallest values each field takes
