@@ -625,3 +625,15 @@ def test_the_hot_path_examines_every_array_but_those_another_array_vouches_for(
     skipped = [(s.phase, s.layer_name) for i, s in enumerate(sites) if i not in kept]  # type: ignore[attr-defined]
     assert (("forward", f"{act}_1") in skipped and ("backward", f"{act}_2") in skipped
             and ("backward", "linear_1") in skipped)
+
+
+def test_the_square_limit_is_the_square_of_the_lowest_level() -> None:
+    """A window is clean while its sum of squares stays below L², L = max ** (lowest level):
+    max ** (2 level), computed in the dtype; from level 0.5 up, L² would overflow, so the limit
+    is inf (only non-finite values fail the hot path), as with no levels at all. No warning."""
+    for dtype in (np.dtype(np.float64), np.dtype(np.float32)):
+        big = np.finfo(dtype).max
+        assert Guard(None, "record", levels=(0.5, 0.25)).square_limit(dtype) == np.power(big, dtype.type(0.5))
+        assert Guard(None, "record", levels=(0.1,)).square_limit(dtype) == np.power(big, dtype.type(0.2))
+        for levels in ((0.5,), (0.75,), ()):
+            assert Guard(None, "record", levels=levels).square_limit(dtype) == np.inf
