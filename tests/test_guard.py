@@ -593,9 +593,14 @@ def test_non_contiguous_and_mixed_precision_arrays_are_checked_too() -> None:
         assert [e.shape for e in events] == [arrays[1].shape]
 
 
-@pytest.mark.parametrize("activation, loss, momentum", [("sigmoid", "mse", 0.0), ("relu", "bce", 0.9)])
+@pytest.mark.parametrize("activation, loss, momentum, levels", [
+    ("sigmoid", "mse", 0.0, (0.5,)), ("relu", "bce", 0.9, (0.5,)),
+    ("sigmoid", "mse", 0.0, (1e-4,)),  # L² = max ** 2e-4 = 1.15: still above a sigmoid's 1
+    ("sigmoid", "mse", 0.0, (1e-310,)),  # L² rounds to 1: a sigmoid's output can reach it, so it is examined
+])
 def test_the_hot_path_examines_every_array_but_those_another_array_vouches_for(
-        monkeypatch: pytest.MonkeyPatch, activation: str, loss: str, momentum: float) -> None:
+        monkeypatch: pytest.MonkeyPatch, activation: str, loss: str, momentum: float,
+        levels: tuple[float, ...]) -> None:
     """The unplanned step's window (the lab's published arithmetic is never planned): every array
     is examined except an activation's output or input gradient (bounded or contracting maps of
     an earlier array of the window: finite in, finite out) and a parameter gradient that its own
@@ -612,10 +617,13 @@ def test_the_hot_path_examines_every_array_but_those_another_array_vouches_for(
     monkeypatch.setattr(Guard, "_make_pattern", recorded)
     x, y = xor_easy()
     net = mlp(seed=0, activation=activation, loss=loss, sigmoid="naive", relu="mask")  # type: ignore[arg-type]
-    train(net, x, y, lr=0.05, epochs=2, momentum=momentum, convention="lab", guard=Guard(None, "record"))
+    train(net, x, y, lr=0.05, epochs=2, momentum=momentum, convention="lab", guard=Guard(None, "record", levels=levels))
     sites, kept = max(windows, key=lambda w: len(w[0]))
     examined = [(s.phase, s.layer_name, s.role) for i, s in enumerate(sites) if i in kept]  # type: ignore[attr-defined]
     act = "sigmoid" if activation == "sigmoid" else "relu"
+    if levels == (1e-310,):
+        assert len(sites) == 23 and len(examined) == 18  # the 5 parameter gradients alone are left out
+        return
     assert len(sites) == 23 and examined == [
         ("forward", "linear_1", "pre-activation"), ("forward", "linear_2", "pre-activation"),
         ("forward", "output", "pre-activation"), ("loss", loss, "loss terms"), ("loss", loss, "loss gradient"),
