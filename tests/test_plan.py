@@ -244,3 +244,65 @@ def test_a_plan_without_a_guard_refuses_a_guarded_step() -> None:
     with pytest.raises(RuntimeError) as info:
         plan.guarded_step(0, out, 0, 0, slice(None), x, t)
     assert str(info.value) == "guarded_step: this plan was built without a guard and a replay"
+
+
+def test_only_refnets_own_parts_under_a_reading_are_planned() -> None:
+    """A plan knows the buffers of refnet's own layers, losses and kernels under the default
+    convention or a Reading; anything else (a subclass of a layer or loss, a kernel object that
+    is not the registered one, the lab's published arithmetic) runs unplanned."""
+    from refnet.conventions import Published, reading
+    from refnet.kernels import BlasKernel
+    from refnet.layers import Sigmoid
+    from refnet.losses import MSE
+
+    class MySigmoid(Sigmoid):
+        pass
+
+    class MyMSE(MSE):
+        pass
+
+    def net(**changes: object) -> Network:
+        base = refnet.mlp(seed=0, sigmoid="naive")
+        layers = [MySigmoid(layer.name, "naive") if changes.get("layer") and isinstance(layer, Sigmoid) else layer
+                  for layer in base.layers]
+        made = Network(layers, MyMSE() if changes.get("loss") else base.loss, base.precision)
+        if changes.get("kernel"):
+            for linear in made.linears:
+                linear.kernel = BlasKernel()  # a kernel of the right kind, not the registered one
+        return made
+
+    Supports = plan_module.Plan.supports
+    assert Supports(net()) and Supports(net(), reading("lab-sum")) and Supports(net(), None)
+    assert not Supports(net(), Published())
+    for change in ("layer", "loss", "kernel"):
+        assert not Supports(net(**{change: True})), change
+        assert not Supports(net(**{change: True}), reading("lab-sum")), change
+
+
+def test_a_training_hands_numpys_error_callback_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan takes NumPy's floating-point callback for its steps and gives back whatever was
+    there before, when training ends normally and when a step raises."""
+    def mine(err: str, flag: int) -> None:
+        pass
+
+    x, y = xor_easy()
+    previous = np.seterrcall(mine)
+    try:
+        refnet.train(refnet.mlp(seed=0), x, y, lr=0.5, epochs=3)
+        assert np.geterrcall() is mine
+        with pytest.raises(refnet.NumericalError):
+            refnet.train(refnet.mlp(seed=0, activation="identity", output_activation="identity"),
+                         x * 1e200, y, lr=1e300, epochs=3, guard="raise")
+        assert np.geterrcall() is mine
+    finally:
+        np.seterrcall(previous)
+
+
+def test_a_momentum_optimizer_gets_no_velocity_from_a_training_of_no_epochs() -> None:
+    x, y = xor_easy()
+    opt = SGD(0.5, momentum=0.9)
+    net = refnet.mlp(seed=0)
+    refnet.train(net, x, y, optimizer=opt, epochs=0)
+    assert all(opt.velocity((i, name)) is None for i, layer in enumerate(net.layers) for name in layer.params)
+    refnet.train(net, x, y, optimizer=opt, epochs=1)
+    assert opt.velocity((0, "W")) is not None
