@@ -306,3 +306,43 @@ def test_a_momentum_optimizer_gets_no_velocity_from_a_training_of_no_epochs() ->
     assert all(opt.velocity((i, name)) is None for i, layer in enumerate(net.layers) for name in layer.params)
     refnet.train(net, x, y, optimizer=opt, epochs=1)
     assert opt.velocity((0, "W")) is not None
+
+
+@pytest.mark.parametrize("kernel", ["blas", "portable"])
+def test_momentum_with_updates_inside_the_backward_pass_plans_to_the_same_bits(kernel: str) -> None:
+    """A reading updates each layer inside the backward pass; with momentum the plan's first step
+    starts the velocity and every later step adds to it, as the unplanned step does."""
+    def build() -> Network:
+        return refnet.mlp(seed=[0, 1, 2], kernel=kernel, sigmoid="naive")  # type: ignore[arg-type]
+
+    a, b = _pair(build, lr=[0.1, 0.5, 1.0], momentum=0.9, epochs=20, convention="lab-evidence")
+    assert a == b
+
+
+def test_the_plans_layout_and_single_network_path() -> None:
+    """Members last (each elementwise loop over the members innermost) for ensembles of at least
+    MEMBER_LAST members on the portable or compiled kernel; members first otherwise. One blas
+    network drops its member axis (one loop level less in every NumPy call)."""
+    from refnet.kernels import MEMBER_LAST
+    from refnet.train import prepare_data
+
+    def plan(members: int, kernel: str) -> plan_module.Plan:
+        net = refnet.mlp(seed=list(range(members)), kernel=kernel)  # type: ignore[arg-type]
+        x, t = prepare_data(net, *xor_easy())
+        return plan_module.Plan(net, None, SGD(0.5), [(x, t)])
+
+    assert plan(MEMBER_LAST, "portable").layout == "members-last"
+    assert plan(MEMBER_LAST - 1, "portable").layout == "members-first"
+    assert plan(MEMBER_LAST, "blas").layout == "members-first"
+    assert [plan(1, k).single for k in ("blas", "portable")] == [True, False]
+    assert not plan(2, "blas").single
+
+
+def test_a_velocity_for_only_some_parameters_is_refused() -> None:
+    x, y = xor_easy()
+    net = refnet.mlp(seed=0)
+    opt = SGD(0.5, momentum=0.9)
+    opt.set_velocity((0, "W"), np.zeros_like(net.layers[0].params["W"]))
+    with pytest.raises(ValueError) as info:
+        refnet.train(net, x, y, optimizer=opt, epochs=1)
+    assert str(info.value) == "optimizer: its momentum velocity covers only some parameters"
