@@ -645,3 +645,13 @@ def test_the_square_limit_is_the_square_of_the_lowest_level() -> None:
         assert Guard(None, "record", levels=(0.1,)).square_limit(dtype) == np.power(big, dtype.type(0.2))
         for levels in ((0.5,), (0.75,), ()):
             assert Guard(None, "record", levels=levels).square_limit(dtype) == np.inf
+
+
+def test_a_guard_entered_twice_stays_attached_until_the_outer_exit() -> None:
+    net = mlp(seed=0)
+    guard = Guard(net, "record")
+    with guard:
+        with guard:
+            assert net.observer is guard
+        assert net.observer is guard  # the inner exit does not detach it
+    assert net.observer is None

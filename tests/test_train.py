@@ -293,3 +293,28 @@ def test_progress_is_updated_every_1000_epochs_unless_quiet(monkeypatch: pytest.
     updates.clear()
     train(mlp(), x, y, lr=0.5, epochs=2001, quiet=True)
     assert not any(with_loss for _, with_loss in updates)
+
+
+def test_the_words_of_train_s_other_refusals_and_its_history_s_fields() -> None:
+    """The rate that rounds to zero in float32 (its smallest normal number is accepted); y of
+    the wrong length, with x's row count; an unknown guard mode and a guard attached elsewhere.
+    A run's History names the default convention and its wall time in seconds."""
+    import time
+
+    from refnet import SGD, Guard
+    tiny32 = float(np.finfo(np.float32).tiny)
+    SGD(tiny32).check(np.dtype(np.float32), 1)
+    with pytest.raises(ValueError) as info:
+        SGD(1e-50).check(np.dtype(np.float32), 1)
+    assert str(info.value) == (f"lr: 1e-50 rounds to [0.0] in float32; expected a positive normal number there "
+                               f"(>= {tiny32}, finite)")
+    x, y = xor_easy()
+    for kwargs, words in [({"y": y[:5]}, "y: expected shape (21, 1) to match x, got (5, 1)"),
+                          ({"guard": "loud"}, "guard: expected one of raise, warn, record, off or a Guard, got 'loud'"),
+                          ({"guard": Guard(mlp(), "raise")}, "guard: this Guard is attached to another network")]:
+        with pytest.raises(ValueError) as info:
+            train(mlp(), x, kwargs.pop("y", y), lr=0.5, epochs=1, **kwargs)  # type: ignore[arg-type]
+        assert str(info.value) == words
+    start = time.perf_counter()
+    history = train(mlp(), x, y, lr=0.5, epochs=50)
+    assert history.convention == "default" and 0 < history.seconds <= time.perf_counter() - start
