@@ -28,7 +28,7 @@ declare -A TESTS=(
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 git ls-files -z | xargs -0 -I{} cp --parents {} "$scratch"/ 2>/dev/null
-grep -E ": survived$" "${RESULTS:-mutation/results.txt}" | sed -E 's/^ *//; s/: survived$//' | while read -r name; do
+grep -E ": (survived|no tests)$" "${RESULTS:-mutation/results.txt}" | sed -E 's/^ *//; s/: (survived|no tests)$//' | while read -r name; do
   module=$(echo "$name" | cut -d. -f2)
   file="refnet/$module.py"
   cp "$file" "$scratch/$file"

@@ -1,33 +1,36 @@
 #!/usr/bin/env bash
 # Mutation testing of refnet's core modules with mutmut (configured in pyproject.toml, [tool.mutmut]).
 #
-#   mutation/run.sh                       # the default subset: optim, io, validation, losses
-#   mutation/run.sh sweep plan            # other core modules (any of those listed in only_mutate)
+#   mutation/run.sh                       # every core module (layers ... validation)
+#   mutation/run.sh sweep plan            # some of them (any of those listed in only_mutate)
 #   MUTMUT=/path/to/mutmut mutation/run.sh
 #
 # Two filters, cheapest first:
 # 1. mypy --strict (the CI's type gate, with the project's config) on mutmut's mutants/ tree: a
 #    mutant it rejects could never be merged, so it is counted "caught by mypy" and not run
-#    (mutation/mypy_caught.py; MUTATION_MYPY=0 to skip this step, =reuse to keep the last result). mypy takes about 6 minutes.
+#    (mutation/mypy_caught.py; MUTATION_MYPY=0 to skip this step, =reuse to keep the last
+#    result). mypy takes 1 to 6 minutes.
 # 2. Per-mutant test selection: mutmut first runs the selected tests once, recording which tests
 #    call each function; each remaining mutant then runs only the tests of its function, fastest
-#    first, and stops at the first failure.
-# The run is niced (nice -n 19) and uses one worker process by default (MUTATION_JOBS to change it)
-# for at most MUTATION_MINUTES (40) of mutmut's wall time: the machine is shared. Mutants that
-# already have a result are not run again (delete mutants/ for a fresh run). Not part of CI.
-# mutation/retest_survivors.sh re-tests the survivors after new tests are written.
+#    first, and stops at the first failure (a mutant that makes them hang is stopped at 4x their
+#    time: timeout_multiplier in pyproject.toml).
+# The run is niced (nice -n 19), uses one worker per core (MUTATION_JOBS to change it) and stops
+# after MUTATION_MINUTES (60) of mutmut's wall time; mutants that already have a result are not
+# run again, so a second run takes up where a stopped one ended (delete mutants/ for a fresh
+# run). Not part of CI. mutation/retest_survivors.sh re-tests the survivors after new tests.
 #
 # Output: mutants/ (mutmut's working copy, git-ignored), mutation/results.txt (every mutant and
 # its status), mutation/mypy_caught.json (mutants mypy rejects, with its first message),
-# mutation/survivors.txt (the diff of each surviving mutant). Record the score and each survivor,
-# killed or justified, in docs/mutation.md.
+# mutation/survivors.txt (the diff of each surviving mutant), and the score table on stdout
+# (mutation/summarize.py). Record the score and each survivor, killed or justified, in
+# docs/mutation.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MUTMUT=${MUTMUT:-$(command -v mutmut || echo "$(dirname "$(command -v python)")/mutmut")}
 BIN=$(dirname "$MUTMUT")
-JOBS=${MUTATION_JOBS:-1}
+JOBS=${MUTATION_JOBS:-$(nproc)}
 modules=("$@")
-[ ${#modules[@]} -eq 0 ] && modules=(optim io validation losses)
+[ ${#modules[@]} -eq 0 ] && modules=(layers losses optim train plan sweep io conventions guard validation)
 start=$(date +%s)
 # Generate (or refresh) the mutants the way `mutmut run` does, without running anything yet.
 nice -n 19 "$BIN/python" - <<'PY'
@@ -56,21 +59,18 @@ for m in sys.argv[1:]:
 PY
 )
 echo "mutants to run: ${#names[@]} (mypy: $(( $(date +%s) - start )) s)"
-# MPLBACKEND/PYTHONHASHSEED as tox sets them. The run stops after MUTATION_MINUTES (default 40) of wall
+# MPLBACKEND/PYTHONHASHSEED as tox sets them. The run stops after MUTATION_MINUTES (default 60) of wall
 # time: mutmut tries the cheapest mutants first, so a stopped run leaves the costliest "not checked".
 if [ ${#names[@]} -gt 0 ]; then
-  MPLBACKEND=Agg PYTHONHASHSEED=0 timeout -k 60 --signal=INT "${MUTATION_MINUTES:-40}m" \
+  MPLBACKEND=Agg PYTHONHASHSEED=0 timeout -k 60 --signal=INT "${MUTATION_MINUTES:-60}m" \
     nice -n 19 "$MUTMUT" run --max-children "$JOBS" "${names[@]}" || true
 fi
 echo "wall time: $(( $(date +%s) - start )) s for modules: ${modules[*]}"
 : > mutation/survivors.txt
 "$MUTMUT" results --all true > mutation/results.txt 2>&1 || true
 mods=$(IFS='|'; echo "${modules[*]}")
-grep -E "^ *refnet\.(${mods})\..*: survived$" mutation/results.txt | sed -E 's/^ *//; s/: survived$//' | while read -r name; do
+grep -E "^ *refnet\.(${mods})\..*: (survived|no tests)$" mutation/results.txt | sed -E 's/^ *//; s/: (survived|no tests)$//' | while read -r name; do
   echo "=== $name" >> mutation/survivors.txt
   "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' >> mutation/survivors.txt || true
 done
-for m in "${modules[@]}"; do  # "not checked" includes those caught by mypy (counted apart) and those not reached
-  echo "$m: $(grep -E "^ *refnet\.${m}\." mutation/results.txt | sed -E 's/.*: //' | sort | uniq -c | tr '\n' ' ')" \
-       "caught by mypy: $(grep -c "\"refnet\.${m}\." mutation/mypy_caught.json || true)"
-done
+"$BIN/python" mutation/summarize.py mutation/results.txt mutation/mypy_caught.json "${modules[@]}"

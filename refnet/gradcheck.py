@@ -415,7 +415,9 @@ def loss_problem(loss: Loss, y: FloatArray, t: FloatArray, *, component: str | N
     for method in ("value", "terms", "grad", "rounding"):
         if not callable(getattr(loss, method, None)):
             raise TypeError(f"loss: expected a Loss (with value, terms, grad, rounding), got {loss!r}")
-    _check_float_array("y", y)
+    _check_float_array("y", y, 3)
+    if y.dtype not in (np.float32, np.float64, np.longdouble):  # a loss computes in these (longdouble: a reference)
+        raise TypeError(f"y: expected a float32, float64 or longdouble array, got dtype {y.dtype}")
     _check_float_array("t", t)
     if t.dtype != y.dtype or t.shape != y.shape:
         raise ValueError(f"t: expected a {y.dtype} array of y's shape {y.shape}, got {t.dtype} {t.shape}")

@@ -36,7 +36,7 @@ from .validation import check_bool, check_output_file, check_path
 
 __all__ = ["save", "load", "read_network", "architecture", "FORMAT", "FORMAT_V1", "LegacyFileWarning"]
 
-_ACTIVATION_KINDS: Final = {"ReLU": ReLU, "Tanh": Tanh, "Identity": Identity}
+_ACTIVATION_KINDS: Final = {"Tanh": Tanh, "Identity": Identity}
 
 FORMAT: Final = "refnet-params/2"
 """The format :func:`save` writes: header with the architecture."""
@@ -57,7 +57,7 @@ def architecture(net: Network) -> Architecture:
 
     ``layers``: one entry per layer, in order, with its ``kind`` (class name)
     and ``name``; a Linear layer adds ``bias`` (whether it has one), a Sigmoid
-    layer its ``formula``. ``loss``: ``name``, ``reduction`` and, for BCE,
+    or ReLU layer its ``formula``. ``loss``: ``name``, ``reduction`` and, for BCE,
     ``delta``.
     """
     if not isinstance(net, Network):
@@ -109,6 +109,15 @@ def save(net: Network, path: str | os.PathLike[str]) -> None:
         raise
 
 
+def _as_recorded_now(entry: object) -> object:
+    """A file's layer entry as :func:`architecture` records it today: a ReLU layer saved before
+    ReLU had a choice of formula (``refnet-params/2`` files written before 2026-12-06) has the
+    only formula there was, ``max``."""
+    if isinstance(entry, dict) and entry.get("kind") == "ReLU" and "formula" not in entry:
+        return {**entry, "formula": "max"}
+    return entry
+
+
 def _differences(found: object, expected: Architecture) -> list[str]:
     """What differs between a file's architecture and the network's, in words."""
     if not isinstance(found, dict):
@@ -120,7 +129,7 @@ def _differences(found: object, expected: Architecture) -> list[str]:
     else:
         if len(f_layers) != len(e_layers):
             out.append(f"the file has {len(f_layers)} layers, the network {len(e_layers)}")
-        for i, (f, e) in enumerate(zip(f_layers, e_layers)):
+        for i, (f, e) in enumerate(zip(map(_as_recorded_now, f_layers), e_layers)):
             if f != e:
                 out.append(f"layer {i}: file {_layer_words(f)}, network {_layer_words(e)}")
     if found.get("loss") != expected["loss"]:
@@ -179,14 +188,15 @@ def read_network(path: str | os.PathLike[str], *, allow_nonfinite: bool = False)
     arch = header.get("architecture")
     try:
         layers: list[Layer] = []
-        for entry in cast(list[dict[str, object]], cast(dict[str, object], arch)["layers"]):
+        for entry in map(_as_recorded_now, cast(list[dict[str, object]], cast(dict[str, object], arch)["layers"])):
+            entry = cast(dict[str, object], entry)
             kind, name = str(entry["kind"]), str(entry["name"])
             if kind == "Linear":  # a bias the header does not record is refused by load's architecture check
                 layers.append(Linear(files[f"{name}.W"], files.get(f"{name}.b"), name=name))
             elif kind == "Sigmoid":
                 layers.append(Sigmoid(name, cast(SigmoidFormula, entry["formula"])))
-            elif kind == "ReLU":  # files written before ReLU had a formula hold the default's
-                layers.append(ReLU(name, cast(ReLUFormula, entry.get("formula", "max"))))
+            elif kind == "ReLU":
+                layers.append(ReLU(name, cast(ReLUFormula, entry["formula"])))
             elif kind in _ACTIVATION_KINDS:
                 layers.append(_ACTIVATION_KINDS[kind](name))
             else:

@@ -449,11 +449,11 @@ class ReLU(_Activation):
         mask = np.empty_like(x, dtype=bits)
         zero = x.dtype.type(0)
         if self.formula == "mask":  # pass where not (x <= 0); the output is x AND that mask
-            forward: list[Op] = [partial(np.less_equal, x, zero, mask, casting="unsafe"),
-                                 partial(np.subtract, mask, 1, mask, casting="unsafe"),
+            forward: list[Op] = [partial(np.less_equal, x, zero, mask),
+                                 partial(np.subtract, mask, 1, mask),
                                  partial(np.bitwise_and, x.view(bits), mask, y.view(bits))]
         else:
-            forward = [partial(np.greater, x, zero, mask, casting="unsafe"),
+            forward = [partial(np.greater, x, zero, mask),
                        partial(np.negative, mask, mask), partial(np.maximum, x, zero, out=y)]
         down: list[Op] = [] if dx is None else [
             partial(np.bitwise_and, dy.view(bits), mask, dx.view(bits))]

@@ -244,9 +244,8 @@ class BCEWithLogits(_Reduced):
         return out
 
     def term_grad(self, y: FloatArray, t: FloatArray) -> FloatArray:
-        one, zero = y.dtype.type(1), y.dtype.type(0)
-        s = sigmoid(y)
-        out: FloatArray = np.where(t == one, -sigmoid(-y), np.where(t == zero, s, s - t))
+        # t = 0 needs no branch of its own: sigmoid(z) - 0 is sigmoid(z), bit for bit
+        out: FloatArray = np.where(t == y.dtype.type(1), -sigmoid(-y), sigmoid(y) - t)
         return out
 
     def _term_rounding(self, y: npt.NDArray[np.float64], t: npt.NDArray[np.float64]) -> tuple[Bound, Bound]:

@@ -356,7 +356,7 @@ def default_chunk_size(setup: Setup, dtype: DTypeName = "float64") -> int:
     return int(min(4096, 2 ** int(math.log2(size)) if size >= 16 else size))
 
 
-def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup, keep_every: int = 1
+def _chunks(members: Iterable[Member], chunk_size: int | None, setup: Setup, keep_every: int
             ) -> Iterator[tuple[int, list[Member]]]:
     """Consecutive members of one group, at most ``chunk_size`` each, with their offset.
 

@@ -55,13 +55,14 @@ SLOW_TESTS = frozenset({
     "test_gradcheck.py::test_default_output_is_a_short_table_then_a_legend_of_every_column",
     "test_gradcheck.py::test_whole_networks_pass", "test_gradcheck.py::test_verbose_adds_the_detailed_tables_with_their_legends",
     "test_gradcheck.py::test_mutants_command_catches_all_alone_and_in_the_network",
-    "test_cli.py::test_default_xor_run_prints_100_percent",
+    "test_cli.py::test_default_xor_run_prints_100_percent", "test_cli.py::test_python_dash_m_exits_2_at_once_without_traceback",
+    "test_compiled.py::test_without_numba_the_compiled_kernel_is_a_clear_error_naming_the_extra",
     "test_train.py::test_documented_linear_runs_reach_100_percent", "test_train.py::test_documented_xor_run_reaches_100_percent",
     "test_sweep.py::test_dask_local_cluster_matches_in_process", "test_sweep.py::test_worker_processes_give_the_in_process_bits",
     "test_sweep.py::test_unlike_workers_are_caught_and_pinned_workers_agree",
 })
-"""Single tests of about 2 s or more (measured 2026-12-07): a whole command, the README, a long
-training or a pool of worker processes."""
+"""Single tests of about 2 s or more (measured 2026-12-07): a whole command (a fresh Python
+process), the README, a long training or a pool of worker processes."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -255,3 +255,24 @@ def test_a_label_or_field_that_is_not_text_is_named(value: object) -> None:
         Reading(gradient=value)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^bce: expected a string"):
         Published(bce=value)  # type: ignore[arg-type]
+
+
+def test_the_words_of_each_label_refusal() -> None:
+    """Unknown names list every convention; a label must both open with ``lab[`` and close with
+    ``]``; a part's key is what comes before its first ``=`` (so ``batch=2=3`` is a batch of
+    '2=3'); an unknown key lists the keys."""
+    from refnet.conventions import reading
+    unknown = ("; choose one of default, lab, lab-page14, lab-evidence, lab-sum "
+               "or a label like 'lab[gradient=sum,batch=20]'")
+    for label in ("nope", "lab[gradient=sum", "gradient=sum]"):
+        with pytest.raises(ValueError) as info:
+            reading(label)
+        assert str(info.value) == f"convention: unknown name {label!r}{unknown}"
+    with pytest.raises(ValueError) as info:
+        reading("lab[batch=2=3]")
+    assert str(info.value) == ("convention: batch must be 'full' or a positive integer (ASCII digits) in "
+                               "'lab[batch=2=3]', got '2=3'")
+    with pytest.raises(ValueError) as info:
+        reading("lab[colour=red]")
+    assert str(info.value) == ("convention: cannot read 'colour=red' in 'lab[colour=red]'; "
+                               "keys are gradient, mse, log, sigmoid, batch")

@@ -468,3 +468,15 @@ def test_report_puts_the_short_tables_and_legends_before_the_details(tmp_path: P
     # the JSON keeps every detail of every row
     assert set(vgc.Row(gc.Result("c", "float64", "x", "PASS", 0.0, 1.0, 0.0, "-", 1e-6, 0, "exhaustive"),
                        "s", 1, 0).as_dict()) <= set(doc["data"]["rows"][0])
+
+
+def test_loss_problem_names_y_when_y_is_the_odd_one() -> None:
+    """A 0-d or float16 ``y`` is ``y``'s fault, not ``t``'s (found by the entry-point property)."""
+    from refnet.losses import BCEWithLogits
+    t = np.ones((1, 2, 1))
+    with pytest.raises(ValueError, match=r"^y: expected a 3-d \(K, N, f\) array, got shape \(\)$"):
+        gc.loss_problem(BCEWithLogits(), np.array(0.0), t)
+    with pytest.raises(TypeError, match="^y: expected a float32, float64 or longdouble array, got dtype float16$"):
+        gc.loss_problem(BCEWithLogits(), np.zeros((1, 2, 1), dtype=np.float16), t)
+    with pytest.raises(ValueError, match="^t: expected a float64 array of y's shape"):
+        gc.loss_problem(BCEWithLogits(), np.zeros((1, 2, 1)), t[:, :1])

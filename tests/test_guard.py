@@ -591,3 +591,67 @@ def test_non_contiguous_and_mixed_precision_arrays_are_checked_too() -> None:
         steps = [(_FWD1, a, ()) for a in arrays]
         events = _observed(Guard(None, "record", levels=()), steps).events
         assert [e.shape for e in events] == [arrays[1].shape]
+
+
+@pytest.mark.parametrize("activation, loss, momentum, levels", [
+    ("sigmoid", "mse", 0.0, (0.5,)), ("relu", "bce", 0.9, (0.5,)),
+    ("sigmoid", "mse", 0.0, (1e-4,)),  # L² = max ** 2e-4 = 1.15: still above a sigmoid's 1
+    ("sigmoid", "mse", 0.0, (1e-310,)),  # L² rounds to 1: a sigmoid's output can reach it, so it is examined
+])
+def test_the_hot_path_examines_every_array_but_those_another_array_vouches_for(
+        monkeypatch: pytest.MonkeyPatch, activation: str, loss: str, momentum: float,
+        levels: tuple[float, ...]) -> None:
+    """The unplanned step's window (the lab's published arithmetic is never planned): every array
+    is examined except an activation's output or input gradient (bounded or contracting maps of
+    an earlier array of the window: finite in, finite out) and a parameter gradient that its own
+    update takes in later (``p - lr * g`` is non-finite whenever ``g`` is), with or without
+    momentum. Examining more would cost time; examining fewer could miss the first event."""
+    windows: list[tuple[list[object], list[int]]] = []
+    make = Guard._make_pattern
+
+    def recorded(self: Guard) -> list[int]:
+        pattern = make(self)
+        windows.append((list(self._pattern_sites), list(pattern + self._pattern_large)))
+        return pattern
+
+    monkeypatch.setattr(Guard, "_make_pattern", recorded)
+    x, y = xor_easy()
+    net = mlp(seed=0, activation=activation, loss=loss, sigmoid="naive", relu="mask")  # type: ignore[arg-type]
+    train(net, x, y, lr=0.05, epochs=2, momentum=momentum, convention="lab", guard=Guard(None, "record", levels=levels))
+    sites, kept = max(windows, key=lambda w: len(w[0]))
+    examined = [(s.phase, s.layer_name, s.role) for i, s in enumerate(sites) if i in kept]  # type: ignore[attr-defined]
+    act = "sigmoid" if activation == "sigmoid" else "relu"
+    if levels == (1e-310,):
+        assert len(sites) == 23 and len(examined) == 18  # the 5 parameter gradients alone are left out
+        return
+    assert len(sites) == 23 and examined == [
+        ("forward", "linear_1", "pre-activation"), ("forward", "linear_2", "pre-activation"),
+        ("forward", "output", "pre-activation"), ("loss", loss, "loss terms"), ("loss", loss, "loss gradient"),
+        ("update", "output", "weight"), ("backward", "output", "input gradient"),
+        ("update", "linear_2", "weight"), ("update", "linear_2", "bias"), ("backward", "linear_2", "input gradient"),
+        ("update", "linear_1", "weight"), ("update", "linear_1", "bias")]
+    skipped = [(s.phase, s.layer_name) for i, s in enumerate(sites) if i not in kept]  # type: ignore[attr-defined]
+    assert (("forward", f"{act}_1") in skipped and ("backward", f"{act}_2") in skipped
+            and ("backward", "linear_1") in skipped)
+
+
+def test_the_square_limit_is_the_square_of_the_lowest_level() -> None:
+    """A window is clean while its sum of squares stays below L², L = max ** (lowest level):
+    max ** (2 level), computed in the dtype; from level 0.5 up, L² would overflow, so the limit
+    is inf (only non-finite values fail the hot path), as with no levels at all. No warning."""
+    for dtype in (np.dtype(np.float64), np.dtype(np.float32)):
+        big = np.finfo(dtype).max
+        assert Guard(None, "record", levels=(0.5, 0.25)).square_limit(dtype) == np.power(big, dtype.type(0.5))
+        assert Guard(None, "record", levels=(0.1,)).square_limit(dtype) == np.power(big, dtype.type(0.2))
+        for levels in ((0.5,), (0.75,), ()):
+            assert Guard(None, "record", levels=levels).square_limit(dtype) == np.inf
+
+
+def test_a_guard_entered_twice_stays_attached_until_the_outer_exit() -> None:
+    net = mlp(seed=0)
+    guard = Guard(net, "record")
+    with guard:
+        with guard:
+            assert net.observer is guard
+        assert net.observer is guard  # the inner exit does not detach it
+    assert net.observer is None

@@ -253,25 +253,25 @@ def test_the_rounding_models_are_the_documented_bounds() -> None:
 
     f32 = np.float32
     e = eta(f32)
-    x = np.array([[[0.0, -200.0, 0.75], [1.5, 0.0, -0.25], [0.0, 0.0, 0.0]]], dtype=f32)
+    x = np.array([[[0.0, -200.0, 0.75], [1.5, 0.0, -0.25], [0.0, 0.0, 0.0], [0.5, 3.0, -1.0]]], dtype=f32)  # N=4 rows, 3 inputs
     w = np.array([[[0.5, -1.0], [0.0, 2.0], [-0.25, 0.125]]], dtype=f32)
     b = np.array([[[0.0, -0.5]]], dtype=f32)
     ax, aw, ab = (np.abs(a.astype(np.float64)) for a in (x, w, b))
 
     lin = Linear(w, b)
     y = lin.forward(x)
-    dy = np.array([[[0.0, 1.0], [-2.0, 0.5], [0.0, 0.0]]], dtype=f32)
+    dy = np.array([[[0.0, 1.0], [-2.0, 0.5], [0.0, 0.0], [1.0, -1.0]]], dtype=f32)
     ady = np.abs(dy.astype(np.float64))
     np.testing.assert_allclose(lin.rounding_forward(x, y), 4 * (ax @ aw + ab + e), rtol=1e-12, atol=0)
     back = lin.rounding_backward(x, y, dy, lin.grad_params(dy))
     np.testing.assert_allclose(back["x"], 3 * (ady @ np.swapaxes(aw, -1, -2) + e), rtol=1e-12, atol=0)
-    np.testing.assert_allclose(back["W"], 4 * (np.swapaxes(ax, -1, -2) @ ady + e), rtol=1e-12, atol=0)
-    np.testing.assert_allclose(back["b"], 4 * (ady.sum(axis=-2, keepdims=True) + e), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(back["W"], 5 * (np.swapaxes(ax, -1, -2) @ ady + e), rtol=1e-12, atol=0)  # N + 1
+    np.testing.assert_allclose(back["b"], 5 * (ady.sum(axis=-2, keepdims=True) + e), rtol=1e-12, atol=0)
     assert set(back) == {"x", "W", "b"}
     quiet = lin.rounding_backward(x, y, 0 * dy, {})  # a zero gradient: eta alone, everywhere
-    assert all(np.all(quiet[key] == bound * e) for key, bound in (("x", 3), ("W", 4), ("b", 4))) and e > 0
+    assert all(np.all(quiet[key] == bound * e) for key, bound in (("x", 3), ("W", 5), ("b", 5))) and e > 0
 
-    dz = np.array([[[0.0, 1.0, -3.0], [0.5, 2.0, 0.0], [1.0, 0.0, 0.0]]], dtype=f32)
+    dz = np.array([[[0.0, 1.0, -3.0], [0.5, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, -1.0, 2.0]]], dtype=f32)
     adz = np.abs(dz.astype(np.float64))
     sig = Sigmoid()
     s = sig.forward(x)
@@ -298,5 +298,6 @@ def test_each_layer_is_named_by_its_kind_by_default() -> None:
     w = np.zeros((1, 2, 2))
     assert [layer.name for layer in (Linear(w), Sigmoid(), ReLU(), Tanh(), Identity())] == [
         "linear", "sigmoid", "relu", "tanh", "identity"]
-    with pytest.raises(RuntimeError, match="^tanh: backward called before forward$"):
-        Tanh().grad_input(w)
+    for layer in (Sigmoid(), ReLU(), Tanh(), Identity()):  # each activation's backward needs its forward first
+        with pytest.raises(RuntimeError, match=f"^{layer.name}: backward called before forward$"):
+            layer.grad_input(w)

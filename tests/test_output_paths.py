@@ -215,6 +215,33 @@ def test_real_argument_keeps_its_bounds_and_their_openness() -> None:
     assert real_argument()("-1e300") == -1e300
 
 
+def test_int_argument_keeps_its_bounds_and_says_what_it_expected() -> None:
+    import argparse
+    from refnet.validation import int_argument
+    bounded, floor = int_argument(1, 10), int_argument(0)
+    assert bounded("1") == 1 and bounded("10") == 10 and floor("123456789") == 123456789
+    for convert, text, words in [(bounded, "0", "expected an integer >= 1, got 0"),
+                                 (bounded, "11", "expected an integer <= 10, got 11"),
+                                 (floor, "-1", "expected an integer >= 0, got -1"),
+                                 (bounded, "abc", "expected an integer, got 'abc'"),
+                                 (bounded, "1.5", "expected an integer, got '1.5'")]:
+        with pytest.raises(argparse.ArgumentTypeError) as info:
+            convert(text)
+        assert str(info.value) == words  # argparse adds "argument --epochs: "
+
+
+def test_a_path_like_of_bytes_is_refused_by_name() -> None:
+    from refnet.validation import check_path
+
+    class BytesPath:
+        def __fspath__(self) -> bytes:
+            return b"w.npz"
+
+    with pytest.raises(TypeError) as info:
+        check_path("weights", BytesPath())
+    assert str(info.value) == "weights: expected a str path, got b'w.npz'"
+
+
 def test_output_folder_refusals_name_the_path(tmp_path: Path) -> None:
     import argparse
     (tmp_path / "keep").write_text("x")

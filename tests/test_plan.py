@@ -233,3 +233,116 @@ def test_a_replayed_step_hands_its_momentum_velocity_back_to_the_plan() -> None:
     planned = _guarded("record", build, lr=0.2, momentum=0.5, epochs=120)
     assert "early-warning" in {e["kind"] for e in planned[0]}
     _both("record", build, lr=0.2, momentum=0.5, epochs=120)
+
+
+def test_a_plan_without_a_guard_refuses_a_guarded_step() -> None:
+    from refnet.train import prepare_data
+    net = refnet.mlp(seed=0)
+    x, t = prepare_data(net, *xor_easy())
+    plan = plan_module.Plan(net, None, SGD(0.5), [(x, t)])
+    out = np.empty(1)
+    with pytest.raises(RuntimeError) as info:
+        plan.guarded_step(0, out, 0, 0, slice(None), x, t)
+    assert str(info.value) == "guarded_step: this plan was built without a guard and a replay"
+
+
+def test_only_refnets_own_parts_under_a_reading_are_planned() -> None:
+    """A plan knows the buffers of refnet's own layers, losses and kernels under the default
+    convention or a Reading; anything else (a subclass of a layer or loss, a kernel object that
+    is not the registered one, the lab's published arithmetic) runs unplanned."""
+    from refnet.conventions import Published, reading
+    from refnet.kernels import BlasKernel
+    from refnet.layers import Sigmoid
+    from refnet.losses import MSE
+
+    class MySigmoid(Sigmoid):
+        pass
+
+    class MyMSE(MSE):
+        pass
+
+    def net(**changes: object) -> Network:
+        base = refnet.mlp(seed=0, sigmoid="naive")
+        layers = [MySigmoid(layer.name, "naive") if changes.get("layer") and isinstance(layer, Sigmoid) else layer
+                  for layer in base.layers]
+        made = Network(layers, MyMSE() if changes.get("loss") else base.loss, base.precision)
+        if changes.get("kernel"):
+            for linear in made.linears:
+                linear.kernel = BlasKernel()  # a kernel of the right kind, not the registered one
+        return made
+
+    Supports = plan_module.Plan.supports
+    assert Supports(net()) and Supports(net(), reading("lab-sum")) and Supports(net(), None)
+    assert not Supports(net(), Published())
+    for change in ("layer", "loss", "kernel"):
+        assert not Supports(net(**{change: True})), change
+        assert not Supports(net(**{change: True}), reading("lab-sum")), change
+
+
+def test_a_training_hands_numpys_error_callback_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan takes NumPy's floating-point callback for its steps and gives back whatever was
+    there before, when training ends normally and when a step raises."""
+    def mine(err: str, flag: int) -> None:
+        pass
+
+    x, y = xor_easy()
+    previous = np.seterrcall(mine)
+    try:
+        refnet.train(refnet.mlp(seed=0), x, y, lr=0.5, epochs=3)
+        assert np.geterrcall() is mine
+        with pytest.raises(refnet.NumericalError):
+            refnet.train(refnet.mlp(seed=0, activation="identity", output_activation="identity"),
+                         x * 1e200, y, lr=1e300, epochs=3, guard="raise")
+        assert np.geterrcall() is mine
+    finally:
+        np.seterrcall(previous)
+
+
+def test_a_momentum_optimizer_gets_no_velocity_from_a_training_of_no_epochs() -> None:
+    x, y = xor_easy()
+    opt = SGD(0.5, momentum=0.9)
+    net = refnet.mlp(seed=0)
+    refnet.train(net, x, y, optimizer=opt, epochs=0)
+    assert all(opt.velocity((i, name)) is None for i, layer in enumerate(net.layers) for name in layer.params)
+    refnet.train(net, x, y, optimizer=opt, epochs=1)
+    assert opt.velocity((0, "W")) is not None
+
+
+@pytest.mark.parametrize("kernel", ["blas", "portable"])
+def test_momentum_with_updates_inside_the_backward_pass_plans_to_the_same_bits(kernel: str) -> None:
+    """A reading updates each layer inside the backward pass; with momentum the plan's first step
+    starts the velocity and every later step adds to it, as the unplanned step does."""
+    def build() -> Network:
+        return refnet.mlp(seed=[0, 1, 2], kernel=kernel, sigmoid="naive")  # type: ignore[arg-type]
+
+    a, b = _pair(build, lr=[0.1, 0.5, 1.0], momentum=0.9, epochs=20, convention="lab-evidence")
+    assert a == b
+
+
+def test_the_plans_layout_and_single_network_path() -> None:
+    """Members last (each elementwise loop over the members innermost) for ensembles of at least
+    MEMBER_LAST members on the portable or compiled kernel; members first otherwise. One blas
+    network drops its member axis (one loop level less in every NumPy call)."""
+    from refnet.kernels import MEMBER_LAST
+    from refnet.train import prepare_data
+
+    def plan(members: int, kernel: str) -> plan_module.Plan:
+        net = refnet.mlp(seed=list(range(members)), kernel=kernel)  # type: ignore[arg-type]
+        x, t = prepare_data(net, *xor_easy())
+        return plan_module.Plan(net, None, SGD(0.5), [(x, t)])
+
+    assert plan(MEMBER_LAST, "portable").layout == "members-last"
+    assert plan(MEMBER_LAST - 1, "portable").layout == "members-first"
+    assert plan(MEMBER_LAST, "blas").layout == "members-first"
+    assert [plan(1, k).single for k in ("blas", "portable")] == [True, False]
+    assert not plan(2, "blas").single
+
+
+def test_a_velocity_for_only_some_parameters_is_refused() -> None:
+    x, y = xor_easy()
+    net = refnet.mlp(seed=0)
+    opt = SGD(0.5, momentum=0.9)
+    opt.set_velocity((0, "W"), np.zeros_like(net.layers[0].params["W"]))
+    with pytest.raises(ValueError) as info:
+        refnet.train(net, x, y, optimizer=opt, epochs=1)
+    assert str(info.value) == "optimizer: its momentum velocity covers only some parameters"

@@ -596,3 +596,183 @@ def test_a_pool_of_too_many_workers_is_named() -> None:
     x, y = xor_easy()
     with pytest.raises(ValueError, match=r"^workers: "):
         sw.iter_sweep(sw.Setup(x, y, epochs=1), [sw.Member(0, 0.5)], workers=sw.MAX_WORKERS + 1)
+
+
+# ----------------------------------------- the API's defaults and argument words (mutation survivors)
+def test_sweep_and_iter_sweep_have_the_documented_defaults() -> None:
+    """Every loss kept, nothing stopped, a divergence check every 1000 epochs, unlike workers
+    refused, no checkpoint, quiet, progress labelled "sweep": the same for both functions."""
+    import inspect
+    expected = {"chunk_size": None, "workers": None, "executor": None, "keep_every": 1, "stop_diverged": False,
+                "check_every": 1000, "in_flight": None, "same_math": True, "checkpoints": (), "quiet": True,
+                "label": "sweep", "stream": None}
+    for function in (refnet.sweep.sweep, iter_sweep):
+        params = inspect.signature(function).parameters
+        assert {name: p.default for name, p in params.items() if name not in ("setup", "members")} == expected
+
+
+def test_sweep_hands_every_argument_to_iter_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def recorder(setup: Setup, members: object, **kwargs: object) -> Iterator[MemberResult]:
+        seen.update(kwargs, setup=setup, members=members)
+        return iter(())
+
+    monkeypatch.setattr(refnet.sweep, "iter_sweep", recorder)
+    stream = io.StringIO()
+    given = {"chunk_size": 3, "workers": 0, "executor": None, "keep_every": 7, "stop_diverged": True,
+             "check_every": 11, "in_flight": 5, "same_math": False, "checkpoints": (4,), "quiet": False,
+             "label": "mine", "stream": stream}
+    assert refnet.sweep.sweep(SIGMOID, [Member(0, 1.0)], **given) == []  # type: ignore[arg-type]
+    assert seen == {**given, "setup": SIGMOID, "members": [Member(0, 1.0)]}
+
+
+def test_a_chunks_loss_history_is_bounded_in_words() -> None:
+    """A chunk keeps (epochs // keep_every + 1) losses per member: 8 bytes each in float64, 4 in
+    float32. At exactly HISTORY_BYTES it is accepted (the limit is inclusive); one member more
+    is refused before any training, naming setup.epochs and the GiB needed and allowed."""
+    from refnet.train import HISTORY_BYTES
+    per_member_f64 = HISTORY_BYTES // 8  # losses that fill the limit with one float64 member
+    epochs = per_member_f64 - 1  # epochs // 1 + 1 losses
+    big = Setup(X, Y, epochs=epochs)
+    chunks = list(refnet.sweep._chunks([Member(0, 1.0)], 1, big, 1))
+    assert [len(c) for _, c in chunks] == [1]
+    chunks32 = list(refnet.sweep._chunks([Member(0, 1.0, dtype="float32")] * 2, 2, big, 1))
+    assert [len(c) for _, c in chunks32] == [2]  # two float32 members fill the same bytes
+    with pytest.raises(ValueError) as info:
+        list(refnet.sweep._chunks([Member(0, 1.0)] * 2, 2, big, 1))
+    gib = HISTORY_BYTES / 1024**3
+    assert str(info.value) == (f"setup.epochs: {epochs} epochs, one loss kept every 1, for chunks of 2 members "
+                               f"need {2 * gib:.1f} GiB of loss history (limit {gib:.0f} GiB); raise keep_every "
+                               "or lower chunk_size")
+    assert [len(c) for _, c in refnet.sweep._chunks([Member(0, 1.0)] * 2, 2, big, 2)] == [2]  # half kept
+    with pytest.raises(ValueError, match="^setup.epochs: "):  # one loss more than the limit holds
+        list(refnet.sweep._chunks([Member(0, 1.0)], 1, Setup(X, Y, epochs=per_member_f64), 1))
+
+
+def test_members_of_the_default_chunk_size_fill_chunks_by_their_own_dtype() -> None:
+    """Without a chunk_size, a chunk holds default_chunk_size(setup, dtype) members of its
+    dtype: float32 members take half the bytes, so twice as many fit."""
+    setup = Setup(X, Y, epochs=3, hidden=(64, 64))
+    n32, n64 = default_chunk_size(setup, "float32"), default_chunk_size(setup, "float64")
+    assert n32 == 2 * n64
+    for dtype, n in (("float32", n32), ("float64", n64)):
+        members = [Member(0, 1.0, dtype=dtype)] * (n + 1)  # type: ignore[arg-type]
+        assert [len(c) for _, c in refnet.sweep._chunks(members, None, setup, 1)] == [n, 1]
+
+
+def test_the_setup_and_member_checks_say_what_they_refuse() -> None:
+    with pytest.raises(TypeError) as info:
+        sweep(None, [Member(0, 1.0)], workers=0)  # type: ignore[arg-type]
+    assert str(info.value) == "setup: expected a Setup, got NoneType"
+    with pytest.raises(ValueError) as info2:
+        sweep(Setup(X, Y[:, :, None] if Y.ndim == 2 else Y[:, None, None], epochs=3), [Member(0, 1.0)], workers=0)
+    assert str(info2.value).startswith("setup.y: expected shape (N,) or (N, outputs), got (")
+    with pytest.raises(ValueError, match=r"^setup\.x: expected shape \(N, inputs\), got \(21,\)$"):  # the 21 points of xor_easy
+        sweep(Setup(X[:, 0], Y, epochs=3), [Member(0, 1.0)], workers=0)
+    with pytest.raises(TypeError) as info3:
+        list(refnet.sweep._chunks([Member(0, 1.0), "m"], 2, SIGMOID, 1))  # type: ignore[list-item]
+    assert str(info3.value) == "members[1]: expected a Member, got str"
+    with pytest.raises(ValueError, match=r"^member\.seed: "):
+        Member(-1, 1.0).check()
+    # the smallest values each field takes
+    one_row = sweep(Setup(X, Y, epochs=0, batch_size=1), [Member(0, 1.0)], workers=0)[0]
+    assert one_row.loss.shape == (0,)
+    assert sweep(Setup(X, Y.ravel(), epochs=2), [Member(0, 1.0)], workers=0)[0].loss.shape == (2,)
+
+
+def test_setup_build_gives_the_setups_output_width() -> None:
+    two = Setup(X, np.column_stack([Y.ravel(), 1 - Y.ravel()]), epochs=3, hidden=(3,))
+    net = two.build([0, 1])
+    assert net.out_features == 2 and net.members == 2 and net.in_features == X.shape[1]
+    assert sweep(two, [Member(0, 0.5)], workers=0)[0].params["output.W"].shape == (1, 3, 2)
+
+
+def test_a_diverging_member_warns_nothing_in_process() -> None:
+    """In-process chunks (workers=0) compute overflowing losses under errstate: no RuntimeWarning
+    escapes into the caller (warnings are errors in this suite)."""
+    res = sweep(Setup(X, Y, epochs=30, activation="identity", output_activation="identity"),
+                [Member(0, 1e3)], workers=0)
+    assert res[0].nonfinite.first_loss_epoch is not None
+
+
+class _Recorder(Executor):
+    """An executor that runs nothing: it records each submitted chunk, answers with no results,
+    and notes how many chunks had been submitted each time a result is read."""
+
+    def __init__(self) -> None:
+        self.chunks: list[list[Member]] = []
+        self.read_after: list[int] = []
+        self.shut = False
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        from concurrent.futures import Future
+        recorder = self
+        self.chunks.append(args[1])
+
+        class Done(Future):  # type: ignore[type-arg]
+            def result(self, timeout: float | None = None) -> list[MemberResult]:
+                recorder.read_after.append(len(recorder.chunks))
+                return []
+
+        done = Done()
+        done.set_result([])
+        return done
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.shut = True
+
+
+def test_iter_sweep_names_each_refused_argument() -> None:
+    member = [Member(0, 1.0)]
+    for kwargs, words in [({"chunk_size": 0}, "chunk_size: "), ({"workers": -1}, "workers: "),
+                          ({"in_flight": 0}, "in_flight: "), ({"checkpoints": (0,)}, r"checkpoints\[0\]: "),
+                          ({"checkpoints": 3}, "checkpoints: ")]:
+        with pytest.raises((TypeError, ValueError), match="^" + words):
+            iter_sweep(SIGMOID, member, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError) as info:
+        iter_sweep(Setup(X, Y, epochs=4, momentum=0.9), member, checkpoints=(2,))
+    assert str(info.value) == "checkpoints: not with momentum (the velocity lives in one train call)"
+    assert len(list(iter_sweep(SIGMOID, member, workers=0, in_flight=1, chunk_size=1))) == 1
+
+
+def test_a_sweep_with_workers_makes_its_own_pool_and_shuts_it_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int | None] = []
+    made: list[_Recorder] = []
+
+    def pool(workers: int | None = None) -> _Recorder:
+        asked.append(workers)
+        made.append(_Recorder())
+        return made[-1]
+
+    monkeypatch.setattr(refnet.sweep, "process_pool", pool)
+    members = [Member(k, 1.0) for k in range(5)]
+    assert refnet.sweep.sweep(SIGMOID, members, workers=1, chunk_size=2) == []
+    assert asked == [1] and made[0].shut and [len(c) for c in made[0].chunks] == [2, 2, 1]
+    refnet.sweep.sweep(SIGMOID, members, workers=0, chunk_size=2)  # in this process: no pool
+    assert asked == [1]
+
+
+@pytest.mark.parametrize("workers, in_flight, ahead", [(3, None, 6), (1, None, 2), (0, None, 2), (3, 4, 4)])
+def test_chunks_in_flight_are_twice_the_workers_unless_given(workers: int, in_flight: int | None,
+                                                            ahead: int) -> None:
+    """Before the first result is read, ``in_flight`` chunks are submitted (default: two per
+    worker, at least two); then one more each time one is read. Nothing is submitted before the
+    first result is asked for."""
+    given = _Recorder()
+    stream = iter_sweep(SIGMOID, [Member(k, 1.0) for k in range(20)], chunk_size=1, workers=workers,
+                        executor=given, in_flight=in_flight)
+    assert given.chunks == []
+    assert list(stream) == []
+    assert given.read_after[:3] == [ahead, ahead + 1, ahead + 2] and len(given.chunks) == 20
+
+
+def test_the_kept_loss_history_bound_uses_keep_every() -> None:
+    """A run too long to keep every loss of a chunk passes the bound when only every 1000th
+    loss is kept (the recorder trains nothing)."""
+    from refnet.train import HISTORY_BYTES
+    long = Setup(X, Y, epochs=HISTORY_BYTES // 8 * 4)
+    given = _Recorder()
+    assert refnet.sweep.sweep(long, [Member(0, 1.0)], executor=given, chunk_size=1, keep_every=1000) == []
+    with pytest.raises(ValueError, match="^setup.epochs: "):
+        refnet.sweep.sweep(long, [Member(0, 1.0)], executor=given, chunk_size=1)

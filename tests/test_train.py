@@ -245,3 +245,76 @@ def test_train_is_quiet_by_default_and_labels_its_progress_train(capsys: pytest.
     assert capsys.readouterr().err == ""
     train(mlp(seed=0), x, y, lr=0.1, epochs=2, quiet=False)
     assert capsys.readouterr().err.lstrip("\r").startswith("train")
+
+
+def test_train_names_what_it_was_given_instead_of_a_network_or_an_optimizer() -> None:
+    x, y = xor_easy()
+    with pytest.raises(TypeError) as info:
+        train("net", x, y, lr=0.5, epochs=1)  # type: ignore[arg-type]
+    assert str(info.value) == "net: expected a Network, got str"
+    with pytest.raises(TypeError) as info:
+        train(mlp(), x, y, optimizer="sgd", epochs=1)  # type: ignore[arg-type]
+    assert str(info.value) == "optimizer: expected an SGD, got str"
+
+
+def test_the_loss_history_bound_is_inclusive_and_said_in_gib() -> None:
+    """epochs x members x itemsize bytes of history: at exactly HISTORY_BYTES training goes on
+    (here to the data's check, which refuses ``x``), one epoch more is refused first."""
+    from refnet.train import HISTORY_BYTES
+    x, y = xor_easy()
+    limit = HISTORY_BYTES // 8  # float64 epochs of one member
+    with pytest.raises(ValueError, match="^x: "):
+        train(mlp(), x[:, :1], y, lr=0.5, epochs=limit)
+    with pytest.raises(ValueError) as info:
+        train(mlp(), x[:, :1], y, lr=0.5, epochs=limit + 1)
+    gib = HISTORY_BYTES / 1024**3
+    assert str(info.value) == (f"epochs: {limit + 1} epochs x 1 members need {gib:.1f} GiB of loss history "
+                               f"(limit {gib:.0f} GiB); train in several calls with one optimizer, or use "
+                               "refnet.sweep with keep_every")
+    with pytest.raises(ValueError, match=r"^epochs: \d+ epochs x 2 members need "):
+        train(mlp(seed=[0, 1]), x, y, lr=0.5, epochs=limit // 2 + 1)
+
+
+def test_progress_is_updated_every_1000_epochs_unless_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss is read for the progress line after epochs 1, 1001, 2001, ... (reading it is a
+    sync with the training loop, so not every epoch), and never when quiet."""
+    import sys
+    train_module = sys.modules["refnet.train"]  # the module (refnet.train is also the function's name)
+    updates: list[tuple[int, bool]] = []
+
+    class Recorded(Progress):
+        def update(self, done: int, extra: str = "") -> None:
+            updates.append((done, extra.startswith("loss ")))
+
+    monkeypatch.setattr(train_module, "Progress", Recorded)
+    x, y = xor_easy()
+    train(mlp(), x, y, lr=0.5, epochs=2001, quiet=False)
+    assert [done for done, with_loss in updates if with_loss] == [1, 1001, 2001]
+    updates.clear()
+    train(mlp(), x, y, lr=0.5, epochs=2001, quiet=True)
+    assert not any(with_loss for _, with_loss in updates)
+
+
+def test_the_words_of_train_s_other_refusals_and_its_history_s_fields() -> None:
+    """The rate that rounds to zero in float32 (its smallest normal number is accepted); y of
+    the wrong length, with x's row count; an unknown guard mode and a guard attached elsewhere.
+    A run's History names the default convention and its wall time in seconds."""
+    import time
+
+    from refnet import SGD, Guard
+    tiny32 = float(np.finfo(np.float32).tiny)
+    SGD(tiny32).check(np.dtype(np.float32), 1)
+    with pytest.raises(ValueError) as info:
+        SGD(1e-50).check(np.dtype(np.float32), 1)
+    assert str(info.value) == (f"lr: 1e-50 rounds to [0.0] in float32; expected a positive normal number there "
+                               f"(>= {tiny32}, finite)")
+    x, y = xor_easy()
+    for kwargs, words in [({"y": y[:5]}, "y: expected shape (21, 1) to match x, got (5, 1)"),
+                          ({"guard": "loud"}, "guard: expected one of raise, warn, record, off or a Guard, got 'loud'"),
+                          ({"guard": Guard(mlp(), "raise")}, "guard: this Guard is attached to another network")]:
+        with pytest.raises(ValueError) as info:
+            train(mlp(), x, kwargs.pop("y", y), lr=0.5, epochs=1, **kwargs)  # type: ignore[arg-type]
+        assert str(info.value) == words
+    start = time.perf_counter()
+    history = train(mlp(), x, y, lr=0.5, epochs=50)
+    assert history.convention == "default" and 0 < history.seconds <= time.perf_counter() - start

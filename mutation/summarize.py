@@ -1,0 +1,72 @@
+"""The score table of a mutation run, per module, from mutmut's results and the mypy filter.
+
+    python mutation/summarize.py RESULTS.txt MYPY_CAUGHT.json [MODULE ...]
+
+RESULTS.txt is ``mutmut results --all true`` (one ``name: status`` line per mutant);
+MYPY_CAUGHT.json is mutation/mypy_caught.py's output (mutants that mypy --strict rejects, which
+mutmut, not running them, lists as "not checked"). Prints a Markdown table: per module the
+mutants, those caught by mypy, killed (a timeout counts as killed: the mutant made a test hang),
+survived, without tests, not reached; the score of the mutants run, killed / (killed + survived +
+no tests), and the score with mypy, (killed + mypy) / (everything but the mutants not reached).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Sequence
+
+COLUMNS = ("mutants", "caught by mypy", "killed", "survived", "no tests", "not reached")
+LINE = re.compile(r"^\s*refnet\.(\w+)\.(\S+): (.+)$")
+
+
+def counts(results: str, caught: set[str]) -> dict[str, Counter[str]]:
+    """{module: Counter over COLUMNS} from the lines of ``mutmut results --all true``."""
+    by_module: dict[str, Counter[str]] = {}
+    for line in results.splitlines():
+        match = LINE.match(line)
+        if not match:
+            continue
+        module, function, status = match.groups()
+        column = {"killed": "killed", "timeout": "killed", "survived": "survived",
+                  "no tests": "no tests"}.get(status, "not reached")
+        if f"refnet.{module}.{function}" in caught:
+            column = "caught by mypy"
+        tally = by_module.setdefault(module, Counter())
+        tally["mutants"] += 1
+        tally[column] += 1
+    return by_module
+
+
+def percent(numerator: int, denominator: int) -> str:
+    return f"{100 * numerator / denominator:.1f}%" if denominator else "-"
+
+
+def table(by_module: dict[str, Counter[str]], modules: Sequence[str]) -> str:
+    rows = [f"| module | {' | '.join(COLUMNS)} | score (killed / run) | score with mypy |",
+            "|---" * (len(COLUMNS) + 3) + "|"]
+    total: Counter[str] = Counter()
+    for module in [*modules, "all"]:
+        tally = total if module == "all" else by_module.get(module, Counter())
+        if module != "all":
+            total.update(tally)
+        run = tally["killed"] + tally["survived"] + tally["no tests"]
+        cells = [str(tally[c]) for c in COLUMNS]
+        name = "**all**" if module == "all" else module
+        rows.append(f"| {name} | {' | '.join(cells)} | {percent(tally['killed'], run)} | "
+                    f"{percent(tally['killed'] + tally['caught by mypy'], run + tally['caught by mypy'])} |")
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str]) -> int:
+    results_path, caught_path, *modules = argv
+    with open(results_path, encoding="utf-8") as results, open(caught_path, encoding="utf-8") as caught:
+        by_module = counts(results.read(), set(json.load(caught)))
+    print(table(by_module, modules or sorted(by_module)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
