@@ -655,3 +655,13 @@ def test_a_guard_entered_twice_stays_attached_until_the_outer_exit() -> None:
             assert net.observer is guard
         assert net.observer is guard  # the inner exit does not detach it
     assert net.observer is None
+
+
+def test_a_guards_levels_lie_in_zero_one_and_its_net_is_a_network() -> None:
+    for bad in ((0.0,), (-0.5,), (0.5, 0.0), (1.5,)):
+        with pytest.raises(ValueError, match=r"^levels\[\d\]: "):
+            Guard(None, "record", levels=bad)
+    assert Guard(None, "record", levels=(1.0, 1e-300)).levels == (1e-300, 1.0)
+    with pytest.raises(TypeError) as info:
+        Guard("net", "record")  # type: ignore[arg-type]
+    assert str(info.value) == "net: expected a Network or None, got str"
