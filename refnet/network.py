@@ -280,6 +280,17 @@ class Network:
         """Parameter gradients of layer ``index`` given ``dy`` = dL/d(its output)."""
         self._check_index(index)
         self._check_prepared("dy", dy, self._widths[index])
+        return self._param_grads(index, dy)
+
+    def input_grad(self, index: int, dy: FloatArray) -> FloatArray:
+        """Gradient with respect to the input of layer ``index``."""
+        self._check_index(index)
+        self._check_prepared("dy", dy, self._widths[index])
+        return self._input_grad(index, dy)
+
+    # The backward steps unchecked: for the network's own backward passes (here and in
+    # refnet.train.step), whose dy come from its own forward and loss, at every step.
+    def _param_grads(self, index: int, dy: FloatArray) -> dict[str, FloatArray]:
         grads = self.layers[index].grad_params(dy)
         if self.observer is not None:
             sites = self._sites[index].grads
@@ -287,10 +298,7 @@ class Network:
                 self.observer.observe(sites[p], g, (dy,))
         return grads
 
-    def input_grad(self, index: int, dy: FloatArray) -> FloatArray:
-        """Gradient with respect to the input of layer ``index``."""
-        self._check_index(index)
-        self._check_prepared("dy", dy, self._widths[index])
+    def _input_grad(self, index: int, dy: FloatArray) -> FloatArray:
         dx = self.layers[index].grad_input(dy)
         if self.observer is not None:
             self.observer.observe(self._sites[index].grad_input, dx, (dy,))
@@ -316,9 +324,9 @@ class Network:
         terms, dy = self.loss_grad(y, t)
         grads: Gradients = [{} for _ in self.layers]
         for i in range(len(self.layers) - 1, -1, -1):
-            grads[i] = self.param_grads(i, dy)
+            grads[i] = self._param_grads(i, dy)
             if i > 0:
-                dy = self.input_grad(i, dy)
+                dy = self._input_grad(i, dy)
         return mean_terms(terms), grads
 
     # -- argument checks of the methods above (cheap: they run every step) ---------

