@@ -10,6 +10,7 @@ never trains and then fails on its output.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -194,20 +195,26 @@ def test_each_refusal_names_the_path(tmp_path: Path) -> None:
         assert str(info.value) == words
 
 
+def _refused_with(cases: list[tuple[Callable[[str], object], str, str]]) -> None:
+    """Each argparse type refuses its text with exactly these words (argparse adds "argument --x: ")."""
+    import argparse
+    for convert, text, words in cases:
+        with pytest.raises(argparse.ArgumentTypeError) as info:
+            convert(text)
+        assert str(info.value) == words
+
+
 def test_real_argument_keeps_its_bounds_and_their_openness() -> None:
     import argparse
     from refnet.validation import real_argument
     positive, unit = real_argument(0.0, open_minimum=True), real_argument(0.0, 1.0, open_maximum=True)
     assert positive("1e-300") == 1e-300 and unit("0") == 0.0 and unit("0.5") == 0.5
-    for convert, text, words in [(positive, "0", "expected a finite number > 0, got 0.0"),
-                                 (positive, "-1", "expected a finite number > 0, got -1.0"),
-                                 (positive, "nan", "expected a finite number > 0, got nan"),
-                                 (unit, "1", "expected a finite number >= 0 and < 1, got 1.0"),
-                                 (unit, "-0.5", "expected a finite number >= 0 and < 1, got -0.5"),
-                                 (positive, "abc", "expected a number, got 'abc'")]:
-        with pytest.raises(argparse.ArgumentTypeError) as info:
-            convert(text)
-        assert str(info.value) == words
+    _refused_with([(positive, "0", "expected a finite number > 0, got 0.0"),
+                   (positive, "-1", "expected a finite number > 0, got -1.0"),
+                   (positive, "nan", "expected a finite number > 0, got nan"),
+                   (unit, "1", "expected a finite number >= 0 and < 1, got 1.0"),
+                   (unit, "-0.5", "expected a finite number >= 0 and < 1, got -0.5"),
+                   (positive, "abc", "expected a number, got 'abc'")])
     closed = real_argument(1.0, 2.0)  # inclusive unless asked
     assert closed("1") == 1.0 and closed("2") == 2.0
     with pytest.raises(argparse.ArgumentTypeError, match=r"^expected a finite number >= 1 and <= 2, got 2.5$"):
@@ -216,18 +223,14 @@ def test_real_argument_keeps_its_bounds_and_their_openness() -> None:
 
 
 def test_int_argument_keeps_its_bounds_and_says_what_it_expected() -> None:
-    import argparse
     from refnet.validation import int_argument
     bounded, floor = int_argument(1, 10), int_argument(0)
     assert bounded("1") == 1 and bounded("10") == 10 and floor("123456789") == 123456789
-    for convert, text, words in [(bounded, "0", "expected an integer >= 1, got 0"),
-                                 (bounded, "11", "expected an integer <= 10, got 11"),
-                                 (floor, "-1", "expected an integer >= 0, got -1"),
-                                 (bounded, "abc", "expected an integer, got 'abc'"),
-                                 (bounded, "1.5", "expected an integer, got '1.5'")]:
-        with pytest.raises(argparse.ArgumentTypeError) as info:
-            convert(text)
-        assert str(info.value) == words  # argparse adds "argument --epochs: "
+    _refused_with([(bounded, "0", "expected an integer >= 1, got 0"),
+                   (bounded, "11", "expected an integer <= 10, got 11"),
+                   (floor, "-1", "expected an integer >= 0, got -1"),
+                   (bounded, "abc", "expected an integer, got 'abc'"),
+                   (bounded, "1.5", "expected an integer, got '1.5'")])
 
 
 def test_a_path_like_of_bytes_is_refused_by_name() -> None:

@@ -35,10 +35,10 @@ def bits(a: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def alone(member: Member, epochs: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    net = LINEAR.build([member.seed], member.dtype, member.kernel)
+def alone(member: Member, epochs: int, setup: Setup = LINEAR) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    net = setup.build([member.seed], member.dtype, member.kernel)
     with np.errstate(all="ignore"):
-        loss = train(net, X, Y, lr=member.lr, epochs=epochs, guard="off").loss[:, 0]  # diverges on purpose
+        loss = train(net, setup.x, setup.y, lr=member.lr, epochs=epochs, guard="off").loss[:, 0]  # diverges on purpose
     return net.get_params(), loss
 
 
@@ -131,7 +131,7 @@ def test_nonfinite_counts_span_every_block_and_nothing_stops_unless_asked(check_
     for setup, members in ((LINEAR, [Member(0, 1e3), Member(0, 0.15), Member(0, 0.05)]), (huge, [Member(0, 0.01)])):
         res = sweep(setup, members, workers=0, chunk_size=len(members), check_every=check_every)
         for r in res:
-            params, loss = alone(r.member, setup.epochs) if setup is LINEAR else (None, r.loss)
+            loss = alone(r.member, setup.epochs, setup)[1]
             assert bits(r.loss) == bits(loss)
             first, count = _nonfinite_of(loss)
             assert (r.nonfinite.first_loss_epoch, r.nonfinite.loss_epochs) == (first, count)
