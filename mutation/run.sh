@@ -5,12 +5,17 @@
 #   mutation/run.sh sweep plan            # some of them (any of those listed in only_mutate)
 #   MUTMUT=/path/to/mutmut mutation/run.sh
 #
-# Two filters, cheapest first:
+# Three filters, cheapest first:
 # 1. mypy --strict (the CI's type gate, with the project's config) on mutmut's mutants/ tree: a
 #    mutant it rejects could never be merged, so it is counted "caught by mypy" and not run
 #    (mutation/mypy_caught.py; MUTATION_MYPY=0 to skip this step, =reuse to keep the last
 #    result). mypy takes 1 to 6 minutes.
-# 2. Per-mutant test selection: mutmut first runs the selected tests once, recording which tests
+# 2. Reviewed survivors: a mutant judged equivalent (no behaviour tells it apart; each listed with
+#    its reason in mutation/equivalent.txt) is not run again while its function's code and the
+#    mutant are unchanged (mutation/equivalents.py checks a hash of both), nor, on a Python without
+#    numba, a mutant only numba's tests could kill. These are the costliest mutants: a survivor
+#    runs every test of its function.
+# 3. Per-mutant test selection: mutmut first runs the selected tests once, recording which tests
 #    call each function; each remaining mutant then runs only the tests of its function, fastest
 #    first, and stops at the first failure (a mutant that makes them hang is stopped at 4x their
 #    time: timeout_multiplier in pyproject.toml).
@@ -21,6 +26,7 @@
 #
 # Output: mutants/ (mutmut's working copy, git-ignored), mutation/results.txt (every mutant and
 # its status), mutation/mypy_caught.json (mutants mypy rejects, with its first message),
+# mutation/equivalent_skipped.txt and mutation/needs_numba.txt (the mutants not run),
 # mutation/survivors.txt (the diff of each surviving mutant), and the score table on stdout
 # (mutation/summarize.py). Record the score and each survivor, killed or justified, in
 # docs/mutation.md.
@@ -48,17 +54,29 @@ elif [ "${MUTATION_MYPY:-1}" != 0 ]; then
 else
   echo '{}' > mutation/mypy_caught.json
 fi
-# The mutants still to run: of the chosen modules, without a result, not caught by mypy.
+# Mutants not run: the reviewed equivalents whose code has not changed since their review
+# (mutation/equivalent.txt, checked by mutation/equivalents.py), and, when this Python has no
+# numba, the compiled training loop's and the reviewed ones marked "numba:" (the tests that could
+# kill them skip without numba: they could only survive).
+"$BIN/python" mutation/equivalents.py skip mutation/equivalent.txt > mutation/equivalent_skipped.txt
+if ! "$BIN/python" -c "import numba" 2>/dev/null; then
+  { grep -ho "refnet\.train\.x__compiled_run__mutmut_[0-9]*" mutants/refnet/train.py.meta | sort -u
+    "$BIN/python" mutation/equivalents.py numba mutation/equivalent.txt; } > mutation/needs_numba.txt
+else
+  : > mutation/needs_numba.txt
+fi
+# The mutants still to run: of the chosen modules, without a result, not caught by mypy, not skipped.
 mapfile -t names < <("$BIN/python" - "${modules[@]}" <<'PY'
 import json, sys
 caught = json.load(open("mutation/mypy_caught.json"))
+skipped = set(open("mutation/equivalent_skipped.txt").read().split()) | set(open("mutation/needs_numba.txt").read().split())
 for m in sys.argv[1:]:
     for name, code in json.load(open(f"mutants/refnet/{m}.py.meta"))["exit_code_by_key"].items():
-        if code is None and name not in caught:
+        if code is None and name not in caught and name not in skipped:
             print(name)
 PY
 )
-echo "mutants to run: ${#names[@]} (mypy: $(( $(date +%s) - start )) s)"
+echo "mutants to run: ${#names[@]} (mypy: $(( $(date +%s) - start )) s; $(wc -l < mutation/equivalent_skipped.txt) reviewed equivalents and $(wc -l < mutation/needs_numba.txt) numba-only mutants not run)"
 # MPLBACKEND/PYTHONHASHSEED as tox sets them. The run stops after MUTATION_MINUTES (default 60) of wall
 # time: mutmut tries the cheapest mutants first, so a stopped run leaves the costliest "not checked".
 if [ ${#names[@]} -gt 0 ]; then
@@ -73,4 +91,5 @@ grep -E "^ *refnet\.(${mods})\..*: (survived|no tests)$" mutation/results.txt | 
   echo "=== $name" >> mutation/survivors.txt
   "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' >> mutation/survivors.txt || true
 done
-"$BIN/python" mutation/summarize.py mutation/results.txt mutation/mypy_caught.json "${modules[@]}"
+"$BIN/python" mutation/summarize.py mutation/results.txt mutation/mypy_caught.json "${modules[@]}" \
+  --equivalent mutation/equivalent_skipped.txt --needs-numba mutation/needs_numba.txt

@@ -1,28 +1,36 @@
 """The score table of a mutation run, per module, from mutmut's results and the mypy filter.
 
     python mutation/summarize.py RESULTS.txt MYPY_CAUGHT.json [MODULE ...]
+        [--equivalent SKIPPED.txt] [--needs-numba NEEDS_NUMBA.txt]
 
 RESULTS.txt is ``mutmut results --all true`` (one ``name: status`` line per mutant);
 MYPY_CAUGHT.json is mutation/mypy_caught.py's output (mutants that mypy --strict rejects, which
-mutmut, not running them, lists as "not checked"). Prints a Markdown table: per module the
+mutmut, not running them, lists as "not checked"). SKIPPED.txt and NEEDS_NUMBA.txt list, a name
+a line, the mutants run.sh did not run: reviewed equivalents (mutation/equivalents.py) and the
+compiled loop's mutants on a Python without numba. Prints a Markdown table: per module the
 mutants, those caught by mypy, killed (a timeout counts as killed: the mutant made a test hang),
-survived, without tests, not reached; the score of the mutants run, killed / (killed + survived +
-no tests), and the score with mypy, (killed + mypy) / (everything but the mutants not reached).
+survived, without tests, reviewed equivalent, not run for want of numba, not reached; the score
+of the mutants run, killed / (killed + survived + no tests), and the score with mypy,
+(killed + mypy) / (killed + survived + no tests + mypy). Equivalents are in neither denominator:
+no test can kill them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
 
-COLUMNS = ("mutants", "caught by mypy", "killed", "survived", "no tests", "not reached")
+COLUMNS = ("mutants", "caught by mypy", "killed", "survived", "no tests", "equivalent", "needs numba",
+           "not reached")
 LINE = re.compile(r"^\s*refnet\.(\w+)\.(\S+): (.+)$")
 
 
-def counts(results: str, caught: set[str]) -> dict[str, Counter[str]]:
+def counts(results: str, caught: set[str], equivalent: frozenset[str] = frozenset(),
+           needs_numba: frozenset[str] = frozenset()) -> dict[str, Counter[str]]:
     """{module: Counter over COLUMNS} from the lines of ``mutmut results --all true``."""
     by_module: dict[str, Counter[str]] = {}
     for line in results.splitlines():
@@ -32,8 +40,13 @@ def counts(results: str, caught: set[str]) -> dict[str, Counter[str]]:
         module, function, status = match.groups()
         column = {"killed": "killed", "timeout": "killed", "survived": "survived",
                   "no tests": "no tests"}.get(status, "not reached")
-        if f"refnet.{module}.{function}" in caught:
+        name = f"refnet.{module}.{function}"
+        if name in caught:
             column = "caught by mypy"
+        elif column == "not reached" and name in equivalent:
+            column = "equivalent"
+        elif column == "not reached" and name in needs_numba:
+            column = "needs numba"
         tally = by_module.setdefault(module, Counter())
         tally["mutants"] += 1
         tally[column] += 1
@@ -60,10 +73,24 @@ def table(by_module: dict[str, Counter[str]], modules: Sequence[str]) -> str:
     return "\n".join(rows)
 
 
+def _names(path: str | None) -> frozenset[str]:
+    if path is None:
+        return frozenset()
+    with open(path, encoding="utf-8") as listed:
+        return frozenset(listed.read().split())
+
+
 def main(argv: Sequence[str]) -> int:
-    results_path, caught_path, *modules = argv
-    with open(results_path, encoding="utf-8") as results, open(caught_path, encoding="utf-8") as caught:
-        by_module = counts(results.read(), set(json.load(caught)))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results")
+    parser.add_argument("caught")
+    parser.add_argument("modules", nargs="*")
+    parser.add_argument("--equivalent")
+    parser.add_argument("--needs-numba")
+    args = parser.parse_args(argv)
+    with open(args.results, encoding="utf-8") as results, open(args.caught, encoding="utf-8") as caught:
+        by_module = counts(results.read(), set(json.load(caught)), _names(args.equivalent), _names(args.needs_numba))
+    modules = args.modules
     print(table(by_module, modules or sorted(by_module)))
     return 0
 

@@ -285,7 +285,7 @@ class Guard:
         chosen = [records[i][1] for i in self._pattern]
         large = [records[i][1] for i in self._pattern_large] if self._pattern_large else _NONE
         if self._reported:  # members already reported: look only at the others
-            members = records[0][1].shape[0] if records[0][1].ndim else 1
+            members = max((a.shape[0] for _, a, _ in records if a.ndim), default=1)  # shared arrays have 1
             good = [m for m in range(members) if m not in self._reported]
             if not good:  # every member reported: nothing new can be found
                 self._discard()

@@ -31,15 +31,17 @@ def _is_number_array(value: object) -> bool:
     return kind in "iuf"
 
 
-def check_lr(lr: npt.ArrayLike, members: int) -> npt.NDArray[np.float64]:
-    """Validate a learning rate: a positive finite scalar or one per member (float64)."""
+def check_lr(lr: npt.ArrayLike, members: int | None = None) -> npt.NDArray[np.float64]:
+    """Validate a learning rate: a positive finite scalar or one per member (``members`` of them;
+    ``None``: any number), as float64."""
     if not _is_number_array(lr):
         raise TypeError(f"lr: expected a number or an array of numbers, got {lr!r}")
     arr = np.asarray(lr, dtype=np.float64)
     if arr.ndim == 1 and arr.shape[0] == 0:
         raise ValueError("lr: expected a number or one rate per member, got an empty list")
-    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != members):
-        raise ValueError(f"lr: expected a scalar or shape ({members},), got shape {arr.shape}")
+    if arr.ndim > 1 or (arr.ndim == 1 and members is not None and arr.shape[0] != members):
+        expected = "a scalar or one rate per member" if members is None else f"a scalar or shape ({members},)"
+        raise ValueError(f"lr: expected {expected}, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"lr: expected finite values > 0, got {lr!r}")
     return arr
@@ -62,7 +64,7 @@ class SGD:
     """
 
     def __init__(self, lr: npt.ArrayLike, momentum: float = 0.0) -> None:
-        rates = check_lr(lr, int(np.size(lr)))
+        rates = check_lr(lr)
         self.rates: npt.NDArray[np.float64] = rates
         self.momentum = check_momentum(momentum)
         self._lr: dict[np.dtype[Any], tuple[FloatArray, np.floating[Any]]] = {}

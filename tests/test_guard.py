@@ -665,3 +665,135 @@ def test_a_guards_levels_lie_in_zero_one_and_its_net_is_a_network() -> None:
     with pytest.raises(TypeError) as info:
         Guard("net", "record")  # type: ignore[arg-type]
     assert str(info.value) == "net: expected a Network or None, got str"
+
+
+# -- the hot path's rules, each on a window built by hand ----------------------------------------
+# A window is the arrays one step observed; the hot path sums the squares of those it must examine
+# and replays the window only when that sum is not clean. Each test below holds one non-finite
+# array that only the rule under test can find: examining too little misses it.
+def _one_event(guard: Guard, *steps: Sequence[tuple[Site, FloatArray, Sequence[FloatArray]]]) -> NonFiniteEvent:
+    events = _observed(guard, *steps).events
+    assert len(events) == 1, events
+    return events[0]
+
+
+@pytest.mark.parametrize("size", [4095, 4096, 4097, 8193])
+def test_arrays_around_the_large_size_are_examined(size: int) -> None:
+    """Arrays of at most 4,096 values are joined, larger ones summed one by one: the sizes at and
+    around the boundary (and one past the sum's split) are each examined by one of the two."""
+    bad = np.zeros((1, size))
+    bad[0, -1] = np.nan
+    assert _one_event(Guard(None, "record", levels=()), [(_FWD1, bad, ())]).shape == (1, size)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_joined_bytes_keep_every_array_whole(dtype: str) -> None:
+    """The small arrays' bytes are joined with nothing between them: a separator would shift the
+    later arrays by its length, and a NaN read across two values becomes two finite numbers."""
+    arrays = [np.zeros((1, 2, 2), dtype=dtype) for _ in range(3)]
+    arrays[1][0, 1, 0] = np.nan
+    event = _one_event(Guard(None, "record", levels=()), [(_FWD1, a, ()) for a in arrays])
+    assert (event.nan, event.first_index) == (1, (0, 1, 0))
+
+
+def test_a_window_of_one_array_under_a_network() -> None:
+    """The pattern reads the window's dtype from its first array: a window may hold one array."""
+    net = mlp(seed=0)
+    bad = np.full((1, 4, 4), np.inf)
+    assert _one_event(Guard(net, "record"), [(_FWD1, bad, (np.ones((1, 4, 4)),))]).layer_name == "sigmoid_1"
+
+
+def test_an_activation_is_vouched_for_only_by_an_input_of_the_same_window() -> None:
+    """A bounded or contracting layer's output is left out only when its input is an earlier array
+    of the window. Observed without its input, without inputs at all, or at a layer index the
+    network does not have, it is examined."""
+    net = mlp(seed=0)
+    bad = np.full((1, 4, 4), np.nan)
+    beyond = Site("forward", len(net.layers), "extra", "Sigmoid", "sigmoid", "activation")
+    for site, inputs in ((_FWD1, (np.ones((1, 4, 4)),)), (_FWD1, ()), (beyond, (np.ones((1, 4, 4)),))):
+        assert _one_event(Guard(net, "record"), [(site, bad, inputs)]).layer_index == site.layer_index
+
+
+def test_only_a_parameter_gradient_taken_by_its_own_update_is_vouched_for() -> None:
+    """``p - lr * g`` is non-finite whenever ``g`` is, so a parameter gradient is left out when an
+    update of the same layer later in the window takes it in. An update of another layer, an
+    update of the same layer that takes other arrays, or a forward output that an update takes
+    vouch for nothing."""
+    net = mlp(seed=0)
+    grad = Site("backward", 0, "linear_1", "Linear", "x^T @ dy", "weight gradient")
+    out = Site("forward", 0, "linear_1", "Linear", "x @ W + b", "pre-activation")
+    update_0 = Site("update", 0, "linear_1", "Linear", "W - lr * dW", "weight")
+    update_2 = Site("update", 2, "linear_2", "Linear", "W - lr * dW", "weight")
+    grad_in = Site("backward", 0, "linear_1", "Linear", "dy @ W^T", "input gradient")
+    w = np.ones((1, 2, 4))
+    bad = np.full((1, 2, 4), np.nan)
+    ins = (np.ones((1, 2, 4)),)  # what the bad array was computed from (finite)
+    windows = [
+        [(grad, bad, ins), (update_2, w, (w, bad)), (update_0, w, (w, np.ones((1, 2, 4))))],  # not its update
+        [(update_0, w, (w, bad)), (grad, bad, ins)],  # an update before the gradient cannot have taken it
+        [(out, bad, ins), (update_0, w, (w, bad))],  # a forward output
+        [(grad_in, bad, ins), (update_0, w, (w, bad))],  # an input gradient
+    ]
+    for window in windows:
+        nan_site = next(site for site, array, _ in window if array is bad)
+        assert _one_event(Guard(net, "record"), window).role == nan_site.role
+    bad = np.full((1, 2, 4), np.nan)  # taken by its own update: that update is non-finite too
+    taken = _one_event(Guard(net, "record"), [(grad, bad, ins), (update_0, bad - 1.0, (w, bad))])
+    assert taken.role == "weight gradient"  # the replay reports the first non-finite array
+
+
+def test_members_already_reported_are_left_out_of_every_kind_of_array() -> None:
+    """After member 0 is reported, the hot path looks at the other members only: arrays with a
+    member axis lose member 0's row, and arrays without one (0-d, or one row shared by every
+    member, small or large) are examined whole."""
+    first = np.zeros((2, 2, 2))
+    first[0, 0, 0] = np.nan
+    later = np.zeros((2, 2, 2))
+    later[0, 0, 0] = np.nan  # member 0 again: not new
+    later[1, 1, 1] = np.inf
+    shared_large = np.zeros((1, 5000))
+    for window in ([(_FWD1, later, ()), (_FWD1, np.zeros(()), ()), (_FWD1, shared_large, ())],
+                   [(_FWD1, np.zeros(()), ()), (_FWD1, shared_large, ()), (_FWD1, later, ())]):
+        guard = _observed(Guard(None, "record", levels=()), [(_FWD1, first, ())], window)
+        assert [e.members for e in guard.events] == [(0,), (1,)]  # the member count from `later`
+
+
+def test_early_warnings_watch_only_the_phases_named() -> None:
+    """``watch`` limits the early warning to its phases: a huge backward array is not reported
+    when only updates are watched, and is when backward is."""
+    huge = np.full((1, 2, 2), 1e200)
+    back = Site("backward", 0, "linear_1", "Linear", "dy @ W^T", "input gradient")
+    assert _observed(Guard(None, "record", watch=("update",)), [(back, huge, ())]).early == []
+    assert len(_observed(Guard(None, "record", watch=("backward",)), [(back, huge, ())]).early) == 1
+
+
+def test_non_finite_values_never_count_as_magnitudes_even_at_the_lowest_threshold() -> None:
+    """At level 1e-310, ``max ** level`` rounds to 1: a member whose only nonzero value is inf
+    is reported as non-finite, and no early warning claims a finite magnitude of 1 for it."""
+    a = np.zeros((2, 2, 2))
+    a[0, 1, 1] = np.inf
+    guard = _observed(Guard(None, "record", levels=(1e-310,)), [(_FWD1, a, ())])
+    assert [e.members for e in guard.events] == [(0,)] and guard.early == []
+
+
+def test_as_guard_names_its_refusals_in_full_and_turns_none_into_off_for_the_network() -> None:
+    net, other = mlp(seed=0), mlp(seed=1)
+    with pytest.raises(ValueError) as info:
+        as_guard(net, Guard(other, "record"))
+    assert str(info.value) == "guard: this Guard is attached to another network"
+    with pytest.raises(ValueError) as info:
+        as_guard(net, "loud")  # type: ignore[arg-type]
+    assert str(info.value) == "guard: expected one of raise, warn, record, off or a Guard, got 'loud'"
+    off = as_guard(net, None)
+    assert off.mode == "off" and off.net is net
+
+
+@pytest.mark.parametrize("size", [16, 5000])
+def test_a_finite_value_past_the_lowest_level_fails_the_hot_path_in_small_and_large_arrays(size: int) -> None:
+    """With a level below 0.5 the limit L is finite: a finite value at or above L makes the sum of
+    squares reach L², small array or large, and the replay reports the early warning."""
+    threshold = np.power(np.finfo(np.float64).max, 0.1)
+    a = np.zeros((1, size))
+    a[0, -1] = 2 * threshold
+    early = _observed(Guard(None, "record", levels=(0.1,)), [(_FWD1, np.ones((1, 4)), ()), (_FWD1, a, ())]).early
+    assert [(e.shape, e.first_index) for e in early] == [((1, size), (0, size - 1))]

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refnet.layers import Identity, Linear, ReLU, Sigmoid, Tanh, sigmoid
+from refnet.kernels import kernel
 from tests.tolerances import DTYPES, ulp_tol
 
 
@@ -301,3 +302,42 @@ def test_each_layer_is_named_by_its_kind_by_default() -> None:
     for layer in (Sigmoid(), ReLU(), Tanh(), Identity()):  # each activation's backward needs its forward first
         with pytest.raises(RuntimeError, match=f"^{layer.name}: backward called before forward$"):
             layer.grad_input(w)
+
+
+def test_linear_names_its_refusals_in_full() -> None:
+    """A bias of the wrong shape or dtype is refused with the shape and dtype the weight asks for;
+    a kernel name is refused with the kernels there are, whatever the name holds."""
+    w = np.ones((2, 3, 4))
+    for bias in (np.ones((2, 1, 5)), np.ones((2, 1, 4), dtype=np.float32)):
+        with pytest.raises(ValueError) as info:
+            Linear(w, bias)
+        assert str(info.value) == f"bias: expected a float64 array of shape (2, 1, 4), got {bias.dtype} {bias.shape}"
+    with pytest.raises(ValueError) as info:
+        Linear(w, kernel_name="a: b")  # type: ignore[arg-type]
+    assert str(info.value) == "kernel_name: unknown name 'a: b'; choose one of blas, portable, compiled"
+
+
+class _Methods:
+    """An object with some of a Kernel's methods (each does what the portable kernel does)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            setattr(self, name, getattr(kernel("portable"), name))
+
+
+KERNEL_METHODS = ("matmul", "matmul_nt", "matmul_tn", "sum_rows")
+
+
+def test_a_kernel_object_needs_all_four_methods() -> None:
+    """Any object with the four methods is a kernel (duck-typed, like the Kernel protocol); one
+    missing, or not callable, is refused with a TypeError naming kernel_name."""
+    w = np.ones((1, 2, 3))
+    whole = _Methods(KERNEL_METHODS)
+    assert Linear(w, kernel_name=whole).kernel is whole  # type: ignore[arg-type]
+    for missing in KERNEL_METHODS:
+        partial = _Methods(tuple(m for m in KERNEL_METHODS if m != missing))
+        with pytest.raises(TypeError, match=r"^kernel_name: expected a kernel name or a Kernel, got "):
+            Linear(w, kernel_name=partial)  # type: ignore[arg-type]
+        setattr(partial, missing, "not callable")
+        with pytest.raises(TypeError, match=r"^kernel_name: "):
+            Linear(w, kernel_name=partial)  # type: ignore[arg-type]

@@ -184,3 +184,15 @@ def test_the_value_is_one_number_per_member(name: str) -> None:
     assert values.shape == (3,)
     for k in range(3):
         assert values[k] == loss.value(y[k:k + 1], t[k:k + 1])[0]
+
+
+def test_an_unknown_loss_name_is_refused_with_the_names_there_are() -> None:
+    with pytest.raises(ValueError) as info:
+        make_loss("hinge")  # type: ignore[arg-type]
+    assert str(info.value) == "loss: unknown name 'hinge'; choose one of mse, bce, bce-logits"
+
+
+def test_make_loss_gives_bce_the_labs_delta_by_default() -> None:
+    bce = make_loss("bce")
+    assert isinstance(bce, BCE) and bce.delta == 1e-7 == BCE().delta
+    assert make_loss("bce", delta=1e-3).delta == 1e-3  # type: ignore[attr-defined]

@@ -131,3 +131,59 @@ def test_update_names_a_param_grad_or_key_that_does_not_fit() -> None:
             opt.update(*args)
     with pytest.raises(ValueError, match=r"^param: expected 2 members"):
         SGD([0.5, 0.5]).update("W", w, w)
+
+
+@pytest.mark.parametrize("lr, words", [
+    (float("nan"), "expected finite values > 0, got nan"),
+    (float("inf"), "expected finite values > 0, got inf"),
+    (0.0, "expected finite values > 0, got 0.0"),
+    (-0.1, "expected finite values > 0, got -0.1"),
+    ([0.1, float("nan")], "expected finite values > 0, got [0.1, nan]"),
+    ([[0.1]], "expected a scalar or one rate per member, got shape (1, 1)"),
+    ([[0.1, 0.2]], "expected a scalar or one rate per member, got shape (1, 2)"),
+    ([], "expected a number or one rate per member, got an empty list"),
+])
+def test_sgd_refuses_each_bad_learning_rate_in_full(lr: object, words: str) -> None:
+    """A rate must be finite and positive (NaN alone, or a non-positive value alone, is enough to
+    refuse it), a scalar or one per member (a 2-d array is neither)."""
+    with pytest.raises(ValueError) as info:
+        SGD(lr=lr)  # type: ignore[arg-type]
+    assert str(info.value) == f"lr: {words}"
+
+
+def test_check_lr_wants_one_rate_per_member_and_gives_float64() -> None:
+    from refnet.optim import check_lr
+    with pytest.raises(ValueError) as info:
+        check_lr([0.1, 0.2], 3)
+    assert str(info.value) == "lr: expected a scalar or shape (3,), got shape (2,)"
+    for lr in (1, [1, 2], np.float32(0.5)):
+        assert check_lr(lr).dtype == np.float64  # an int or float32 rate is read as float64
+    assert SGD(lr=1).rates.dtype == np.float64
+
+
+@pytest.mark.parametrize("momentum", [-0.1, -1e-300, 1.0, 1.5])
+def test_momentum_lies_in_zero_one(momentum: float) -> None:
+    with pytest.raises(ValueError, match=r"^momentum: "):
+        SGD(lr=0.1, momentum=momentum)
+    assert SGD(lr=0.1, momentum=0.0).momentum == 0.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_rate_may_be_the_smallest_normal_number_of_its_dtype(dtype: str) -> None:
+    """:meth:`SGD.check` accepts a rate that rounds to the smallest normal number (>= tiny) and
+    refuses one that rounds below it, naming the rate, its rounding and the bound."""
+    tiny = np.finfo(dtype).tiny
+    SGD(lr=float(tiny)).check(np.dtype(dtype), 1)
+    below = float(tiny) / 2
+    with pytest.raises(ValueError) as info:
+        SGD(lr=below).check(np.dtype(dtype), 1)
+    rounded = np.asarray(below, dtype=dtype).item()
+    assert str(info.value) == (f"lr: {below} rounds to [{rounded}] in {dtype}; expected a positive normal number "
+                               f"there (>= {tiny}, finite)")
+
+
+@pytest.mark.parametrize("lr", [True, np.True_, "0.1", None, [0.1, "x"], [[0.1], [0.1, 0.2]]])
+def test_a_rate_must_be_a_number(lr: object) -> None:
+    with pytest.raises(TypeError) as info:
+        SGD(lr=lr)  # type: ignore[arg-type]
+    assert str(info.value) == f"lr: expected a number or an array of numbers, got {lr!r}"

@@ -346,3 +346,16 @@ def test_a_velocity_for_only_some_parameters_is_refused() -> None:
     with pytest.raises(ValueError) as info:
         refnet.train(net, x, y, optimizer=opt, epochs=1)
     assert str(info.value) == "optimizer: its momentum velocity covers only some parameters"
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_a_network_with_one_parameter_plans_to_the_same_bits(momentum: float) -> None:
+    """A single bias-free linear layer (one parameter array, so one velocity) under momentum."""
+    from refnet.layers import Linear
+    from refnet.losses import MSE
+
+    def build() -> Network:
+        return Network([Linear(np.full((1, 2, 1), 0.25), name="only")], MSE(), "float64")
+
+    a, b = _pair(build, lr=0.1, epochs=5, momentum=momentum)
+    assert a == b

@@ -645,6 +645,9 @@ def test_a_chunks_loss_history_is_bounded_in_words() -> None:
     assert str(info.value) == (f"setup.epochs: {epochs} epochs, one loss kept every 1, for chunks of 2 members "
                                f"need {2 * gib:.1f} GiB of loss history (limit {gib:.0f} GiB); raise keep_every "
                                "or lower chunk_size")
+    with pytest.raises(ValueError) as info:  # 64 GiB: a slip in the unit would show in the first digits
+        list(refnet.sweep._chunks([Member(0, 1.0)] * 64, 64, big, 1))
+    assert f"need {64 * gib:.1f} GiB of loss history" in str(info.value)
     assert [len(c) for _, c in refnet.sweep._chunks([Member(0, 1.0)] * 2, 2, big, 2)] == [2]  # half kept
     with pytest.raises(ValueError, match="^setup.epochs: "):  # one loss more than the limit holds
         list(refnet.sweep._chunks([Member(0, 1.0)], 1, Setup(X, Y, epochs=per_member_f64), 1))

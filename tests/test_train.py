@@ -273,6 +273,9 @@ def test_the_loss_history_bound_is_inclusive_and_said_in_gib() -> None:
                                "refnet.sweep with keep_every")
     with pytest.raises(ValueError, match=r"^epochs: \d+ epochs x 2 members need "):
         train(mlp(seed=[0, 1]), x, y, lr=0.5, epochs=limit // 2 + 1)
+    with pytest.raises(ValueError) as info:  # 256 GiB: a slip in the unit shows in the first digits
+        train(mlp(seed=list(range(64))), x, y, lr=0.5, epochs=limit)
+    assert f"epochs x 64 members need {64 * gib:.1f} GiB of loss history" in str(info.value)
 
 
 def test_progress_is_updated_every_1000_epochs_unless_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -318,3 +321,16 @@ def test_the_words_of_train_s_other_refusals_and_its_history_s_fields() -> None:
     start = time.perf_counter()
     history = train(mlp(), x, y, lr=0.5, epochs=50)
     assert history.convention == "default" and 0 < history.seconds <= time.perf_counter() - start
+
+
+def test_one_dimensional_labels_train_a_one_output_network_only() -> None:
+    """``y`` of shape (N,) is read as (N, 1) for a network with one output (the same bits as
+    giving (N, 1)), and refused, naming y, for a network with two."""
+    x, y = xor_easy()
+    flat, column = mlp(seed=0), mlp(seed=0)
+    train(flat, x, y.ravel(), lr=0.1, epochs=3)
+    train(column, x, y.reshape(-1, 1), lr=0.1, epochs=3)
+    assert np.array_equal(flat.get_flat(), column.get_flat())
+    with pytest.raises(ValueError) as info:
+        train(mlp(seed=0, outputs=2), x, y.ravel(), lr=0.1, epochs=3)
+    assert str(info.value) == f"y: expected shape ({len(x)}, 2) to match x, got ({len(x)},)"

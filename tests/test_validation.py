@@ -359,3 +359,51 @@ def test_sweep_names_setup_and_member_fields() -> None:
             sw.sweep(setup, members, workers=0)
     with pytest.raises(TypeError, match=r"^stop_diverged: "):
         sw.sweep(sw.Setup(x, y, epochs=1), [sw.Member(0, 0.1)], workers=0, stop_diverged="yes")  # type: ignore[arg-type]
+
+
+# -- the shared checks' words, in full -------------------------------------------------------------
+def test_the_shared_checks_words_in_full(tmp_path: Path) -> None:
+    """Each shared check's refusal, whole: a slip in any word or value shows here."""
+    from refnet.validation import check_float_array, check_items, real_array
+    ragged = [[1.0], [1.0, 2.0]]
+    with pytest.raises(ValueError) as numpy_refusal:
+        np.asarray(ragged)
+    numpy_says = str(numpy_refusal.value)  # NumPy's own words, which vary between its versions
+    cases: list[tuple[Any, type[Exception], str]] = [
+        (lambda: check_choice("mode", 3, ("raise", "off")), TypeError, "mode: expected one of 'raise', 'off', got 3"),
+        (lambda: check_choice("mode", "loud", ("raise", "off")), ValueError,
+         "mode: unknown name 'loud'; choose one of raise, off"),
+        (lambda: check_items("levels", "0.5", check_real), TypeError, "levels: expected a list or tuple, got '0.5'"),
+        (lambda: check_real("momentum", 2.0, maximum=1.0), ValueError, "momentum: expected a finite number <= 1, got 2.0"),
+        (lambda: check_real("lr", float("nan")), ValueError, "lr: expected a finite number, got nan"),
+        (lambda: check_float_array("w", [1.0]), TypeError, "w: expected a NumPy array of floats, got list"),
+        (lambda: check_float_array("w", np.ones(2, dtype=int)), TypeError,
+         "w: expected a NumPy array of floats, got dtype int64"),
+        (lambda: check_items("levels", np.ones((1, 2)), check_real), TypeError,
+         "levels: expected a list or tuple, got array([[1., 1.]])"),
+        (lambda: real_array("x", ragged), TypeError, f"x: cannot be read as a numeric array ({numpy_says})"),
+        (lambda: real_array("x", [1.0, np.nan], finite=True), ValueError,
+         "x: expected finite numbers, got nan at index (1,) (1 non-finite value)"),
+        (lambda: real_array("x", [np.inf, np.nan], finite=True), ValueError,
+         "x: expected finite numbers, got inf at index (0,) (2 non-finite values)"),
+        (lambda: check_output_file("path", tmp_path / "missing" / "w.npz"), ValueError,
+         f"path: folder {str(tmp_path / 'missing')!r} does not exist (create it first)"),
+        (lambda: check_output_dir("out", "/proc"), ValueError,
+         "out: cannot create files in '/proc' (No such file or directory)"),
+    ]
+    for call, kind, words in cases:
+        with pytest.raises(kind) as info:
+            call()
+        assert str(info.value) == words
+
+
+def test_collections_of_checked_items_may_be_one_dimensional_arrays() -> None:
+    from refnet.validation import check_items
+    assert check_items("levels", np.array([0.25, 0.5]), check_real) == (0.25, 0.5)
+
+
+def test_a_maximum_is_included_unless_said_open() -> None:
+    assert check_real("momentum", 1.0, maximum=1.0) == 1.0
+    assert check_real("momentum", 0.0, minimum=0.0) == 0.0
+    with pytest.raises(ValueError, match=r"^momentum: "):
+        check_real("momentum", 1.0, maximum=1.0, open_maximum=True)

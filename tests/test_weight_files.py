@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -356,9 +357,13 @@ def test_a_pickle_in_a_weight_file_is_never_run(saved: Path, tmp_path: Path) -> 
     assert not marker.exists()
 
 
-def _legacy_load(saved: Path) -> tuple[Path, list[warnings.WarningMessage]]:
+def _legacy_file(saved: Path) -> Path:
     header, arrays = _arrays(saved)
-    path = _write(saved, {"format": FORMAT_V1, "dtype": header["dtype"], "params": header["params"]}, arrays)
+    return _write(saved, {"format": FORMAT_V1, "dtype": header["dtype"], "params": header["params"]}, arrays)
+
+
+def _legacy_load(saved: Path) -> tuple[Path, list[warnings.WarningMessage]]:
+    path = _legacy_file(saved)
     with pytest.warns(UserWarning) as caught:
         load(mlp(seed=3), path)
     assert len(caught) == 1
@@ -367,7 +372,11 @@ def _legacy_load(saved: Path) -> tuple[Path, list[warnings.WarningMessage]]:
 
 @pytest.mark.skipif("MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampoline adds a frame outside refnet")
 def test_the_legacy_warning_points_at_the_callers_line(saved: Path) -> None:
-    assert _legacy_load(saved)[1][0].filename == __file__
+    path = _legacy_file(saved)
+    with pytest.warns(UserWarning) as caught:
+        line = sys._getframe().f_lineno + 1
+        load(mlp(seed=3), path)
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
 
 
 def test_the_legacy_warning_says_what_was_not_checked(saved: Path) -> None:
