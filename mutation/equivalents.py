@@ -1,8 +1,10 @@
 """The reviewed equivalent mutants: a survivor judged equivalent is not run again while its code stands.
 
-    python mutation/equivalents.py skip mutation/equivalent.txt       (run from the project root)
-    python mutation/equivalents.py numba mutation/equivalent.txt
+    python mutation/equivalents.py list equivalent mutation/equivalent.txt   (from the project root)
+    python mutation/equivalents.py list numba mutation/equivalent.txt
+    python mutation/equivalents.py list outside mutation/equivalent.txt
     python mutation/equivalents.py key NAME [NAME ...]
+    python mutation/equivalents.py reasons mutation/equivalent.txt
 
 A mutant that no behaviour can tell from the original survives every run and runs every test of
 its function each time: the costliest mutants of a run are its equivalents. Once reviewed, each
@@ -12,11 +14,12 @@ the mutant's, as mutmut wrote them in mutants/: when either changes (the functio
 mutmut renumbered its mutants), the entry no longer matches, the mutant is run again and has to
 be reviewed again.
 
-``skip`` prints the names whose key still matches, one a line (run.sh leaves them out of the run
-and summarize.py counts them as "equivalent"); entries that no longer match go to stderr.
-``numba`` prints, the same way, the entries whose reason starts with ``numba:``: not equivalent,
-but killable only by tests that need numba.
-``key`` prints ``NAME KEY`` lines to add to the file.
+``list CATEGORY`` prints the names of that category whose key still matches, one a line (run.sh
+leaves them out of the run; summarize.py counts them); entries that no longer match go to stderr.
+The category is read from the reason: ``numba:`` (not equivalent, but only tests that need numba
+can kill it), ``outside:`` (killed by a test mutmut cannot run), anything else ``equivalent``.
+``key`` prints ``NAME KEY`` lines to add to the file. ``reasons`` prints the entries grouped by
+reason as a Markdown table (docs/mutation.md shows it).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ from pathlib import Path
 NUMBA = "numba:"
 """A reason starting so marks a mutant that only the tests needing numba can kill (they skip without
 it): run.sh leaves it out on a Python without numba and counts it as "needs numba"."""
+OUTSIDE = "outside:"
+"""A reason starting so marks a mutant killed by a test that cannot run under mutmut (a warning's
+source line: mutmut's trampoline adds a stack frame), as retest_survivors.sh showed: run.sh leaves
+it out and counts it as "killed outside the run"."""
 
 
 @cache
@@ -70,17 +77,43 @@ def entries(path: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def reasons(listed: list[tuple[str, str, str]]) -> str:
+    """A Markdown table: each reason, how many mutants it covers and which (module.function)."""
+    grouped: dict[str, list[str]] = {}
+    for name, _, reason in listed:
+        _, module, function = name.split(".", 2)
+        short = function.rsplit("__mutmut_", 1)[0].replace("xǁ", "").replace("ǁ", ".").removeprefix("x_")
+        grouped.setdefault(reason, []).append(f"{module}.{short}")
+    rows = ["| reason | mutants | where |", "|---|---|---|"]
+    for reason, where in sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0])):
+        counted = sorted(set(where))
+        places = ", ".join(f"`{w}` ({where.count(w)})" if where.count(w) > 1 else f"`{w}`" for w in counted)
+        rows.append(f"| {reason} | {len(where)} | {places} |")
+    return "\n".join(rows)
+
+
+def category(reason: str) -> str:
+    """``numba`` or ``outside`` when the reason starts so (see the module's docstring), else ``equivalent``."""
+    for prefix in (NUMBA, OUTSIDE):
+        if reason.startswith(prefix):
+            return prefix.rstrip(":")
+    return "equivalent"
+
+
 def main(argv: Sequence[str]) -> int:
-    if len(argv) >= 2 and argv[0] in ("skip", "numba"):
+    if len(argv) == 3 and argv[0] == "list" and argv[1] in ("equivalent", "numba", "outside"):
         stale = 0
-        for name, recorded, reason in entries(argv[1]):
+        for name, recorded, reason in entries(argv[2]):
             if key(name) != recorded:
                 stale += 1
-                print(f"{argv[1]}: {name} changed since its review; it is run again", file=sys.stderr)
-            elif reason.startswith(NUMBA) == (argv[0] == "numba"):
+                print(f"{argv[2]}: {name} changed since its review; it is run again", file=sys.stderr)
+            elif category(reason) == argv[1]:
                 print(name)
         if stale:
-            print(f"{argv[1]}: {stale} entries to review again", file=sys.stderr)
+            print(f"{argv[2]}: {stale} entries to review again", file=sys.stderr)
+        return 0
+    if len(argv) == 2 and argv[0] == "reasons":
+        print(reasons(entries(argv[1])))
         return 0
     if len(argv) >= 2 and argv[0] == "key":
         for name in argv[1:]:

@@ -10,11 +10,12 @@
 #    mutant it rejects could never be merged, so it is counted "caught by mypy" and not run
 #    (mutation/mypy_caught.py; MUTATION_MYPY=0 to skip this step, =reuse to keep the last
 #    result). mypy takes 1 to 6 minutes.
-# 2. Reviewed survivors: a mutant judged equivalent (no behaviour tells it apart; each listed with
-#    its reason in mutation/equivalent.txt) is not run again while its function's code and the
-#    mutant are unchanged (mutation/equivalents.py checks a hash of both), nor, on a Python without
-#    numba, a mutant only numba's tests could kill. These are the costliest mutants: a survivor
-#    runs every test of its function.
+# 2. Reviewed survivors (mutation/equivalent.txt, each with its reason): a mutant judged equivalent
+#    (no behaviour tells it apart), or killed by a test mutmut cannot run (retest_survivors.sh runs
+#    it), is not run again while its function's code and the mutant are unchanged
+#    (mutation/equivalents.py checks a hash of both), nor, on a Python without numba, a mutant only
+#    numba's tests could kill. These are the costliest mutants: a survivor runs every test of its
+#    function.
 # 3. Per-mutant test selection: mutmut first runs the selected tests once, recording which tests
 #    call each function; each remaining mutant then runs only the tests of its function, fastest
 #    first, and stops at the first failure (a mutant that makes them hang is stopped at 4x their
@@ -26,7 +27,7 @@
 #
 # Output: mutants/ (mutmut's working copy, git-ignored), mutation/results.txt (every mutant and
 # its status), mutation/mypy_caught.json (mutants mypy rejects, with its first message),
-# mutation/equivalent_skipped.txt and mutation/needs_numba.txt (the mutants not run),
+# mutation/equivalent_skipped.txt, killed_outside.txt and needs_numba.txt (the mutants not run),
 # mutation/survivors.txt (the diff of each surviving mutant), and the score table on stdout
 # (mutation/summarize.py). Record the score and each survivor, killed or justified, in
 # docs/mutation.md.
@@ -54,14 +55,15 @@ elif [ "${MUTATION_MYPY:-1}" != 0 ]; then
 else
   echo '{}' > mutation/mypy_caught.json
 fi
-# Mutants not run: the reviewed equivalents whose code has not changed since their review
-# (mutation/equivalent.txt, checked by mutation/equivalents.py), and, when this Python has no
-# numba, the compiled training loop's and the reviewed ones marked "numba:" (the tests that could
-# kill them skip without numba: they could only survive).
-"$BIN/python" mutation/equivalents.py skip mutation/equivalent.txt > mutation/equivalent_skipped.txt
+# Mutants not run (mutation/equivalent.txt, checked by mutation/equivalents.py: only while their
+# function's code and the mutant are unchanged since the review): the equivalents, those killed by a
+# test mutmut cannot run, and, when this Python has no numba, the compiled training loop's and those
+# only numba's tests can kill (the tests that could kill them skip without numba).
+"$BIN/python" mutation/equivalents.py list equivalent mutation/equivalent.txt > mutation/equivalent_skipped.txt
+"$BIN/python" mutation/equivalents.py list outside mutation/equivalent.txt > mutation/killed_outside.txt
 if ! "$BIN/python" -c "import numba" 2>/dev/null; then
   { grep -ho "refnet\.train\.x__compiled_run__mutmut_[0-9]*" mutants/refnet/train.py.meta | sort -u
-    "$BIN/python" mutation/equivalents.py numba mutation/equivalent.txt; } > mutation/needs_numba.txt
+    "$BIN/python" mutation/equivalents.py list numba mutation/equivalent.txt; } > mutation/needs_numba.txt
 else
   : > mutation/needs_numba.txt
 fi
@@ -69,14 +71,16 @@ fi
 mapfile -t names < <("$BIN/python" - "${modules[@]}" <<'PY'
 import json, sys
 caught = json.load(open("mutation/mypy_caught.json"))
-skipped = set(open("mutation/equivalent_skipped.txt").read().split()) | set(open("mutation/needs_numba.txt").read().split())
+skipped = {name for listed in ("equivalent_skipped", "killed_outside", "needs_numba")
+           for name in open(f"mutation/{listed}.txt").read().split()}
 for m in sys.argv[1:]:
     for name, code in json.load(open(f"mutants/refnet/{m}.py.meta"))["exit_code_by_key"].items():
         if code is None and name not in caught and name not in skipped:
             print(name)
 PY
 )
-echo "mutants to run: ${#names[@]} (mypy: $(( $(date +%s) - start )) s; $(wc -l < mutation/equivalent_skipped.txt) reviewed equivalents and $(wc -l < mutation/needs_numba.txt) numba-only mutants not run)"
+echo "mutants to run: ${#names[@]} (mypy: $(( $(date +%s) - start )) s; not run: $(wc -l < mutation/equivalent_skipped.txt)" \
+  "reviewed equivalents, $(wc -l < mutation/killed_outside.txt) killed outside the run, $(wc -l < mutation/needs_numba.txt) needing numba)"
 # MPLBACKEND/PYTHONHASHSEED as tox sets them. The run stops after MUTATION_MINUTES (default 60) of wall
 # time: mutmut tries the cheapest mutants first, so a stopped run leaves the costliest "not checked".
 if [ ${#names[@]} -gt 0 ]; then
@@ -92,4 +96,5 @@ grep -E "^ *refnet\.(${mods})\..*: (survived|no tests)$" mutation/results.txt | 
   "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' >> mutation/survivors.txt || true
 done
 "$BIN/python" mutation/summarize.py mutation/results.txt mutation/mypy_caught.json "${modules[@]}" \
-  --equivalent mutation/equivalent_skipped.txt --needs-numba mutation/needs_numba.txt
+  --equivalent mutation/equivalent_skipped.txt --killed-outside mutation/killed_outside.txt \
+  --needs-numba mutation/needs_numba.txt

@@ -797,3 +797,12 @@ def test_a_finite_value_past_the_lowest_level_fails_the_hot_path_in_small_and_la
     a[0, -1] = 2 * threshold
     early = _observed(Guard(None, "record", levels=(0.1,)), [(_FWD1, np.ones((1, 4)), ()), (_FWD1, a, ())]).early
     assert [(e.shape, e.first_index) for e in early] == [((1, size), (0, size - 1))]
+
+
+def test_a_window_of_zero_dimensional_arrays_after_a_report() -> None:
+    """A 0-d array is one member's: after member 0 is reported, a window holding only a 0-d NaN
+    has nothing new to report (and is not an error)."""
+    first = np.zeros((2, 2, 2))
+    first[0, 0, 0] = np.nan
+    guard = _observed(Guard(None, "record", levels=()), [(_FWD1, first, ())], [(_FWD1, np.array(np.nan), ())])
+    assert [e.members for e in guard.events] == [(0,)]

@@ -234,3 +234,10 @@ def test_read_network_refuses_a_file_without_architecture(tmp_path: Path) -> Non
 def test_architecture_names_a_net_that_is_not_a_network() -> None:
     with pytest.raises(TypeError, match=r"^net: expected a Network, got NoneType$"):  # was an AttributeError
         architecture(None)  # type: ignore[arg-type]
+
+
+def test_architecture_names_what_it_was_given() -> None:
+    for given, kind in ((5, "int"), (None, "NoneType"), ("net", "str")):
+        with pytest.raises(TypeError) as info:
+            architecture(given)  # type: ignore[arg-type]
+        assert str(info.value) == f"net: expected a Network, got {kind}"

@@ -187,3 +187,10 @@ def test_a_rate_must_be_a_number(lr: object) -> None:
     with pytest.raises(TypeError) as info:
         SGD(lr=lr)  # type: ignore[arg-type]
     assert str(info.value) == f"lr: expected a number or an array of numbers, got {lr!r}"
+
+
+def test_update_names_a_grad_that_is_not_an_array_by_its_type() -> None:
+    for grad, kind in (([1.0, 2.0], "list"), (None, "NoneType"), (np.ones(2, dtype=np.float32), "float32 (2,)")):
+        with pytest.raises(TypeError) as info:
+            SGD(lr=0.1).update("W", np.ones(2), grad)  # type: ignore[arg-type]
+        assert str(info.value) == f"grad: expected a float64 array of param's shape (2,), got {kind}"

@@ -611,6 +611,31 @@ def test_sweep_and_iter_sweep_have_the_documented_defaults() -> None:
         assert {name: p.default for name, p in params.items() if name not in ("setup", "members")} == expected
 
 
+def test_the_defaults_are_what_a_call_without_them_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same defaults by behaviour (a signature can be read from a wrapper): ``sweep`` hands them
+    to ``iter_sweep``, and ``iter_sweep`` turns them into the options its work receives."""
+    seen: dict[str, object] = {}
+
+    def recorder(setup: Setup, members: object, **kwargs: object) -> Iterator[MemberResult]:
+        seen.update(kwargs)
+        return iter(())
+
+    with monkeypatch.context() as patched:
+        patched.setattr(refnet.sweep, "iter_sweep", recorder)
+        refnet.sweep.sweep(SIGMOID, [Member(0, 1.0)])
+    assert seen == {"chunk_size": None, "workers": None, "executor": None, "keep_every": 1, "stop_diverged": False,
+                    "check_every": 1000, "in_flight": None, "same_math": True, "checkpoints": (), "quiet": True,
+                    "label": "sweep", "stream": None}
+    handed: list[tuple[object, ...]] = []
+    monkeypatch.setattr(refnet.sweep, "_results", lambda *args: handed.append(args) or iter(()))
+    monkeypatch.setattr(refnet.sweep, "default_workers", lambda: 3)
+    iter_sweep(SIGMOID, [Member(0, 1.0)])
+    _, _, opts, total, chunk_size, n_workers, executor, depth, same_math, label, quiet, stream = handed[0]
+    assert opts == refnet.sweep._Options(keep_every=1, stop_diverged=False, check_every=1000, checkpoints=())
+    assert (total, chunk_size, n_workers, executor, depth, same_math, label, quiet, stream) == (
+        1, None, 3, None, 6, True, "sweep", True, None)
+
+
 def test_sweep_hands_every_argument_to_iter_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
 
@@ -724,6 +749,7 @@ class _Recorder(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.shut = True
+        self.waited = wait
 
 
 def test_iter_sweep_names_each_refused_argument() -> None:
@@ -752,6 +778,7 @@ def test_a_sweep_with_workers_makes_its_own_pool_and_shuts_it_down(monkeypatch: 
     members = [Member(k, 1.0) for k in range(5)]
     assert refnet.sweep.sweep(SIGMOID, members, workers=1, chunk_size=2) == []
     assert asked == [1] and made[0].shut and [len(c) for c in made[0].chunks] == [2, 2, 1]
+    assert made[0].waited  # its workers are gone when the sweep returns
     refnet.sweep.sweep(SIGMOID, members, workers=0, chunk_size=2)  # in this process: no pool
     assert asked == [1]
 
@@ -779,3 +806,75 @@ def test_the_kept_loss_history_bound_uses_keep_every() -> None:
     assert refnet.sweep.sweep(long, [Member(0, 1.0)], executor=given, chunk_size=1, keep_every=1000) == []
     with pytest.raises(ValueError, match="^setup.epochs: "):
         refnet.sweep.sweep(long, [Member(0, 1.0)], executor=given, chunk_size=1)
+
+
+@pytest.mark.parametrize("lr, words", [(0.0, "expected a finite number > 0, got 0.0"),
+                                       (-0.5, "expected a finite number > 0, got -0.5"),
+                                       (float("inf"), "expected a finite number > 0, got inf")])
+def test_grid_refuses_a_rate_that_is_not_positive_by_its_position(lr: float, words: str) -> None:
+    with pytest.raises(ValueError) as info:
+        grid([0], [0.1, lr])
+    assert str(info.value) == f"lrs[1]: {words}"
+    assert [m.lr for m in grid([0], [5e-324])] == [5e-324]  # the smallest positive double is a rate
+
+
+def test_kept_epochs_bound_is_on_the_losses_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most HISTORY_BYTES // 8 losses kept (checked on epochs // every, as integers), refused
+    in words naming the limit in GiB. A 800-byte limit (100 losses) keeps the arrays small."""
+    monkeypatch.setattr(refnet.sweep, "HISTORY_BYTES", 800)
+    assert len(refnet.sweep.kept_epochs(100, 1)) == 100  # epochs // every == the limit: kept
+    assert refnet.sweep.kept_epochs(201, 2)[-1] == 200  # 100.5 losses by true division: still 100 kept
+    with pytest.raises(ValueError) as info:
+        refnet.sweep.kept_epochs(101, 1)
+    assert str(info.value) == f"epochs: 101 epochs kept every 1 exceed {800 / 1024**3:g} GiB"
+
+
+class _Clock:
+    """time.monotonic for refnet.sweep: 100 s at the start, then the elapsed times given."""
+
+    def __init__(self, *elapsed: float) -> None:
+        self.times = iter([100.0, *(100.0 + e for e in elapsed)])
+
+    def monotonic(self) -> float:
+        return next(self.times)
+
+
+@pytest.mark.parametrize("elapsed, rate", [(2.0, "2"), (0.5, "8")])
+def test_the_progress_line_shows_net_epochs_per_second(monkeypatch: pytest.MonkeyPatch, elapsed: float,
+                                                       rate: str) -> None:
+    """One member of 4 epochs read after ``elapsed`` seconds: 4 / elapsed net-epochs/s (the
+    elapsed time is the clock's difference, however short)."""
+    import types
+    monkeypatch.setattr(refnet.sweep, "time", types.SimpleNamespace(monotonic=_Clock(elapsed).monotonic))
+    out = io.StringIO()
+    refnet.sweep.sweep(Setup(X, Y, epochs=4), [Member(0, 1.0)], workers=0, quiet=False, stream=out)
+    assert f" {rate} net-epochs/s" in out.getvalue()
+
+
+def test_the_progress_total_is_the_members_count_or_grows_with_the_results() -> None:
+    """A list of 2 members counts to 2/2; a generator's total is what has come so far, 2/2 at the end."""
+    setup = Setup(X, Y, epochs=2)
+    for members in ([Member(0, 1.0), Member(1, 1.0)], (Member(k, 1.0) for k in range(2))):
+        out = io.StringIO()
+        refnet.sweep.sweep(setup, members, workers=0, chunk_size=1, quiet=False, stream=out)
+        assert re.findall(r"\b(\d+/\d+) networks", out.getvalue())[-1] == "2/2", out.getvalue()
+
+
+def test_unlike_kernel_math_between_chunks_is_refused_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks whose kernel fingerprints differ stop the sweep, naming the first member of the
+    chunk that differs, the kernel, both fingerprints and the two ways out."""
+    prints = iter(["A", "B"])
+    monkeypatch.setattr(refnet.sweep, "kernel_fingerprint", lambda kernel: next(prints))
+    with pytest.raises(RuntimeError) as info:
+        refnet.sweep.sweep(Setup(X, Y, epochs=2), [Member(k, 1.0) for k in range(4)], workers=0, chunk_size=2)
+    assert str(info.value) == ("sweep: members 2.. ran where the blas kernel's math differs (fingerprint B vs A); "
+                               "pin the workers with refnet.reproducible.pinned_environment() or pass same_math=False")
+
+
+def test_iter_sweep_names_a_bad_setup_and_label() -> None:
+    with pytest.raises(TypeError) as info:
+        iter_sweep(5, [Member(0, 1.0)])  # type: ignore[arg-type]
+    assert str(info.value) == "setup: expected a Setup, got int"
+    for label in (5, None):
+        with pytest.raises(TypeError, match=r"^label: "):
+            iter_sweep(SIGMOID, [Member(0, 1.0)], label=label)  # type: ignore[arg-type]
