@@ -91,7 +91,7 @@ echo "wall time: $(( $(date +%s) - start )) s for modules: ${modules[*]}"
 : > mutation/survivors.txt
 "$MUTMUT" results --all true > mutation/results.txt 2>&1 || true
 mods=$(IFS='|'; echo "${modules[*]}")
-grep -E "^ *refnet\.(${mods})\..*: (survived|no tests)$" mutation/results.txt | sed -E 's/^ *//; s/: (survived|no tests)$//' | while read -r name; do
+{ grep -E "^ *refnet\.(${mods})\..*: (survived|no tests)$" mutation/results.txt || true; } | sed -E 's/^ *//; s/: (survived|no tests)$//' | while read -r name; do
   echo "=== $name" >> mutation/survivors.txt
   "$MUTMUT" show "$name" 2>/dev/null | tr -cd '[:print:]\n\t' | sed -n '/^--- /,$p' >> mutation/survivors.txt || true
 done
