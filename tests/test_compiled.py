@@ -114,3 +114,25 @@ def test_a_network_built_with_the_compiled_kernel_computes_through_numpy_as_port
     b = mlp(seed=3, kernel="compiled").predict(x)
     assert a.tobytes() == b.tobytes()
     assert np.array_equal(a, b)
+
+
+@needs_numba
+def test_train_hands_a_compiled_network_to_the_compiled_loop_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal bytes cannot show which loop ran (that is their point): the compiled loop is called
+    once for a network built with ``kernel="compiled"``, and not at all for a portable network or
+    for what it does not compute (a long double network), which trains on the NumPy path to the
+    portable network's bytes."""
+    from refnet import compiled, mlp, train
+    from refnet.data import xor_easy
+
+    calls: list[object] = []
+    real = compiled.train_run
+    monkeypatch.setattr(compiled, "train_run", lambda *args: calls.append(args) or real(*args))
+    x, y = xor_easy()
+    train(mlp(seed=0, kernel="compiled"), x, y, lr=0.5, epochs=3)
+    assert len(calls) == 1
+    train(mlp(seed=0, kernel="portable"), x, y, lr=0.5, epochs=3)
+    assert len(calls) == 1
+    runs = [train(mlp(seed=0, kernel=kernel, dtype="longdouble"), x, y, lr=0.5, epochs=3).loss
+            for kernel in ("compiled", "portable")]
+    assert len(calls) == 1 and runs[0].tobytes() == runs[1].tobytes()
